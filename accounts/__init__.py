@@ -1,0 +1,1 @@
+"""Users (e-mail login), companies with their NIP, memberships and invitations."""

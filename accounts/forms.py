@@ -1,0 +1,155 @@
+"""Forms for signing up, logging in, company data and inviting people."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+from accounts.nip import nip_normalize, validate_nip
+from accounts.services import CompanyData
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class CompanyFieldsMixin(forms.Form):
+    company_name = forms.CharField(label=_("Company name"), max_length=512)
+    nip = forms.CharField(
+        label=_("NIP"),
+        max_length=16,
+        validators=[validate_nip],
+        help_text=_("10 digits; dashes and spaces are fine."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    address_line1 = forms.CharField(
+        label=_("Address line 1"), max_length=512, help_text=_("Street, building and unit number")
+    )
+    address_line2 = forms.CharField(
+        label=_("Address line 2"), max_length=512, required=False, help_text=_("Postal code and city")
+    )
+    country_code = forms.CharField(
+        label=_("Country code"), initial="PL", widget=forms.TextInput(attrs={"maxlength": 2, "size": 2})
+    )
+
+    def clean_nip(self) -> str:
+        return nip_normalize(self.cleaned_data["nip"])
+
+    def clean_country_code(self) -> str:
+        code = self.cleaned_data["country_code"].strip().upper()
+        if not _COUNTRY.match(code):
+            raise forms.ValidationError(_("Enter a two-letter country code, e.g. PL."))
+        return code
+
+    def company_data(self) -> CompanyData:
+        data = self.cleaned_data
+        return CompanyData(
+            name=data["company_name"],
+            nip=data["nip"],
+            address_line1=data["address_line1"],
+            address_line2=data.get("address_line2", ""),
+            country_code=data["country_code"],
+            email=data.get("company_email", ""),
+            phone=data.get("company_phone", ""),
+        )
+
+
+class PasswordPairMixin(forms.Form):
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 10 characters; not only digits and not a common password."),
+    )
+    password2 = forms.CharField(
+        label=_("Repeat the password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def _password_user(self) -> User:
+        return User(
+            email=self.cleaned_data.get("email", ""), full_name=self.cleaned_data.get("full_name", "")
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords differ."))
+        elif p1:
+            try:
+                password_validation.validate_password(p1, self._password_user())
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class SignUpForm(PasswordPairMixin, CompanyFieldsMixin):
+    email = forms.EmailField(
+        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    full_name = forms.CharField(label=_("Full name"), max_length=150)
+
+    field_order = [
+        "email",
+        "full_name",
+        "password1",
+        "password2",
+        "company_name",
+        "nip",
+        "address_line1",
+        "address_line2",
+        "country_code",
+    ]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                _("An account with this e-mail address already exists. Log in or reset your password.")
+            )
+        return email
+
+
+class CompanyCreateForm(CompanyFieldsMixin):
+    pass
+
+
+class CompanyForm(CompanyFieldsMixin):
+    company_email = forms.EmailField(label=_("Company e-mail"), required=False)
+    company_phone = forms.CharField(label=_("Company phone"), max_length=32, required=False)
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+    error_messages = {
+        "invalid_login": _("Wrong e-mail address or password."),
+        "inactive": _("This account is inactive."),
+    }
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ACCOUNTANT)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class InvitationSignUpForm(PasswordPairMixin):
+    full_name = forms.CharField(label=_("Full name"), max_length=150)
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def _password_user(self) -> User:
+        return User(email=self.email, full_name=self.cleaned_data.get("full_name", ""))

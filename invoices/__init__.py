@@ -1,0 +1,1 @@
+"""The documents: sales and purchase invoices, the Dokumenty list and the Wystaw form."""

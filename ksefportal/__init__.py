@@ -1,0 +1,5 @@
+"""KSeF Portal project package: settings, URLs, the Celery app and WSGI/ASGI entry points."""
+
+from ksefportal.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,18 @@
+"""Root URL configuration."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from ksefportal.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("dokumenty/", include("invoices.urls")),
+    path("", include("accounts.urls")),
+]
+
+if settings.KSEF_SIMULATOR_ENABLED:
+    urlpatterns.insert(0, path("ksef-sim/", include("ksef_simulator.urls")))

@@ -1,0 +1,205 @@
+"""Shared fixtures: users and companies (alice owns A, bob owns B), service gates, a real Celery worker
+subprocess and a Playwright browser on Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Company, Membership, Role, User
+from tests.factories import CompanyFactory, MembershipFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("KSEF_REQUIRE_SERVICES") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "correct-horse-battery-staple"
+
+
+def need(available: bool, reason: str) -> None:
+    """Skip a test whose service is missing locally; in CI (KSEF_REQUIRE_SERVICES=1) fail it instead."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def _redis_answers() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def postgres_and_redis() -> None:
+    need(connection.vendor == "postgresql", "PostgreSQL is not configured (set DATABASE_URL)")
+    need(_redis_answers(), "Redis is not configured or not answering (set REDIS_URL)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Belt and braces for CI: a skip of any kind is a failure when services are required.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if REQUIRE_SERVICES and reporter is not None and reporter.stats.get("skipped"):
+        reporter.write_line("KSEF_REQUIRE_SERVICES=1 but tests were skipped: failing the run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- people and companies -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return UserFactory.create(email="alice@example.com", full_name="Alicja Nowak")
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return UserFactory.create(email="bob@example.com", full_name="Bogdan Kowalski")
+
+
+@pytest.fixture
+def company_a(alice: User) -> Company:
+    membership = MembershipFactory.create(
+        user=alice, company=CompanyFactory.create(name="Alfa sp. z o.o."), role=Role.OWNER
+    )
+    return membership.company
+
+
+@pytest.fixture
+def company_b(bob: User) -> Company:
+    membership = MembershipFactory.create(user=bob, company=CompanyFactory.create(name="Beta S.A."), role=Role.OWNER)
+    return membership.company
+
+
+@pytest.fixture
+def alice_client(client: Any, alice: User, company_a: Company) -> Any:
+    client.force_login(alice)
+    return client
+
+
+def add_member(company: Company, role: str, email: str) -> Membership:
+    return MembershipFactory.create(company=company, role=role, user=UserFactory.create(email=email))
+
+
+# --- a real Celery worker -------------------------------------------------------------------------
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(
+    postgres_and_redis: None, transactional_db: Any, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """A real ``celery worker`` subprocess on this run's queue, against the test database and Redis."""
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "EMAIL_URL": f"filemail:///{mail_dir}",  # django-environ drops one leading slash
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "ksefportal", "worker",
+                "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while b"ready." not in log_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "Celery worker did not start:\n" + log_path.read_text(errors="replace")
+                    )
+                time.sleep(0.2)
+            yield {"process": proc, "mail_dir": mail_dir, "log": log_path}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_until(predicate: Any, *, timeout: float = 30.0, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+# --- a browser ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None, f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the same tests are
+    # still synchronous code, so Django's async-safety guard does not apply to them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    context = chromium.new_context(
+        base_url=live_server.url, locale="pl-PL", viewport={"width": 390, "height": 844}
+    )
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

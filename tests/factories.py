@@ -1,0 +1,50 @@
+"""factory_boy factories for the test suite."""
+
+from __future__ import annotations
+
+import random
+
+import factory
+
+from accounts.models import Company, Membership, Role, User
+from accounts.nip import NIP_WEIGHTS
+
+
+def valid_nip(rng: random.Random | None = None) -> str:
+    """A random NIP with a correct check digit."""
+    rng = rng or random.Random()
+    while True:
+        head = [rng.randint(0, 9) for _ in range(9)]
+        if head[0] == 0:
+            continue
+        check = sum(w * d for w, d in zip(NIP_WEIGHTS, head, strict=True)) % 11
+        if check != 10:
+            return "".join(map(str, head)) + str(check)
+
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name", locale="pl_PL")
+    password = factory.django.Password("correct-horse-battery-staple")
+
+
+class CompanyFactory(factory.django.DjangoModelFactory[Company]):
+    class Meta:
+        model = Company
+
+    name = factory.Sequence(lambda n: f"Firma {n} sp. z o.o.")
+    nip = factory.LazyFunction(valid_nip)
+    address_line1 = "ul. Prosta 1"
+    address_line2 = "00-001 Warszawa"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    company = factory.SubFactory(CompanyFactory)
+    role = Role.OWNER
