@@ -29,7 +29,8 @@ run: install .env
 	@echo "  KSeF simulator: http://127.0.0.1:$(PORT)/ksef-sim/"
 	@echo "  Health:         http://127.0.0.1:$(PORT)/healthz   (Ctrl+C stops everything)"
 	@echo
-	PATH="$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start
+	@# Settings read .env themselves; honcho must not let it override PORT from the command line.
+	PATH="$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start --env /dev/null
 
 ## test: the whole suite (service tests skip locally without PostgreSQL/Redis; CI requires them)
 test: install

@@ -144,7 +144,9 @@ def members(request: HttpRequest, *, membership: Membership) -> HttpResponse:
                 form.add_error("email", exc.message)
             else:
                 messages.success(
-                    request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]}
+                    request,
+                    _("The invitation for %(email)s will be sent in a moment.")
+                    % {"email": form.cleaned_data["email"]},
                 )
                 return redirect("accounts:members")
     context = {
@@ -216,7 +218,9 @@ def invitation_resend(
         role=invitation.role,
         invited_by=request.user,  # type: ignore[arg-type]
     )
-    messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+    messages.success(
+        request, _("The invitation for %(email)s will be sent in a moment.") % {"email": invitation.email}
+    )
     return redirect("accounts:members")
 
 

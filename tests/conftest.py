@@ -82,7 +82,9 @@ def company_a(alice: User) -> Company:
 
 @pytest.fixture
 def company_b(bob: User) -> Company:
-    membership = MembershipFactory.create(user=bob, company=CompanyFactory.create(name="Beta S.A."), role=Role.OWNER)
+    membership = MembershipFactory.create(
+        user=bob, company=CompanyFactory.create(name="Beta S.A."), role=Role.OWNER
+    )
     return membership.company
 
 
