@@ -1,0 +1,131 @@
+"""Bearer tokens of the simulator: HS256 JWTs with the claims KSeF's examples show, and the callers' rights.
+
+Three kinds travel as ``Authorization: Bearer``: the *operation* token (``authenticationToken``, for
+``GET /auth/{ref}`` and redeem), the *access* token (everything else) and the *refresh* token.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from ksef_simulator.http import forbidden, now_utc, unauthorized
+
+ISSUER = "ksef-simulator"
+OPERATION, ACCESS, REFRESH = "operation", "access", "refresh"
+
+
+def _secret() -> bytes:
+    return hashlib.sha256(("ksef-simulator-jwt:" + settings.SECRET_KEY).encode()).digest()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_encode(claims: dict[str, Any]) -> str:
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(_secret(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(signature)}"
+
+
+def jwt_decode(token: str) -> dict[str, Any] | None:
+    """The claims of a token this simulator signed and that has not expired, else None."""
+    try:
+        header, payload, signature = token.split(".")
+        expected = hmac.new(_secret(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64url_decode(signature)):
+            return None
+        claims = json.loads(_b64url_decode(payload))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(claims, dict) or claims.get("exp", 0) <= now_utc().timestamp():
+        return None
+    return claims
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str
+    context_type: str
+    context_value: str
+    auth_reference: str
+    permissions: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nip(self) -> str:
+        """The NIP of the context (for an InternalId ``<NIP>-<5 digits>``, its NIP part)."""
+        return self.context_value.split("-")[0]
+
+
+def token_issue(
+    *,
+    kind: str,
+    context_type: str,
+    context_value: str,
+    auth_reference: str,
+    permissions: Iterable[str] = (),
+    lifetime: dt.timedelta,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, dt.datetime]:
+    issued = now_utc()
+    valid_until = issued + lifetime
+    claims = {
+        "token-type": "OperationToken" if kind == OPERATION else "ContextToken",
+        "ksef-sim-kind": kind,
+        "operation-reference-number": auth_reference,
+        "context-identifier-type": context_type,
+        "context-identifier-value": context_value,
+        "permissions": sorted(permissions),
+        "iat": int(issued.timestamp()),
+        "exp": int(valid_until.timestamp()),
+        "iss": ISSUER,
+        "aud": ISSUER,
+        **(extra or {}),
+    }
+    return jwt_encode(claims), valid_until
+
+
+def principal_from_request(request: HttpRequest, *, kinds: Iterable[str] = (ACCESS,)) -> Principal:
+    """The caller behind ``Authorization: Bearer``; 401 if missing, forged, expired or of the wrong kind."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized()
+    claims = jwt_decode(token.strip())
+    if claims is None or claims.get("ksef-sim-kind") not in set(kinds):
+        raise unauthorized("Nieprawidłowy lub wygasły token dostępowy.")
+    return Principal(
+        kind=claims["ksef-sim-kind"],
+        context_type=claims["context-identifier-type"],
+        context_value=claims["context-identifier-value"],
+        auth_reference=claims["operation-reference-number"],
+        permissions=frozenset(claims.get("permissions", [])),
+        claims=claims,
+    )
+
+
+def require_any_permission(principal: Principal, any_of: Iterable[str]) -> None:
+    """403 ``missing-permissions`` unless the caller holds at least one of ``any_of``."""
+    required = sorted(any_of)
+    if not principal.permissions.intersection(required):
+        raise forbidden(
+            "missing-permissions",
+            "Brak wymaganych uprawnień do wykonania operacji w bieżącym kontekście.",
+            {"requiredAnyOfPermissions": required, "presentPermissions": sorted(principal.permissions)},
+        )

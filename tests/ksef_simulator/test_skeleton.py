@@ -1,0 +1,63 @@
+"""The shared plumbing: IDs with CRC-8, keys served per usage, error formats."""
+
+import base64
+import datetime as dt
+import hashlib
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ksef_simulator import ids
+
+pytestmark = pytest.mark.django_db
+
+
+def test_documented_examples_verify() -> None:
+    assert ids.ksef_number_is_valid("5265877635-20250826-0100001AF629-AF")
+    assert ids.reference_number_is_valid("20250514-CR-226FB7B000-3ACF9BE4C0-10")
+    assert not ids.ksef_number_is_valid("5265877635-20250826-0100001AF629-AE")
+
+
+@given(
+    st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2099, 12, 31)),
+    st.sampled_from(["SO", "EE", "AU"]),
+)
+def test_minted_numbers_carry_a_valid_checksum(day: dt.date, kind: str) -> None:
+    number = ids.ksef_number("5265877635", day)
+    assert len(number) == 35
+    assert ids.ksef_number_is_valid(number)
+    reference = ids.reference_number(kind, dt.datetime.combine(day, dt.time(), dt.UTC))
+    assert len(reference) == 36
+    assert ids.reference_number_is_valid(reference)
+
+
+def test_public_keys_one_per_usage_with_correct_ids(client: Any) -> None:
+    response = client.get("/ksef-sim/v2/security/public-key-certificates")
+    assert response.status_code == 200
+    items = response.json()
+    assert sorted(u for item in items for u in item["usage"]) == [
+        "KsefTokenEncryption",
+        "SymmetricKeyEncryption",
+    ]
+    for item in items:
+        der = base64.b64decode(item["certificate"])
+        cert = x509.load_der_x509_certificate(der)
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert item["certificateId"] == base64.b64encode(hashlib.sha256(der).digest()).decode()
+        assert item["publicKeyId"] == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    # Stable across calls (and restarts: they live in the database).
+    assert client.get("/ksef-sim/v2/security/public-key-certificates").json() == items
+
+
+def test_wrong_method_is_405_in_the_problem_format(client: Any) -> None:
+    response = client.post(
+        "/ksef-sim/v2/security/public-key-certificates", HTTP_X_ERROR_FORMAT="problem-details"
+    )
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
