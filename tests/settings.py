@@ -27,7 +27,8 @@ SECURE_HSTS_SECONDS = 0
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a subprocess (a worker, a server) could share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One file per test process, so that parallel runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 # Each test run publishes to its own queue so it never feeds a developer's running worker (and the
 # worker started by the tests consumes only this run's tasks).
