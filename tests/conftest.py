@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Company, Membership, Role, User
+from tests import contract
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REQUIRE_SERVICES and reporter is not None and reporter.stats.get("skipped"):
         reporter.write_line("KSEF_REQUIRE_SERVICES=1 but tests were skipped: failing the run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def simulator_keeps_the_contract() -> Iterator[None]:
+    """Every simulator exchange a test causes must match open-api-2.9.0.json (see tests/contract.py)."""
+    contract.take_records()
+    yield
+    problems = [line for exchange in contract.take_records() for line in contract.violations(exchange)]
+    if problems:
+        pytest.fail("simulator broke the API contract:\n" + "\n".join(problems[:20]), pytrace=False)
 
 
 # --- people and companies -------------------------------------------------------------------------

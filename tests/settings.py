@@ -18,7 +18,7 @@ os.environ["SECURE_SSL_REDIRECT"] = "0"
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from ksefportal.settings import *  # noqa: F403
-from ksefportal.settings import DATABASES, REDIS_URL, STORAGES, VAR_DIR
+from ksefportal.settings import DATABASES, MIDDLEWARE, REDIS_URL, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
@@ -37,6 +37,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault(
 )
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600} if REDIS_URL else {}
+
+# Record every exchange with the simulator API so that tests/conftest.py checks it against the spec.
+MIDDLEWARE = [*MIDDLEWARE, "tests.contract.ContractRecorderMiddleware"]
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
