@@ -23,7 +23,7 @@ install: $(STAMP)
 ## run: bootstrap, then the web app on http://127.0.0.1:$(PORT) plus a Celery worker with beat
 run: install .env
 	$(BIN)/python bin/compile_messages.py
-	$(BIN)/python manage.py migrate --noinput --run-syncdb
+	$(BIN)/python manage.py migrate --noinput
 	@echo
 	@echo "  KSeF Portal:    http://127.0.0.1:$(PORT)/"
 	@echo "  KSeF simulator: http://127.0.0.1:$(PORT)/ksef-sim/"

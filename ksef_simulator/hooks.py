@@ -1,6 +1,7 @@
 """Extension points around every API call: fault injection, the "KSeF unavailable" switch, rate limits.
 
-The defaults do nothing; ``ksef_simulator.limits`` / ``ksef_simulator.faults`` replace them.
+``before_request`` runs faults first (an armed fault or the unavailable switch wins over everything),
+then the rate limits; ``after_response`` may drop the answer of a call that did its work.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from django.http import HttpRequest, HttpResponse
 
 def before_request(request: HttpRequest, endpoint: str) -> HttpResponse | None:
     """Return a response to answer without running the endpoint (429, 5xx, unavailable), else None."""
-    return None
+    from ksef_simulator import faults, limits  # imported late: both import http, which imports us
+
+    early = faults.before(request, endpoint)
+    if early is not None:
+        return early
+    return limits.check(request, endpoint)
 
 
 def after_response(request: HttpRequest, endpoint: str, response: HttpResponse) -> HttpResponse:
     """Return the response to send; may replace it (e.g. drop it after the work was done)."""
-    return response
+    from ksef_simulator import faults
+
+    return faults.after(request, endpoint, response)

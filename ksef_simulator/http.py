@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -142,7 +143,8 @@ def error_response(request: HttpRequest, error: ApiError) -> HttpResponse:
                         "details": error.details,
                     }
                 ],
-                "referenceNumber": None,
+                # The error's own reference: KSeF sends a 36-character identifier (a UUID in the example).
+                "referenceNumber": str(uuid.uuid4()),
                 "serviceCode": trace_id,
                 "serviceCtx": "srvKSEFSIM",
                 "serviceName": "ksef-simulator",
@@ -172,6 +174,13 @@ def json_object(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
+def _check_path_values(kwargs: dict[str, Any]) -> None:
+    """Path parameters are identifiers: a NUL byte or an absurd length is a bad request, not a DB error."""
+    for value in kwargs.values():
+        if isinstance(value, str) and ("\x00" in value or len(value) > 200):
+            raise validation_error("Nieprawidłowy parametr w ścieżce żądania.")
+
+
 def api_view(*methods: str, name: str) -> Callable[[View], View]:
     allowed = {m.upper() for m in methods}
 
@@ -183,13 +192,17 @@ def api_view(*methods: str, name: str) -> Callable[[View], View]:
                 response: HttpResponse = error_response(request, ApiError(405, detail="Method Not Allowed"))
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
-            try:
-                early = hooks.before_request(request, name)
-                if early is not None:
-                    return early
-                response = view(request, *args, **kwargs)
-            except ApiError as error:
-                response = error_response(request, error)
+            from ksef_simulator.conf import config_scope  # conf reads models, which load after this module
+
+            with config_scope():
+                try:
+                    _check_path_values(kwargs)
+                    early = hooks.before_request(request, name)
+                    if early is not None:
+                        return early
+                    response = view(request, *args, **kwargs)
+                except ApiError as error:
+                    response = error_response(request, error)
             warning = request.headers.get("X-Test-System-Warning")
             if warning and 200 <= response.status_code < 300:
                 response["X-System-Warning"] = warning

@@ -2,6 +2,8 @@
 
 Three kinds travel as ``Authorization: Bearer``: the *operation* token (``authenticationToken``, for
 ``GET /auth/{ref}`` and redeem), the *access* token (everything else) and the *refresh* token.
+An access token issued with an ``authorizationPolicy`` only works from the allowed IPv4 addresses
+(403 ``ip-not-allowed`` otherwise), as in KSeF.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,13 @@ from ksef_simulator.http import forbidden, now_utc, unauthorized
 
 ISSUER = "ksef-simulator"
 OPERATION, ACCESS, REFRESH = "operation", "access", "refresh"
+# KSeF's examples: the authentication token lives 45 minutes, the access token 15, the refresh token 7 days.
+OPERATION_LIFETIME = dt.timedelta(minutes=45)
+ACCESS_LIFETIME = dt.timedelta(minutes=15)
+REFRESH_LIFETIME = dt.timedelta(days=7)
+# Private claims of this simulator (clients treat the JWT as opaque).
+SUBJECT_TYPE, SUBJECT_VALUE = "ksef-sim-subject-type", "ksef-sim-subject-value"
+KSEF_TOKEN_REF, ALLOWED_IPS = "ksef-sim-ksef-token", "ksef-sim-allowed-ips"
 
 
 def _secret() -> bytes:
@@ -72,6 +83,48 @@ class Principal:
         """The NIP of the context (for an InternalId ``<NIP>-<5 digits>``, its NIP part)."""
         return self.context_value.split("-")[0]
 
+    @property
+    def subject_type(self) -> str:
+        """Who authenticated: ``Nip`` | ``Pesel`` | ``Fingerprint`` (the context's NIP when not recorded)."""
+        return str(self.claims.get(SUBJECT_TYPE) or "Nip")
+
+    @property
+    def subject_value(self) -> str:
+        return str(self.claims.get(SUBJECT_VALUE) or self.nip)
+
+    @property
+    def ksef_token_reference(self) -> str | None:
+        """The reference of the KSeF token the caller authenticated with, if it used one."""
+        value = self.claims.get(KSEF_TOKEN_REF)
+        return str(value) if value else None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's IP as the simulator sees it (``REMOTE_ADDR``; no proxy headers are trusted)."""
+    return str(request.META.get("REMOTE_ADDR") or "127.0.0.1")
+
+
+def ip_allowed(ip: str, allowed: dict[str, Any] | None) -> bool:
+    """Whether ``ip`` passes an ``AllowedIps`` policy (no policy or empty lists: any IP)."""
+    if not allowed:
+        return True
+    addresses = allowed.get("ip4Addresses") or []
+    ranges = allowed.get("ip4Ranges") or []
+    masks = allowed.get("ip4Masks") or []
+    if not (addresses or ranges or masks):
+        return True
+    try:
+        address = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return False
+    if any(address == ipaddress.IPv4Address(a) for a in addresses):
+        return True
+    for item in ranges:
+        low, _, high = item.partition("-")
+        if ipaddress.IPv4Address(low) <= address <= ipaddress.IPv4Address(high):
+            return True
+    return any(address in ipaddress.IPv4Network(mask, strict=False) for mask in masks)
+
 
 def token_issue(
     *,
@@ -96,6 +149,7 @@ def token_issue(
         "exp": int(valid_until.timestamp()),
         "iss": ISSUER,
         "aud": ISSUER,
+        "jti": secrets.token_hex(8),  # two tokens issued in the same second still differ
         **(extra or {}),
     }
     return jwt_encode(claims), valid_until
@@ -110,6 +164,9 @@ def principal_from_request(request: HttpRequest, *, kinds: Iterable[str] = (ACCE
     claims = jwt_decode(token.strip())
     if claims is None or claims.get("ksef-sim-kind") not in set(kinds):
         raise unauthorized("Nieprawidłowy lub wygasły token dostępowy.")
+    ip = client_ip(request)
+    if claims.get("ksef-sim-kind") == ACCESS and not ip_allowed(ip, claims.get(ALLOWED_IPS)):
+        raise forbidden("ip-not-allowed", "Dostęp z tego adresu IP nie jest dozwolony.", {"clientIp": ip})
     return Principal(
         kind=claims["ksef-sim-kind"],
         context_type=claims["context-identifier-type"],

@@ -1,11 +1,18 @@
 from django.urls import include, path
 
-from ksef_simulator import views
+from ksef_simulator.api import control
 
 app_name = "ksef_simulator"
 
 urlpatterns = [
-    path("", views.index, name="index"),
+    # Pages playing "Aplikacja Podatnika KSeF": log in as a NIP, tokens, certificates, test data.
+    path("", include("ksef_simulator.pages.urls")),
+    # Pre-signed downloads and uploads (UPO, export parts, batch parts), outside the API like KSeF's storage.
+    path("storage/", include("ksef_simulator.storage_urls")),
     path("v2/", include("ksef_simulator.api.urls")),
     path("api/v2/", include("ksef_simulator.api.urls")),  # the legacy prefix some docs still show
+    # The simulator's own controls (faults, delays, switches); not part of KSeF's API.
+    path("control/config", control.config, name="control-config"),
+    path("control/faults", control.fault_rules, name="control-faults"),
+    path("control/reset", control.reset, name="control-reset"),
 ]

@@ -259,6 +259,8 @@ if KSEF_ENVIRONMENT not in {"simulator", "test", "demo", "prod"}:
 if KSEF_ENVIRONMENT == "simulator" and not KSEF_SIMULATOR_ENABLED and not env.str("KSEF_API_URL", default=""):
     raise ImproperlyConfigured("KSEF_ENVIRONMENT=simulator needs KSEF_SIMULATOR_ENABLED or KSEF_API_URL.")
 KSEF_API_URL = env.str("KSEF_API_URL", default="")
+# Where the portal finds the simulator's API when KSEF_API_URL is not set (the same server, see SITE_URL).
+KSEF_SIMULATOR_API_URL = f"{SITE_URL.rstrip('/')}/ksef-sim/v2"
 # The last day on which KSeF tokens work; after it only certificates authenticate.
 KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="2026-12-31"))
 

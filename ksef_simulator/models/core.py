@@ -1,10 +1,25 @@
-"""Keys, auth operations, KSeF tokens, limits, fault injection."""
+"""Keys, simulator configuration, auth operations, KSeF tokens, test data, limits, fault injection."""
 
 from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["SimulatorKey"]
+__all__ = [
+    "AuthChallenge",
+    "AuthOperation",
+    "BlockedContext",
+    "CertificateAuthority",
+    "ContextLimitOverride",
+    "FaultRule",
+    "IssuedCertificate",
+    "KsefToken",
+    "RateLimitHit",
+    "SimGrant",
+    "SimPerson",
+    "SimSubject",
+    "SimulatorConfig",
+    "SimulatorKey",
+]
 
 
 class SimulatorKey(models.Model):
@@ -29,3 +44,252 @@ class SimulatorKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.usage} {self.public_key_id}"
+
+
+class SimulatorConfig(models.Model):
+    """The simulator's knobs, one row (pk=1): timings, the "KSeF unavailable" switch, the rate-limit profile.
+
+    Read it through ``ksef_simulator.conf.get_config()``.
+    """
+
+    class RateLimitProfile(models.TextChoices):
+        DEFAULT = "default"  # TEST's defaults, equal to PRD since 2.5.0
+        PRODUCTION = "production"
+        CUSTOM = "custom"  # set by POST /testdata/rate-limits
+        OFF = "off"  # simulator only: no rate limits at all (benchmarks)
+
+    unavailable = models.BooleanField(default=False)
+    auth_delay_ms = models.PositiveIntegerField(default=300)
+    token_activation_delay_ms = models.PositiveIntegerField(default=300)
+    invoice_processing_delay_ms = models.PositiveIntegerField(default=500)
+    permanent_storage_lag_ms = models.PositiveIntegerField(default=1000)
+    hwm_lag_ms = models.PositiveIntegerField(default=2000)
+    rate_limit_profile = models.CharField(
+        max_length=16, choices=RateLimitProfile.choices, default=RateLimitProfile.DEFAULT
+    )
+    custom_rate_limits = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "simulator configuration"
+
+
+class AuthChallenge(models.Model):
+    """``POST /auth/challenge``: lives 10 minutes, used by at most one auth operation."""
+
+    challenge = models.CharField(max_length=36, unique=True)
+    timestamp = models.DateTimeField()
+    timestamp_ms = models.BigIntegerField()
+    client_ip = models.CharField(max_length=64)
+    used = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.challenge
+
+
+class AuthOperation(models.Model):
+    """One authentication (``AU`` reference): its identity, outcome and the life of its refresh token."""
+
+    reference_number = models.CharField(max_length=36, unique=True)
+    started_at = models.DateTimeField()
+    client_ip = models.CharField(max_length=64)
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+    subject_type = models.CharField(max_length=16, blank=True)  # Nip | Pesel | Fingerprint
+    subject_value = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=32)  # the deprecated AuthenticationMethod enum
+    method_category = models.CharField(max_length=32)
+    method_code = models.CharField(max_length=64)
+    method_display_name = models.CharField(max_length=128)
+    ksef_token_reference = models.CharField(max_length=36, blank=True)
+    outcome_code = models.PositiveIntegerField(default=200)  # shown once the auth delay has passed
+    outcome_details = models.JSONField(default=list, blank=True)
+    permissions = models.JSONField(default=list, blank=True)
+    allowed_ips = models.JSONField(default=dict, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    refresh_valid_until = models.DateTimeField(null=True, blank=True)
+    last_refresh_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["context_type", "context_value", "-started_at"])]
+
+    def __str__(self) -> str:
+        return self.reference_number
+
+
+class KsefToken(models.Model):
+    """A KSeF token (``EC`` reference). Only a SHA-256 of the token string is kept."""
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        ACTIVE = "Active"
+        REVOKING = "Revoking"
+        REVOKED = "Revoked"
+        FAILED = "Failed"
+
+    reference_number = models.CharField(max_length=36, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+    author_type = models.CharField(max_length=16)
+    author_value = models.CharField(max_length=64)
+    description = models.CharField(max_length=256)
+    permissions = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    active_from = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["context_type", "context_value", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.reference_number
+
+
+class SimPerson(models.Model):
+    """``POST /testdata/person``: a person linked NIP↔PESEL (Owner of the NIP context)."""
+
+    nip = models.CharField(max_length=10, unique=True)
+    pesel = models.CharField(max_length=11)
+    is_bailiff = models.BooleanField(default=False)
+    is_deceased = models.BooleanField(default=False)
+    description = models.CharField(max_length=256)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.nip
+
+
+class SimSubject(models.Model):
+    """``POST /testdata/subject``: an enforcement authority, VAT group or JST (with its subunits)."""
+
+    nip = models.CharField(max_length=10, unique=True)
+    subject_type = models.CharField(max_length=32)
+    description = models.CharField(max_length=256)
+    parent_nip = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.nip
+
+
+class SimGrant(models.Model):
+    """``POST /testdata/permissions``: a ZAW-FA-style grant in a NIP context."""
+
+    context_nip = models.CharField(max_length=10)
+    authorized_type = models.CharField(max_length=16)  # Nip | Pesel | Fingerprint
+    authorized_value = models.CharField(max_length=64)
+    permission = models.CharField(max_length=32)
+    description = models.CharField(max_length=256)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["context_nip", "authorized_type", "authorized_value", "permission"],
+                name="ksefsim_simgrant_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.permission} {self.authorized_type}:{self.authorized_value} @ {self.context_nip}"
+
+
+class BlockedContext(models.Model):
+    """``POST /testdata/context/block``: authentication in this context ends with status 480."""
+
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["context_type", "context_value"], name="ksefsim_blocked_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.context_type}:{self.context_value}"
+
+
+class ContextLimitOverride(models.Model):
+    """``POST /testdata/limits/context/session`` (kind ``session``) or subject certificate limits."""
+
+    kind = models.CharField(max_length=16)  # session | subject
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+    values = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "context_type", "context_value"], name="ksefsim_limitoverride_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.context_type}:{self.context_value}"
+
+
+class RateLimitHit(models.Model):
+    """One counted request in a sliding window; rows older than an hour are pruned."""
+
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.at}"
+
+
+class FaultRule(models.Model):
+    """An armed fault: the next ``remaining`` calls of endpoints matching ``pattern`` misbehave."""
+
+    class Action(models.TextChoices):
+        TOO_MANY = "429"
+        ERROR = "500"
+        UNAVAILABLE = "503"
+        HANG = "hang"
+        DROP = "drop"
+
+    pattern = models.CharField(max_length=200)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    remaining = models.PositiveIntegerField(default=1)
+    seconds = models.FloatField(default=0)  # hang time, or Retry-After for 429
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} x{self.remaining} for {self.pattern}"
+
+
+class CertificateAuthority(models.Model):
+    """The simulator's "KSeF CA" that signs KSeF certificates (one row, created on first use)."""
+
+    private_key_pem = models.TextField()
+    certificate_der = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"KSeF CA #{self.pk}"
+
+
+class IssuedCertificate(models.Model):
+    """A KSeF certificate the simulator issued (Authentication or Offline)."""
+
+    serial_number = models.CharField(max_length=40, unique=True)
+    nip = models.CharField(max_length=10)
+    kind = models.CharField(max_length=16)
+    certificate_der = models.BinaryField()
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.serial_number

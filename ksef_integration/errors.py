@@ -1,0 +1,41 @@
+"""Errors of the KSeF integration that reach people: each carries a plain-language message."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+
+class ConnectError(Exception):
+    """Connecting (or checking a connection) failed; ``message`` says why and what to do, in plain words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)  # the code only: messages may name NIPs, never secrets, but keep logs terse
+        self.code = code
+        self.message = message
+
+
+def other_nip(token_nip: str, company_nip: str) -> ConnectError:
+    return ConnectError(
+        "other_nip",
+        _(
+            "This token was generated for NIP %(token_nip)s, but your company's NIP is %(company_nip)s. "
+            "Log in to KSeF in the context of NIP %(company_nip)s and generate the token again."
+        )
+        % {"token_nip": token_nip, "company_nip": company_nip},
+    )
+
+
+def no_invoice_permissions() -> ConnectError:
+    return ConnectError(
+        "no_permissions",
+        _(
+            "This token has neither the permission to issue invoices nor to view them, so it cannot be used. "
+            "Generate a new token with all roles selected."
+        ),
+    )
+
+
+def busy() -> ConnectError:
+    return ConnectError(
+        "busy", _("Connecting to KSeF is already in progress. Wait a moment and refresh the page.")
+    )

@@ -1,0 +1,300 @@
+"""The portal's side of a KSeF conversation: builds the client for the configured environment, runs a
+login, and turns the client's errors into ``ConnectError`` with words an owner understands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from ksef_integration.errors import ConnectError
+from ksef_integration.ksef.auth import AuthTokens, PollPolicy
+from ksef_integration.ksef.client import KsefClient
+from ksef_integration.ksef.environments import PUBLIC, Environment, environment_get
+from ksef_integration.ksef.errors import (
+    KsefAuthError,
+    KsefError,
+    KsefRateLimited,
+    KsefRejected,
+    KsefTokenFormatError,
+    KsefTransientError,
+)
+from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
+from ksef_integration.ksef.secret import Secret
+
+# Failures that mean the stored credential itself is no good (the owner must act), as opposed to
+# KSeF being down or slow (we just try again later).
+CREDENTIAL_PROBLEMS = {
+    "invalid_token", "token_revoked", "token_inactive", "no_permissions", "blocked", "certificate_invalid",
+    "auth_failed", "certificate_expired",
+}  # fmt: skip
+
+_NIP_IN_SUBJECT = re.compile(r"(?:TINPL|NIP|VATPL)\D*?(\d{10})")
+
+# A certificate whose subject NIP is the context's NIP acts as the Owner, who holds every permission except
+# VatUeManage (ksef-api.md §16); KSeF has no cheap call to list them for a certificate login.
+OWNER_PERMISSIONS = [
+    "CredentialsManage", "CredentialsRead", "Introspection", "InvoiceRead", "InvoiceWrite", "SubunitManage",
+]  # fmt: skip
+# Connecting is interactive: poll briefly and give up with a clear message rather than keep a page waiting.
+CONNECT_POLL = PollPolicy(initial=0.2, factor=1.5, maximum=2.0, timeout=25.0)
+CONNECT_TIMEOUT = (5.0, 15.0)
+
+
+@dataclass(frozen=True)
+class Login:
+    permissions: list[str]
+    access_token: str
+    access_valid_until: dt.datetime
+    refresh_token: str
+    refresh_valid_until: dt.datetime
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    certificate_pem: str
+    private_key_pkcs8: bytes
+    serial: str
+    valid_from: dt.datetime
+    valid_to: dt.datetime
+    nip: str | None
+
+    def __repr__(self) -> str:
+        return f"CertificateCredential(serial={self.serial!r}, nip={self.nip!r})"
+
+
+def _load_certificate(data: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        pass
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise ConnectError(
+            "certificate_unreadable",
+            _("The certificate file cannot be read. Choose the .crt file downloaded from KSeF."),
+        ) from exc
+
+
+def _load_private_key(data: bytes, password: str | None) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    secret = password.encode() if password else None
+    try:
+        key = serialization.load_pem_private_key(data, password=secret)
+    except TypeError as exc:  # encrypted key without a password, or a password for a plain key
+        if secret is None:
+            raise ConnectError(
+                "key_password_needed", _("The private key is protected by a password: enter it.")
+            ) from exc
+        key = serialization.load_pem_private_key(data, password=None)
+    except ValueError as exc:
+        if secret is not None and b"ENCRYPTED" in data:
+            raise ConnectError("key_password_wrong", _("The private key password is wrong.")) from exc
+        try:
+            key = serialization.load_der_private_key(data, password=secret)
+        except (ValueError, TypeError) as der_exc:
+            raise ConnectError(
+                "key_unreadable",
+                _("The private key file cannot be read. Choose the .key file downloaded from KSeF."),
+            ) from der_exc
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConnectError(
+            "key_unsupported", _("KSeF certificates use RSA or EC keys; this key is of another kind.")
+        )
+    return key
+
+
+def _subject_nip(certificate: x509.Certificate) -> str | None:
+    for oid in (NameOID.SERIAL_NUMBER, NameOID.ORGANIZATION_IDENTIFIER):
+        for attribute in certificate.subject.get_attributes_for_oid(oid):
+            value = attribute.value if isinstance(attribute.value, str) else attribute.value.decode()
+            match = _NIP_IN_SUBJECT.search(value)
+            if match:
+                return match.group(1)
+    return None
+
+
+def certificate_load(
+    *, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
+) -> CertificateCredential:
+    """Read an uploaded certificate and key, check they belong together, are valid now and fit for login."""
+    certificate = _load_certificate(certificate_bytes)
+    key = _load_private_key(private_key_bytes, password)
+    public_numbers = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    key_numbers = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if public_numbers != key_numbers:
+        raise ConnectError("key_mismatch", _("The private key does not belong to this certificate."))
+    now = timezone.now()
+    if not certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc:
+        raise ConnectError(
+            "certificate_expired",
+            _("The certificate is not valid now (valid from %(start)s to %(end)s).")
+            % {
+                "start": f"{certificate.not_valid_before_utc:%d.%m.%Y}",
+                "end": f"{certificate.not_valid_after_utc:%d.%m.%Y}",
+            },
+        )
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.digital_signature:
+        raise ConnectError(
+            "certificate_offline",
+            _(
+                "This is an Offline certificate: it only signs QR codes. "
+                "To log in, use a certificate of the Authentication type."
+            ),
+        )
+    return CertificateCredential(
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        private_key_pkcs8=key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        serial=f"{certificate.serial_number:X}",
+        valid_from=certificate.not_valid_before_utc,
+        valid_to=certificate.not_valid_after_utc,
+        nip=_subject_nip(certificate),
+    )
+
+
+def certificate_from_storage(*, certificate_pem: str, private_key_pkcs8: bytes) -> CertificateCredential:
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    return CertificateCredential(
+        certificate_pem=certificate_pem,
+        private_key_pkcs8=private_key_pkcs8,
+        serial=f"{certificate.serial_number:X}",
+        valid_from=certificate.not_valid_before_utc,
+        valid_to=certificate.not_valid_after_utc,
+        nip=_subject_nip(certificate),
+    )
+
+
+# --- talking to KSeF ---------------------------------------------------------------------------------
+
+
+def environment() -> Environment:
+    """The configured KSeF environment; ``KSEF_API_URL`` overrides the API base of any of them."""
+    name = settings.KSEF_ENVIRONMENT
+    if name == "simulator":
+        return environment_get(
+            name=name, simulator_url=settings.KSEF_API_URL or settings.KSEF_SIMULATOR_API_URL
+        )
+    base = PUBLIC[name]
+    return (
+        Environment(name=name, api_url=settings.KSEF_API_URL, qr_host=base.qr_host)
+        if settings.KSEF_API_URL
+        else base
+    )
+
+
+def client(*, tokens: AuthTokens | None = None) -> KsefClient:
+    return KsefClient(environment=environment(), tokens=tokens, poll=CONNECT_POLL, timeout=CONNECT_TIMEOUT)
+
+
+def _in_language(message_pl: str, message_en: str) -> str:
+    return message_en if (translation.get_language() or "pl").startswith("en") else message_pl
+
+
+def translate_error(exc: KsefError) -> ConnectError:
+    """A client error as an owner should read it; never with a secret (the client keeps them out)."""
+    if isinstance(exc, KsefTokenFormatError):
+        return ConnectError("malformed", _in_language(exc.message_pl, exc.message_en))
+    if isinstance(exc, KsefAuthError):
+        return ConnectError(exc.reason or "auth_failed", _in_language(exc.message_pl, exc.message_en))
+    if isinstance(exc, KsefRateLimited):
+        return ConnectError(
+            "rate_limited",
+            _("KSeF is limiting the number of requests right now. Try again in %(seconds)s seconds.")
+            % {"seconds": exc.retry_after},
+        )
+    if isinstance(exc, KsefTransientError):
+        return ConnectError(
+            "unavailable",
+            _(
+                "KSeF is not answering right now (it may be down or overloaded). Nothing was saved. "
+                "Try again in a few minutes."
+            ),
+        )
+    if isinstance(exc, KsefRejected):
+        return ConnectError(
+            "rejected", _("KSeF refused the request (code %(code)s). Nothing was saved.") % {"code": exc.code}
+        )
+    return ConnectError("ksef_error", _("Connecting to KSeF failed. Nothing was saved. Try again later."))
+
+
+def _login(tokens: AuthTokens, permissions: list[str]) -> Login:
+    return Login(
+        permissions=sorted(permissions),
+        access_token=tokens.access_token.reveal(),
+        access_valid_until=tokens.access_valid_until,
+        refresh_token=tokens.refresh_token.reveal(),
+        refresh_valid_until=tokens.refresh_valid_until,
+    )
+
+
+def token_parse(raw: str) -> KsefToken:
+    try:
+        return KsefToken.parse(raw)
+    except KsefTokenFormatError as exc:
+        raise translate_error(exc) from None
+
+
+def token_login(*, token: KsefToken, nip: str) -> Login:
+    """Log in with a KSeF token in the company's context and read the permissions the token carries."""
+    ksef = client()
+    try:
+        tokens = ksef.login_with_token(token=token, context=ContextIdentifier.nip(nip))
+        status = ksef.token_get(reference_number=token.reference_number)
+    except KsefError as exc:
+        raise translate_error(exc) from None
+    return _login(tokens, list(status.permissions))
+
+
+def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
+    key = serialization.load_der_private_key(credential.private_key_pkcs8, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConnectError(
+            "key_unsupported", _("KSeF certificates use RSA or EC keys; this key is of another kind.")
+        )
+    certificate = x509.load_pem_x509_certificate(credential.certificate_pem.encode())
+    try:
+        tokens = client().login_with_certificate(
+            certificate=certificate, private_key=key, context=ContextIdentifier.nip(nip)
+        )
+    except KsefError as exc:
+        raise translate_error(exc) from None
+    permissions = OWNER_PERMISSIONS if credential.nip == nip else []
+    return _login(tokens, permissions)
+
+
+def session_end(
+    *,
+    access_token: str,
+    access_valid_until: dt.datetime,
+    refresh_token: str,
+    refresh_valid_until: dt.datetime,
+) -> None:
+    """End the KSeF authentication (its refresh token stops working)."""
+    tokens = AuthTokens(
+        access_token=Secret(access_token),
+        access_valid_until=access_valid_until,
+        refresh_token=Secret(refresh_token),
+        refresh_valid_until=refresh_valid_until,
+    )
+    try:
+        client(tokens=tokens).logout()
+    except KsefError as exc:
+        raise translate_error(exc) from None

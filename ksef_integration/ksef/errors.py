@@ -1,0 +1,245 @@
+"""The client's error tree. Messages carry codes and KSeF's own descriptions, never secrets.
+
+KsefError
+├── KsefTransientError          retry later (timeouts, connection errors, 5xx, 500/550, malformed replies)
+│   ├── KsefRateLimited         429; ``retry_after`` seconds
+│   └── KsefNotYetAvailable     21165: processed but not downloadable yet
+├── KsefAuthError               authentication failed or not allowed; ``message_pl``/``message_en`` for people
+│   ├── KsefUnauthorized        401 (access token expired or invalid)
+│   └── KsefForbidden           403 (``reason_code``, missing permissions)
+├── KsefRejected                400 exception codes, invoice/session statuses ≥ 400 (except 440)
+│   ├── KsefUnknownKey          21470: the publicKeyId is unknown or withdrawn
+│   └── KsefNotFound            404 and the "not found" exception codes
+├── KsefDuplicate               invoice status 440: already in KSeF (treat as success)
+├── KsefGone                    410: an async status older than its retention
+└── KsefTokenFormatError        a pasted KSeF token does not have the KSeF 2.0 shape
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class KsefError(Exception):
+    """Base of every error raised by the client."""
+
+
+class KsefTransientError(KsefError):
+    """A failure that may go away by itself; the caller (Celery) decides when to retry."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class KsefRateLimited(KsefTransientError):
+    """HTTP 429. Wait ``retry_after`` seconds before calling the same endpoint again."""
+
+    def __init__(self, retry_after: int, *, details: Sequence[str] = ()) -> None:
+        super().__init__(f"KSeF rate limit reached; retry after {retry_after} s", status=429)
+        self.retry_after = retry_after
+        self.details = list(details)
+
+
+class KsefNotYetAvailable(KsefTransientError):
+    """21165: the invoice is processed but not yet in permanent storage."""
+
+
+@dataclass(frozen=True)
+class ApiErrorDetail:
+    """One entry of ``exceptionDetailList`` (legacy) or ``errors`` (problem+json)."""
+
+    code: int
+    description: str
+    details: tuple[str, ...] = ()
+
+
+class KsefRejected(KsefError):
+    """KSeF refused the request or the document. ``code`` is the exception or status code."""
+
+    def __init__(
+        self,
+        code: int,
+        details: Sequence[str] = (),
+        *,
+        description: str = "",
+        errors: Sequence[ApiErrorDetail] = (),
+        status: int | None = None,
+    ) -> None:
+        self.code = code
+        self.description = description
+        self.details = list(details)
+        self.errors = list(errors)
+        self.status = status
+        text = f"KSeF rejected the request: {code}"
+        if description:
+            text += f" {description}"
+        if self.details:
+            text += " (" + "; ".join(self.details)[:500] + ")"
+        super().__init__(text)
+
+
+class KsefUnknownKey(KsefRejected):
+    """21470: re-fetch the public keys, re-encrypt and retry once."""
+
+
+class KsefNotFound(KsefRejected):
+    """The reference or KSeF number is unknown to KSeF."""
+
+
+class KsefDuplicate(KsefError):
+    """Invoice status 440: the same invoice (seller NIP, type, number) is already in KSeF."""
+
+    def __init__(self, *, original_ksef_number: str | None, original_session_reference: str | None) -> None:
+        super().__init__(f"duplicate invoice; original KSeF number {original_ksef_number or 'unknown'}")
+        self.original_ksef_number = original_ksef_number
+        self.original_session_reference = original_session_reference
+
+
+class KsefGone(KsefError):
+    """HTTP 410: the asynchronous operation's status has expired (retention, ksef-api.md §13)."""
+
+
+class KsefTokenFormatError(KsefError, ValueError):
+    """The text given as a KSeF token does not look like a KSeF 2.0 token. Never includes the token."""
+
+    def __init__(self, *, message_pl: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_pl = message_pl
+        self.message_en = message_en
+
+
+# --- authentication -------------------------------------------------------------------------------
+
+# (reason, message_pl, message_en) per 450 detail as KSeF writes it (ksef-api.md §4.3).
+_TOKEN_450: dict[str, tuple[str, str, str]] = {
+    "nieprawidłowe wyzwanie autoryzacyjne": (
+        "invalid_challenge",
+        "Wyzwanie autoryzacyjne było nieprawidłowe albo wygasło. Spróbuj połączyć się ponownie.",
+        "The authentication challenge was invalid or expired. Please try to connect again.",
+    ),
+    "nieprawidłowy token": (
+        "invalid_token",
+        "Token KSeF jest nieprawidłowy. Sprawdź, czy skopiowano go w całości i czy pochodzi "
+        "z właściwego środowiska KSeF.",
+        "The KSeF token is invalid. Check that it was copied in full and comes from the right "
+        "KSeF environment.",
+    ),
+    "nieprawidłowy czas tokena": (
+        "invalid_token_time",
+        "KSeF odrzucił znacznik czasu tokena. Spróbuj ponownie; jeśli błąd wraca, sprawdź zegar serwera.",
+        "KSeF rejected the token's timestamp. Try again; if it persists, check the server clock.",
+    ),
+    "token unieważniony": (
+        "token_revoked",
+        "Token KSeF został unieważniony. Wygeneruj nowy token w Aplikacji Podatnika KSeF.",
+        "The KSeF token has been revoked. Generate a new token in the KSeF taxpayer application.",
+    ),
+    "token nieaktywny": (
+        "token_inactive",
+        "Token KSeF nie jest aktywny. Odczekaj chwilę, aż zostanie aktywowany, albo wygeneruj nowy token.",
+        "The KSeF token is not active. Wait until it is activated or generate a new token.",
+    ),
+}
+
+_AUTH_STATUS: dict[int, tuple[str, str, str]] = {
+    415: (
+        "no_permissions",
+        "Token lub certyfikat nie ma żadnych uprawnień w KSeF dla tej firmy (NIP).",
+        "The token or certificate has no KSeF permissions for this company (NIP).",
+    ),
+    425: (
+        "revoked",
+        "Uwierzytelnienie zostało unieważnione. Połącz się z KSeF ponownie.",
+        "The authentication was revoked. Please connect to KSeF again.",
+    ),
+    450: (
+        "invalid_token",
+        "Uwierzytelnienie nie powiodło się z powodu błędnego tokenu KSeF.",
+        "Authentication failed because of an invalid KSeF token.",
+    ),
+    460: (
+        "certificate_error",
+        "Certyfikat jest nieważny, odwołany, zawieszony albo niezaufany.",
+        "The certificate is invalid, revoked, suspended or not trusted.",
+    ),
+    470: (
+        "deceased_person",
+        "KSeF odmówił uwierzytelnienia: dane osoby nie pozwalają na użycie tych metod autoryzacji.",
+        "KSeF refused authentication: the person's credentials may not be used.",
+    ),
+    480: (
+        "blocked",
+        "Uwierzytelnienie w KSeF zostało zablokowane (incydent bezpieczeństwa). Skontaktuj się z KSeF.",
+        "Authentication in KSeF is blocked (security incident). Please contact KSeF.",
+    ),
+    401: (
+        "unauthorized",
+        "Sesja KSeF wygasła lub jest nieważna. Połącz się ponownie.",
+        "The KSeF session expired or is invalid. Please connect again.",
+    ),
+    403: (
+        "forbidden",
+        "Brak uprawnień w KSeF do wykonania tej operacji.",
+        "No KSeF permission for this operation.",
+    ),
+}
+
+_UNKNOWN = (
+    "failed",
+    "Uwierzytelnienie w KSeF nie powiodło się.",
+    "Authentication in KSeF failed.",
+)
+
+
+class KsefAuthError(KsefError):
+    """Authentication failed (auth status ≥ 400) or the credentials do not allow the call (401/403).
+
+    ``code`` is the auth status code (or HTTP status), ``reason`` a stable short key (``invalid_token``,
+    ``token_revoked``…), ``details`` KSeF's own texts; ``message_pl``/``message_en`` are for end users.
+    """
+
+    def __init__(self, code: int, reason: str | None = None, *, details: Sequence[str] = ()) -> None:
+        self.code = code
+        self.details = list(details)
+        known_reason, self.message_pl, self.message_en = _explain(code, self.details)
+        self.reason = reason or known_reason
+        super().__init__(f"KSeF authentication error {code} ({self.reason}): {self.message_en}")
+
+
+def _explain(code: int, details: Sequence[str]) -> tuple[str, str, str]:
+    if code == 450:
+        for detail in details:
+            found = _TOKEN_450.get(detail.strip().rstrip(".").casefold())
+            if found:
+                return found
+    return _AUTH_STATUS.get(code, _UNKNOWN)
+
+
+class KsefUnauthorized(KsefAuthError):
+    """HTTP 401: refresh the access token or log in again."""
+
+    def __init__(self, *, details: Sequence[str] = ()) -> None:
+        super().__init__(401, details=details)
+
+
+class KsefForbidden(KsefAuthError):
+    """HTTP 403. ``reason_code`` is KSeF's (``missing-permissions``, ``ip-not-allowed``…)."""
+
+    def __init__(
+        self,
+        *,
+        reason_code: str | None,
+        details: Sequence[str] = (),
+        required_permissions: Sequence[str] = (),
+        present_permissions: Sequence[str] = (),
+    ) -> None:
+        super().__init__(403, reason=reason_code or "forbidden", details=details)
+        self.reason_code = reason_code
+        self.required_permissions = list(required_permissions)
+        self.present_permissions = list(present_permissions)
+        if required_permissions:
+            needed = ", ".join(required_permissions)
+            self.message_pl = f"Brak uprawnień w KSeF do tej operacji (wymagane jedno z: {needed})."
+            self.message_en = f"No KSeF permission for this operation (needs one of: {needed})."

@@ -1,0 +1,43 @@
+"""Re-encrypt every stored secret with the newest key of FIELD_ENCRYPTION_KEYS.
+
+Rotation: put a new key first in FIELD_ENCRYPTION_KEYS (keep the old ones after it), deploy, run this
+command, then remove the old keys. Values that no listed key can decrypt are reported and left untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ksef_integration.models import KsefConnection
+from ksef_integration.secrets import SecretUnreadable, secret_rotate
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt stored KSeF secrets with the first key of FIELD_ENCRYPTION_KEYS."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rotated = unreadable = 0
+        for pk in KsefConnection.objects.values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                connection = KsefConnection.objects.select_for_update().get(pk=pk)
+                changed = []
+                for field in KsefConnection.SECRET_FIELDS:
+                    value = getattr(connection, field)
+                    if not value:
+                        continue
+                    try:
+                        setattr(connection, field, secret_rotate(value))
+                    except SecretUnreadable:
+                        unreadable += 1
+                        self.stderr.write(
+                            f"connection {connection.uuid}: {field} does not decrypt with any key"
+                        )
+                        continue
+                    changed.append(field)
+                if changed:
+                    connection.save(update_fields=changed)
+                    rotated += len(changed)
+        self.stdout.write(f"rotated {rotated} secret(s); {unreadable} unreadable")

@@ -1,0 +1,159 @@
+"""A company's connection to KSeF and the audit trail of what happened to it.
+
+Secrets (the KSeF token, a certificate's private key, cached KSeF session tokens) are stored only as
+Fernet ciphertext (``ksef_integration.secrets``); the only part of a token ever displayed is its last four
+characters.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from accounts.models import Company
+
+
+class Environment(models.TextChoices):
+    SIMULATOR = "simulator", _("simulator")
+    TEST = "test", _("test (TE)")
+    DEMO = "demo", _("pre-production (DEMO)")
+    PROD = "prod", _("production")
+
+
+class AuthMethod(models.TextChoices):
+    TOKEN = "token", _("KSeF token")
+    CERTIFICATE = "certificate", _("KSeF certificate")
+
+
+class ConnectionStatus(models.TextChoices):
+    ACTIVE = "active", pgettext_lazy("KSeF connection", "active")
+    ATTENTION = "attention", pgettext_lazy("KSeF connection", "needs attention")
+    DISCONNECTED = "disconnected", pgettext_lazy("KSeF connection", "disconnected")
+
+
+MIN_IMPORT_INTERVAL = 15
+
+
+class KsefConnection(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="ksef_connection")
+    status = models.CharField(_("status"), max_length=16, choices=ConnectionStatus.choices)
+    environment = models.CharField(_("environment"), max_length=16, choices=Environment.choices)
+    method = models.CharField(_("method"), max_length=16, choices=AuthMethod.choices)
+
+    token_ciphertext = models.TextField(blank=True, editable=False)
+    token_last4 = models.CharField(_("token (last 4 characters)"), max_length=4, blank=True)
+    token_reference = models.CharField(_("token reference number"), max_length=36, blank=True)
+
+    certificate_pem = models.TextField(_("certificate"), blank=True)
+    private_key_ciphertext = models.TextField(blank=True, editable=False)
+    certificate_serial = models.CharField(_("certificate serial number"), max_length=64, blank=True)
+    certificate_valid_from = models.DateTimeField(_("certificate valid from"), null=True, blank=True)
+    certificate_valid_to = models.DateTimeField(_("certificate valid to"), null=True, blank=True)
+
+    permissions = models.JSONField(_("permissions granted by KSeF"), default=list, blank=True)
+    connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_verified_at = models.DateTimeField(_("last verified at"), null=True, blank=True)
+    attention_reason = models.CharField(_("why it needs attention"), max_length=300, blank=True)
+
+    auto_send = models.BooleanField(_("send sales invoices automatically"), default=False)
+    auto_import = models.BooleanField(_("import invoices automatically"), default=False)
+    import_interval_minutes = models.PositiveSmallIntegerField(_("import interval (minutes)"), default=15)
+    import_start_date = models.DateField(_("import invoices from"), null=True, blank=True)
+
+    # KSeF's own session (access/refresh JWTs), cached between tasks; encrypted like every other secret.
+    access_token_ciphertext = models.TextField(blank=True, editable=False)
+    access_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_token_ciphertext = models.TextField(blank=True, editable=False)
+    refresh_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Every column that holds Fernet ciphertext (rotate_encryption_keys walks these).
+    SECRET_FIELDS = (
+        "token_ciphertext",
+        "private_key_ciphertext",
+        "access_token_ciphertext",
+        "refresh_token_ciphertext",
+    )
+
+    class Meta:
+        verbose_name = _("KSeF connection")
+        verbose_name_plural = _("KSeF connections")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(import_interval_minutes__gte=MIN_IMPORT_INTERVAL),
+                name="ksef_import_interval_min",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConnectionStatus.values), name="ksef_connection_status_valid"
+            ),
+            # An active connection always holds a credential of its method.
+            models.CheckConstraint(
+                condition=~models.Q(status="active")
+                | models.Q(method="token", token_ciphertext__gt="")
+                | models.Q(method="certificate", private_key_ciphertext__gt=""),
+                name="ksef_active_connection_has_credential",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"KSeF {self.company.nip} ({self.get_status_display()})"
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status in (ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION)
+
+    @property
+    def can_send(self) -> bool:
+        return self.status == ConnectionStatus.ACTIVE and "InvoiceWrite" in self.permissions
+
+    @property
+    def can_import(self) -> bool:
+        return self.status == ConnectionStatus.ACTIVE and "InvoiceRead" in self.permissions
+
+    @property
+    def credential_label(self) -> str:
+        if self.method == AuthMethod.TOKEN and self.token_last4:
+            return f"token ••••{self.token_last4}"
+        if self.method == AuthMethod.CERTIFICATE and self.certificate_serial:
+            return f"certyfikat {self.certificate_serial}"
+        return "—"
+
+
+class AuditEvent(models.Model):
+    """What happened to a company's KSeF connection, in plain words. Never holds a secret."""
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", _("connected")
+        CONNECT_FAILED = "connect_failed", _("connection attempt failed")
+        VERIFIED = "verified", _("verified")
+        VERIFY_FAILED = "verify_failed", _("verification failed")
+        DISCONNECTED = "disconnected", _("disconnected")
+        SETTINGS_CHANGED = "settings_changed", _("settings changed")
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_audit_events")
+    kind = models.CharField(_("event"), max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(_("message"), max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("KSeF audit event")
+        verbose_name_plural = _("KSeF audit events")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

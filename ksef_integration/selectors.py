@@ -1,0 +1,65 @@
+"""Read queries for KSeF connections and their audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Company
+from ksef_integration.models import AuditEvent, KsefConnection
+
+PERMISSION_LABELS = {
+    "InvoiceWrite": "wystawianie faktur",
+    "InvoiceRead": "przeglądanie faktur",
+    "CredentialsRead": "przeglądanie uprawnień",
+    "CredentialsManage": "zarządzanie uprawnieniami",
+    "SubunitManage": "zarządzanie jednostkami podrzędnymi",
+    "EnforcementOperations": "operacje egzekucyjne",
+    "Introspection": "przeglądanie historii sesji",
+}
+
+
+def connection_for_company(*, company: Company) -> KsefConnection | None:
+    return KsefConnection.objects.filter(company=company).first()
+
+
+def recent_events(*, company: Company, limit: int = 10) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(company=company).order_by("-created_at", "-id")[:limit]
+
+
+def permission_labels(connection: KsefConnection | None) -> list[str]:
+    if connection is None:
+        return []
+    return [PERMISSION_LABELS.get(p, p) for p in connection.permissions]
+
+
+def missing_permission_messages(connection: KsefConnection | None) -> list[str]:
+    """What the connection cannot do for lack of a KSeF permission, in words an owner understands."""
+    if connection is None or not connection.is_connected:
+        return []
+    missing = []
+    if "InvoiceWrite" not in connection.permissions:
+        missing.append(
+            _(
+                "KSeF did not grant the permission to issue invoices (InvoiceWrite): "
+                "sales invoices will not be "
+                "sent automatically. Generate a token with all roles selected and connect again."
+            )
+        )
+    if "InvoiceRead" not in connection.permissions:
+        missing.append(
+            _(
+                "KSeF did not grant the permission to view invoices (InvoiceRead): "
+                "invoices will not be imported. "
+                "Generate a token with all roles selected and connect again."
+            )
+        )
+    return missing
+
+
+def token_sunset_days() -> int | None:
+    """Days left until KSeF tokens stop working (None once the sunset has passed)."""
+    days = (settings.KSEF_TOKEN_SUNSET - timezone.localdate()).days
+    return days if days >= 0 else None

@@ -1,0 +1,266 @@
+"""Connect a company to KSeF (token or certificate), verify, change settings, disconnect.
+
+Nothing is stored until KSeF itself has accepted the credential; every failure becomes a ``ConnectError``
+with a plain-language message and leaves the company's data as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Company, User
+from ksef_integration import errors, gateway
+from ksef_integration.models import AuditEvent, AuthMethod, ConnectionStatus, KsefConnection
+from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.selectors import missing_permission_messages
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    connection: KsefConnection
+    missing_messages: list[str]
+
+
+@contextlib.contextmanager
+def _company_lock(company: Company) -> Iterator[None]:
+    """One connect/verify conversation with KSeF per company at a time (a double click waits its turn)."""
+    key = f"ksef:connect-lock:{company.pk}"
+    if not cache.add(key, "1", timeout=120):
+        raise errors.busy()
+    try:
+        yield
+    finally:
+        cache.delete(key)
+
+
+def _audit(company: Company, kind: str, message: str, *, actor: User | None, **data: object) -> None:
+    AuditEvent.objects.create(company=company, kind=kind, actor=actor, message=message, data=data)
+
+
+def _failed(company: Company, user: User, error: errors.ConnectError) -> errors.ConnectError:
+    _audit(
+        company, AuditEvent.Kind.CONNECT_FAILED,
+        _("Connection attempt failed: %(reason)s") % {"reason": error.message},
+        actor=user, code=error.code,
+    )  # fmt: skip
+    logger.info("ksef connect failed: company=%s code=%s", company.uuid, error.code)
+    return error
+
+
+def _store_session(connection: KsefConnection, login: gateway.Login) -> None:
+    connection.access_token_ciphertext = secret_encrypt(login.access_token)
+    connection.access_valid_until = login.access_valid_until
+    connection.refresh_token_ciphertext = secret_encrypt(login.refresh_token)
+    connection.refresh_valid_until = login.refresh_valid_until
+
+
+def _require_invoice_permissions(company: Company, user: User, permissions: list[str]) -> None:
+    if not {"InvoiceWrite", "InvoiceRead"} & set(permissions):
+        raise _failed(company, user, errors.no_invoice_permissions())
+
+
+def connection_connect_token(*, company: Company, user: User, raw_token: str) -> ConnectResult:
+    try:
+        token = gateway.token_parse(raw_token)
+    except errors.ConnectError as exc:
+        raise _failed(company, user, exc) from None
+    if token.context_nip != company.nip:
+        raise _failed(company, user, errors.other_nip(token.context.value, company.nip))
+    with _company_lock(company):
+        try:
+            login = gateway.token_login(token=token, nip=company.nip)
+        except errors.ConnectError as exc:
+            raise _failed(company, user, exc) from None
+        _require_invoice_permissions(company, user, login.permissions)
+        with transaction.atomic():
+            connection = _connection_for_update(company)
+            _reset_credentials(connection)
+            connection.method = AuthMethod.TOKEN
+            connection.token_ciphertext = secret_encrypt(token.secret.reveal())
+            connection.token_last4 = token.last4
+            connection.token_reference = token.reference_number
+            return _activate(connection, user, login, label=f"token ••••{token.last4}")
+
+
+def connection_connect_certificate(
+    *, company: Company, user: User, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
+) -> ConnectResult:
+    try:
+        credential = gateway.certificate_load(
+            certificate_bytes=certificate_bytes, private_key_bytes=private_key_bytes, password=password
+        )
+        if credential.nip != company.nip:
+            raise errors.other_nip(credential.nip or "?", company.nip)
+    except errors.ConnectError as exc:
+        raise _failed(company, user, exc) from None
+    with _company_lock(company):
+        try:
+            login = gateway.certificate_login(credential=credential, nip=company.nip)
+        except errors.ConnectError as exc:
+            raise _failed(company, user, exc) from None
+        _require_invoice_permissions(company, user, login.permissions)
+        with transaction.atomic():
+            connection = _connection_for_update(company)
+            _reset_credentials(connection)
+            connection.method = AuthMethod.CERTIFICATE
+            connection.certificate_pem = credential.certificate_pem
+            connection.private_key_ciphertext = secret_encrypt(credential.private_key_pkcs8)
+            connection.certificate_serial = credential.serial
+            connection.certificate_valid_from = credential.valid_from
+            connection.certificate_valid_to = credential.valid_to
+            return _activate(connection, user, login, label=f"certyfikat {credential.serial}")
+
+
+def _connection_for_update(company: Company) -> KsefConnection:
+    connection = KsefConnection.objects.select_for_update().filter(company=company).first()
+    if connection is None:
+        connection = KsefConnection(company=company, import_start_date=timezone.localdate().replace(day=1))
+    return connection
+
+
+def _reset_credentials(connection: KsefConnection) -> None:
+    for field in KsefConnection.SECRET_FIELDS:
+        setattr(connection, field, "")
+    connection.token_last4 = connection.token_reference = connection.certificate_serial = ""
+    connection.certificate_pem = ""
+    connection.certificate_valid_from = connection.certificate_valid_to = None
+
+
+def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, label: str) -> ConnectResult:
+    now = timezone.now()
+    first_time = connection.pk is None or connection.connected_at is None
+    connection.status = ConnectionStatus.ACTIVE
+    connection.environment = settings.KSEF_ENVIRONMENT
+    connection.permissions = sorted(login.permissions)
+    connection.connected_at = now
+    connection.connected_by = user
+    connection.last_verified_at = now
+    connection.attention_reason = ""
+    # Automation follows what KSeF allows: a missing permission keeps the matching switch off.
+    if first_time:
+        connection.auto_send = "InvoiceWrite" in login.permissions
+        connection.auto_import = "InvoiceRead" in login.permissions
+    else:
+        connection.auto_send = connection.auto_send and "InvoiceWrite" in login.permissions
+        connection.auto_import = connection.auto_import and "InvoiceRead" in login.permissions
+    _store_session(connection, login)
+    connection.save()
+    _audit(
+        connection.company, AuditEvent.Kind.CONNECTED,
+        _("Connected to KSeF with %(credential)s.") % {"credential": label},
+        actor=user, permissions=connection.permissions, environment=connection.environment,
+    )  # fmt: skip
+    return ConnectResult(connection=connection, missing_messages=missing_permission_messages(connection))
+
+
+def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
+    """Log in to KSeF again with the stored credential and refresh the permissions it has now."""
+    connection = KsefConnection.objects.filter(company=company).first()
+    if connection is None or not connection.is_connected:
+        raise errors.ConnectError("not_connected", _("The company is not connected to KSeF."))
+    with _company_lock(company):
+        try:
+            login = _login_with_stored(connection)
+        except errors.ConnectError as exc:
+            with transaction.atomic():
+                locked = KsefConnection.objects.select_for_update().get(pk=connection.pk)
+                if exc.code in gateway.CREDENTIAL_PROBLEMS:
+                    locked.status = ConnectionStatus.ATTENTION
+                    locked.attention_reason = exc.message[:300]
+                    locked.save(update_fields=["status", "attention_reason", "updated_at"])
+                _audit(company, AuditEvent.Kind.VERIFY_FAILED, exc.message[:500], actor=user, code=exc.code)
+            raise
+        with transaction.atomic():
+            locked = KsefConnection.objects.select_for_update().get(pk=connection.pk)
+            locked.permissions = sorted(login.permissions)
+            locked.status = ConnectionStatus.ACTIVE
+            locked.attention_reason = ""
+            locked.last_verified_at = timezone.now()
+            _store_session(locked, login)
+            locked.save()
+            _audit(
+                company,
+                AuditEvent.Kind.VERIFIED,
+                _("The connection with KSeF was checked and works."),
+                actor=user,
+            )
+        return locked
+
+
+def _login_with_stored(connection: KsefConnection) -> gateway.Login:
+    if connection.method == AuthMethod.TOKEN:
+        token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
+        return gateway.token_login(token=token, nip=connection.company.nip)
+    credential = gateway.certificate_from_storage(
+        certificate_pem=connection.certificate_pem,
+        private_key_pkcs8=secret_decrypt(connection.private_key_ciphertext),
+    )
+    return gateway.certificate_login(credential=credential, nip=connection.company.nip)
+
+
+def connection_disconnect(*, company: Company, user: User) -> bool:
+    """End the KSeF session and delete every secret; the row stays (disconnected) for its history."""
+    connection = KsefConnection.objects.filter(company=company).first()
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+        return False
+    if (
+        connection.refresh_token_ciphertext
+        and connection.refresh_valid_until
+        and connection.access_valid_until
+        and connection.refresh_valid_until > timezone.now()
+    ):
+        # Best effort: the secrets are deleted whether or not KSeF answers.
+        with contextlib.suppress(errors.ConnectError, SecretUnreadable):
+            gateway.session_end(
+                access_token=secret_decrypt(connection.access_token_ciphertext).decode(),
+                access_valid_until=connection.access_valid_until,
+                refresh_token=secret_decrypt(connection.refresh_token_ciphertext).decode(),
+                refresh_valid_until=connection.refresh_valid_until,
+            )
+    with transaction.atomic():
+        locked = KsefConnection.objects.select_for_update().get(pk=connection.pk)
+        _reset_credentials(locked)
+        locked.access_valid_until = locked.refresh_valid_until = None
+        locked.status = ConnectionStatus.DISCONNECTED
+        locked.auto_send = locked.auto_import = False
+        locked.permissions = []
+        locked.save()
+        _audit(
+            company,
+            AuditEvent.Kind.DISCONNECTED,
+            _("Disconnected from KSeF; the credentials were deleted."),
+            actor=user,
+        )
+    return True
+
+
+def connection_settings_update(
+    *,
+    connection: KsefConnection,
+    user: User,
+    auto_send: bool,
+    auto_import: bool,
+    import_interval_minutes: int,
+) -> KsefConnection:
+    # A switch cannot be turned on without the KSeF permission behind it.
+    connection.auto_send = auto_send and "InvoiceWrite" in connection.permissions
+    connection.auto_import = auto_import and "InvoiceRead" in connection.permissions
+    connection.import_interval_minutes = max(import_interval_minutes, 15)
+    connection.save(update_fields=["auto_send", "auto_import", "import_interval_minutes", "updated_at"])
+    _audit(
+        connection.company, AuditEvent.Kind.SETTINGS_CHANGED, _("KSeF settings changed."), actor=user,
+        auto_send=connection.auto_send, auto_import=connection.auto_import,
+        import_interval_minutes=connection.import_interval_minutes,
+    )  # fmt: skip
+    return connection

@@ -1,0 +1,168 @@
+"""The guided flow (Usługi dodatkowe → KSeF → Uruchom KSeF → Token/Certyfikat → Gotowe!) and the
+"Dane i ustawienia → KSeF" page. Views only translate HTTP into service calls."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import company_required, owner_required
+from accounts.models import Membership, User
+from ksef_integration import selectors, services
+from ksef_integration.errors import ConnectError
+from ksef_integration.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
+
+SESSION_MISSING = "ksef_connect_missing"
+
+
+def _site_link(request: HttpRequest) -> tuple[str, str]:
+    """Where the guide sends people to generate a token: the real KSeF, or the simulator's pages."""
+    environment = settings.KSEF_ENVIRONMENT
+    if environment == "simulator":
+        return request.build_absolute_uri("/ksef-sim/"), "ksef.mf.gov.pl (symulator)"
+    hosts = {"test": "https://ap-test.ksef.mf.gov.pl/", "demo": "https://ap-demo.ksef.mf.gov.pl/"}
+    return hosts.get(environment, "https://ksef.mf.gov.pl/"), "ksef.mf.gov.pl"
+
+
+@company_required()
+def landing(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    tab = "offline" if request.GET.get("zakladka") == "offline" else "auth"
+    context = {
+        "tab": tab,
+        "connection": selectors.connection_for_company(company=membership.company),
+        "can_connect": membership.is_owner,
+    }
+    return render(request, "ksef_integration/landing.html", context)
+
+
+@owner_required
+def choose(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    return render(request, "ksef_integration/choose.html")
+
+
+@never_cache
+@owner_required
+def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    form = TokenConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        assert isinstance(user, User)  # noqa: S101 (owner_required guarantees a logged-in user)
+        try:
+            result = services.connection_connect_token(
+                company=membership.company, user=user, raw_token=form.cleaned_data["token"]
+            )
+        except ConnectError as exc:
+            form.add_error("token", exc.message)
+        else:
+            request.session[SESSION_MISSING] = result.missing_messages
+            return redirect("ksef_integration:done")
+    site_url, site_label = _site_link(request)
+    context = {
+        "form": form,
+        "ksef_site_url": site_url,
+        "ksef_site_label": site_label,
+        "sunset_days": selectors.token_sunset_days(),
+    }
+    return render(request, "ksef_integration/token.html", context)
+
+
+@never_cache
+@owner_required
+def certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    form = CertificateConnectForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        assert isinstance(user, User)  # noqa: S101
+        try:
+            result = services.connection_connect_certificate(
+                company=membership.company,
+                user=user,
+                certificate_bytes=form.cleaned_data["certificate"].read(),
+                private_key_bytes=form.cleaned_data["private_key"].read(),
+                password=form.cleaned_data["password"] or None,
+            )
+        except ConnectError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session[SESSION_MISSING] = result.missing_messages
+            return redirect("ksef_integration:done")
+    site_url, site_label = _site_link(request)
+    context = {"form": form, "ksef_site_url": site_url, "ksef_site_label": site_label}
+    return render(request, "ksef_integration/certificate.html", context)
+
+
+@company_required()
+def done(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    connection = selectors.connection_for_company(company=membership.company)
+    if connection is None or not connection.is_connected:
+        return redirect("ksef_integration:landing")
+    missing = request.session.pop(SESSION_MISSING, None) or selectors.missing_permission_messages(connection)
+    return render(request, "ksef_integration/done.html", {"missing": missing})
+
+
+@company_required()
+def guide(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    return render(request, "ksef_integration/guide.html")
+
+
+@company_required()
+def settings_page(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    connection = selectors.connection_for_company(company=membership.company)
+    initial = {}
+    if connection is not None:
+        initial = {
+            "auto_send": connection.auto_send,
+            "auto_import": connection.auto_import,
+            "import_interval_minutes": connection.import_interval_minutes,
+        }
+    form = KsefSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not membership.is_owner or connection is None:
+            return redirect("ksef_integration:settings")
+        if form.is_valid():
+            user = request.user
+            assert isinstance(user, User)  # noqa: S101
+            services.connection_settings_update(connection=connection, user=user, **form.cleaned_data)
+            messages.success(request, _("KSeF settings saved."))
+            return redirect("ksef_integration:settings")
+    context = {
+        "membership": membership,
+        "connection": connection,
+        "settings_form": form,
+        "permission_labels": selectors.permission_labels(connection),
+        "missing": selectors.missing_permission_messages(connection) if connection else [],
+        "sunset_days": selectors.token_sunset_days(),
+        "sunset": settings.KSEF_TOKEN_SUNSET,
+        "events": selectors.recent_events(company=membership.company, limit=10),
+    }
+    return render(request, "ksef_integration/settings.html", context)
+
+
+@require_POST
+@owner_required
+def disconnect(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101
+    if services.connection_disconnect(company=membership.company, user=user):
+        messages.success(request, _("Disconnected from KSeF. The token and keys have been deleted."))
+    return redirect("ksef_integration:settings")
+
+
+@require_POST
+@owner_required
+def verify(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101
+    try:
+        services.connection_verify(company=membership.company, user=user)
+    except ConnectError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The connection with KSeF works."))
+    return redirect(reverse("ksef_integration:settings"))

@@ -1,0 +1,122 @@
+"""The simulator's own control API under ``/ksef-sim/control/`` (not KSeF's; no auth: a dev/test tool).
+
+- ``GET /ksef-sim/control/config`` → the knobs; ``POST`` the same shape (any subset) to change them:
+  ``{"unavailable": bool, "authDelayMs", "tokenActivationDelayMs", "invoiceProcessingDelayMs",
+  "permanentStorageLagMs", "hwmLagMs": int, "rateLimitProfile": "default" | "off"}``.
+- ``GET /ksef-sim/control/faults`` lists armed faults; ``POST`` arms one
+  ``{"pattern": "sessions.online.*", "action": "429"|"500"|"503"|"hang"|"drop", "count": 1, "seconds": 0}``
+  (see ``ksef_simulator.faults``); ``DELETE`` disarms all.
+- ``POST /ksef-sim/control/reset`` restores the default knobs and disarms every fault.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from ksef_simulator import faults
+from ksef_simulator.conf import Config, config_reset, config_update, get_config
+from ksef_simulator.models import FaultRule, SimulatorConfig
+
+_MS_FIELDS = {
+    "authDelayMs": "auth_delay",
+    "tokenActivationDelayMs": "token_activation_delay",
+    "invoiceProcessingDelayMs": "invoice_processing_delay",
+    "permanentStorageLagMs": "permanent_storage_lag",
+    "hwmLagMs": "hwm_lag",
+}
+_PROFILES = (SimulatorConfig.RateLimitProfile.DEFAULT, SimulatorConfig.RateLimitProfile.OFF)
+
+
+def _config_json(config: Config) -> dict[str, Any]:
+    data = asdict(config)
+    body: dict[str, Any] = {"unavailable": config.unavailable, "rateLimitProfile": config.rate_limit_profile}
+    for key, name in _MS_FIELDS.items():
+        body[key] = int(data[name].total_seconds() * 1000)
+    return body
+
+
+def _problem(message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=400)
+
+
+def _json(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _changes(data: dict[str, Any]) -> dict[str, Any] | str:
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _MS_FIELDS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return f"{key} must be a non-negative integer"
+            changes[_MS_FIELDS[key]] = value
+        elif key == "unavailable" and isinstance(value, bool):
+            changes["unavailable"] = value
+        elif key == "rateLimitProfile" and value in _PROFILES:
+            changes["rate_limit_profile"] = value
+        else:
+            return f"unknown or invalid setting {key!r}"
+    return changes
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def config(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse(_config_json(get_config()))
+    data = _json(request)
+    if data is None:
+        return _problem("body must be a JSON object")
+    changes = _changes(data)
+    if isinstance(changes, str):
+        return _problem(changes)
+    return JsonResponse(_config_json(config_update(**changes)))
+
+
+def _fault_json(rule: FaultRule) -> dict[str, Any]:
+    return {
+        "id": rule.pk,
+        "pattern": rule.pattern,
+        "action": rule.action,
+        "remaining": rule.remaining,
+        "seconds": rule.seconds,
+    }
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "DELETE"])
+def fault_rules(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse({"faults": [_fault_json(r) for r in FaultRule.objects.all()]})
+    if request.method == "DELETE":
+        return JsonResponse({"deleted": faults.faults_clear()})
+    data = _json(request)
+    if data is None or not isinstance(data.get("pattern"), str) or not data["pattern"]:
+        return _problem("pattern is required")
+    try:
+        rule = faults.fault_arm(
+            pattern=data["pattern"],
+            action=str(data.get("action", "")),
+            count=int(data.get("count", 1)),
+            seconds=float(data.get("seconds", 0)),
+        )
+    except (TypeError, ValueError) as exc:
+        return _problem(str(exc))
+    return JsonResponse(_fault_json(rule), status=201)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def reset(request: HttpRequest) -> HttpResponse:
+    faults.faults_clear()
+    return JsonResponse(_config_json(config_reset()))

@@ -1,0 +1,50 @@
+"""What the simulator's pages read and create, on top of the simulator's own services and models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from ksef_simulator import services_core, services_invoices
+from ksef_simulator.models import SimInvoice
+
+
+def invoices_for_nip(*, nip: str, limit: int = 200) -> QuerySet[SimInvoice]:
+    """Accepted invoices in which ``nip`` is the seller or the buyer, newest first."""
+    return (
+        SimInvoice.objects.filter(status_code=200, ksef_number__isnull=False)
+        .filter(Q(seller_nip=nip) | Q(buyer_id_value=nip))
+        .order_by("-acquisition_date", "-id")[:limit]
+    )
+
+
+def invoice_send_to(*, buyer_nip: str, seller_nip: str, seller_name: str, net_amount: Decimal) -> str:
+    """An invoice from ``seller_nip`` to ``buyer_nip``, accepted by KSeF now; returns its KSeF number."""
+    today = dt.datetime.now(dt.UTC).date()
+    xml = services_invoices.fa3_build(
+        seller_nip=seller_nip,
+        buyer_nip=buyer_nip,
+        number=f"FV/{today:%Y/%m}/{secrets.token_hex(3).upper()}",
+        issue_date=today,
+        net=net_amount,
+    )
+    return services_invoices.invoice_store_incoming(xml_bytes=xml)
+
+
+def invoices_generate(
+    *, buyer_nip: str, count: int, sellers: int, date_from: dt.date, date_to: dt.date
+) -> list[str]:
+    return services_invoices.invoices_generate(
+        buyer_nip=buyer_nip, count=count, sellers=sellers, date_from=date_from, date_to=date_to
+    )
+
+
+def token_revoke(*, nip: str, reference: str) -> bool:
+    try:
+        services_core.token_revoke(nip=nip, reference=reference)
+    except services_core.CoreError:
+        return False
+    return True

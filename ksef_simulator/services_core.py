@@ -1,0 +1,334 @@
+"""Services of the simulator's core: who holds which permissions, KSeF tokens and KSeF certificates.
+
+Plain keyword-only functions: the API views and the simulator's web pages both call them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.db import transaction
+
+from ksef_simulator import ids
+from ksef_simulator.conf import get_config
+from ksef_simulator.http import now_utc
+from ksef_simulator.models import (
+    CertificateAuthority,
+    IssuedCertificate,
+    KsefToken,
+    SimGrant,
+    SimPerson,
+    SimSubject,
+)
+
+# The Owner role: everything except VatUeManage (ksef-api.md §16). EnforcementOperations belongs to
+# bailiffs and enforcement authorities, PefInvoiceWrite to Peppol providers, so neither comes with it.
+OWNER_PERMISSIONS = frozenset(
+    {
+        "InvoiceWrite",
+        "InvoiceRead",
+        "Introspection",
+        "CredentialsRead",
+        "CredentialsManage",
+        "SubunitManage",
+        "CollectiveIdentifierManage",
+    }
+)
+TOKEN_CONTEXT_TYPES = {"Nip": "nip", "InternalId": "internalId"}
+NIP_RE = re.compile(r"^[1-9]((\d[1-9])|([1-9]\d))\d{7}$")
+_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+
+
+class CoreError(Exception):
+    """A service refused: ``code`` is the KSeF exception code to report."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def nip_is_valid(nip: str) -> bool:
+    if not NIP_RE.match(nip):
+        return False
+    checksum = sum(int(d) * w for d, w in zip(nip[:9], _NIP_WEIGHTS, strict=True)) % 11
+    return checksum != 10 and checksum == int(nip[9])
+
+
+# --- permissions ---------------------------------------------------------------------------------
+
+
+def permissions_for(
+    *, context_type: str, context_value: str, subject_type: str, subject_value: str
+) -> set[str]:
+    """The permissions a subject holds in a context now: Owner by NIP or linked PESEL, plus test grants."""
+    if context_type != "Nip":
+        # Subunits, EU VAT and Peppol contexts need grants this simulator does not model yet.
+        return set()
+    permissions: set[str] = set()
+    person = SimPerson.objects.filter(nip=context_value).first()
+    is_owner = (subject_type == "Nip" and subject_value == context_value) or (
+        subject_type == "Pesel" and person is not None and person.pesel == subject_value
+    )
+    if is_owner:
+        permissions |= OWNER_PERMISSIONS
+        if person is not None and person.is_bailiff:
+            permissions.add("EnforcementOperations")
+        if SimSubject.objects.filter(nip=context_value, subject_type="EnforcementAuthority").exists():
+            permissions.add("EnforcementOperations")
+    grants = SimGrant.objects.filter(
+        context_nip=context_value, authorized_type=subject_type, authorized_value=subject_value
+    )
+    permissions.update(grants.values_list("permission", flat=True))
+    return permissions
+
+
+# --- KSeF tokens ---------------------------------------------------------------------------------
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_effective_status(token: KsefToken, *, now: dt.datetime | None = None) -> str:
+    """Pending turns Active, and Revoking turns Revoked, once the activation delay has passed."""
+    now = now or now_utc()
+    if token.status == KsefToken.Status.PENDING and now >= token.active_from:
+        return KsefToken.Status.ACTIVE
+    revoking = token.status == KsefToken.Status.REVOKING and token.revoked_at is not None
+    if revoking and now >= token.revoked_at + get_config().token_activation_delay:  # type: ignore[operator]
+        return KsefToken.Status.REVOKED
+    return str(token.status)
+
+
+def token_create(
+    *,
+    context_type: str,
+    context_value: str,
+    author_type: str,
+    author_value: str,
+    permissions: Iterable[str],
+    description: str,
+) -> tuple[KsefToken, str]:
+    """Mint a token ``<EC ref>|<nip|internalId>-<value>|<64 hex>``; the string is returned only here."""
+    if context_type not in TOKEN_CONTEXT_TYPES:
+        raise CoreError(26002, "Nie można wygenerować tokena dla bieżącego typu kontekstu.")
+    now = now_utc()
+    reference = ids.reference_number("EC", now)
+    secret = f"{reference}|{TOKEN_CONTEXT_TYPES[context_type]}-{context_value}|{secrets.token_hex(32)}"
+    token = KsefToken.objects.create(
+        reference_number=reference,
+        secret_hash=_hash(secret),
+        context_type=context_type,
+        context_value=context_value,
+        author_type=author_type,
+        author_value=author_value,
+        description=description,
+        permissions=sorted(set(permissions)),
+        created_at=now,
+        active_from=now + get_config().token_activation_delay,
+    )
+    return token, secret
+
+
+def token_generate(*, nip: str, permissions: Iterable[str], description: str) -> tuple[str, str]:
+    """A token for context ``Nip=nip`` authored by its owner: ``(reference number, token string)``."""
+    token, secret = token_create(
+        context_type="Nip",
+        context_value=nip,
+        author_type="Nip",
+        author_value=nip,
+        permissions=permissions,
+        description=description,
+    )
+    return token.reference_number, secret
+
+
+def token_find(secret: str) -> KsefToken | None:
+    """The token a string stands for, compared by hash (None when unknown or forged)."""
+    reference = secret.split("|", 1)[0]
+    token = KsefToken.objects.filter(reference_number=reference).first()
+    if token is None or not secrets.compare_digest(token.secret_hash, _hash(secret)):
+        return None
+    return token
+
+
+def token_list(*, nip: str) -> list[KsefToken]:
+    """Every token of context ``Nip=nip``, newest first."""
+    return list(KsefToken.objects.filter(context_type="Nip", context_value=nip))
+
+
+def token_revoke(*, nip: str, reference: str) -> KsefToken:
+    """Start revoking a token of context ``Nip=nip`` (Revoking, then Revoked); 404-ish CoreError if absent."""
+    with transaction.atomic():
+        token = (
+            KsefToken.objects.select_for_update()
+            .filter(context_type="Nip", context_value=nip, reference_number=reference)
+            .first()
+        )
+        if token is None:
+            raise CoreError(21405, "Nie znaleziono tokena o podanym numerze referencyjnym.")
+        token_mark_revoked(token)
+    return token
+
+
+def token_mark_revoked(token: KsefToken) -> None:
+    if token.status in (KsefToken.Status.REVOKING, KsefToken.Status.REVOKED):
+        return
+    token.status = KsefToken.Status.REVOKING
+    token.revoked_at = now_utc()
+    token.save(update_fields=["status", "revoked_at"])
+
+
+# --- KSeF certificates ---------------------------------------------------------------------------
+
+CA_VALIDITY = dt.timedelta(days=10 * 365)
+CERTIFICATE_VALIDITY = dt.timedelta(days=2 * 365)
+
+
+def _ca() -> CertificateAuthority:
+    with transaction.atomic():
+        authority = CertificateAuthority.objects.select_for_update().order_by("pk").first()
+        if authority is not None:
+            return authority
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Symulator KSeF"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "KSeF CA (symulator)"),
+            ]
+        )
+        start = now_utc() - dt.timedelta(days=1)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + CA_VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return CertificateAuthority.objects.create(
+            private_key_pem=key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode(),
+            certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+        )
+
+
+def ca_certificate() -> x509.Certificate:
+    """The simulator's "KSeF CA" certificate (created on first use)."""
+    return x509.load_der_x509_certificate(bytes(_ca().certificate_der))
+
+
+def is_issued_by_ksef_ca(certificate: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(ca_certificate())
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return IssuedCertificate.objects.filter(
+        serial_number=format(certificate.serial_number, "X"), revoked_at__isnull=True
+    ).exists()
+
+
+def _key_usage(kind: str) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=kind == "Authentication",
+        content_commitment=kind == "Offline",
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def certificate_issue(*, nip: str, kind: str, key_type: str, password: str) -> tuple[str, str, str]:
+    """Issue a KSeF certificate for a seal of ``nip``: ``(certificate PEM, encrypted key PEM, serial)``.
+
+    The subject carries ``organizationIdentifier=VATPL-<NIP>``, O, CN and C=PL; the key is encrypted
+    with ``password``. The XAdES login accepts it, also with ``verifyCertificateChain=true``.
+    """
+    if kind not in ("Authentication", "Offline") or key_type not in ("RSA", "EC"):
+        raise CoreError(21405, "Nieprawidłowy typ certyfikatu lub klucza.")
+    if not password:
+        raise CoreError(21405, "Hasło do klucza prywatnego jest wymagane.")
+    authority = _ca()
+    ca_key = serialization.load_pem_private_key(authority.private_key_pem.encode(), password=None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise CoreError(500, "KSeF CA key is not RSA")
+    issuer = x509.load_der_x509_certificate(bytes(authority.certificate_der))
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if key_type == "RSA"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"VATPL-{nip}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"Podmiot {nip}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"Podmiot {nip} ({kind})"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        ]
+    )
+    start = now_utc() - dt.timedelta(minutes=5)
+    serial = x509.random_serial_number()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start + CERTIFICATE_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(kind), critical=True)
+    )
+    if kind == "Authentication":
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+    certificate = builder.sign(ca_key, hashes.SHA256())
+    serial_hex = format(serial, "X")
+    IssuedCertificate.objects.create(
+        serial_number=serial_hex,
+        nip=nip,
+        kind=kind,
+        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+        valid_from=start,
+        valid_to=start + CERTIFICATE_VALIDITY,
+    )
+    encrypted_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode()),
+    ).decode()
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), encrypted_key, serial_hex

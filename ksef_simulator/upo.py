@@ -1,0 +1,102 @@
+"""UPO v4-3 (Urzędowe Poświadczenie Odbioru) for one invoice or a whole session, valid against the XSD.
+
+The XSD fixes ``NazwaPodmiotuPrzyjmujacego`` to "Ministerstwo Finansów", while TEST writes
+"Ministerstwo Finansów - środowisko testowe (TE)" there (the official samples fail the XSD for it).
+We keep the document valid by default; ``KSEF_SIMULATOR_UPO_RECEIVER_SUFFIX`` (e.g.
+" - środowisko testowe (TE)") reproduces TEST byte for byte when a client needs that instead.
+The XAdES signature real UPOs carry is not produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from lxml import etree
+
+from ksef_simulator.models import SimInvoice, SimSession
+from ksef_simulator.processing import LOGICAL_STRUCTURE, WARSAW
+
+NAMESPACE = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
+RECEIVER = "Ministerstwo Finansów"
+PAGE_SIZE = 10_000
+_XSD = Path(__file__).resolve().parent / "schemas" / "upo-v4-3.xsd"
+_CONTEXT_ELEMENT = {
+    "Nip": "Nip",
+    "InternalId": "IdWewnetrzny",
+    "NipVatUe": "IdZlozonyVatUE",
+    "PeppolId": "IdDostawcyUslugPeppol",
+}
+
+
+@functools.cache
+def upo_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(_XSD), etree.XMLParser(no_network=True, resolve_entities=False)))
+
+
+def receiver_name() -> str:
+    return RECEIVER + str(getattr(settings, "KSEF_SIMULATOR_UPO_RECEIVER_SUFFIX", "") or "")
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    local = moment.astimezone(WARSAW)
+    return local.isoformat(timespec="milliseconds")
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{NAMESPACE}}}{name}")
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _document(parent: etree._Element, invoice: SimInvoice) -> None:
+    # Only accepted invoices get here; they have both dates.
+    acquired = invoice.acquisition_date or invoice.received_at
+    issued = invoice.issue_date or acquired.date()
+    doc = _sub(parent, "Dokument")
+    _sub(doc, "NipSprzedawcy", invoice.seller_nip)
+    _sub(doc, "NumerKSeFDokumentu", invoice.ksef_number)
+    _sub(doc, "NumerFaktury", invoice.invoice_number)
+    _sub(doc, "DataWystawieniaFaktury", issued.isoformat())
+    _sub(doc, "DataPrzeslaniaDokumentu", _timestamp(invoice.received_at))
+    _sub(doc, "DataNadaniaNumeruKSeF", _timestamp(acquired))
+    _sub(doc, "SkrotDokumentu", invoice.invoice_hash)
+    _sub(doc, "TrybWysylki", invoice.invoicing_mode or "Online")
+
+
+def build(
+    session: SimSession, invoices: Iterable[SimInvoice], *, page: tuple[int, int, int, int] | None = None
+) -> bytes:
+    """The UPO XML. ``page`` = (page number, page count, first ordinal, total) for a session UPO."""
+    root = etree.Element(f"{{{NAMESPACE}}}Potwierdzenie", nsmap={None: NAMESPACE})
+    _sub(root, "NazwaPodmiotuPrzyjmujacego", receiver_name())
+    _sub(root, "NumerReferencyjnySesji", session.reference_number)
+    auth = _sub(root, "Uwierzytelnienie")
+    context = _sub(auth, "IdKontekstu")
+    _sub(context, _CONTEXT_ELEMENT.get(session.context_type, "Nip"), session.context_value)
+    if session.ksef_token_reference:
+        _sub(auth, "NumerReferencyjnyTokenaKSeF", session.ksef_token_reference)
+    else:
+        from ksef_simulator.crypto import sha256_b64
+
+        _sub(auth, "SkrotDokumentuUwierzytelniajacego", sha256_b64(session.auth_reference.encode()))
+    items = list(invoices)
+    if page is not None:
+        number, count, first, total = page
+        description = _sub(root, "OpisPotwierdzenia")
+        _sub(description, "Strona", str(number))
+        _sub(description, "LiczbaStron", str(count))
+        _sub(description, "ZakresDokumentowOd", str(first))
+        _sub(description, "ZakresDokumentowDo", str(first + len(items)))
+        _sub(description, "CalkowitaLiczbaDokumentow", str(total))
+    _sub(
+        root, "NazwaStrukturyLogicznej", LOGICAL_STRUCTURE.get(session.system_code, "Schemat_FA(3)_v1-0E.xsd")
+    )
+    _sub(root, "KodFormularza", session.system_code)
+    for invoice in items:
+        _document(root, invoice)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
