@@ -8,4 +8,9 @@ urlpatterns = [
     path("", views.document_list, name="list"),
     path("wystaw/", views.invoice_issue, name="issue"),
     path("dodaj/", views.document_add, name="add"),
+    path("kontrahent/", views.contractor_lookup, name="contractor_lookup"),
+    path("<uuid:invoice_uuid>/", views.invoice_detail, name="detail"),
+    path("<uuid:invoice_uuid>/podglad/", views.invoice_preview, name="preview"),
+    path("<uuid:invoice_uuid>/pdf/", views.invoice_pdf, name="pdf"),
+    path("<uuid:invoice_uuid>/korekta/", views.invoice_correct, name="correct"),
 ]

@@ -1,23 +1,269 @@
-"""Dokumenty, Wystaw and Dodaj. Invoices arrive with the sending and import issues; until then these
-pages say so plainly instead of pretending."""
+"""Dokumenty (the list), Wystaw (issue), Dodaj (a purchase by hand), the invoice page, its visualisation
+(HTML and PDF) and Korekta. Owners and accountants may write; viewers read only (403 on POST)."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from accounts.decorators import company_required
-from accounts.models import Membership
+from accounts.models import Membership, Role
+from invoices import selectors, services
+from invoices.errors import InvoiceError
+from invoices.formatting import price
+from invoices.forms import CURRENCIES, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
+from invoices.models import Direction, Invoice, InvoiceLine, KsefStatus, VatRate
+from invoices.pdf import invoice_pdf_render
+from invoices.visualisation import qr_codes, qr_svg
+
+WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
+
+
+def _can_write(membership: Membership) -> bool:
+    return membership.role in WRITE_ROLES
+
+
+def _require_write(request: HttpRequest, membership: Membership) -> None:
+    if request.method == "POST" and not _can_write(membership):
+        raise PermissionDenied
 
 
 @company_required()
 def document_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    return render(request, "invoices/document_list.html", {"membership": membership})
+    direction = Direction.PURCHASE if request.GET.get("direction") == Direction.PURCHASE else Direction.SALES
+    form = FilterForm(request.GET or None)
+    filters = form.filters(direction)
+    after = selectors.Cursor.decode(request.GET.get("after"))
+    page = selectors.invoice_list(company=membership.company, filters=filters, after=after)
+    next_url = None
+    if page.next_cursor is not None:
+        params = request.GET.copy()
+        params["after"] = page.next_cursor.encode()
+        next_url = f"?{params.urlencode()}"
+    first_params = request.GET.copy()
+    first_params.pop("after", None)
+    return render(
+        request,
+        "invoices/document_list.html",
+        {
+            "membership": membership,
+            "nav_active": "documents",
+            "direction": direction,
+            "form": form,
+            "filtered": form.is_filtered(),
+            "page": page,
+            "next_url": next_url,
+            "first_url": f"?{first_params.urlencode()}" if after else None,
+            "can_write": _can_write(membership),
+        },
+    )
+
+
+def _invoice_form_context(membership: Membership, **extra: Any) -> dict[str, Any]:
+    return {
+        "membership": membership,
+        "can_write": _can_write(membership),
+        "contractors": selectors.contractors_recent(company=membership.company),
+        "currencies": CURRENCIES,
+        "vat_rates": VatRate.choices,
+        **extra,
+    }
+
+
+def _invoice_form_page(request: HttpRequest, membership: Membership, direction: str) -> HttpResponse:
+    _require_write(request, membership)
+    today = timezone.localdate()
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, direction=direction)
+        formset = LineFormSet(request.POST, prefix="lines")
+        if form.is_valid() and formset.is_valid():
+            data = form.invoice_data(formset.lines())
+            try:
+                if direction == Direction.SALES:
+                    invoice = services.invoice_issue(company=membership.company, user=request.user, data=data)  # type: ignore[arg-type]
+                else:
+                    invoice = services.invoice_purchase_add(
+                        company=membership.company,
+                        user=request.user,  # type: ignore[arg-type]
+                        data=data,
+                    )
+            except InvoiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if direction == Direction.SALES:
+                    messages.success(request, _("Invoice %(number)s issued.") % {"number": invoice.number})
+                else:
+                    messages.success(
+                        request, _("Purchase invoice %(number)s added.") % {"number": invoice.number}
+                    )
+                return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+        messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
+    else:
+        initial: dict[str, Any] = {"idempotency_key": uuid.uuid4(), "sale_date": today}
+        if direction == Direction.SALES:
+            initial["due_date"] = today + dt.timedelta(days=14)
+            initial["bank_account"] = selectors.last_sales_bank_account(company=membership.company)
+        form = InvoiceForm(initial=initial, direction=direction)
+        formset = LineFormSet(prefix="lines")
+    sales = direction == Direction.SALES
+    return render(
+        request,
+        "invoices/invoice_form.html",
+        _invoice_form_context(
+            membership,
+            form=form,
+            formset=formset,
+            sales=sales,
+            nav_active="issue" if sales else "add",
+            title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
+        ),
+    )
 
 
 @company_required()
 def invoice_issue(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    return render(request, "invoices/not_yet.html", {"membership": membership, "page": "issue"})
+    return _invoice_form_page(request, membership, Direction.SALES)
 
 
 @company_required()
 def document_add(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    return render(request, "invoices/not_yet.html", {"membership": membership, "page": "add"})
+    return _invoice_form_page(request, membership, Direction.PURCHASE)
+
+
+@require_GET
+@company_required()
+def contractor_lookup(request: HttpRequest, *, membership: Membership) -> JsonResponse:
+    """The remembered data of the company's contractor with this NIP (for Wystaw's auto-fill)."""
+    nip = "".join(ch for ch in request.GET.get("nip", "") if ch.isdigit())
+    contractor = selectors.contractor_get_by_nip(company=membership.company, nip=nip)
+    if contractor is None:
+        return JsonResponse({"found": False})
+    return JsonResponse(
+        {
+            "found": True,
+            "nip": contractor.nip,
+            "name": contractor.name,
+            "address_line1": contractor.address_line1,
+            "address_line2": contractor.address_line2,
+            "country_code": contractor.country_code,
+            "email": contractor.email,
+            "bank_account": contractor.bank_account,
+        }
+    )
+
+
+def _detail_context(invoice: Invoice) -> dict[str, Any]:
+    lines = list(invoice.lines.all())
+    codes = qr_codes(invoice)
+    return {
+        "invoice": invoice,
+        "lines_before": [line for line in lines if line.before_correction],
+        "lines_after": [line for line in lines if not line.before_correction],
+        "rate_totals": invoice.rate_totals(),
+        "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
+        "KsefStatus": KsefStatus,
+    }
+
+
+@company_required()
+def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    context = _detail_context(invoice)
+    context.update(
+        membership=membership,
+        nav_active="documents",
+        can_write=_can_write(membership),
+        corrections=selectors.invoice_corrections(invoice=invoice),
+    )
+    return render(request, "invoices/invoice_detail.html", context)
+
+
+@company_required()
+def invoice_preview(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    return render(request, "invoices/invoice_preview.html", _detail_context(invoice))
+
+
+@company_required()
+def invoice_pdf(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    pdf = invoice_pdf_render(invoice, qr_codes=qr_codes(invoice))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = "".join(ch if ch.isalnum() else "_" for ch in invoice.number)
+    response["Content-Disposition"] = f'inline; filename="faktura_{filename}.pdf"'
+    return response
+
+
+def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
+    nets: dict[str, Decimal] = {}
+    for line in lines:
+        nets[line.vat_rate] = nets.get(line.vat_rate, Decimal(0)) + line.net_value
+    return {rate: str(net) for rate, net in nets.items()}
+
+
+@company_required()
+def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    original = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    _require_write(request, membership)
+    if not original.can_be_corrected():
+        messages.error(request, _("Only issued sales VAT invoices can be corrected here."))
+        return redirect("invoices:detail", invoice_uuid=original.uuid)
+    current = services.invoice_current_lines(original=original)
+    if request.method == "POST":
+        form = CorrectionForm(request.POST)
+        formset = LineFormSet(request.POST, prefix="lines")
+        if form.is_valid() and formset.is_valid():
+            try:
+                invoice = services.invoice_correct(
+                    original=original,
+                    user=request.user,  # type: ignore[arg-type]
+                    data=form.correction_data(formset.lines()),
+                )
+            except InvoiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Correction %(number)s issued.") % {"number": invoice.number})
+                return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+        messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
+    else:
+        form = CorrectionForm(initial={"idempotency_key": uuid.uuid4()})
+        formset = LineFormSet(
+            prefix="lines",
+            initial=[
+                {
+                    "name": line.name,
+                    "quantity": f"{line.quantity.normalize():f}".replace(".", ","),
+                    "unit": line.unit,
+                    "unit_price": price(line.unit_price).replace("\u00a0", ""),
+                    "vat_rate": line.vat_rate,
+                }
+                for line in current
+            ],
+        )
+    return render(
+        request,
+        "invoices/invoice_correct.html",
+        _invoice_form_context(
+            membership,
+            form=form,
+            formset=formset,
+            original=original,
+            current_lines=current,
+            before_nets=json.dumps(_nets_by_rate(current)),
+            nav_active="documents",
+            back_url=reverse("invoices:detail", kwargs={"invoice_uuid": original.uuid}),
+        ),
+    )

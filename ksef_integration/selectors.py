@@ -59,6 +59,28 @@ def missing_permission_messages(connection: KsefConnection | None) -> list[str]:
     return missing
 
 
+CERTIFICATE_WARNING_DAYS = 30
+
+
+def certificate_warnings(connection: KsefConnection | None) -> list[str]:
+    """A warning while the login certificate nears its end (or has passed it), with what to do."""
+    if connection is None or connection.method != "certificate" or connection.certificate_valid_to is None:
+        return []
+    days = (connection.certificate_valid_to - timezone.now()).days
+    end = timezone.localtime(connection.certificate_valid_to).strftime("%d.%m.%Y")
+    if days < 0:
+        return [
+            _("The KSeF certificate expired on %(date)s. Issue a new one in the KSeF Taxpayer Application "
+              "and connect again.") % {"date": end}
+        ]  # fmt: skip
+    if days <= CERTIFICATE_WARNING_DAYS:
+        return [
+            _("The KSeF certificate expires on %(date)s (in %(days)s days). Issue a new one in the KSeF "
+              "Taxpayer Application and connect again before then.") % {"date": end, "days": days}
+        ]  # fmt: skip
+    return []
+
+
 def token_sunset_days() -> int | None:
     """Days left until KSeF tokens stop working (None once the sunset has passed)."""
     days = (settings.KSEF_TOKEN_SUNSET - timezone.localdate()).days

@@ -136,7 +136,10 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
         "connection": connection,
         "settings_form": form,
         "permission_labels": selectors.permission_labels(connection),
-        "missing": selectors.missing_permission_messages(connection) if connection else [],
+        "missing": [
+            *selectors.missing_permission_messages(connection),
+            *selectors.certificate_warnings(connection),
+        ],
         "sunset_days": selectors.token_sunset_days(),
         "sunset": settings.KSEF_TOKEN_SUNSET,
         "events": selectors.recent_events(company=membership.company, limit=10),

@@ -39,10 +39,14 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
     invitation = services.invitation_create(
         company=company_b, email="x@example.com", role="viewer", invited_by=bob
     )
+    from tests.invoices.factories import invoice_make
+
+    invoice = invoice_make(company_b)
     return {
         "company_uuid": company_b.uuid,
         "membership_uuid": member.uuid,
         "invitation_uuid": invitation.uuid,
+        "invoice_uuid": invoice.uuid,
     }
 
 

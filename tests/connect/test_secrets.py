@@ -67,3 +67,26 @@ def test_a_removed_key_makes_secrets_unreadable_not_garbage(settings: Any) -> No
     with pytest.raises(SecretUnreadable) as excinfo:
         secret_decrypt(ciphertext)
     assert TOKEN not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("days", "expected"), [(400, None), (10, "wygasa"), (-2, "wygasł")])
+def test_certificate_expiry_warning(company_a: Company, days: int, expected: str | None) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from ksef_integration.selectors import certificate_warnings
+
+    connection = KsefConnection(
+        company=company_a,
+        status=ConnectionStatus.ACTIVE,
+        environment="simulator",
+        method=AuthMethod.CERTIFICATE,
+        certificate_valid_to=timezone.now() + dt.timedelta(days=days, hours=1),
+    )
+    warnings = certificate_warnings(connection)
+    if expected is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1
+        assert expected in warnings[0]

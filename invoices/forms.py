@@ -1,0 +1,284 @@
+"""Forms for Wystaw, Dodaj, Korekta and the Dokumenty filters. Amounts accept a Polish decimal comma."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.nip import nip_normalize, validate_nip
+from invoices.models import Direction, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.selectors import InvoiceFilters
+from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+CURRENCIES = ("PLN", "EUR", "USD", "GBP", "CHF", "CZK", "SEK", "NOK", "DKK", "UAH")
+
+
+class AmountField(forms.DecimalField):
+    """A decimal that takes "1 234,50" as well as "1234.50"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        return super().to_python(value)
+
+
+def _date_widget() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+class PartyFieldsMixin(forms.Form):
+    nip = forms.CharField(
+        label=_("NIP"),
+        max_length=16,
+        required=False,
+        validators=[validate_nip],
+        help_text=_("Type the NIP: a contractor you have invoiced before is filled in."),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "list": "contractor-nips"}
+        ),
+    )
+    name = forms.CharField(label=_("Name"), max_length=512)
+    address_line1 = forms.CharField(label=_("Address line 1"), max_length=512, required=False)
+    address_line2 = forms.CharField(
+        label=_("Address line 2"), max_length=512, required=False, help_text=_("Postal code and city")
+    )
+    country_code = forms.CharField(label=_("Country code"), max_length=2, initial="PL")
+    email = forms.EmailField(label=_("E-mail"), required=False)
+
+    def clean_nip(self) -> str:
+        return nip_normalize(self.cleaned_data.get("nip", ""))
+
+    def clean_country_code(self) -> str:
+        code = self.cleaned_data["country_code"].strip().upper()
+        if not _COUNTRY.match(code):
+            raise forms.ValidationError(_("Enter a two-letter country code, e.g. PL."))
+        return code
+
+    def party_data(self) -> PartyData:
+        data = self.cleaned_data
+        return PartyData(
+            name=data["name"],
+            nip=data.get("nip", ""),
+            address_line1=data.get("address_line1", ""),
+            address_line2=data.get("address_line2", ""),
+            country_code=data["country_code"],
+            email=data.get("email", ""),
+            bank_account=data.get("bank_account", "") if self.direction == Direction.PURCHASE else "",
+        )
+
+    direction: str = Direction.SALES
+
+
+class InvoiceForm(PartyFieldsMixin):
+    """Wystaw (sales, numbered by the series) and Dodaj (purchase, number typed in)."""
+
+    number = forms.CharField(label=_("Invoice number"), max_length=256)
+    issue_date = forms.DateField(label=_("Issue date"), initial=_today, widget=_date_widget())
+    sale_date = forms.DateField(label=_("Sale date"), required=False, widget=_date_widget())
+    place_of_issue = forms.CharField(label=_("Place of issue"), max_length=256, required=False)
+    currency = forms.CharField(
+        label=_("Currency"),
+        max_length=3,
+        initial="PLN",
+        widget=forms.TextInput(attrs={"list": "currencies", "autocomplete": "off", "size": 4}),
+    )
+    exchange_rate = AmountField(
+        label=_("Exchange rate to PLN"),
+        required=False,
+        max_digits=12,
+        decimal_places=6,
+        help_text=_("Only for a foreign currency: PLN for one unit."),
+    )
+    payment_method = forms.TypedChoiceField(
+        label=_("Payment method"),
+        choices=[("", "—"), *PaymentMethod.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        initial=PaymentMethod.TRANSFER,
+    )
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=_date_widget())
+    bank_account = forms.CharField(label=_("Bank account"), max_length=64, required=False)
+    split_payment = forms.BooleanField(label=_("Split payment (MPP)"), required=False)
+    notes = forms.CharField(
+        label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, direction: str = Direction.SALES, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.direction = direction
+        if direction == Direction.SALES:
+            del self.fields["number"]
+            self.fields["name"].label = _("Buyer name")
+        else:
+            self.fields["name"].label = _("Seller name")
+            self.fields["nip"].help_text = _("The seller's NIP.")
+            self.fields["bank_account"].label = _("Seller's bank account")
+
+    def clean_currency(self) -> str:
+        code = self.cleaned_data["currency"].strip().upper()
+        if not _CURRENCY.match(code):
+            raise forms.ValidationError(_("Enter a three-letter currency code, e.g. PLN or EUR."))
+        return code
+
+    def clean_bank_account(self) -> str:
+        value: str = self.cleaned_data.get("bank_account", "")
+        return value.replace(" ", "").upper()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        currency = cleaned.get("currency")
+        rate = cleaned.get("exchange_rate")
+        if currency and currency != "PLN" and rate is None:
+            self.add_error(
+                "exchange_rate", _("An invoice in a foreign currency needs the exchange rate to PLN.")
+            )
+        if rate is not None and rate <= 0:
+            self.add_error("exchange_rate", _("The exchange rate must be greater than zero."))
+        issue, due, sale = cleaned.get("issue_date"), cleaned.get("due_date"), cleaned.get("sale_date")
+        if issue and due and due < issue:
+            self.add_error("due_date", _("The due date cannot be before the issue date."))
+        if issue and sale and abs((sale - issue).days) > 366:
+            self.add_error("sale_date", _("The sale date is more than a year away from the issue date."))
+        return cleaned
+
+    def invoice_data(self, lines: list[LineData]) -> InvoiceData:
+        data = self.cleaned_data
+        return InvoiceData(
+            party=self.party_data(),
+            lines=lines,
+            issue_date=data["issue_date"],
+            sale_date=data.get("sale_date"),
+            place_of_issue=data.get("place_of_issue", ""),
+            currency=data["currency"],
+            exchange_rate=data.get("exchange_rate"),
+            payment_method=data.get("payment_method"),
+            due_date=data.get("due_date"),
+            bank_account=data.get("bank_account", ""),
+            split_payment=data.get("split_payment", False),
+            notes=data.get("notes", ""),
+            number=data.get("number", ""),
+            idempotency_key=data["idempotency_key"],
+        )
+
+
+class LineForm(forms.Form):
+    name = forms.CharField(label=_("Name of goods or service"), max_length=512)
+    quantity = AmountField(
+        label=_("Quantity"), max_digits=22, decimal_places=6, min_value=Decimal(0), initial=1
+    )
+    unit = forms.CharField(label=_("Unit"), max_length=32, required=False, initial=_("pcs"))
+    unit_price = AmountField(label=_("Net price"), max_digits=22, decimal_places=8, min_value=Decimal(0))
+    vat_rate = forms.ChoiceField(label=_("VAT rate"), choices=VatRate.choices, initial=VatRate.R23)
+
+    def has_changed(self) -> bool:
+        # A row is blank when it has neither a name nor a price, whatever its unit, quantity or rate say;
+        # blank extra rows are skipped, not reported as errors.
+        if not self.is_bound:
+            return super().has_changed()
+        return any(str(self.data.get(self.add_prefix(name), "")).strip() for name in ("name", "unit_price"))
+
+    def line_data(self) -> LineData:
+        data = self.cleaned_data
+        return LineData(
+            name=data["name"],
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            vat_rate=data["vat_rate"],
+            unit=data.get("unit", ""),
+        )
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    def lines(self) -> list[LineData]:
+        return [
+            form.line_data()
+            for form in self.forms
+            # extra rows left blank are valid with empty cleaned_data; they are not lines
+            if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        if not self.lines():
+            raise forms.ValidationError(_("Add at least one line to the invoice."))
+
+
+LineFormSet: type[BaseLineFormSet] = forms.formset_factory(  # type: ignore[assignment]
+    LineForm, formset=BaseLineFormSet, extra=0, min_num=1, max_num=500, validate_max=True, can_delete=True
+)
+
+
+class CorrectionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the correction"),
+        max_length=256,
+        help_text=_("E.g. a price discount, a returned item, a wrong quantity."),
+    )
+    issue_date = forms.DateField(label=_("Correction issue date"), initial=_today, widget=_date_widget())
+    notes = forms.CharField(
+        label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def correction_data(self, lines: list[LineData]) -> CorrectionData:
+        data = self.cleaned_data
+        return CorrectionData(
+            reason=data["reason"],
+            lines=lines,
+            issue_date=data["issue_date"],
+            notes=data.get("notes", ""),
+            idempotency_key=data["idempotency_key"],
+        )
+
+
+class FilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all")), *InvoiceKind.choices], required=False)
+    status = forms.ChoiceField(
+        label=_("KSeF status"), choices=[("", _("all")), *KsefStatus.choices], required=False
+    )
+    date_from = forms.DateField(label=_("Issued from"), required=False, widget=_date_widget())
+    date_to = forms.DateField(label=_("Issued to"), required=False, widget=_date_widget())
+    contractor = forms.CharField(
+        label=_("Contractor"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("name or NIP")}),
+    )
+    amount_from = AmountField(label=_("Gross from"), required=False, max_digits=18, decimal_places=2)
+    amount_to = AmountField(label=_("Gross to"), required=False, max_digits=18, decimal_places=2)
+
+    def filters(self, direction: str) -> InvoiceFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return InvoiceFilters(
+            direction=direction,
+            kind=data.get("kind") or "",
+            ksef_status=data.get("status") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            contractor=data.get("contractor") or "",
+            amount_from=data.get("amount_from"),
+            amount_to=data.get("amount_to"),
+        )
+
+    def is_filtered(self) -> bool:
+        return self.is_valid() and any(v not in (None, "") for v in self.cleaned_data.values())

@@ -1,0 +1,390 @@
+"""Invoices (sales and purchase), their lines, remembered contractors and numbering series.
+
+Field names follow the neutral FA(3) picture (``ksef_integration/fa3/model.py``) so the KSeF side can map an
+invoice without guessing; the FA(3) element each field feeds is named in its comment. Money is Decimal only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Company
+from accounts.nip import validate_nip
+from invoices.totals import RateTotal, rate_totals
+
+
+def _adds_up(total: str, a: str, b: str) -> LessThan:
+    """``total = a + b`` to the grosz. Compared with a half-grosz tolerance because SQLite keeps decimals as
+    floating point, where 100.34 + 23.08 is not exactly 123.42; PostgreSQL's numeric is exact anyway."""
+    return LessThan(Abs(F(total) - F(a) - F(b)), Value(Decimal("0.005")))
+
+
+class Direction(models.TextChoices):
+    SALES = "sales", _("sales")
+    PURCHASE = "purchase", _("purchase")
+
+
+class InvoiceKind(models.TextChoices):
+    """``RodzajFaktury``. ZAL (advance invoice) only arrives with imports; we issue VAT and KOR."""
+
+    VAT = "VAT", _("VAT invoice")
+    KOR = "KOR", _("correction")
+    ZAL = "ZAL", _("advance invoice")
+
+
+class KsefStatus(models.TextChoices):
+    """Where an invoice stands with KSeF; written only by ksef_integration.
+
+    not_sent: never handed to KSeF (the default, and the state of invoices added by hand); queued: waiting for
+    a sending worker; sent: KSeF has it but has not decided yet; accepted: KSeF assigned ``ksef_number``
+    (imported invoices arrive accepted); rejected: KSeF refused it (``ksef_status_message`` says why);
+    offline: issued in an offline mode with KOD I + KOD II, to be sent before its legal deadline.
+    """
+
+    NOT_SENT = "not_sent", _("not sent")
+    QUEUED = "queued", _("queued")
+    SENT = "sent", _("sent, awaiting KSeF")
+    ACCEPTED = "accepted", _("accepted by KSeF")
+    REJECTED = "rejected", _("rejected by KSeF")
+    OFFLINE = "offline", _("offline, to be sent")
+
+
+class VatRate(models.TextChoices):
+    """``P_12``: exactly the FA(3) rate codes."""
+
+    R23 = "23", "23%"
+    R22 = "22", "22%"
+    R8 = "8", "8%"
+    R7 = "7", "7%"
+    R5 = "5", "5%"
+    R4 = "4", "4%"
+    R3 = "3", "3%"
+    ZERO_KR = "0 KR", _("0% domestic")
+    ZERO_WDT = "0 WDT", _("0% intra-EU supply")
+    ZERO_EX = "0 EX", _("0% export")
+    ZW = "zw", _("exempt")
+    OO = "oo", _("reverse charge")
+    NP_I = "np I", _("not taxable in Poland")
+    NP_II = "np II", _("not taxable, EU services")
+
+    @classmethod
+    def percent_of(cls, code: str) -> Decimal | None:
+        """The numeric rate of a taxed code ("23" → 23), None for 0%/exempt/reverse charge/not taxable."""
+        return Decimal(code) if code.isdigit() else None
+
+
+class PaymentMethod(models.IntegerChoices):
+    """``TFormaPlatnosci``."""
+
+    CASH = 1, _("cash")
+    CARD = 2, _("card")
+    VOUCHER = 3, _("voucher")
+    CHEQUE = 4, _("cheque")
+    CREDIT = 5, _("credit")
+    TRANSFER = 6, _("bank transfer")
+    MOBILE = 7, _("mobile payment")
+
+
+class Contractor(models.Model):
+    """A buyer or seller the company deals with, remembered so that Wystaw can fill its data from the NIP."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contractors")
+    nip = models.CharField(_("NIP"), max_length=10, blank=True, validators=[validate_nip])
+    foreign_id = models.CharField(_("foreign tax ID"), max_length=50, blank=True)
+    name = models.CharField(_("name"), max_length=512)
+    address_line1 = models.CharField(_("address line 1"), max_length=512, blank=True)
+    address_line2 = models.CharField(_("address line 2"), max_length=512, blank=True)
+    country_code = models.CharField(_("country"), max_length=2, default="PL")
+    email = models.EmailField(_("e-mail"), blank=True)
+    bank_account = models.CharField(_("bank account"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contractor")
+        verbose_name_plural = _("contractors")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "nip"], condition=~Q(nip=""), name="contractor_company_nip_unique"
+            ),
+            models.CheckConstraint(condition=Q(nip="") | Q(nip__regex=r"^[0-9]{10}$"), name="contractor_nip"),
+            models.CheckConstraint(
+                condition=Q(country_code__regex=r"^[A-Z]{2}$"), name="contractor_country_code_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (NIP {self.nip})" if self.nip else self.name
+
+
+class NumberingReset(models.TextChoices):
+    YEARLY = "yearly", _("every year")
+    MONTHLY = "monthly", _("every month")
+
+
+class NumberingSeries(models.Model):
+    """How a company numbers one kind of its sales invoices, e.g. ``FV/{n}/{MM}/{YYYY}`` from 1 each month.
+
+    Placeholders: ``{n}`` the sequence number, ``{MM}`` month, ``{YYYY}``/``{YY}`` year. Counters live in
+    :class:`NumberingCounter`, one per period, so back-dated invoices take
+    the next number of their own period.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="numbering_series")
+    kind = models.CharField(_("document kind"), max_length=8, choices=InvoiceKind.choices)
+    pattern = models.CharField(_("pattern"), max_length=100)
+    reset = models.CharField(
+        _("numbering restarts"), max_length=8, choices=NumberingReset.choices, default=NumberingReset.MONTHLY
+    )
+
+    class Meta:
+        verbose_name = _("numbering series")
+        verbose_name_plural = _("numbering series")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind"], name="numbering_series_company_kind_unique"),
+            models.CheckConstraint(condition=Q(pattern__contains="{n}"), name="numbering_series_has_n"),
+            models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="numbering_series_kind"),
+            models.CheckConstraint(
+                condition=Q(reset__in=NumberingReset.values), name="numbering_series_reset"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company.name}: {self.pattern}"
+
+
+class NumberingCounter(models.Model):
+    """The last number given in one period (``2026`` or ``2026-11``) of a series."""
+
+    series = models.ForeignKey(NumberingSeries, on_delete=models.CASCADE, related_name="counters")
+    period = models.CharField(max_length=7)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "period"], name="numbering_counter_period_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id} {self.period}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    """One sales or purchase invoice, with the parties' data as they were on the document.
+
+    ``contractor`` links to the remembered contractor; the ``seller_*``/``buyer_*`` snapshots are what the
+    invoice says (``Podmiot1``/``Podmiot2``) and never change when the contractor does.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invoices")
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    kind = models.CharField(_("kind"), max_length=8, choices=InvoiceKind.choices, default=InvoiceKind.VAT)
+    number = models.CharField(_("number"), max_length=256)  # P_2
+    issue_date = models.DateField(_("issue date"))  # P_1
+    sale_date = models.DateField(_("sale date"), null=True, blank=True)  # P_6
+    place_of_issue = models.CharField(_("place of issue"), max_length=256, blank=True)  # P_1M
+
+    contractor = models.ForeignKey(
+        Contractor, on_delete=models.SET_NULL, null=True, blank=True, related_name="invoices"
+    )
+    seller_name = models.CharField(_("seller name"), max_length=512)  # Podmiot1
+    seller_nip = models.CharField(_("seller NIP"), max_length=10, blank=True)
+    seller_foreign_id = models.CharField(_("seller foreign tax ID"), max_length=50, blank=True)
+    seller_address_line1 = models.CharField(_("seller address line 1"), max_length=512, blank=True)
+    seller_address_line2 = models.CharField(_("seller address line 2"), max_length=512, blank=True)
+    seller_country_code = models.CharField(_("seller country"), max_length=2, default="PL")
+    buyer_name = models.CharField(_("buyer name"), max_length=512)  # Podmiot2
+    buyer_nip = models.CharField(_("buyer NIP"), max_length=10, blank=True)
+    buyer_foreign_id = models.CharField(_("buyer foreign tax ID"), max_length=50, blank=True)
+    buyer_address_line1 = models.CharField(_("buyer address line 1"), max_length=512, blank=True)
+    buyer_address_line2 = models.CharField(_("buyer address line 2"), max_length=512, blank=True)
+    buyer_country_code = models.CharField(_("buyer country"), max_length=2, default="PL")
+    buyer_email = models.EmailField(_("buyer e-mail"), blank=True)
+
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")  # KodWaluty
+    exchange_rate = models.DecimalField(  # KursWaluty: PLN per unit of currency
+        _("exchange rate"), max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    payment_method = models.PositiveSmallIntegerField(
+        _("payment method"), choices=PaymentMethod.choices, null=True, blank=True
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True)  # TerminPlatnosci/Termin
+    bank_account = models.CharField(_("bank account"), max_length=64, blank=True)  # RachunekBankowy/NrRB
+    split_payment = models.BooleanField(_("split payment"), default=False)  # P_18A
+    notes = models.TextField(_("notes"), blank=True)  # DodatkowyOpis / StopkaFaktury
+
+    total_net = models.DecimalField(_("net total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
+    total_vat = models.DecimalField(_("VAT total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
+    total_gross = models.DecimalField(
+        _("gross total"), max_digits=18, decimal_places=2, default=Decimal("0.00")
+    )  # P_15
+
+    # DaneFaKorygowanej: kept as text too, because the corrected invoice may not be in our database.
+    corrected_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    correction_reason = models.CharField(_("reason for correction"), max_length=256, blank=True)
+    corrected_number = models.CharField(_("corrected invoice number"), max_length=256, blank=True)
+    corrected_issue_date = models.DateField(_("corrected invoice issue date"), null=True, blank=True)
+    corrected_ksef_number = models.CharField(_("corrected invoice KSeF number"), max_length=64, blank=True)
+
+    # Written only by ksef_integration.
+    ksef_number = models.CharField(  # noqa: DJ001 - NULL, not "", so the partial unique constraint works
+        _("KSeF number"), max_length=64, null=True, blank=True
+    )
+    ksef_status = models.CharField(
+        _("KSeF status"), max_length=16, choices=KsefStatus.choices, default=KsefStatus.NOT_SENT
+    )
+    ksef_acquisition_date = models.DateTimeField(_("KSeF acquisition date"), null=True, blank=True)
+    ksef_status_message = models.TextField(_("KSeF message"), blank=True)
+    xml_sha256_b64 = models.CharField(_("XML SHA-256 (Base64)"), max_length=44, blank=True)
+
+    # The form's hidden key: a second submit of the same form returns the first invoice instead of a copy.
+    idempotency_key = models.UUIDField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "direction", "kind", "number"],
+                condition=Q(direction="sales"),
+                name="invoice_sales_number_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["company", "ksef_number"],
+                condition=Q(ksef_number__isnull=False),
+                name="invoice_company_ksef_number_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["company", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="invoice_idempotency_key_unique",
+            ),
+            models.CheckConstraint(condition=Q(direction__in=Direction.values), name="invoice_direction"),
+            models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind"),
+            models.CheckConstraint(
+                condition=Q(ksef_status__in=KsefStatus.values), name="invoice_ksef_status"
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="invoice_currency_iso"),
+            models.CheckConstraint(
+                condition=Q(exchange_rate__isnull=True) | Q(exchange_rate__gt=0), name="invoice_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=_adds_up("total_gross", "total_net", "total_vat"),
+                name="invoice_gross_is_net_plus_vat",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="VAT") | (Q(total_net__gte=0) & Q(total_vat__gte=0)),
+                name="invoice_vat_totals_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="KOR") | ~Q(corrected_number=""), name="invoice_correction_names_original"
+            ),
+            models.CheckConstraint(
+                condition=Q(seller_nip="") | Q(seller_nip__regex=r"^[0-9]{10}$"), name="invoice_seller_nip"
+            ),
+            models.CheckConstraint(
+                condition=Q(buyer_nip="") | Q(buyer_nip__regex=r"^[0-9]{10}$"), name="invoice_buyer_nip"
+            ),
+        ]
+        indexes = [
+            # The Dokumenty list: one company, one direction, newest first, seek pagination on (date, id).
+            models.Index(
+                F("company"), F("direction"), F("issue_date").desc(), F("id").desc(), name="inv_list"
+            ),
+            models.Index(
+                F("company"),
+                F("direction"),
+                F("ksef_status"),
+                F("issue_date").desc(),
+                F("id").desc(),
+                name="inv_list_status",
+            ),
+            models.Index(fields=["company", "buyer_nip"], name="inv_buyer_nip"),
+            models.Index(fields=["company", "seller_nip"], name="inv_seller_nip"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_sales(self) -> bool:
+        return self.direction == Direction.SALES
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind == InvoiceKind.KOR
+
+    @property
+    def counterparty_name(self) -> str:
+        return self.buyer_name if self.is_sales else self.seller_name
+
+    @property
+    def counterparty_nip(self) -> str:
+        return self.buyer_nip if self.is_sales else self.seller_nip
+
+    def can_be_corrected(self) -> bool:
+        return self.direction == Direction.SALES and self.kind == InvoiceKind.VAT
+
+    def rate_totals(self) -> list[RateTotal]:
+        """Per-rate sums from the lines (prefetch ``lines`` to avoid a query)."""
+        return rate_totals(self.lines.all(), currency=self.currency, exchange_rate=self.exchange_rate)
+
+
+class InvoiceLine(models.Model):
+    """``FaWiersz``. On a correction the lines come in pairs: the original's (``before_correction``) and the
+    corrected state; totals are after minus before, as FA(3) ``StanPrzed`` expects."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    ordinal = models.PositiveIntegerField(_("no."))  # NrWierszaFa
+    name = models.CharField(_("name"), max_length=512)  # P_7
+    unit = models.CharField(_("unit"), max_length=32, blank=True)  # P_8A
+    quantity = models.DecimalField(_("quantity"), max_digits=22, decimal_places=6)  # P_8B
+    unit_price = models.DecimalField(_("net unit price"), max_digits=22, decimal_places=8)  # P_9A
+    vat_rate = models.CharField(_("VAT rate"), max_length=8, choices=VatRate.choices)  # P_12
+    net_value = models.DecimalField(_("net value"), max_digits=18, decimal_places=2)  # P_11
+    vat_amount = models.DecimalField(_("VAT"), max_digits=18, decimal_places=2)  # P_11Vat
+    gross_value = models.DecimalField(_("gross value"), max_digits=18, decimal_places=2)  # P_11A
+    before_correction = models.BooleanField(_("before correction"), default=False)  # StanPrzed
+    # Imported corrections may carry differences (negative quantities); lines we issue never do.
+    allows_negative = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+        ordering = ["invoice", "before_correction", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "before_correction", "ordinal"], name="invoice_line_ordinal_unique"
+            ),
+            models.CheckConstraint(condition=Q(vat_rate__in=VatRate.values), name="invoice_line_vat_rate"),
+            models.CheckConstraint(
+                condition=Q(allows_negative=True) | (Q(quantity__gte=0) & Q(unit_price__gte=0)),
+                name="invoice_line_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=_adds_up("gross_value", "net_value", "vat_amount"), name="invoice_line_gross"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ordinal}. {self.name}"

@@ -1,0 +1,288 @@
+"""The invoice as a PDF (reportlab), with the QR codes the visualisation hook supplies and their labels.
+
+DejaVu Sans is embedded when the system has it, so Polish letters render; otherwise the PDF falls back to
+Helvetica (which cannot show ą, ę, ł …), and says so in the log.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from invoices.formatting import bank_account, money, price, quantity
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, KsefStatus
+from invoices.visualisation import QrCode, qr_png
+
+logger = logging.getLogger(__name__)
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+_fonts: tuple[str, str] | None = None
+
+
+def _font_names() -> tuple[str, str]:
+    """(regular, bold) font names, registering DejaVu Sans once if it is installed."""
+    global _fonts
+    if _fonts is None:
+        for folder in FONT_DIRS:
+            regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+            if regular.exists() and bold.exists():
+                pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
+                pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
+                _fonts = ("DejaVuSans", "DejaVuSans-Bold")
+                break
+        else:
+            logger.warning(
+                "DejaVu Sans not found; invoice PDFs fall back to Helvetica without Polish letters"
+            )
+            _fonts = ("Helvetica", "Helvetica-Bold")
+    return _fonts
+
+
+def _title(invoice: Invoice) -> str:
+    if invoice.kind == InvoiceKind.KOR:
+        return _("Correcting invoice %(number)s") % {"number": invoice.number}
+    return _("VAT invoice %(number)s") % {"number": invoice.number}
+
+
+def invoice_pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode] = ()) -> bytes:
+    regular, bold = _font_names()
+    base = ParagraphStyle("base", fontName=regular, fontSize=9, leading=12)
+    small = ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5)
+    head = ParagraphStyle("head", parent=base, fontName=bold, fontSize=16, leading=20)
+    label = ParagraphStyle(
+        "label", parent=base, fontName=bold, fontSize=9, textColor=colors.HexColor("#5b6675")
+    )
+    center = ParagraphStyle("center", parent=small, alignment=1)
+    center_bold = ParagraphStyle("center_bold", parent=center, fontName=bold, fontSize=9, leading=12)
+
+    def p(text: str, style: ParagraphStyle = base) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    story: list[Flowable] = [p(_title(invoice), head), Spacer(1, 2 * mm)]
+    meta = [
+        f"{_('Issue date')}: {date_format(invoice.issue_date, 'd.m.Y')}",
+    ]
+    if invoice.sale_date:
+        meta.append(f"{_('Sale date')}: {date_format(invoice.sale_date, 'd.m.Y')}")
+    if invoice.place_of_issue:
+        meta.append(f"{_('Place of issue')}: {invoice.place_of_issue}")
+    if invoice.ksef_number:
+        meta.append(f"{_('KSeF number')}: {invoice.ksef_number}")
+    story += [p(" · ".join(meta)), Spacer(1, 5 * mm)]
+
+    def party(
+        title: str, name: str, nip: str, foreign: str, line1: str, line2: str, country: str
+    ) -> list[Paragraph]:
+        ident = f"NIP {nip}" if nip else foreign
+        lines = [name, line1, line2, country if country != "PL" else "", ident]
+        return [p(title, label), p("\n".join(x for x in lines if x))]
+
+    parties = Table(
+        [
+            [
+                party(
+                    _("Seller"),
+                    invoice.seller_name,
+                    invoice.seller_nip,
+                    invoice.seller_foreign_id,
+                    invoice.seller_address_line1,
+                    invoice.seller_address_line2,
+                    invoice.seller_country_code,
+                ),
+                party(
+                    _("Buyer"),
+                    invoice.buyer_name,
+                    invoice.buyer_nip,
+                    invoice.buyer_foreign_id,
+                    invoice.buyer_address_line1,
+                    invoice.buyer_address_line2,
+                    invoice.buyer_country_code,
+                ),
+            ]
+        ],
+        colWidths=[90 * mm, 90 * mm],
+        hAlign="LEFT",
+    )
+    parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [parties, Spacer(1, 5 * mm)]
+
+    if invoice.kind == InvoiceKind.KOR:
+        corrected = _("Corrects invoice %(number)s of %(date)s") % {
+            "number": invoice.corrected_number,
+            "date": date_format(invoice.corrected_issue_date, "d.m.Y")
+            if invoice.corrected_issue_date
+            else "",
+        }
+        if invoice.corrected_ksef_number:
+            corrected += f" (KSeF {invoice.corrected_ksef_number})"
+        story += [
+            p(corrected),
+            p(f"{_('Reason for the correction')}: {invoice.correction_reason}"),
+            Spacer(1, 3 * mm),
+        ]
+
+    lines = list(invoice.lines.all())
+    header = [
+        _("No."),
+        _("Name"),
+        _("Qty"),
+        _("Unit"),
+        _("Net price"),
+        _("Net value"),
+        _("VAT rate"),
+        _("VAT"),
+        _("Gross"),
+    ]
+    groups: list[tuple[str | None, list[InvoiceLine]]] = [
+        (None, [x for x in lines if not x.before_correction])
+    ]
+    if invoice.kind == InvoiceKind.KOR:
+        groups = [
+            (_("Before correction"), [x for x in lines if x.before_correction]),
+            (_("After correction"), [x for x in lines if not x.before_correction]),
+        ]
+    for title, group in groups:
+        if title:
+            story.append(p(title, label))
+        rows: list[list[object]] = [[p(h, small) for h in header]]
+        for line in group:
+            rows.append(
+                [
+                    str(line.ordinal),
+                    p(line.name, small),
+                    quantity(line.quantity),
+                    line.unit,
+                    price(line.unit_price),
+                    money(line.net_value),
+                    line.get_vat_rate_display(),
+                    money(line.vat_amount),
+                    money(line.gross_value),
+                ]
+            )
+        table = Table(
+            rows,
+            colWidths=[10 * mm, 50 * mm, 14 * mm, 12 * mm, 20 * mm, 20 * mm, 16 * mm, 18 * mm, 20 * mm],
+            repeatRows=1,
+        )
+        table.setStyle(_table_style(regular, bold))
+        story += [table, Spacer(1, 4 * mm)]
+
+    totals_rows: list[list[object]] = [
+        [p(_("VAT rate"), small), p(_("Net"), small), p(_("VAT"), small), p(_("Gross"), small)]
+    ]
+    for total in invoice.rate_totals():
+        totals_rows.append(
+            [_rate_label(total.vat_rate), money(total.net), money(total.vat), money(total.gross)]
+        )
+    totals_rows.append(
+        [_("Total"), money(invoice.total_net), money(invoice.total_vat), money(invoice.total_gross)]
+    )
+    totals = Table(totals_rows, colWidths=[30 * mm, 25 * mm, 25 * mm, 25 * mm], hAlign="RIGHT")
+    style = _table_style(regular, bold, first_number_column=1)
+    style.add("FONTNAME", (0, -1), (-1, -1), bold)
+    totals.setStyle(style)
+    story += [totals, Spacer(1, 4 * mm)]
+
+    due_label = _("Amount due") if invoice.kind != InvoiceKind.KOR else _("Difference to settle")
+    story.append(
+        p(
+            f"{due_label}: {money(invoice.total_gross, invoice.currency)}",
+            ParagraphStyle("due", parent=base, fontName=bold, fontSize=12, leading=16),
+        )
+    )
+    payment = []
+    if invoice.payment_method:
+        payment.append(f"{_('Payment method')}: {invoice.get_payment_method_display()}")
+    if invoice.due_date:
+        payment.append(f"{_('Due date')}: {date_format(invoice.due_date, 'd.m.Y')}")
+    if invoice.bank_account:
+        payment.append(f"{_('Bank account')}: {bank_account(invoice.bank_account)}")
+    if invoice.split_payment:
+        payment.append(_("Split payment mechanism"))
+    if invoice.currency != "PLN" and invoice.exchange_rate:
+        payment.append(f"{_('Exchange rate')}: {invoice.exchange_rate.normalize():f} PLN/{invoice.currency}")
+    if payment:
+        story.append(p("\n".join(payment)))
+    if invoice.notes:
+        story += [Spacer(1, 3 * mm), p(_("Notes"), label), p(invoice.notes)]
+
+    if qr_codes:
+        story.append(Spacer(1, 6 * mm))
+        cells = []
+        for code in qr_codes:
+            image = Image(io.BytesIO(qr_png(code.url)), width=32 * mm, height=32 * mm)
+            cells.append([_LinkedImage(image, code.url), p(code.label, center_bold), p(code.url, center)])
+        qr_table = Table([cells], colWidths=[60 * mm] * len(cells), hAlign="LEFT")
+        qr_table.setStyle(
+            TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER")])
+        )
+        story.append(qr_table)
+    elif invoice.ksef_status == KsefStatus.NOT_SENT and invoice.direction == "sales":
+        story += [Spacer(1, 4 * mm), p(_("This invoice has not been sent to KSeF."), small)]
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=_title(invoice),
+        author=invoice.seller_name,
+        subject=invoice.number,
+        creator=settings.SITE_NAME,
+    )
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _rate_label(code: str) -> str:
+    from invoices.models import VatRate
+
+    return str(VatRate(code).label) if code in VatRate.values else code
+
+
+def _table_style(regular: str, bold: str, *, first_number_column: int = 2) -> TableStyle:
+    return TableStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), regular),
+            ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8f1fb")),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b9c3cf")),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("ALIGN", (first_number_column, 1), (-1, -1), "RIGHT"),
+        ]
+    )
+
+
+class _LinkedImage(Flowable):
+    """An image that is also a link to ``url`` (so a reader can click the QR code)."""
+
+    def __init__(self, image: Image, url: str) -> None:
+        super().__init__()
+        self.image = image
+        self.url = url
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        width, height = self.image.wrap(available_width, available_height)
+        self.width, self.height = width, height
+        return width, height
+
+    def draw(self) -> None:
+        self.image.drawOn(self.canv, 0, 0)
+        self.canv.linkURL(self.url, (0, 0, self.width, self.height), relative=1)

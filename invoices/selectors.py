@@ -1,0 +1,162 @@
+"""Read queries for invoices and contractors. Every lookup is scoped to one company (404 for others)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from accounts.models import Company
+from invoices.models import Contractor, Direction, Invoice, InvoiceLine
+
+PAGE_SIZE = 50
+LIST_FIELDS = (
+    "id", "uuid", "company_id", "direction", "kind", "number", "issue_date", "seller_name", "seller_nip",
+    "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number",
+)  # fmt: skip
+
+
+def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(company=company)
+
+
+def invoice_get_for_company_or_404(*, company: Company, invoice_uuid: uuid.UUID | str) -> Invoice:
+    """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user."""
+    invoice = (
+        invoices_for_company(company=company)
+        .filter(uuid=invoice_uuid)
+        .select_related("corrected_invoice", "created_by")
+        .prefetch_related(
+            Prefetch("lines", queryset=InvoiceLine.objects.order_by("before_correction", "ordinal"))
+        )
+        .first()
+    )
+    if invoice is None:
+        raise Http404
+    return invoice
+
+
+def invoice_corrections(*, invoice: Invoice) -> QuerySet[Invoice]:
+    return invoices_for_company(company=invoice.company).filter(corrected_invoice=invoice).order_by("id")
+
+
+def contractors_for_company(*, company: Company) -> QuerySet[Contractor]:
+    return Contractor.objects.filter(company=company)
+
+
+def contractor_get_by_nip(*, company: Company, nip: str) -> Contractor | None:
+    if not nip:
+        return None
+    return contractors_for_company(company=company).filter(nip=nip).first()
+
+
+def contractors_recent(*, company: Company, limit: int = 200) -> QuerySet[Contractor]:
+    """The contractors offered in Wystaw's NIP list, most recently used first."""
+    return contractors_for_company(company=company).exclude(nip="").order_by("-updated_at", "-id")[:limit]
+
+
+def last_sales_bank_account(*, company: Company) -> str:
+    """The account number on the company's latest sales invoice, offered on the next one."""
+    value = (
+        invoices_for_company(company=company)
+        .filter(direction=Direction.SALES)
+        .exclude(bank_account="")
+        .order_by("-id")
+        .values_list("bank_account", flat=True)
+        .first()
+    )
+    return value or ""
+
+
+# --- the Dokumenty list -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    direction: str = Direction.SALES
+    kind: str = ""
+    ksef_status: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    contractor: str = ""
+    amount_from: Decimal | None = None
+    amount_to: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the list: the last row shown, by (issue_date, id), newest first."""
+
+    issue_date: dt.date
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.issue_date.isoformat()}_{self.id}"
+
+    @classmethod
+    def decode(cls, value: str | None) -> Cursor | None:
+        """None for a missing or malformed cursor (the list then starts from the top)."""
+        if not value:
+            return None
+        date_part, _, id_part = value.partition("_")
+        try:
+            return cls(dt.date.fromisoformat(date_part), int(id_part))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    invoices: list[Invoice]
+    next_cursor: Cursor | None
+
+
+def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> QuerySet[Invoice]:
+    qs = invoices_for_company(company=company).filter(direction=filters.direction)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.ksef_status:
+        qs = qs.filter(ksef_status=filters.ksef_status)
+    if filters.date_from:
+        qs = qs.filter(issue_date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(issue_date__lte=filters.date_to)
+    if filters.amount_from is not None:
+        qs = qs.filter(total_gross__gte=filters.amount_from)
+    if filters.amount_to is not None:
+        qs = qs.filter(total_gross__lte=filters.amount_to)
+    text = filters.contractor.strip()
+    if text:
+        party = "buyer" if filters.direction == Direction.SALES else "seller"
+        digits = text.replace("-", "").replace(" ", "")
+        if digits.isdigit():
+            qs = qs.filter(**{f"{party}_nip__startswith": digits})
+        else:
+            qs = qs.filter(**{f"{party}_name__icontains": text})
+    return qs
+
+
+def invoice_list(
+    *, company: Company, filters: InvoiceFilters, after: Cursor | None = None, page_size: int = PAGE_SIZE
+) -> InvoicePage:
+    """One page of the list, newest first, continuing after ``after`` by seek (keyset) pagination.
+
+    No OFFSET and no COUNT: the page costs the same on page 1 and page 2,000. ``issue_date <= d`` repeats
+    part of the seek condition on purpose — it is what lets the database start the index scan at the cursor
+    instead of filtering every row before it.
+    """
+    qs = invoice_list_queryset(company=company, filters=filters)
+    if after is not None:
+        qs = qs.filter(issue_date__lte=after.issue_date).filter(
+            Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id)
+        )
+    rows = list(qs.only(*LIST_FIELDS).order_by("-issue_date", "-id")[: page_size + 1])
+    next_cursor = None
+    if len(rows) > page_size:
+        rows = rows[:page_size]
+        next_cursor = Cursor(rows[-1].issue_date, rows[-1].id)
+    return InvoicePage(invoices=rows, next_cursor=next_cursor)

@@ -1,0 +1,428 @@
+"""State changes for invoices and contractors: issuing, correcting, adding purchases, numbering.
+
+Issuing is one transaction: the number is taken from the series under a row lock, so numbers are unique and
+gapless even when many people issue at once (a rolled-back issue gives its number back). Totals are always
+computed here from the lines, whatever the browser showed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import Company, User
+from accounts.nip import nip_is_valid, nip_normalize
+from invoices.errors import InvoiceError
+from invoices.models import (
+    Contractor,
+    Direction,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    NumberingCounter,
+    NumberingReset,
+    NumberingSeries,
+    VatRate,
+)
+from invoices.signals import invoice_issued
+from invoices.totals import invoice_sums, line_net, line_vat, rate_totals
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PATTERNS = {InvoiceKind.VAT: "FV/{n}/{MM}/{YYYY}", InvoiceKind.KOR: "KOR/{n}/{MM}/{YYYY}"}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass(frozen=True)
+class PartyData:
+    """A buyer (on a sales invoice) or a seller (on a purchase invoice), as typed in the form."""
+
+    name: str
+    nip: str = ""
+    foreign_id: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    country_code: str = "PL"
+    email: str = ""
+    bank_account: str = ""
+
+
+@dataclass(frozen=True)
+class LineData:
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_rate: str
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    party: PartyData
+    lines: Sequence[LineData]
+    issue_date: dt.date
+    sale_date: dt.date | None = None
+    place_of_issue: str = ""
+    currency: str = "PLN"
+    exchange_rate: Decimal | None = None
+    payment_method: int | None = None
+    due_date: dt.date | None = None
+    bank_account: str = ""
+    split_payment: bool = False
+    notes: str = ""
+    number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
+    idempotency_key: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionData:
+    reason: str
+    lines: Sequence[LineData]  # the invoice as it should be after the correction
+    issue_date: dt.date
+    notes: str = ""
+    idempotency_key: uuid.UUID | None = None
+
+
+# --- contractors ---------------------------------------------------------------------------------------
+
+
+def _party_fields(data: PartyData) -> dict[str, str]:
+    return {
+        "nip": nip_normalize(data.nip),
+        "foreign_id": data.foreign_id.strip(),
+        "name": data.name.strip(),
+        "address_line1": data.address_line1.strip(),
+        "address_line2": data.address_line2.strip(),
+        "country_code": (data.country_code or "PL").strip().upper(),
+        "email": data.email.strip(),
+        "bank_account": data.bank_account.replace(" ", ""),
+    }
+
+
+def _party_check(fields: dict[str, str]) -> None:
+    if not fields["name"]:
+        raise InvoiceError(_("Enter the contractor's name."), code="party_name")
+    if fields["nip"] and not nip_is_valid(fields["nip"]):
+        raise InvoiceError(_("The contractor's NIP is not valid. Check it for typos."), code="party_nip")
+    if not _COUNTRY.match(fields["country_code"]):
+        raise InvoiceError(_("Enter a two-letter country code, e.g. PL."), code="party_country")
+
+
+def contractor_upsert(*, company: Company, data: PartyData) -> Contractor:
+    """Remember a contractor: by NIP when it has one (updating the data), else by exact name."""
+    fields = _party_fields(data)
+    _party_check(fields)
+    if not fields["bank_account"]:
+        fields.pop("bank_account")  # an invoice without an account number must not erase a known one
+    if fields["nip"]:
+        contractor, _created = Contractor.objects.update_or_create(
+            company=company, nip=fields["nip"], defaults=fields
+        )
+        return contractor
+    existing = Contractor.objects.filter(company=company, nip="", name=fields["name"]).first()
+    if existing is None:
+        return Contractor.objects.create(company=company, **fields)
+    for name, value in fields.items():
+        setattr(existing, name, value)
+    existing.save()
+    return existing
+
+
+# --- numbering -----------------------------------------------------------------------------------------
+
+
+def number_format(pattern: str, *, n: int, on: dt.date) -> str:
+    return (
+        pattern.replace("{n}", str(n))
+        .replace("{MM}", f"{on.month:02d}")
+        .replace("{YYYY}", f"{on.year:04d}")
+        .replace("{YY}", f"{on.year % 100:02d}")
+    )
+
+
+def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
+    """The next number of the company's series for ``kind`` in the period of ``issue_date``.
+
+    Must run inside the transaction that saves the invoice: the series row stays locked until it commits, so
+    concurrent issuers queue here, and a rollback returns the number.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("number_allocate must run inside the transaction that saves the invoice")
+    series, _created = NumberingSeries.objects.get_or_create(
+        company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[InvoiceKind(kind)]}
+    )
+    series = NumberingSeries.objects.select_for_update().get(pk=series.pk)
+    period = f"{issue_date:%Y}" if series.reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
+    counter, _created = NumberingCounter.objects.get_or_create(series=series, period=period)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return number_format(series.pattern, n=counter.last_number, on=issue_date)
+
+
+# --- invoices ------------------------------------------------------------------------------------------
+
+
+def _check_lines(lines: Sequence[LineData]) -> None:
+    if not lines:
+        raise InvoiceError(_("Add at least one line to the invoice."), code="no_lines")
+    for line in lines:
+        if not line.name.strip():
+            raise InvoiceError(_("Every line needs a name."), code="line_name")
+        if line.quantity < 0 or line.unit_price < 0:
+            raise InvoiceError(_("Quantities and prices cannot be negative."), code="line_negative")
+        if line.vat_rate not in VatRate.values:
+            raise InvoiceError(_("Choose a VAT rate for every line."), code="line_rate")
+
+
+def _check_money(currency: str, exchange_rate: Decimal | None) -> None:
+    if not _CURRENCY.match(currency):
+        raise InvoiceError(_("Enter a three-letter currency code, e.g. PLN or EUR."), code="currency")
+    if currency != "PLN" and exchange_rate is None:
+        raise InvoiceError(_("An invoice in a foreign currency needs the exchange rate to PLN."), code="rate")
+    if exchange_rate is not None and exchange_rate <= 0:
+        raise InvoiceError(_("The exchange rate must be greater than zero."), code="rate")
+
+
+def _line_objects(
+    invoice: Invoice, lines: Sequence[LineData], *, before_correction: bool = False
+) -> list[InvoiceLine]:
+    objects = []
+    for ordinal, line in enumerate(lines, start=1):
+        net = line_net(line.quantity, line.unit_price)
+        vat = line_vat(net, line.vat_rate)
+        objects.append(
+            InvoiceLine(
+                invoice=invoice,
+                ordinal=ordinal,
+                name=line.name.strip(),
+                unit=line.unit.strip(),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                net_value=net,
+                vat_amount=vat,
+                gross_value=net + vat,
+                before_correction=before_correction,
+            )
+        )
+    return objects
+
+
+def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
+    totals = rate_totals(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+    invoice.total_net, invoice.total_vat, invoice.total_gross = invoice_sums(totals)
+    invoice.save()
+    InvoiceLine.objects.bulk_create(lines)
+    return invoice
+
+
+def _idempotent(company: Company, key: uuid.UUID | None, create: object) -> Invoice:
+    """Run ``create`` once per form key: a repeated submit returns the invoice the first one made."""
+    if key is not None:
+        existing = Invoice.objects.filter(company=company, idempotency_key=key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            invoice: Invoice = create()  # type: ignore[operator]
+    except IntegrityError:
+        if key is not None:
+            existing = Invoice.objects.filter(company=company, idempotency_key=key).first()
+            if existing is not None:  # a concurrent submit of the same form won the race
+                return existing
+        raise
+    return invoice
+
+
+def _seller_from_company(company: Company) -> dict[str, str]:
+    return {
+        "seller_name": company.name,
+        "seller_nip": company.nip,
+        "seller_address_line1": company.address_line1,
+        "seller_address_line2": company.address_line2,
+        "seller_country_code": company.country_code,
+    }
+
+
+def _buyer_from_company(company: Company) -> dict[str, str]:
+    return {
+        "buyer_name": company.name,
+        "buyer_nip": company.nip,
+        "buyer_address_line1": company.address_line1,
+        "buyer_address_line2": company.address_line2,
+        "buyer_country_code": company.country_code,
+        "buyer_email": company.email,
+    }
+
+
+def _party_snapshot(prefix: str, fields: dict[str, str]) -> dict[str, str]:
+    snapshot = {
+        f"{prefix}_name": fields["name"],
+        f"{prefix}_nip": fields["nip"],
+        f"{prefix}_foreign_id": fields["foreign_id"],
+        f"{prefix}_address_line1": fields["address_line1"],
+        f"{prefix}_address_line2": fields["address_line2"],
+        f"{prefix}_country_code": fields["country_code"],
+    }
+    if prefix == "buyer":
+        snapshot["buyer_email"] = fields["email"]
+    return snapshot
+
+
+def _common_fields(data: InvoiceData) -> dict[str, object]:
+    return {
+        "issue_date": data.issue_date,
+        "sale_date": data.sale_date,
+        "place_of_issue": data.place_of_issue.strip(),
+        "currency": data.currency,
+        "exchange_rate": data.exchange_rate if data.currency != "PLN" else None,
+        "payment_method": data.payment_method,
+        "due_date": data.due_date,
+        "bank_account": data.bank_account.replace(" ", ""),
+        "split_payment": data.split_payment,
+        "notes": data.notes.strip(),
+    }
+
+
+def _announce(invoice: Invoice) -> None:
+    transaction.on_commit(lambda: invoice_issued.send(sender=Invoice, invoice=invoice))
+
+
+def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> Invoice:
+    """Issue a sales VAT invoice: number it, snapshot seller and buyer, save lines and totals.
+
+    ``invoice_issued`` is sent once the transaction has committed. Submitting the same form twice (same
+    ``idempotency_key``) returns the first invoice.
+    """
+    _check_lines(data.lines)
+    _check_money(data.currency, data.exchange_rate)
+    party = _party_fields(data.party)
+    _party_check(party)
+
+    def create() -> Invoice:
+        contractor = contractor_upsert(company=company, data=data.party)
+        invoice = Invoice(
+            company=company,
+            direction=Direction.SALES,
+            kind=InvoiceKind.VAT,
+            number=number_allocate(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date),
+            contractor=contractor,
+            created_by=user,
+            idempotency_key=data.idempotency_key,
+            **_seller_from_company(company),
+            **_party_snapshot("buyer", party),
+            **_common_fields(data),
+        )
+        _save_with_lines(invoice, _line_objects(invoice, data.lines))
+        _announce(invoice)
+        logger.info("invoice issued: company=%s invoice=%s", company.uuid, invoice.uuid)
+        return invoice
+
+    return _idempotent(company, data.idempotency_key, create)
+
+
+def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
+    """The lines as they stand now: those of the latest correction's "after" state, else the original's."""
+    latest = Invoice.objects.filter(corrected_invoice=original, kind=InvoiceKind.KOR).order_by("-id").first()
+    source = latest or original
+    return list(source.lines.filter(before_correction=False).order_by("ordinal"))
+
+
+def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionData) -> Invoice:
+    """Issue a correction (KOR) of a sales invoice: the lines before (as they stand) and after the change."""
+    if not original.can_be_corrected():
+        raise InvoiceError(_("Only issued sales VAT invoices can be corrected here."), code="not_correctable")
+    reason = data.reason.strip()
+    if not reason:
+        raise InvoiceError(_("Give the reason for the correction."), code="reason")
+    _check_lines(data.lines)
+    if data.issue_date < original.issue_date:
+        raise InvoiceError(
+            _("A correction cannot be dated before the invoice it corrects."), code="correction_date"
+        )
+    company = original.company
+
+    def create() -> Invoice:
+        before = [
+            LineData(line.name, line.quantity, line.unit_price, line.vat_rate, line.unit)
+            for line in invoice_current_lines(original=original)
+        ]
+        invoice = Invoice(
+            company=company,
+            direction=Direction.SALES,
+            kind=InvoiceKind.KOR,
+            number=number_allocate(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date),
+            issue_date=data.issue_date,
+            sale_date=original.sale_date,
+            place_of_issue=original.place_of_issue,
+            contractor=original.contractor,
+            **_seller_from_company(company),
+            buyer_name=original.buyer_name,
+            buyer_nip=original.buyer_nip,
+            buyer_foreign_id=original.buyer_foreign_id,
+            buyer_address_line1=original.buyer_address_line1,
+            buyer_address_line2=original.buyer_address_line2,
+            buyer_country_code=original.buyer_country_code,
+            buyer_email=original.buyer_email,
+            currency=original.currency,
+            exchange_rate=original.exchange_rate,
+            payment_method=original.payment_method,
+            due_date=original.due_date,
+            bank_account=original.bank_account,
+            split_payment=original.split_payment,
+            notes=data.notes.strip(),
+            corrected_invoice=original,
+            correction_reason=reason,
+            corrected_number=original.number,
+            corrected_issue_date=original.issue_date,
+            corrected_ksef_number=original.ksef_number or "",
+            created_by=user,
+            idempotency_key=data.idempotency_key,
+        )
+        lines = _line_objects(invoice, before, before_correction=True) + _line_objects(invoice, data.lines)
+        _save_with_lines(invoice, lines)
+        _announce(invoice)
+        logger.info(
+            "correction issued: company=%s invoice=%s of=%s", company.uuid, invoice.uuid, original.uuid
+        )
+        return invoice
+
+    return _idempotent(company, data.idempotency_key, create)
+
+
+def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceData) -> Invoice:
+    """Record a purchase invoice received outside KSeF (typed in by hand). It is never sent anywhere."""
+    _check_lines(data.lines)
+    _check_money(data.currency, data.exchange_rate)
+    party = _party_fields(data.party)
+    _party_check(party)
+    number = data.number.strip()
+    if not number:
+        raise InvoiceError(_("Enter the invoice number as printed on it."), code="number")
+
+    def create() -> Invoice:
+        contractor = contractor_upsert(company=company, data=data.party)
+        invoice = Invoice(
+            company=company,
+            direction=Direction.PURCHASE,
+            kind=InvoiceKind.VAT,
+            number=number,
+            contractor=contractor,
+            created_by=user,
+            idempotency_key=data.idempotency_key,
+            **_party_snapshot("seller", party),
+            **_buyer_from_company(company),
+            **_common_fields(data),
+        )
+        return _save_with_lines(invoice, _line_objects(invoice, data.lines))
+
+    return _idempotent(company, data.idempotency_key, create)

@@ -1,0 +1,31 @@
+"""Template filters for amounts on invoice pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from invoices import formatting
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | None, currency: str = "") -> str:
+    return formatting.money(value, currency)
+
+
+@register.filter
+def price(value: Decimal) -> str:
+    return formatting.price(value)
+
+
+@register.filter
+def quantity(value: Decimal) -> str:
+    return formatting.quantity(value)
+
+
+@register.filter
+def bank_account(value: str) -> str:
+    return formatting.bank_account(value)
