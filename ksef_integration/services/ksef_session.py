@@ -1,0 +1,111 @@
+"""A logged-in KSeF client for a company, for background work (sending, importing, verifying).
+
+KSeF's own session (access + refresh JWTs) is cached on the company's ``KsefConnection``, encrypted: the
+access token is reused while valid, refreshed with the refresh token when it nears expiry, and a fresh
+login with the stored credential happens only when both are gone. New tokens are saved as soon as they
+arrive (the client's ``on_tokens`` callback), so parallel tasks do not log in again and again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Company
+from ksef_integration import gateway
+from ksef_integration.errors import ConnectError
+from ksef_integration.ksef.auth import AuthTokens, PollPolicy
+from ksef_integration.ksef.client import KsefClient
+from ksef_integration.ksef.errors import KsefError
+from ksef_integration.ksef.identifiers import ContextIdentifier
+from ksef_integration.ksef.secret import Secret
+from ksef_integration.models import AuthMethod, KsefConnection
+from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+
+# Background work may wait longer for KSeF than a person at a form.
+WORKER_POLL = PollPolicy(initial=0.5, factor=1.5, maximum=5.0, timeout=120.0)
+WORKER_TIMEOUT = (5.0, 30.0)
+# A refresh token this close to its end is not worth using.
+REFRESH_MARGIN = dt.timedelta(minutes=5)
+
+
+class NotConnected(Exception):
+    """The company has no usable KSeF connection (never connected, disconnected, or needs attention)."""
+
+
+def _cached_tokens(connection: KsefConnection) -> AuthTokens | None:
+    if not (
+        connection.refresh_token_ciphertext
+        and connection.refresh_valid_until
+        and connection.access_valid_until
+    ):
+        return None
+    if connection.refresh_valid_until - REFRESH_MARGIN <= timezone.now():
+        return None
+    try:
+        return AuthTokens(
+            access_token=Secret(secret_decrypt(connection.access_token_ciphertext).decode()),
+            access_valid_until=connection.access_valid_until,
+            refresh_token=Secret(secret_decrypt(connection.refresh_token_ciphertext).decode()),
+            refresh_valid_until=connection.refresh_valid_until,
+        )
+    except SecretUnreadable:
+        return None
+
+
+def _save_tokens(connection_id: int, tokens: AuthTokens) -> None:
+    with transaction.atomic():
+        KsefConnection.objects.filter(pk=connection_id).update(
+            access_token_ciphertext=secret_encrypt(tokens.access_token.reveal()),
+            access_valid_until=tokens.access_valid_until,
+            refresh_token_ciphertext=secret_encrypt(tokens.refresh_token.reveal()),
+            refresh_valid_until=tokens.refresh_valid_until,
+        )
+
+
+def _login(client: KsefClient, connection: KsefConnection) -> None:
+    """Log in again with the stored credential (token or certificate); raises KsefError on failure."""
+    nip = connection.company.nip
+    if connection.method == AuthMethod.TOKEN:
+        token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
+        client.login_with_token(token=token, context=ContextIdentifier.nip(nip))
+        return
+    key = serialization.load_der_private_key(secret_decrypt(connection.private_key_ciphertext), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConnectError("key_unsupported", "unsupported key type")
+    certificate = x509.load_pem_x509_certificate(connection.certificate_pem.encode())
+    client.login_with_certificate(
+        certificate=certificate, private_key=key, context=ContextIdentifier.nip(nip)
+    )
+
+
+def ksef_client_for(*, company: Company) -> KsefClient:
+    """A KSeF client logged in for ``company``; raises ``NotConnected`` or the client's ``KsefError``.
+
+    Callers hold the company's KSeF lock when they start a conversation (one at a time per company).
+    """
+    connection = KsefConnection.objects.select_related("company").filter(company=company).first()
+    if connection is None or not connection.is_connected or connection.status != "active":
+        raise NotConnected(company.nip)
+    connection_id = connection.pk
+    client = KsefClient(
+        environment=gateway.environment(),
+        tokens=_cached_tokens(connection),
+        on_tokens=lambda tokens: _save_tokens(connection_id, tokens),
+        poll=WORKER_POLL,
+        timeout=WORKER_TIMEOUT,
+    )
+    if client.tokens is None:
+        try:
+            _login(client, connection)
+        except SecretUnreadable as exc:
+            raise NotConnected(company.nip) from exc
+    return client
+
+
+__all__ = ["KsefError", "NotConnected", "ksef_client_for"]
