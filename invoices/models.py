@@ -250,6 +250,8 @@ class Invoice(models.Model):
     ksef_acquisition_date = models.DateTimeField(_("KSeF acquisition date"), null=True, blank=True)
     ksef_status_message = models.TextField(_("KSeF message"), blank=True)
     xml_sha256_b64 = models.CharField(_("XML SHA-256 (Base64)"), max_length=44, blank=True)
+    # Imported invoices arrive "new" and stop being new once someone opens them.
+    is_new = models.BooleanField(_("new"), default=False)
 
     # The form's hidden key: a second submit of the same form returns the first invoice instead of a copy.
     idempotency_key = models.UUIDField(null=True, blank=True, editable=False)

@@ -16,7 +16,7 @@ from invoices.models import Contractor, Direction, Invoice, InvoiceLine
 PAGE_SIZE = 50
 LIST_FIELDS = (
     "id", "uuid", "company_id", "direction", "kind", "number", "issue_date", "seller_name", "seller_nip",
-    "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number",
+    "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number", "is_new",
 )  # fmt: skip
 
 

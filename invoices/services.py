@@ -426,3 +426,10 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
         return _save_with_lines(invoice, _line_objects(invoice, data.lines))
 
     return _idempotent(company, data.idempotency_key, create)
+
+
+def invoice_mark_opened(*, invoice: Invoice) -> None:
+    """An imported invoice stops being "new" (the Zakupy marker) once someone opens it."""
+    if invoice.is_new:
+        Invoice.objects.filter(pk=invoice.pk).update(is_new=False)
+        invoice.is_new = False

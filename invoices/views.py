@@ -27,7 +27,7 @@ from invoices.formatting import price
 from invoices.forms import CURRENCIES, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
 from invoices.models import Direction, Invoice, InvoiceLine, KsefStatus, VatRate
 from invoices.pdf import invoice_pdf_render
-from invoices.visualisation import qr_codes, qr_svg
+from invoices.visualisation import qr_codes, qr_svg, timeline_html
 
 WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 
@@ -181,12 +181,14 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
 @company_required()
 def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    services.invoice_mark_opened(invoice=invoice)
     context = _detail_context(invoice)
     context.update(
         membership=membership,
         nav_active="documents",
         can_write=_can_write(membership),
         corrections=selectors.invoice_corrections(invoice=invoice),
+        ksef_timeline=timeline_html(invoice),
     )
     return render(request, "invoices/invoice_detail.html", context)
 

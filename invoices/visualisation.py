@@ -57,3 +57,26 @@ def qr_png(url: str, *, scale: int = 6) -> bytes:
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()
+
+
+# The invoice page's KSeF timeline: ``(invoice) -> safe HTML``; ksef_integration sets it at start-up.
+TimelineProvider = Callable[["Invoice"], str]
+
+
+def no_timeline(invoice: Invoice) -> str:
+    return ""
+
+
+timeline_provider: TimelineProvider = no_timeline
+
+
+def set_timeline_provider(provider: TimelineProvider | None) -> TimelineProvider:
+    """Install ``provider`` (None restores the default) and return the previous one."""
+    global timeline_provider
+    previous = timeline_provider
+    timeline_provider = provider or no_timeline
+    return previous
+
+
+def timeline_html(invoice: Invoice) -> str:
+    return timeline_provider(invoice)

@@ -5,3 +5,32 @@ from django.utils.translation import gettext_lazy as _
 class KsefIntegrationConfig(AppConfig):
     name = "ksef_integration"
     verbose_name = _("KSeF integration")
+
+    def ready(self) -> None:
+        _connect_importing(self)
+        _connect_sending(self)
+
+
+def _connect_importing(app: AppConfig) -> None:
+    """Register the beat schedule of the import fan-out (``ksef.import_due``) after every migrate."""
+    from django.db.models.signals import post_migrate
+
+    from ksef_integration.services.importing_schedule import schedule_register
+
+    post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.importing_schedule")
+
+
+def _connect_sending(app: AppConfig) -> None:
+    """Sending: queue issued invoices, show KOD I and the KSeF timeline, keep the sweeper scheduled."""
+    from django.db.models.signals import post_migrate
+
+    from invoices.signals import invoice_issued
+    from invoices.visualisation import set_qr_provider, set_timeline_provider
+    from ksef_integration.sending_display import ksef_qr_codes, ksef_timeline
+    from ksef_integration.services.send import on_invoice_issued
+    from ksef_integration.services.sending_schedule import schedule_register
+
+    invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.sending")
+    set_qr_provider(ksef_qr_codes)
+    set_timeline_provider(ksef_timeline)
+    post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.sending_schedule")

@@ -14,4 +14,6 @@ urlpatterns = [
     path("ustawienia/ksef/", views.settings_page, name="settings"),
     path("ustawienia/ksef/rozlacz/", views.disconnect, name="disconnect"),
     path("ustawienia/ksef/sprawdz/", views.verify, name="verify"),
+    path("ustawienia/ksef/pobierz-teraz/", views.import_now, name="import_now"),
+    path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", views.invoice_send, name="invoice_send"),
 ]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +15,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required, owner_required
-from accounts.models import Membership, User
+from accounts.models import Membership, Role, User
+from invoices.models import Direction
+from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration import selectors, services
 from ksef_integration.errors import ConnectError
 from ksef_integration.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
+from ksef_integration.services import send as send_services
 
 SESSION_MISSING = "ksef_connect_missing"
 
@@ -143,8 +148,26 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
         "sunset_days": selectors.token_sunset_days(),
         "sunset": settings.KSEF_TOKEN_SUNSET,
         "events": selectors.recent_events(company=membership.company, limit=10),
+        **_import_context(membership),
     }
     return render(request, "ksef_integration/settings.html", context)
+
+
+@company_required(Role.OWNER, Role.ACCOUNTANT)
+def invoice_send(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    """The "Wyślij do KSeF" button: confirm (GET), then queue the invoice for sending (POST)."""
+    invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    connection = selectors.connection_for_company(company=membership.company)
+    if invoice.direction != Direction.SALES or connection is None or not connection.can_send:
+        messages.error(
+            request, _("This invoice cannot be sent: the company is not connected to KSeF for sending.")
+        )
+        return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+    if request.method == "POST":
+        send_services.submission_enqueue(invoice=invoice)
+        messages.success(request, _("Invoice %(number)s is on its way to KSeF.") % {"number": invoice.number})
+        return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+    return render(request, "ksef_integration/invoice_send.html", {"invoice": invoice})
 
 
 @require_POST
@@ -169,3 +192,36 @@ def verify(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     else:
         messages.success(request, _("The connection with KSeF works."))
     return redirect(reverse("ksef_integration:settings"))
+
+
+# --- importing (issue 7) ------------------------------------------------------------------------------
+
+
+def _import_context(membership: Membership) -> dict[str, object]:
+    from ksef_integration.models import ImportRun, SyncCursor
+
+    company = membership.company
+    return {
+        "can_import_now": membership.role in (Role.OWNER, Role.ACCOUNTANT),
+        "sync_cursors": list(SyncCursor.objects.filter(company=company).order_by("-subject_type")),
+        "import_runs": list(ImportRun.objects.filter(company=company)[:5]),
+    }
+
+
+@require_POST
+@company_required(Role.OWNER, Role.ACCOUNTANT)
+def import_now(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """ "Pobierz teraz": ask a worker to import the company's invoices from KSeF at once."""
+    from ksef_integration.services.importing import import_enqueue_on_commit
+
+    connection = selectors.connection_for_company(company=membership.company)
+    if connection is None or not connection.can_import:
+        messages.error(
+            request, _("Importing needs an active KSeF connection with the InvoiceRead permission.")
+        )
+    else:
+        import_enqueue_on_commit(company=membership.company)
+        messages.success(
+            request, _("Downloading invoices from KSeF has started. They will appear in Documents.")
+        )
+    return redirect("ksef_integration:settings")

@@ -61,9 +61,10 @@ def _take(endpoint: str) -> FaultRule | None:
 
 
 def before(request: HttpRequest, endpoint: str) -> HttpResponse | None:
-    if get_config().unavailable:
+    config = get_config()
+    if config.unavailable:
         return error_response(request, ApiError(503, detail="Usługa KSeF jest chwilowo niedostępna."))
-    if not FaultRule.objects.exists():
+    if not config.faults_armed:
         return None
     rule = _take(endpoint)
     if rule is None:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from ksef_simulator import processing, storage
+from ksef_simulator import crypto, processing, storage
 from ksef_simulator.models import SimBatchPart, SimExportPart, SimInvoice, SimSession
 
 
@@ -49,7 +49,12 @@ def _export_part(ident: str) -> HttpResponse:
     )
     if part is None:
         return _refuse(404, "Nie znaleziono części paczki.")
-    return HttpResponse(bytes(part.content), content_type="application/octet-stream")
+    content = bytes(part.content)
+    response = HttpResponse(content, content_type="application/octet-stream")
+    # Like KSeF's blob storage: the object's hash as metadata (Base64 SHA-256 of the encrypted part, i.e.
+    # the part's encryptedPartHash), which clients such as ksef-client 0.20 require and check.
+    response["x-ms-meta-hash"] = crypto.sha256_b64(content)
+    return response
 
 
 def _batch_part(request: HttpRequest, ident: str) -> HttpResponse:

@@ -125,6 +125,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Off by default (runserver and the test suite open many short-lived threads); a long-running server
+    # gains a lot from it, since SQLite checkpoints the WAL whenever the last connection closes.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -263,6 +266,11 @@ KSEF_API_URL = env.str("KSEF_API_URL", default="")
 KSEF_SIMULATOR_API_URL = f"{SITE_URL.rstrip('/')}/ksef-sim/v2"
 # The last day on which KSeF tokens work; after it only certificates authenticate.
 KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="2026-12-31"))
+# Sending: first retry delay (doubling, with jitter, up to 15 min) and how long a worker's claim lasts.
+KSEF_SEND_BACKOFF_SECONDS = env.float("KSEF_SEND_BACKOFF_SECONDS", default=5.0)
+KSEF_SEND_LEASE_SECONDS = env.float("KSEF_SEND_LEASE_SECONDS", default=300.0)
+# How long background work waits for one KSeF answer (read timeout, seconds).
+KSEF_WORKER_READ_TIMEOUT = env.float("KSEF_WORKER_READ_TIMEOUT", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -220,7 +220,12 @@ class Exports:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def export_download(self, *, package: ExportPackage, aes: AesKey) -> ExportContent:
-        """Download each part (no Authorization), decrypt it, join in ``ordinalNumber`` order, unpack."""
+        """Download each part (no Authorization), decrypt it, join in ``ordinalNumber`` order, unpack.
+
+        An empty package (a sync with nothing new) is not downloaded at all: it holds only ``_metadata.json``.
+        """
+        if not package.parts or package.invoice_count == 0:
+            return ExportContent(invoices={}, metadata=())
         plain = bytearray()
         for part in sorted(package.parts, key=lambda p: p.ordinal_number):
             encrypted = self._http.external(part.method or "GET", part.url, expect=(200,)).content
@@ -230,8 +235,6 @@ class Exports:
             if part.part_hash and sha256_b64(decrypted) != part.part_hash:
                 raise KsefTransientError(f"export part {part.ordinal_number} decrypts to the wrong content")
             plain += decrypted
-        if not package.parts:
-            return ExportContent(invoices={}, metadata=())
         return archive_unpack(bytes(plain), compression=package.compression_type)
 
 
@@ -272,7 +275,9 @@ def incremental_sync(
     """
     if checkpoint.tzinfo is None:
         raise ValueError("the checkpoint must be timezone-aware")
-    current = checkpoint
+    # In UTC: adding 100 days to a Europe/Warsaw time is wall-clock arithmetic and across a DST change
+    # gives a window of 100 days and an hour, which KSeF refuses (21405).
+    current = checkpoint.astimezone(UTC)
     while True:
         now = clock()
         date_to = current + max_window if now - current > max_window else None

@@ -314,6 +314,16 @@ class Sessions:
         )
         return response.content
 
+    def invoice_upo_by_ksef(self, *, session_reference: str, ksef_number: str) -> bytes:
+        """``GET /sessions/{ref}/invoices/ksef/{ksefNumber}/upo`` (Bearer): e.g. the original of a 440."""
+        response = self._http.call_raw(
+            "GET",
+            f"/sessions/{session_reference}/invoices/ksef/{ksef_number}/upo",
+            bearer=self._bearer(),
+            headers={"Accept": "application/xml"},
+        )
+        return response.content
+
     def session_upo(self, *, session_reference: str, upo_reference: str) -> bytes:
         response = self._http.call_raw(
             "GET",

@@ -9,12 +9,29 @@ from ksef_integration.models.connection import (
     Environment,
     KsefConnection,
 )
+from ksef_integration.models.importing import ImportedDocument, ImportRun, SubjectType, SyncCursor
+from ksef_integration.models.sending import (
+    FINAL_STATUSES,
+    KsefOnlineSession,
+    Submission,
+    SubmissionEvent,
+    SubmissionStatus,
+)
 
 __all__ = [
+    "FINAL_STATUSES",
     "MIN_IMPORT_INTERVAL",
     "AuditEvent",
     "AuthMethod",
     "ConnectionStatus",
     "Environment",
+    "ImportRun",
+    "ImportedDocument",
     "KsefConnection",
+    "KsefOnlineSession",
+    "SubjectType",
+    "Submission",
+    "SubmissionEvent",
+    "SubmissionStatus",
+    "SyncCursor",
 ]

@@ -13,6 +13,7 @@ import datetime as dt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -98,7 +99,7 @@ def ksef_client_for(*, company: Company) -> KsefClient:
         tokens=_cached_tokens(connection),
         on_tokens=lambda tokens: _save_tokens(connection_id, tokens),
         poll=WORKER_POLL,
-        timeout=WORKER_TIMEOUT,
+        timeout=(WORKER_TIMEOUT[0], settings.KSEF_WORKER_READ_TIMEOUT),
     )
     if client.tokens is None:
         try:

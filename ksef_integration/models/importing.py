@@ -1,0 +1,110 @@
+"""Importing invoices from KSeF: a cursor per (company, subject type), one row per import run (which is also
+the per-company lock), and the original XML + KSeF metadata of each imported invoice."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Company
+
+
+class SubjectType(models.TextChoices):
+    """Which side of the invoice the company is on (ksef-api.md §8.1)."""
+
+    SUBJECT1 = "Subject1", _("own sales issued outside the portal")
+    SUBJECT2 = "Subject2", _("purchase invoices")
+
+
+class SyncCursor(models.Model):
+    """How far one company's invoices of one subject type are known to be complete.
+
+    ``checkpoint`` is a KSeF ``permanentStorageDate``: every invoice stored up to it is in our database. It is
+    moved in the same transaction that stores the invoices of a window, never before.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_sync_cursors")
+    subject_type = models.CharField(_("subject type"), max_length=16, choices=SubjectType.choices)
+    checkpoint = models.DateTimeField(_("complete up to"))
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last successful run"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    failures_in_row = models.PositiveIntegerField(_("failures in a row"), default=0)
+    invoices_total = models.PositiveIntegerField(_("invoices imported"), default=0)
+
+    class Meta:
+        verbose_name = _("KSeF sync cursor")
+        verbose_name_plural = _("KSeF sync cursors")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "subject_type"], name="ksef_sync_cursor_unique"),
+            models.CheckConstraint(
+                condition=Q(subject_type__in=SubjectType.values), name="ksef_sync_cursor_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.subject_type} @ {self.checkpoint:%Y-%m-%d %H:%M}"
+
+
+class ImportRun(models.Model):
+    """One import of one company. A RUNNING row is the company's import lock (one at a time, by a partial
+    unique constraint); a run whose heartbeat went stale (a killed worker) is taken over by the next one."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        ABANDONED = "abandoned", _("interrupted")
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_import_runs")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    invoices_new = models.PositiveIntegerField(_("new invoices"), default=0)
+    invoices_updated = models.PositiveIntegerField(_("updated invoices"), default=0)
+    windows = models.PositiveIntegerField(default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("KSeF import run")
+        verbose_name_plural = _("KSeF import runs")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company"], condition=Q(status="running"), name="ksef_import_one_running"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "succeeded", "failed", "abandoned"]),
+                name="ksef_import_run_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "-started_at"], name="ksef_import_run_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class ImportedDocument(models.Model):
+    """What KSeF gave us for one invoice: the original XML (byte for byte) and its metadata record."""
+
+    invoice = models.OneToOneField(
+        "invoices.Invoice", on_delete=models.CASCADE, related_name="ksef_document", primary_key=True
+    )
+    ksef_number = models.CharField(_("KSeF number"), max_length=64)
+    subject_type = models.CharField(_("subject type"), max_length=16, choices=SubjectType.choices)
+    xml = models.BinaryField(editable=False)
+    invoice_hash = models.CharField(max_length=44, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    permanent_storage_date = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("imported KSeF document")
+        verbose_name_plural = _("imported KSeF documents")
+
+    def __str__(self) -> str:
+        return self.ksef_number

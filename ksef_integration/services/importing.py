@@ -1,0 +1,262 @@
+"""Import a company's invoices from KSeF: Subject2 (purchases) and Subject1 (own sales issued elsewhere).
+
+One import per company at a time (a RUNNING ``ImportRun`` is the lock). Each export window is stored in one
+transaction together with the cursor's new checkpoint, so the cursor never runs ahead of the invoices; a
+transient failure or a 429 stops the run and keeps the cursor where the last committed window left it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import requests
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Company, Membership, Role
+from ksef_integration.fa3_import import ImportMappingError, window_import
+from ksef_integration.ksef.client import KsefClient
+from ksef_integration.ksef.errors import KsefAuthError, KsefError, KsefRateLimited, KsefTransientError
+from ksef_integration.models import (
+    AuditEvent,
+    ConnectionStatus,
+    ImportRun,
+    KsefConnection,
+    SubjectType,
+    SyncCursor,
+)
+from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
+
+logger = logging.getLogger(__name__)
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+EARLIEST_START = dt.date(2026, 2, 1)  # KSeF 2.0 holds nothing older
+SUBJECT_TYPES: tuple[str, ...] = (SubjectType.SUBJECT2, SubjectType.SUBJECT1)
+# A run that has not reported progress for this long belongs to a dead worker and may be taken over.
+LEASE = dt.timedelta(minutes=15)
+FAILURES_BEFORE_MAIL = 3
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    status: str  # an ImportRun.Status value, or "busy" / "not_connected"
+    invoices_new: int = 0
+    invoices_updated: int = 0
+    error: str = ""
+
+
+def import_start(connection: KsefConnection) -> dt.datetime:
+    """Where a first import begins: the chosen start date, else the first day of the month of connection;
+    never before 2026-02-01. Midnight in Warsaw, as an aware datetime."""
+    start = connection.import_start_date
+    if start is None:
+        connected = timezone.localtime(connection.connected_at or timezone.now(), WARSAW)
+        start = connected.date().replace(day=1)
+    return dt.datetime.combine(max(start, EARLIEST_START), dt.time.min, tzinfo=WARSAW).astimezone(dt.UTC)
+
+
+# --- the per-company lock ---------------------------------------------------------------------------
+
+
+def _claim(company: Company) -> ImportRun | None:
+    """Start a run, or None when another (live) run of the company holds the lock."""
+    now = timezone.now()
+    with translation.override("pl"):
+        reason = _("The import was interrupted (the worker stopped); the next run continued it.")
+    ImportRun.objects.filter(
+        company=company, status=ImportRun.Status.RUNNING, heartbeat_at__lt=now - LEASE
+    ).update(status=ImportRun.Status.ABANDONED, finished_at=now, error=reason)
+    try:
+        with transaction.atomic():
+            return ImportRun.objects.create(company=company, started_at=now, heartbeat_at=now)
+    except IntegrityError:
+        return None
+
+
+def _finish(run: ImportRun, status: str, error: str = "") -> None:
+    run.status = status
+    run.error = error[:500]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "invoices_new", "invoices_updated", "windows"])
+
+
+# --- errors in plain words -------------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> str:
+    """A failure as the owner should read it, in Polish (stored, shown later to anyone)."""
+    with translation.override("pl"):
+        if isinstance(exc, KsefRateLimited):
+            return _(
+                "KSeF limited the number of requests; the import will continue on its own in %(seconds)s s."
+            ) % {"seconds": exc.retry_after}
+        if isinstance(exc, KsefTransientError | requests.RequestException):
+            return _("KSeF was not answering; the import will be retried automatically.")
+        if isinstance(exc, KsefAuthError):
+            return _("KSeF did not accept our credentials (%(reason)s). Check the connection.") % {
+                "reason": exc.message_pl
+            }
+        if isinstance(exc, ImportMappingError):
+            return _("Invoice %(number)s from KSeF could not be saved; we are looking into it.") % {
+                "number": exc.ksef_number
+            }
+        if isinstance(exc, NotConnected):
+            return _("The company is not connected to KSeF.")
+        return _("Importing from KSeF failed; it will be retried automatically.")
+
+
+def _attention(company: Company, message: str) -> None:
+    updated = KsefConnection.objects.filter(company=company, status=ConnectionStatus.ACTIVE).update(
+        status=ConnectionStatus.ATTENTION, attention_reason=message[:300], updated_at=timezone.now()
+    )
+    if updated:
+        AuditEvent.objects.create(
+            company=company, kind=AuditEvent.Kind.VERIFY_FAILED, message=message[:500], data={"by": "import"}
+        )
+
+
+def _record_failure(cursor: SyncCursor, message: str) -> None:
+    now = timezone.now()
+    SyncCursor.objects.filter(pk=cursor.pk).update(
+        last_error=message[:500], last_error_at=now, failures_in_row=F("failures_in_row") + 1
+    )
+    cursor.refresh_from_db(fields=["failures_in_row"])
+    if cursor.failures_in_row == FAILURES_BEFORE_MAIL:
+        transaction.on_commit(lambda: _mail_failures(cursor.company_id, message))
+
+
+def _mail_failures(company_id: int, message: str) -> None:
+    company = Company.objects.get(pk=company_id)
+    emails = list(
+        Membership.objects.filter(company=company, role__in=[Role.OWNER, Role.ACCOUNTANT]).values_list(
+            "user__email", flat=True
+        )
+    )
+    if not emails:
+        return
+    with translation.override("pl"):
+        subject = _("KSeF: importing invoices for %(company)s keeps failing") % {"company": company.name}
+        body = _(
+            "Importing invoices from KSeF for %(company)s failed %(count)s times in a row.\n\n"
+            "Last error: %(message)s\n\nCheck Data and settings → KSeF in the portal."
+        ) % {"company": company.name, "count": FAILURES_BEFORE_MAIL, "message": message}
+    send_mail(subject, body, None, emails)
+
+
+# --- the import --------------------------------------------------------------------------------------
+
+
+def _cursor(company: Company, connection: KsefConnection, subject_type: str) -> SyncCursor:
+    cursor, _created = SyncCursor.objects.get_or_create(
+        company=company, subject_type=subject_type, defaults={"checkpoint": import_start(connection)}
+    )
+    return cursor
+
+
+def _sync_subject(client: KsefClient, company: Company, cursor: SyncCursor, run: ImportRun) -> None:
+    cursor.last_run_at = timezone.now()
+    cursor.save(update_fields=["last_run_at"])
+    for window in client.incremental_sync(subject_type=cursor.subject_type, checkpoint=cursor.checkpoint):
+        with transaction.atomic():
+            stats = window_import(
+                company=company,
+                subject_type=cursor.subject_type,
+                invoices=window.invoices,
+                metadata=window.metadata,
+            )
+            # Same transaction as the invoices: the checkpoint can never be ahead of what is stored.
+            SyncCursor.objects.filter(pk=cursor.pk).update(
+                checkpoint=window.checkpoint, invoices_total=F("invoices_total") + stats.created
+            )
+            run.invoices_new += stats.created
+            run.invoices_updated += stats.recognised
+            run.windows += 1
+            run.heartbeat_at = timezone.now()
+            run.save(update_fields=["invoices_new", "invoices_updated", "windows", "heartbeat_at"])
+        cursor.checkpoint = window.checkpoint
+        logger.info(
+            "ksef import window: company=%s subject=%s new=%s recognised=%s checkpoint=%s",
+            company.uuid, cursor.subject_type, stats.created, stats.recognised, window.checkpoint.isoformat(),
+        )  # fmt: skip
+    SyncCursor.objects.filter(pk=cursor.pk).update(
+        last_success_at=timezone.now(), last_error="", failures_in_row=0
+    )
+
+
+def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TYPES) -> ImportResult:
+    """Bring the company's invoices of ``subject_types`` up to KSeF's high water mark."""
+    company = Company.objects.get(pk=company_id)
+    connection = KsefConnection.objects.filter(company=company).first()
+    if connection is None or not connection.can_import:
+        return ImportResult(status="not_connected")
+    run = _claim(company)
+    if run is None:
+        return ImportResult(status="busy")
+    cursors = [_cursor(company, connection, subject_type) for subject_type in subject_types]
+    current = cursors[0]
+    try:
+        client = ksef_client_for(company=company)
+        for current in cursors:
+            _sync_subject(client, company, current, run)
+    except (KsefError, NotConnected, ImportMappingError, requests.RequestException) as exc:
+        message = _describe(exc)
+        logger.warning(
+            "ksef import failed: company=%s subject=%s error=%s", company.uuid, current.subject_type, exc
+        )
+        _record_failure(current, message)
+        if isinstance(exc, KsefAuthError):
+            _attention(company, message)
+        _finish(run, ImportRun.Status.FAILED, message)
+        return ImportResult(ImportRun.Status.FAILED, run.invoices_new, run.invoices_updated, message)
+    except BaseException:
+        _finish(run, ImportRun.Status.FAILED, _describe(Exception()))
+        raise
+    _finish(run, ImportRun.Status.SUCCEEDED)
+    return ImportResult(ImportRun.Status.SUCCEEDED, run.invoices_new, run.invoices_updated)
+
+
+def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:
+    """Companies with automatic import on whose interval has passed since their last run started."""
+    now = now or timezone.now()
+    due = []
+    connections = KsefConnection.objects.filter(status=ConnectionStatus.ACTIVE, auto_import=True)
+    for connection in connections.only("company_id", "import_interval_minutes", "permissions"):
+        if not connection.can_import:
+            continue
+        last = (
+            ImportRun.objects.filter(company_id=connection.company_id)
+            .order_by("-started_at")
+            .values_list("started_at", "status")
+            .first()
+        )
+        if last is not None and last[1] == ImportRun.Status.RUNNING:
+            continue
+        interval = dt.timedelta(minutes=connection.import_interval_minutes)
+        if last is None or last[0] <= now - interval:
+            due.append(connection.company_id)
+    return due
+
+
+def import_enqueue_on_commit(*, company: Company) -> None:
+    """Ask a worker to import now ("Pobierz teraz"), once the current transaction has committed."""
+    from ksef_integration.tasks import ksef_import  # the tasks module imports this one
+
+    company_id = company.pk
+    transaction.on_commit(lambda: ksef_import.delay(company_id))
+
+
+__all__ = [
+    "LEASE",
+    "ImportResult",
+    "companies_due_for_import",
+    "company_import",
+    "import_enqueue_on_commit",
+    "import_start",
+]

@@ -1,0 +1,51 @@
+"""Celery tasks of the KSeF integration: thin wrappers, one service call each, IDs as arguments."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+# --- importing (issue 7) --------------------------------------------------------------------------------
+
+
+@shared_task(name="ksef.import", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+def ksef_import(company_id: int) -> str:
+    """Import one company's invoices from KSeF (both subject types) up to the high water mark."""
+    from ksef_integration.services.importing import company_import
+
+    return company_import(company_id=company_id).status
+
+
+@shared_task(name="ksef.import_due", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
+def ksef_import_due() -> int:
+    """Beat fan-out: enqueue ``ksef.import`` for each company whose import interval has passed."""
+    from ksef_integration.services.importing import companies_due_for_import
+
+    due = companies_due_for_import()
+    for company_id in due:
+        ksef_import.apply_async(args=(company_id,), expires=10 * 60)
+    return len(due)
+
+
+# --- end of importing -----------------------------------------------------------------------------------
+
+
+# --- sending (issue 6) ----------------------------------------------------------------------------------
+
+
+@shared_task(name="ksef.send", acks_late=True, soft_time_limit=110, time_limit=150)
+def send(submission_id: int) -> None:
+    """Send one submission to KSeF (and whatever else of its company is due, under the company lock)."""
+    from ksef_integration.services.send import submission_send
+
+    submission_send(submission_id=submission_id)
+
+
+@shared_task(name="ksef.sweep", acks_late=True, expires=25, soft_time_limit=25, time_limit=30)
+def sweep() -> int:
+    """Beat: hand back rows whose worker vanished and queue ``ksef.send`` for companies with due work."""
+    from ksef_integration.services.send import submissions_sweep
+
+    return submissions_sweep()
+
+
+# --- end of sending -------------------------------------------------------------------------------------

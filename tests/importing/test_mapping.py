@@ -1,0 +1,164 @@
+"""FA(3) → invoices: the parser's features we do not issue ourselves, idempotent upserts, own invoices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Company
+from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus
+from invoices.services import InvoiceData, LineData, PartyData, invoice_issue
+from ksef_integration.fa3_import import ImportMappingError, window_import
+from ksef_integration.models import ImportedDocument, SubjectType
+from ksef_simulator.services_invoices import fa3_build
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = Path(__file__).resolve().parent.parent / "ksef_integration" / "fa3" / "samples"
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / f"{name}.xml").read_bytes()
+
+
+def number(i: int) -> str:
+    return f"5265877635-20260301-0000000000{i:02d}-00"
+
+
+def test_features_we_do_not_issue_are_imported(company_a: Company) -> None:
+    files = {
+        number(1): sample("vat_eur_podmiot3"),
+        number(2): sample("kor_before_after"),
+        number(3): sample("zal_advance"),
+        number(4): sample("vat_attachment_transport"),
+        number(5): sample("kor_zal_eur"),
+    }
+    stats = window_import(company=company_a, subject_type=SubjectType.SUBJECT2, invoices=files, metadata=())
+    assert stats.created == 5
+    by_number = {i.ksef_number: i for i in Invoice.objects.filter(company=company_a)}
+
+    eur = by_number[number(1)]
+    assert eur.currency == "EUR"
+    assert eur.exchange_rate is not None
+    assert eur.exchange_rate > 0
+    assert eur.direction == Direction.PURCHASE
+    assert eur.ksef_status == KsefStatus.ACCEPTED
+    assert eur.is_new
+    assert eur.lines.count() == 2
+    assert eur.total_gross == eur.total_net + eur.total_vat
+
+    kor = by_number[number(2)]
+    assert kor.kind == InvoiceKind.KOR
+    assert kor.corrected_number
+    assert kor.lines.filter(before_correction=True).exists()
+    assert kor.lines.filter(before_correction=False).exists()
+
+    assert by_number[number(3)].kind == InvoiceKind.ZAL
+    assert by_number[number(5)].kind == InvoiceKind.KOR
+    assert by_number[number(5)].currency == "EUR"
+    # the seller became a contractor, matched by NIP
+    assert Contractor.objects.filter(company=company_a, nip=eur.seller_nip).count() == 1
+    assert eur.contractor is not None
+    assert eur.contractor.nip == eur.seller_nip
+    # the original XML is kept byte for byte
+    assert bytes(ImportedDocument.objects.get(invoice=eur).xml) == files[number(1)]
+
+
+def test_correction_difference_lines_may_be_negative(company_a: Company) -> None:
+    xml = fa3_build(
+        seller_nip="5265877635", buyer_nip=company_a.nip, number="X/1", issue_date=dt.date(2026, 9, 1),
+        net=Decimal("100.00"),
+    )  # fmt: skip
+    xml = xml.replace(b"<P_8B>1</P_8B>", b"<P_8B>-1</P_8B>")
+    xml = xml.replace(b"<P_11>100.00</P_11>", b"<P_11>-100.00</P_11>")
+    window_import(
+        company=company_a, subject_type=SubjectType.SUBJECT2, invoices={number(9): xml}, metadata=()
+    )
+    line = InvoiceLine.objects.get(invoice__ksef_number=number(9))
+    assert line.quantity == Decimal(-1)
+    assert line.allows_negative
+    assert line.net_value == Decimal("-100.00")
+    assert line.vat_amount == Decimal("-23.00")
+
+
+def test_importing_twice_changes_nothing(company_a: Company) -> None:
+    files = {number(1): sample("vat_eur_podmiot3"), number(2): sample("kor_before_after")}
+    window_import(company=company_a, subject_type=SubjectType.SUBJECT2, invoices=files, metadata=())
+    before = list(Invoice.objects.order_by("id").values_list("id", "updated_at"))
+    lines = InvoiceLine.objects.count()
+    stats = window_import(company=company_a, subject_type=SubjectType.SUBJECT2, invoices=files, metadata=())
+    assert (stats.created, stats.unchanged) == (0, 2)
+    assert list(Invoice.objects.order_by("id").values_list("id", "updated_at")) == before
+    assert InvoiceLine.objects.count() == lines
+
+
+def test_subject1_recognises_our_own_sales_invoice(company_a: Company) -> None:
+    ours = invoice_issue(
+        company=company_a,
+        user=None,
+        data=InvoiceData(
+            party=PartyData(name="Odbiorca", nip="5265877635"),
+            lines=[LineData(name="Usługa", quantity=Decimal(1), unit_price=Decimal("10.00"), vat_rate="23")],
+            issue_date=dt.date(2026, 11, 2),
+        ),
+    )
+    same = fa3_build(
+        seller_nip=company_a.nip, buyer_nip="5265877635", number=ours.number, issue_date=dt.date(2026, 11, 2),
+        net=Decimal("10.00"),
+    )  # fmt: skip
+    elsewhere = fa3_build(
+        seller_nip=company_a.nip, buyer_nip="7740001454", number="GOV/1/2026",
+        issue_date=dt.date(2026, 11, 3), net=Decimal("50.00"),
+    )  # fmt: skip
+    stats = window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT1,
+        invoices={number(1): same, number(2): elsewhere},
+        metadata=(),
+    )
+    assert (stats.created, stats.recognised) == (1, 1)
+    ours.refresh_from_db()
+    assert ours.ksef_number == number(1)
+    assert ours.ksef_status == KsefStatus.ACCEPTED
+    assert Invoice.objects.filter(company=company_a, direction=Direction.SALES).count() == 2
+    other = Invoice.objects.get(ksef_number=number(2))
+    assert other.direction == Direction.SALES
+    assert not other.is_new
+    assert other.contractor is not None
+    assert other.contractor.nip == "7740001454"
+    # and a second import of the same window recognises both by KSeF number
+    again = window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT1,
+        invoices={number(1): same, number(2): elsewhere},
+        metadata=(),
+    )
+    assert (again.created, again.unchanged) == (0, 2)
+
+
+def test_an_unreadable_invoice_stops_the_window(company_a: Company) -> None:
+    with pytest.raises(ImportMappingError) as caught:
+        window_import(
+            company=company_a, subject_type=SubjectType.SUBJECT2, invoices={number(1): b"<x/>"}, metadata=()
+        )
+    assert caught.value.ksef_number == number(1)
+
+
+def test_imported_purchase_is_new_until_opened(alice_client: Any, company_a: Company) -> None:
+    window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={number(1): sample("vat_eur_podmiot3")},
+        metadata=(),
+    )
+    invoice = Invoice.objects.get(ksef_number=number(1))
+    listing = alice_client.get(reverse("invoices:list") + "?direction=purchase")
+    assert "badge--new" in listing.content.decode()
+    assert alice_client.get(reverse("invoices:detail", args=[invoice.uuid])).status_code == 200
+    invoice.refresh_from_db()
+    assert not invoice.is_new

@@ -1,0 +1,90 @@
+"""Settings → KSeF import section, "Pobierz teraz", the beat fan-out and its schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from accounts.models import Company, Role
+from ksef_integration.models import ConnectionStatus, ImportRun, KsefConnection, SubjectType, SyncCursor
+from ksef_integration.services.importing import companies_due_for_import
+from ksef_integration.tasks import ksef_import_due
+from tests.conftest import add_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connection(company_a: Company) -> KsefConnection:
+    return KsefConnection.objects.create(
+        company=company_a, status=ConnectionStatus.ACTIVE, environment="simulator", method="token",
+        token_ciphertext="x", permissions=["InvoiceRead"], auto_import=True, import_interval_minutes=15,
+        connected_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_settings_show_the_cursor_in_words(alice_client: Any, connection: KsefConnection) -> None:
+    SyncCursor.objects.create(
+        company=connection.company, subject_type=SubjectType.SUBJECT2,
+        checkpoint=dt.datetime(2026, 11, 25, 13, 5, tzinfo=dt.UTC), invoices_total=12,
+        last_error="KSeF nie odpowiadał", last_error_at=timezone.now(),
+    )  # fmt: skip
+    page = alice_client.get("/ustawienia/ksef/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "kompletne do 25.11.2026 14:05" in page  # Warsaw time
+    assert "KSeF nie odpowiadał" in page
+    assert "Pobierz teraz" in page
+
+
+def test_download_now_enqueues_on_commit(
+    alice_client: Any, connection: KsefConnection, django_capture_on_commit_callbacks: Any
+) -> None:
+    with (
+        mock.patch("ksef_integration.tasks.ksef_import.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = alice_client.post("/ustawienia/ksef/pobierz-teraz/")
+    assert response.status_code == 302
+    delay.assert_called_once_with(connection.company.pk)
+
+
+def test_a_viewer_cannot_download_now(client: Any, connection: KsefConnection) -> None:
+    viewer = add_member(connection.company, Role.VIEWER, "viewer@example.com")
+    client.force_login(viewer.user)
+    with mock.patch("ksef_integration.tasks.ksef_import.delay") as delay:
+        response = client.post("/ustawienia/ksef/pobierz-teraz/")
+    assert response.status_code in (302, 403, 404)
+    delay.assert_not_called()
+
+
+def test_fan_out_respects_interval_and_running_imports(connection: KsefConnection) -> None:
+    company_id = connection.company.pk
+    assert companies_due_for_import() == [company_id]
+    run = ImportRun.objects.create(company=connection.company, status=ImportRun.Status.SUCCEEDED)
+    assert companies_due_for_import() == []
+    assert companies_due_for_import(now=run.started_at + dt.timedelta(minutes=15)) == [company_id]
+    ImportRun.objects.create(company=connection.company)  # running
+    assert companies_due_for_import(now=run.started_at + dt.timedelta(hours=1)) == []
+    KsefConnection.objects.filter(pk=connection.pk).update(auto_import=False)
+    ImportRun.objects.all().delete()
+    assert companies_due_for_import() == []
+
+
+def test_import_due_task_enqueues_each_due_company(connection: KsefConnection) -> None:
+    with mock.patch("ksef_integration.tasks.ksef_import.apply_async") as apply_async:
+        assert ksef_import_due() == 1
+    assert apply_async.call_args.kwargs["args"] == (connection.company.pk,)
+
+
+def test_migrate_registers_the_beat_schedule() -> None:
+    PeriodicTask.objects.filter(task="ksef.import_due").delete()
+    call_command("migrate", verbosity=0)
+    task = PeriodicTask.objects.get(task="ksef.import_due")
+    assert task.enabled
+    assert task.interval is not None
+    assert (task.interval.every, task.interval.period) == (1, "minutes")

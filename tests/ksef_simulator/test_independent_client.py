@@ -1,0 +1,345 @@
+"""The "independent client" check of issue 3: the PyPI package ``ksef-client==0.20.0``, written by others
+against the real TEST environment, drives the whole journey against the simulator over real HTTP.
+
+self-signed XAdES login → generate a KSeF token → token login → online session → send an FA(3) →
+KSeF number → UPO → metadata query → download by KSeF number → export, download and decrypt.
+
+The package refuses pre-signed URLs on loopback hosts, so the simulator is reached (and builds its storage
+URLs) under ``ksef-sim.test``, which /etc/hosts maps to 127.0.0.1 (added by ``.ci/run`` in CI). Only the
+package's public API and options are used; nothing of it is patched.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import importlib.util
+import random
+import socket
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import load_der_private_key
+from ksef_client import KsefClient, KsefClientOptions
+from ksef_client.models import (
+    FormCode,
+    GenerateTokenRequest,
+    InvoiceExportRequest,
+    InvoiceQueryDateRange,
+    InvoiceQueryFilters,
+)
+from ksef_client.services.auth import build_auth_token_request_xml
+from ksef_client.services.crypto import build_encryption_data
+from ksef_client.services.csr import generate_csr_rsa
+from ksef_client.services.workflows import (
+    AuthCoordinator,
+    AuthResult,
+    ExportWorkflow,
+    OnlineSessionWorkflow,
+)
+from lxml import etree
+from signxml import methods
+from signxml.algorithms import SignatureMethod
+from signxml.xades import XAdESSigner
+
+from ksef_simulator import processing
+from ksef_simulator.conf import config_update
+from ksef_simulator.services_invoices import fa3_build, nip_random
+from tests.conftest import need
+
+HOST = "ksef-sim.test"
+UPO_NS = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
+T = TypeVar("T")
+
+
+def _resolves_to_loopback(name: str) -> bool:
+    try:
+        return all(info[4][0] in ("127.0.0.1", "::1") for info in socket.getaddrinfo(name, None))
+    except OSError:
+        return False
+
+
+def _poll(read: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 30.0) -> T:
+    """Call ``read`` until ``done`` says so; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def _self_signed_certificate(nip: str) -> tuple[str, str]:
+    """(certificate PEM, private key PEM) of a self-signed seal with ``serialNumber TINPL-<NIP>``.
+
+    The TEST environment accepts such certificates for any NIP. The key and the subject come from the
+    package's own CSR helper; the certificate is that request signed with its own key.
+    """
+    request = generate_csr_rsa(
+        {
+            "commonName": f"Pieczęć testowa {nip}",
+            "organizationName": f"Firma {nip} sp. z o.o.",
+            "countryName": "PL",
+            "serialNumber": f"TINPL-{nip}",
+        }
+    )
+    csr = x509.load_der_x509_csr(base64.b64decode(request.csr_base64))
+    key = load_der_private_key(base64.b64decode(request.private_key_base64), password=None)
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(csr.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return certificate_pem, key_pem
+
+
+def _xades_login(
+    client: KsefClient, auth: AuthCoordinator, nip: str, certificate_pem: str, key_pem: str
+) -> AuthResult:
+    """XAdES login through the package.
+
+    The package signs with ``xmlsec`` from its optional ``xml`` extra; where that extra is not installed
+    (the project installs ``ksef-client[fa3]``), the AuthTokenRequest the package builds is signed with
+    signxml instead and every HTTP step still goes through the package's public API.
+    """
+    if importlib.util.find_spec("xmlsec") is not None:
+        return auth.authenticate_with_xades(
+            context_identifier_type="nip",
+            context_identifier_value=nip,
+            subject_identifier_type="certificateSubject",
+            certificate_pem=certificate_pem,
+            private_key_pem=key_pem,
+            poll_interval_seconds=0.1,
+            max_attempts=100,
+        )
+    challenge = client.auth.get_challenge()
+    document = build_auth_token_request_xml(
+        challenge=challenge.challenge,
+        context_identifier_type="nip",
+        context_identifier_value=nip,
+        subject_identifier_type="certificateSubject",
+    )
+    signed = XAdESSigner(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256).sign(
+        etree.fromstring(document.encode()),
+        key=key_pem,
+        cert=[certificate_pem],
+    )
+    init = client.auth.submit_xades_auth_request(
+        etree.tostring(signed, xml_declaration=True, encoding="utf-8").decode()
+    )
+    assert init is not None
+    token = init.authentication_token.token
+    status = _poll(
+        lambda: client.auth.get_auth_status(init.reference_number, token), lambda s: s.status.code != 100
+    )
+    assert status.status.code == 200, status.status
+    return AuthResult(
+        reference_number=init.reference_number,
+        authentication_token=token,
+        tokens=client.auth.redeem_token(token),
+    )
+
+
+def _certificate_for(client: KsefClient, usage: str) -> tuple[str, str]:
+    """(Base64 DER, publicKeyId) of the key the API publishes for ``usage`` (the latest valid one)."""
+    now = dt.datetime.now(dt.UTC)
+    candidates = [
+        c
+        for c in client.security.get_public_key_certificates()
+        if usage in [getattr(u, "value", u) for u in c.usage]
+        and dt.datetime.fromisoformat(str(c.valid_from)) <= now <= dt.datetime.fromisoformat(str(c.valid_to))
+    ]
+    assert candidates, f"no {usage} certificate published"
+    chosen = max(candidates, key=lambda c: dt.datetime.fromisoformat(str(c.valid_from)))
+    assert chosen.public_key_id
+    return chosen.certificate, chosen.public_key_id
+
+
+@pytest.fixture
+def ksef(live_server: Any, settings: Any) -> Any:
+    need(_resolves_to_loopback(HOST), f"{HOST} does not resolve to 127.0.0.1 (add it to /etc/hosts)")
+    port = live_server.url.rsplit(":", 1)[1]
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+    # storage.py appends /ksef-sim/storage/... to this base.
+    settings.KSEF_SIMULATOR_PUBLIC_URL = f"http://{HOST}:{port}"
+    # Short but real asynchrony, so that the client has to poll every step.
+    config_update(
+        auth_delay=dt.timedelta(milliseconds=200),
+        token_activation_delay=dt.timedelta(milliseconds=200),
+        invoice_processing_delay=dt.timedelta(milliseconds=300),
+        permanent_storage_lag=dt.timedelta(milliseconds=1500),
+        hwm_lag=dt.timedelta(milliseconds=300),
+    )
+    options = KsefClientOptions(
+        base_url=f"http://{HOST}:{port}/ksef-sim/v2",
+        timeout_seconds=30,
+        # Plain HTTP on a private test host: allowed explicitly, for this host only.
+        strict_presigned_url_validation=False,
+        allowed_presigned_hosts=[HOST],
+    )
+    with KsefClient(options) as client:
+        yield client
+
+
+def test_the_ksef_client_package_runs_the_whole_test_environment_journey(ksef: KsefClient) -> None:
+    rng = random.Random()
+    nip, buyer = nip_random(rng), nip_random(rng)
+    auth = AuthCoordinator(ksef.auth)
+
+    # 1. Self-signed XAdES login, as the TEST environment allows for any NIP.
+    certificate_pem, key_pem = _self_signed_certificate(nip)
+    xades = _xades_login(ksef, auth, nip, certificate_pem, key_pem)
+    assert xades.access_token
+    assert xades.refresh_token
+
+    # 2. A KSeF token with the rights to send and read invoices; it becomes Active asynchronously.
+    generated = ksef.tokens.generate_token(
+        GenerateTokenRequest(
+            description="Klient niezależny (ksef-client 0.20.0)",
+            permissions=["InvoiceWrite", "InvoiceRead"],  # type: ignore[list-item]
+        ),
+        access_token=xades.access_token,
+    )
+    assert generated.token.startswith(f"{generated.reference_number}|nip-{nip}|")
+    status = _poll(
+        lambda: ksef.tokens.get_token_status(generated.reference_number, access_token=xades.access_token),
+        lambda s: getattr(s.status, "value", s.status) == "Active",
+    )
+    assert getattr(status.status, "value", status.status) == "Active"
+
+    # 3. Token login.
+    token_certificate, token_key_id = _certificate_for(ksef, "KsefTokenEncryption")
+    login = auth.authenticate_with_ksef_token(
+        token=generated.token,
+        public_certificate=token_certificate,
+        public_key_id=token_key_id,
+        context_identifier_type="nip",
+        context_identifier_value=nip,
+        poll_interval_seconds=0.1,
+        max_attempts=100,
+    )
+    access = login.access_token
+    assert access != xades.access_token
+
+    # 4. Online session and one FA(3).
+    symmetric_certificate, symmetric_key_id = _certificate_for(ksef, "SymmetricKeyEncryption")
+    session = OnlineSessionWorkflow(ksef.sessions).open_session(
+        form_code=FormCode(system_code="FA (3)", schema_version="1-0E", value="FA"),
+        public_certificate=symmetric_certificate,
+        public_key_id=symmetric_key_id,
+        access_token=access,
+    )
+    today = processing.warsaw_date(processing.now())
+    number = f"FV/IC/{rng.randrange(16**8):08X}"
+    xml = fa3_build(seller_nip=nip, buyer_nip=buyer, number=number, issue_date=today, net=Decimal("123.45"))
+    sent = session.send_invoice(xml)
+
+    # 5. The KSeF number, after the asynchronous processing.
+    invoice = _poll(
+        lambda: session.get_invoice_status(sent.reference_number),
+        lambda s: s.status.code not in (100, 150),
+    )
+    assert invoice.status.code == 200, invoice.status
+    ksef_number = invoice.ksef_number
+    assert ksef_number
+    assert ksef_number.startswith(f"{nip}-{today:%Y%m%d}-")
+
+    # 6. UPO: of the invoice (by KSeF number, through the API) and of the closed session (pre-signed URL).
+    invoice_upo = ksef.sessions.get_session_invoice_upo_by_ksef(
+        session.reference_number, ksef_number, access_token=access
+    )
+    upo_root = etree.fromstring(invoice_upo)
+    assert upo_root.findtext(f".//{{{UPO_NS}}}NumerKSeFDokumentu") == ksef_number
+    session.close()
+    closed = _poll(lambda: session.get_status(), lambda s: s.status.code not in (100, 170))
+    assert closed.status.code == 200, closed.status
+    assert closed.upo is not None
+    assert closed.upo.pages
+    page_url = closed.upo.pages[0].download_url
+    assert page_url.startswith(f"http://{HOST}:")
+    session_upo = ksef.http_client.request("GET", page_url, skip_auth=True)
+    assert session_upo.status_code == 200
+    assert ksef_number.encode() in session_upo.content
+
+    # 7. Metadata query: the seller finds its invoice.
+    since = (processing.now() - dt.timedelta(hours=1)).isoformat()
+    filters = InvoiceQueryFilters(
+        subject_type="Subject1",  # type: ignore[arg-type]
+        date_range=InvoiceQueryDateRange(date_type="Invoicing", from_=since),  # type: ignore[arg-type]
+    )
+    # Queries see an invoice once it is in permanent storage (permanentStorageDate, 1.5 s here): poll.
+    metadata = _poll(
+        lambda: ksef.invoices.query_invoice_metadata(filters, access_token=access, page_size=10),
+        lambda page: any(m.ksef_number == ksef_number for m in page.invoices),
+    )
+    found = [m for m in metadata.invoices if m.ksef_number == ksef_number]
+    assert len(found) == 1
+    assert found[0].invoice_number == number
+
+    # 8. Download by KSeF number (21165 until it is in permanent storage): the very bytes that were sent.
+    downloaded = _poll(
+        lambda: _try(lambda: ksef.invoices.get_invoice_bytes(ksef_number, access_token=access)),
+        lambda d: d is not None,
+    )
+    assert downloaded is not None
+    assert downloaded.content == xml
+    assert downloaded.sha256_base64 == invoice.invoice_hash
+
+    # 9. Export with the client's own key; download every part, decrypt and unpack. The download worked, so
+    # the invoice is in permanent storage; once the HWM (now - 300 ms) has passed it, the export sees it.
+    time.sleep(0.5)
+    encryption = build_encryption_data(symmetric_certificate, public_key_id=symmetric_key_id)
+    assert encryption.encryption_info is not None
+    export = ksef.invoices.export_invoices(
+        InvoiceExportRequest(
+            encryption=encryption.encryption_info,
+            filters=InvoiceQueryFilters(
+                subject_type="Subject1",  # type: ignore[arg-type]
+                date_range=InvoiceQueryDateRange(
+                    date_type="PermanentStorage",  # type: ignore[arg-type]
+                    from_=since,
+                    restrict_to_permanent_storage_hwm_date=True,
+                ),
+            ),
+        ),
+        access_token=access,
+    )
+    exported = _poll(
+        lambda: ksef.invoices.get_export_status(export.reference_number, access_token=access),
+        lambda s: s.status.code not in (100, 150),
+    )
+    assert exported.status.code == 200, exported.status
+    assert exported.package is not None
+    assert exported.package.invoice_count == 1
+    result = ExportWorkflow(ksef.invoices, ksef.http_client).download_and_process_package(
+        exported.package, encryption
+    )
+    assert result.invoice_xml_files == {f"{ksef_number}.xml": xml.decode()}
+    assert [m["ksefNumber"] for m in result.metadata_summaries] == [ksef_number]
+
+
+def _try(call: Callable[[], T]) -> T | None:
+    """The call's result, or None while KSeF answers 21165 (not yet in permanent storage)."""
+    from ksef_client.exceptions import KsefApiError
+
+    try:
+        return call()
+    except KsefApiError as exc:
+        if exc.status_code == 400 and "21165" in f"{exc.message} {exc.response_body!r}":
+            return None
+        raise
