@@ -92,12 +92,25 @@ class PublicKeyStore:
         self._clock = clock
         self._certificates: list[PublicKeyCertificate] = []
         self._fetched_at: datetime | None = None
+        # Called after every fetch, e.g. to share the list with stores built later in the same process.
+        self.on_fetch: Callable[[PublicKeyStore], None] | None = None
 
     def fetch(self) -> list[PublicKeyCertificate]:
         """Fetch the list now (no auth) and cache it."""
         self._certificates = certificates_parse(self._http.call("GET", "/security/public-key-certificates"))
         self._fetched_at = self._clock()
+        if self.on_fetch is not None:
+            self.on_fetch(self)
         return list(self._certificates)
+
+    def snapshot(self) -> tuple[list[PublicKeyCertificate], datetime | None]:
+        """The cached list and when it was fetched, to hand to another store (e.g. the next client)."""
+        return list(self._certificates), self._fetched_at
+
+    def preload(self, certificates: list[PublicKeyCertificate], fetched_at: datetime | None) -> None:
+        """Start from a list fetched earlier; it still expires ``ttl`` after ``fetched_at``."""
+        self._certificates = list(certificates)
+        self._fetched_at = fetched_at
 
     def get(self, *, usage: str) -> PublicKeyCertificate:
         """The certificate to use now for ``usage``; fetched when the cache is stale or has none valid."""

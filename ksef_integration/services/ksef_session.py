@@ -9,6 +9,7 @@ arrive (the client's ``on_tokens`` callback), so parallel tasks do not log in ag
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,7 @@ from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import KsefError
 from ksef_integration.ksef.identifiers import ContextIdentifier
+from ksef_integration.ksef.keys import PublicKeyStore
 from ksef_integration.ksef.secret import Secret
 from ksef_integration.models import AuthMethod, KsefConnection
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
@@ -85,6 +87,23 @@ def _login(client: KsefClient, connection: KsefConnection) -> None:
     )
 
 
+# KSeF's public keys, per API base, shared by the clients of this process: every task builds a new client,
+# and the key list (valid for months) need not cost a request per task.
+_public_keys: dict[str, tuple[list[Any], dt.datetime | None]] = {}
+
+
+def _share_public_keys(client: KsefClient) -> None:
+    api_url = client.environment.api_url
+    cached = _public_keys.get(api_url)
+    if cached is not None:
+        client.keys.preload(*cached)
+
+    def remember(store: PublicKeyStore) -> None:
+        _public_keys[api_url] = store.snapshot()
+
+    client.keys.on_fetch = remember
+
+
 def ksef_client_for(*, company: Company) -> KsefClient:
     """A KSeF client logged in for ``company``; raises ``NotConnected`` or the client's ``KsefError``.
 
@@ -101,6 +120,7 @@ def ksef_client_for(*, company: Company) -> KsefClient:
         poll=WORKER_POLL,
         timeout=(WORKER_TIMEOUT[0], settings.KSEF_WORKER_READ_TIMEOUT),
     )
+    _share_public_keys(client)
     if client.tokens is None:
         try:
             _login(client, connection)

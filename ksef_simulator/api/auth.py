@@ -226,8 +226,10 @@ def ksef_token(request: HttpRequest) -> HttpResponse:
         context_value=context["value"],
         allowed_ips=policy.get("allowedIps") or {},
     )
-    record, usable = _take_challenge(body["challenge"])
+    # A request refused outright (unknown key: 400 21470) must not use up the challenge: the client
+    # re-fetches the keys and retries with the same challenge.
     key = keys.key_for(SimulatorKey.Usage.KSEF_TOKEN_ENCRYPTION, body.get("publicKeyId"))
+    record, usable = _take_challenge(body["challenge"])
     try:
         plaintext = keys.rsa_oaep_decrypt(key, base64.b64decode(body["encryptedToken"])).decode("utf-8")
     except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
