@@ -26,6 +26,14 @@ def ksef_import_due() -> int:
     return len(due)
 
 
+@shared_task(name="ksef.import_digest", acks_late=True, soft_time_limit=110, time_limit=150)
+def ksef_import_digest(run_id: int) -> int:
+    """E-mail the members who opted in about the new purchase invoices of one import run."""
+    from ksef_integration.services.importing_digest import digest_send
+
+    return digest_send(run_id=run_id)
+
+
 # --- end of importing -----------------------------------------------------------------------------------
 
 

@@ -15,5 +15,7 @@ urlpatterns = [
     path("ustawienia/ksef/rozlacz/", views.disconnect, name="disconnect"),
     path("ustawienia/ksef/sprawdz/", views.verify, name="verify"),
     path("ustawienia/ksef/pobierz-teraz/", views.import_now, name="import_now"),
+    path("ustawienia/ksef/powiadomienia/", views.import_digest, name="import_digest"),
+    path("dokumenty/<uuid:invoice_uuid>/xml/", views.invoice_xml, name="invoice_xml"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", views.invoice_send, name="invoice_send"),
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -21,6 +23,7 @@ from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration import selectors, services
 from ksef_integration.errors import ConnectError
 from ksef_integration.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
+from ksef_integration.sending_display import invoice_xml_bytes
 from ksef_integration.services import send as send_services
 
 SESSION_MISSING = "ksef_connect_missing"
@@ -197,11 +200,18 @@ def verify(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 # --- importing (issue 7) ------------------------------------------------------------------------------
 
 
+class ImportDigestForm(forms.Form):
+    enabled = forms.BooleanField(label=_l("E-mail me about new purchase invoices"), required=False)
+
+
 def _import_context(membership: Membership) -> dict[str, object]:
     from ksef_integration.models import ImportRun, SyncCursor
 
     company = membership.company
+    from ksef_integration.services.importing_digest import digest_subscribed
+
     return {
+        "digest_form": ImportDigestForm(initial={"enabled": digest_subscribed(membership=membership)}),
         "can_import_now": membership.role in (Role.OWNER, Role.ACCOUNTANT),
         "sync_cursors": list(SyncCursor.objects.filter(company=company).order_by("-subject_type")),
         "import_runs": list(ImportRun.objects.filter(company=company)[:5]),
@@ -224,4 +234,33 @@ def import_now(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         messages.success(
             request, _("Downloading invoices from KSeF has started. They will appear in Documents.")
         )
+    return redirect("ksef_integration:settings")
+
+
+@company_required()
+def invoice_xml(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    """The invoice's FA(3) file: the original KSeF gave us (imported), else the one the portal sent."""
+    invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    xml = invoice_xml_bytes(invoice)
+    if xml is None:
+        raise Http404
+    label = invoice.ksef_number or invoice.number
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
+    return response
+
+
+@require_POST
+@company_required()
+def import_digest(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """Each member's own opt-in: an e-mail about the purchase invoices each import brings."""
+    from ksef_integration.services.importing_digest import digest_subscription_set
+
+    form = ImportDigestForm(request.POST)
+    if form.is_valid():
+        digest_subscription_set(membership=membership, enabled=form.cleaned_data["enabled"])
+        messages.success(request, _("Your notification settings are saved."))
     return redirect("ksef_integration:settings")

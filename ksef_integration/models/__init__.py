@@ -9,7 +9,13 @@ from ksef_integration.models.connection import (
     Environment,
     KsefConnection,
 )
-from ksef_integration.models.importing import ImportedDocument, ImportRun, SubjectType, SyncCursor
+from ksef_integration.models.importing import (
+    ImportDigestSubscription,
+    ImportedDocument,
+    ImportRun,
+    SubjectType,
+    SyncCursor,
+)
 from ksef_integration.models.sending import (
     FINAL_STATUSES,
     KsefOnlineSession,
@@ -25,6 +31,7 @@ __all__ = [
     "AuthMethod",
     "ConnectionStatus",
     "Environment",
+    "ImportDigestSubscription",
     "ImportRun",
     "ImportedDocument",
     "KsefConnection",

@@ -108,3 +108,20 @@ class ImportedDocument(models.Model):
 
     def __str__(self) -> str:
         return self.ksef_number
+
+
+class ImportDigestSubscription(models.Model):
+    """One member's choice to get an e-mail about the purchase invoices each import brings (opt-in)."""
+
+    membership = models.OneToOneField(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="ksef_import_digest", primary_key=True
+    )
+    enabled = models.BooleanField(_("E-mail me about new purchase invoices"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("KSeF import digest subscription")
+        verbose_name_plural = _("KSeF import digest subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} {'on' if self.enabled else 'off'}"

@@ -160,7 +160,9 @@ def _cursor(company: Company, connection: KsefConnection, subject_type: str) -> 
     return cursor
 
 
-def _sync_subject(client: KsefClient, company: Company, cursor: SyncCursor, run: ImportRun) -> None:
+def _sync_subject(
+    client: KsefClient, company: Company, cursor: SyncCursor, run: ImportRun, purchases: list[int]
+) -> None:
     cursor.last_run_at = timezone.now()
     cursor.save(update_fields=["last_run_at"])
     for window in client.incremental_sync(subject_type=cursor.subject_type, checkpoint=cursor.checkpoint):
@@ -176,6 +178,8 @@ def _sync_subject(client: KsefClient, company: Company, cursor: SyncCursor, run:
                 checkpoint=window.checkpoint, invoices_total=F("invoices_total") + stats.created
             )
             run.invoices_new += stats.created
+            if cursor.subject_type == SubjectType.SUBJECT2:
+                purchases.extend(stats.created_ids)
             run.invoices_updated += stats.recognised
             run.windows += 1
             run.heartbeat_at = timezone.now()
@@ -201,10 +205,11 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
         return ImportResult(status="busy")
     cursors = [_cursor(company, connection, subject_type) for subject_type in subject_types]
     current = cursors[0]
+    purchases: list[int] = []  # new Subject2 invoices, committed window by window
     try:
         client = ksef_client_for(company=company)
         for current in cursors:
-            _sync_subject(client, company, current, run)
+            _sync_subject(client, company, current, run, purchases)
     except (KsefError, NotConnected, ImportMappingError, requests.RequestException) as exc:
         message = _describe(exc)
         logger.warning(
@@ -214,12 +219,22 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
         if isinstance(exc, KsefAuthError):
             _attention(company, message)
         _finish(run, ImportRun.Status.FAILED, message)
+        _digest(run, purchases)
         return ImportResult(ImportRun.Status.FAILED, run.invoices_new, run.invoices_updated, message)
     except BaseException:
         _finish(run, ImportRun.Status.FAILED, _describe(Exception()))
         raise
     _finish(run, ImportRun.Status.SUCCEEDED)
+    _digest(run, purchases)
     return ImportResult(ImportRun.Status.SUCCEEDED, run.invoices_new, run.invoices_updated)
+
+
+def _digest(run: ImportRun, purchases: list[int]) -> None:
+    """The run brought new purchase invoices: e-mail those who asked for it (one message per run)."""
+    from ksef_integration.services.importing_digest import digest_enqueue_on_commit, digest_wanted
+
+    if purchases and digest_wanted(company_id=run.company_id):
+        digest_enqueue_on_commit(run=run)
 
 
 def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:

@@ -1,0 +1,167 @@
+"""Imported purchase invoices in Dokumenty → Zakupy: the invoice page, its visualisation and PDF with KOD I
+from the original XML, the XML download, and the "nowa" marker (the import runs against the simulator)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Company
+from invoices import views as invoice_views
+from invoices.models import Direction, Invoice
+from invoices.visualisation import QrCode, qr_codes
+from ksef_integration import gateway
+from ksef_integration.ksef.qr import kod1_url
+from ksef_integration.models import ImportedDocument, KsefConnection, Submission
+from ksef_integration.services.importing import company_import
+from ksef_simulator import services_invoices
+from tests.invoices.factories import invoice_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SELLER_NIP = "5265877635"
+ISSUE = dt.date(2026, 9, 14)
+
+
+def purchase_xml(buyer_nip: str, number: str, *, net: str = "100.00", due: dt.date | None = None) -> bytes:
+    """A purchase invoice as its seller would store it in KSeF (optionally with a payment due date)."""
+    xml = services_invoices.fa3_build(
+        seller_nip=SELLER_NIP, buyer_nip=buyer_nip, number=number, issue_date=ISSUE, net=Decimal(net)
+    )
+    if due is not None:
+        payment = (
+            f"<Platnosc><TerminPlatnosci><Termin>{due.isoformat()}</Termin></TerminPlatnosci>"
+            "<FormaPlatnosci>6</FormaPlatnosci></Platnosc>"
+        ).encode()
+        xml = xml.replace(b"</FaWiersz>", b"</FaWiersz>" + payment, 1)
+    return xml
+
+
+def import_purchases(company: Company, *xmls: bytes) -> list[str]:
+    """Store the invoices in the simulator and import them over HTTP; their KSeF numbers."""
+    numbers = [services_invoices.invoice_store_incoming(xml_bytes=xml) for xml in xmls]
+    assert company_import(company_id=company.pk).status == "succeeded"
+    return numbers
+
+
+@pytest.fixture
+def imported(connected: KsefConnection) -> tuple[Invoice, bytes]:
+    xml = purchase_xml(connected.company.nip, "FZ/2026/09/7")
+    [ksef_number] = import_purchases(connected.company, xml)
+    invoice = Invoice.objects.get(company=connected.company, ksef_number=ksef_number)
+    assert invoice.direction == Direction.PURCHASE
+    return invoice, xml
+
+
+def test_kod1_of_an_imported_invoice_uses_the_original_xml_and_the_seller_nip(
+    alice_client: Any, imported: tuple[Invoice, bytes]
+) -> None:
+    invoice, xml = imported
+    # Our own column must not matter: the hash is of the file KSeF holds.
+    Invoice.objects.filter(pk=invoice.pk).update(xml_sha256_b64="A" * 43 + "=")
+    invoice.refresh_from_db()
+    expected = kod1_url(qr_host=gateway.environment(), seller_nip=SELLER_NIP, issue_date=ISSUE, xml=xml)
+    assert qr_codes(invoice) == [QrCode(url=expected, label=invoice.ksef_number or "")]
+
+    detail = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    preview = alice_client.get(
+        reverse("invoices:preview", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    for html in (detail, preview):
+        assert expected in html
+        assert f"<strong>{invoice.ksef_number}</strong>" in html
+
+    with mock.patch.object(invoice_views, "invoice_pdf_render", return_value=b"%PDF-1.7") as render:
+        response = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
+    assert response.status_code == 200
+    assert render.call_args.kwargs["qr_codes"] == [QrCode(url=expected, label=invoice.ksef_number or "")]
+
+
+def test_the_real_pdf_of_an_imported_invoice_renders(
+    alice_client: Any, imported: tuple[Invoice, bytes]
+) -> None:
+    invoice, _xml = imported
+    response = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
+    assert response.status_code == 200
+    assert response.content.startswith(b"%PDF")
+
+
+def test_xml_download_gives_the_original_file(alice_client: Any, imported: tuple[Invoice, bytes]) -> None:
+    invoice, xml = imported
+    url = reverse("ksef_integration:invoice_xml", kwargs={"invoice_uuid": invoice.uuid})
+    assert url == f"/dokumenty/{invoice.uuid}/xml/"
+    detail = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    assert f'href="{url}"' in detail
+
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert response.content == xml
+    assert response["Content-Type"] == "application/xml"
+    assert response["Content-Disposition"] == f'attachment; filename="{invoice.ksef_number}.xml"'
+    assert ImportedDocument.objects.get(invoice=invoice).ksef_number == invoice.ksef_number
+
+
+def test_xml_download_of_a_sent_sales_invoice_and_404s(
+    alice_client: Any, company_a: Company, company_b: Company
+) -> None:
+    sent = invoice_make(company_a, number="FV/1/2026")
+    Submission.objects.create(invoice=sent, company=company_a, xml=b"<Faktura>sent</Faktura>")
+    url = reverse("ksef_integration:invoice_xml", kwargs={"invoice_uuid": sent.uuid})
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert response.content == b"<Faktura>sent</Faktura>"
+    assert response["Content-Disposition"] == 'attachment; filename="FV_1_2026.xml"'
+    assert (
+        f'href="{url}"'
+        in alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": sent.uuid})).content.decode()
+    )
+
+    by_hand = invoice_make(company_a, direction=Direction.PURCHASE)
+    no_xml = reverse("ksef_integration:invoice_xml", kwargs={"invoice_uuid": by_hand.uuid})
+    assert alice_client.get(no_xml).status_code == 404
+    assert (
+        "/xml/"
+        not in alice_client.get(
+            reverse("invoices:detail", kwargs={"invoice_uuid": by_hand.uuid})
+        ).content.decode()
+    )
+
+    foreign = invoice_make(company_b)
+    Submission.objects.create(invoice=foreign, company=company_b, xml=b"<Faktura>b</Faktura>")
+    foreign_url = reverse("ksef_integration:invoice_xml", kwargs={"invoice_uuid": foreign.uuid})
+    assert alice_client.get(foreign_url).status_code == 404
+
+
+def test_zakupy_lists_imported_invoices_and_the_new_marker_goes_when_opened(
+    alice_client: Any, connected: KsefConnection
+) -> None:
+    company = connected.company
+    numbers = import_purchases(
+        company,
+        purchase_xml(company.nip, "FZ/1", net="10.00"),
+        purchase_xml(company.nip, "FZ/2", net="20.00"),
+    )
+    listing = reverse("invoices:list") + "?direction=purchase"
+    html = alice_client.get(listing, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert f"Dostawca {SELLER_NIP} sp. z o.o." in html
+    assert f"NIP {SELLER_NIP}" in html
+    assert "FZ/1" in html
+    assert "FZ/2" in html
+    assert html.count('badge--new">nowa<') == 4  # each invoice: a table row and a (mobile) card
+
+    opened = Invoice.objects.get(company=company, ksef_number=numbers[0])
+    alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": opened.uuid}))
+    html = alice_client.get(listing, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert html.count('badge--new">nowa<') == 2
+    assert list(Invoice.objects.filter(company=company, is_new=True).values_list("number", flat=True)) == [
+        "FZ/2"
+    ]
