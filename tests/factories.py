@@ -11,11 +11,14 @@ from accounts.nip import NIP_WEIGHTS
 
 
 def valid_nip(rng: random.Random | None = None) -> str:
-    """A random NIP with a correct check digit."""
+    r"""A random NIP with a correct check digit that KSeF's own pattern accepts too.
+
+    KSeF's schemas allow ``[1-9]((\d[1-9])|([1-9]\d))\d{7}``: the second and third digits are never both 0.
+    """
     rng = rng or random.Random()
     while True:
         head = [rng.randint(0, 9) for _ in range(9)]
-        if head[0] == 0:
+        if head[0] == 0 or head[1] == head[2] == 0:
             continue
         check = sum(w * d for w, d in zip(NIP_WEIGHTS, head, strict=True)) % 11
         if check != 10:
