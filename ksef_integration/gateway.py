@@ -263,13 +263,22 @@ def token_login(*, token: KsefToken, nip: str) -> Login:
     return _login(tokens, list(status.permissions))
 
 
-def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
-    key = serialization.load_der_private_key(credential.private_key_pkcs8, password=None)
+def stored_certificate(
+    *, certificate_pem: str, private_key_pkcs8: bytes
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]:
+    """The stored login certificate and its key, ready for ``KsefClient.login_with_certificate``."""
+    key = serialization.load_der_private_key(private_key_pkcs8, password=None)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise ConnectError(
             "key_unsupported", _("KSeF certificates use RSA or EC keys; this key is of another kind.")
         )
-    certificate = x509.load_pem_x509_certificate(credential.certificate_pem.encode())
+    return x509.load_pem_x509_certificate(certificate_pem.encode()), key
+
+
+def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
+    certificate, key = stored_certificate(
+        certificate_pem=credential.certificate_pem, private_key_pkcs8=credential.private_key_pkcs8
+    )
     try:
         tokens = client().login_with_certificate(
             certificate=certificate, private_key=key, context=ContextIdentifier.nip(nip)

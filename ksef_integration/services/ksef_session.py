@@ -11,16 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company
 from ksef_integration import gateway
-from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import KsefError
@@ -78,10 +74,10 @@ def _login(client: KsefClient, connection: KsefConnection) -> None:
         token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
         client.login_with_token(token=token, context=ContextIdentifier.nip(nip))
         return
-    key = serialization.load_der_private_key(secret_decrypt(connection.private_key_ciphertext), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise ConnectError("key_unsupported", "unsupported key type")
-    certificate = x509.load_pem_x509_certificate(connection.certificate_pem.encode())
+    certificate, key = gateway.stored_certificate(
+        certificate_pem=connection.certificate_pem,
+        private_key_pkcs8=secret_decrypt(connection.private_key_ciphertext),
+    )
     client.login_with_certificate(
         certificate=certificate, private_key=key, context=ContextIdentifier.nip(nip)
     )
