@@ -320,6 +320,15 @@ def process_invoice(invoice: SimInvoice, *, timing: Timings) -> None:
     if invoice.has_attachment and online and not invoice.hash_of_corrected_invoice:
         _reject(invoice, 415, "Faktura z załącznikiem może zostać przesłana wyłącznie w sesji wsadowej.")
         return
+    if invoice.issue_date is not None and invoice.issue_date > warsaw_date(invoice.due_at):
+        # ksef-api.md §12.3: the issue date (P_1) must not be later than the day KSeF accepts the invoice.
+        _reject(
+            invoice,
+            450,
+            f"Data wystawienia faktury (P_1: {invoice.issue_date.isoformat()}) jest późniejsza niż data "
+            "przyjęcia faktury w KSeF.",
+        )
+        return
     key = f"{invoice.seller_nip}|{rodzaj}|{invoice.invoice_number}"
     original = _duplicate_of(key, invoice)
     if original is not None:

@@ -245,6 +245,19 @@ def test_issue_date_before_the_invoicing_day_makes_it_offline(seller: Ksef, cloc
     assert seller.invoice_status(session, today)["invoicingMode"] == "Online"
 
 
+def test_issue_date_after_the_acceptance_day_is_refused_with_450(seller: Ksef, clock: Clock) -> None:
+    tomorrow = processing.warsaw_date(clock.now) + dt.timedelta(days=1)
+    session = seller.open_online()
+    early = seller.send_ok(
+        session, fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number(), issue=tomorrow)
+    )
+    clock.advance()
+    status = seller.invoice_status(session, early)["status"]
+    assert status["code"] == 450
+    assert "P_1" in " ".join(status["details"])
+    assert "ksefNumber" not in seller.invoice_status(session, early)
+
+
 def test_file_that_does_not_decrypt_is_435(seller: Ksef, clock: Clock) -> None:
     session = seller.open_online()
     xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number())
