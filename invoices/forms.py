@@ -42,6 +42,15 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
+def _not_in_the_future(value: dt.date) -> dt.date:
+    """KSeF refuses an invoice whose issue date (P_1) is later than the day it accepts it."""
+    if value > _today():
+        raise forms.ValidationError(
+            _("The issue date cannot be later than today: KSeF refuses invoices dated in the future.")
+        )
+    return value
+
+
 class PartyFieldsMixin(forms.Form):
     nip = forms.CharField(
         label=_("NIP"),
@@ -89,7 +98,9 @@ class InvoiceForm(PartyFieldsMixin):
     """Wystaw (sales, numbered by the series) and Dodaj (purchase, number typed in)."""
 
     number = forms.CharField(label=_("Invoice number"), max_length=256)
-    issue_date = forms.DateField(label=_("Issue date"), initial=_today, widget=_date_widget())
+    issue_date = forms.DateField(
+        label=_("Issue date"), initial=_today, widget=_date_widget(), validators=[_not_in_the_future]
+    )
     sale_date = forms.DateField(label=_("Sale date"), required=False, widget=_date_widget())
     place_of_issue = forms.CharField(label=_("Place of issue"), max_length=256, required=False)
     currency = forms.CharField(
@@ -234,7 +245,12 @@ class CorrectionForm(forms.Form):
         max_length=256,
         help_text=_("E.g. a price discount, a returned item, a wrong quantity."),
     )
-    issue_date = forms.DateField(label=_("Correction issue date"), initial=_today, widget=_date_widget())
+    issue_date = forms.DateField(
+        label=_("Correction issue date"),
+        initial=_today,
+        widget=_date_widget(),
+        validators=[_not_in_the_future],
+    )
     notes = forms.CharField(
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -107,6 +107,7 @@ def test_double_submit_makes_one_invoice(alice_client: Any, company_a: Company) 
         ({"currency": "EUR"}, "kursu"),
         ({"issue_date": "2026-13-01"}, "poprawną datę"),
         ({"due_date": "2026-11-01"}, "Termin płatności"),
+        ({"issue_date": "2099-01-02", "due_date": "2099-01-10"}, "z datą z przyszłości"),
         ({"name": ""}, "To pole jest wymagane"),
     ],
 )
