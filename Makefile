@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 PORT ?= 8000
 BENCH ?=
+SOAK_MINUTES ?= 30
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench messages lock install clean
+.PHONY: run test lint bench soak messages lock install clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ lint: install
 bench: install
 	$(BIN)/python bin/compile_messages.py
 	$(BIN)/python bench/run.py $(BENCH)
+
+## soak: issue and import for SOAK_MINUTES (30) while KSeF fails and the worker is killed (PostgreSQL + Redis)
+soak: install
+	$(BIN)/python bin/compile_messages.py
+	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python bench/soak.py
 
 ## messages: refresh the gettext catalogs (needs GNU gettext) and compile them
 messages: install

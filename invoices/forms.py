@@ -42,13 +42,12 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
-def _not_in_the_future(value: dt.date) -> dt.date:
+def _not_in_the_future(value: dt.date) -> None:
     """KSeF refuses an invoice whose issue date (P_1) is later than the day it accepts it."""
     if value > _today():
         raise forms.ValidationError(
             _("The issue date cannot be later than today: KSeF refuses invoices dated in the future.")
         )
-    return value
 
 
 class PartyFieldsMixin(forms.Form):
@@ -131,10 +130,17 @@ class InvoiceForm(PartyFieldsMixin):
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+    offline24 = forms.BooleanField(
+        label=_("Issue offline (offline24 mode)"),
+        required=False,
+        help_text=_("With two QR codes; sent to KSeF automatically by the end of the next business day."),
+    )
 
     def __init__(self, *args: Any, direction: str = Direction.SALES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.direction = direction
+        if direction != Direction.SALES:
+            del self.fields["offline24"]
         if direction == Direction.SALES:
             del self.fields["number"]
             self.fields["name"].label = _("Buyer name")
@@ -187,6 +193,7 @@ class InvoiceForm(PartyFieldsMixin):
             notes=data.get("notes", ""),
             number=data.get("number", ""),
             idempotency_key=data["idempotency_key"],
+            ksef_offline_mode="offline24" if data.get("offline24") else "",
         )
 
 
@@ -282,6 +289,7 @@ class FilterForm(forms.Form):
     )
     amount_from = AmountField(label=_("Gross from"), required=False, max_digits=18, decimal_places=2)
     amount_to = AmountField(label=_("Gross to"), required=False, max_digits=18, decimal_places=2)
+    only_new = forms.BooleanField(label=_("Only new (not opened yet)"), required=False)
 
     def filters(self, direction: str) -> InvoiceFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -294,7 +302,8 @@ class FilterForm(forms.Form):
             contractor=data.get("contractor") or "",
             amount_from=data.get("amount_from"),
             amount_to=data.get("amount_to"),
+            only_new=bool(data.get("only_new")) and direction == Direction.PURCHASE,
         )
 
     def is_filtered(self) -> bool:
-        return self.is_valid() and any(v not in (None, "") for v in self.cleaned_data.values())
+        return self.is_valid() and any(v not in (None, "", False) for v in self.cleaned_data.values())

@@ -58,6 +58,15 @@ class KsefStatus(models.TextChoices):
     OFFLINE = "offline", _("offline, to be sent")
 
 
+class KsefOfflineMode(models.TextChoices):
+    """How an invoice was issued when KSeF could not take it at once (ksef-api.md §9.1); "" means online."""
+
+    ONLINE = "", _("online")
+    OFFLINE24 = "offline24", _("offline24 (chosen by the issuer)")
+    UNAVAILABILITY = "offline", _("KSeF unavailability")
+    FAILURE = "awaryjny", _("KSeF failure")
+
+
 class VatRate(models.TextChoices):
     """``P_12``: exactly the FA(3) rate codes."""
 
@@ -250,6 +259,9 @@ class Invoice(models.Model):
     ksef_acquisition_date = models.DateTimeField(_("KSeF acquisition date"), null=True, blank=True)
     ksef_status_message = models.TextField(_("KSeF message"), blank=True)
     xml_sha256_b64 = models.CharField(_("XML SHA-256 (Base64)"), max_length=44, blank=True)
+    ksef_offline_mode = models.CharField(
+        _("offline mode"), max_length=16, choices=KsefOfflineMode.choices, blank=True, default=""
+    )
     # Imported invoices arrive "new" and stop being new once someone opens them.
     is_new = models.BooleanField(_("new"), default=False)
 
@@ -346,6 +358,16 @@ class Invoice(models.Model):
 
     def can_be_corrected(self) -> bool:
         return self.direction == Direction.SALES and self.kind == InvoiceKind.VAT
+
+    def can_be_edited(self) -> bool:
+        """A sales VAT invoice KSeF did not accept does not legally exist yet: it may be changed (same number)
+        and sent again. Once accepted it can only be changed by a correction."""
+        return (
+            self.direction == Direction.SALES
+            and self.kind == InvoiceKind.VAT
+            and self.ksef_status == KsefStatus.REJECTED
+            and not self.ksef_number
+        )
 
     def rate_totals(self) -> list[RateTotal]:
         """Per-rate sums from the lines (prefetch ``lines`` to avoid a query)."""

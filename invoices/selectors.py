@@ -85,6 +85,7 @@ class InvoiceFilters:
     contractor: str = ""
     amount_from: Decimal | None = None
     amount_to: Decimal | None = None
+    only_new: bool = False  # purchases not opened yet (the "nowe" marker)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> Query
         qs = qs.filter(kind=filters.kind)
     if filters.ksef_status:
         qs = qs.filter(ksef_status=filters.ksef_status)
+    if filters.only_new:
+        qs = qs.filter(is_new=True)
     if filters.date_from:
         qs = qs.filter(issue_date__gte=filters.date_from)
     if filters.date_to:

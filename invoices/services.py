@@ -27,12 +27,13 @@ from invoices.models import (
     Invoice,
     InvoiceKind,
     InvoiceLine,
+    KsefStatus,
     NumberingCounter,
     NumberingReset,
     NumberingSeries,
     VatRate,
 )
-from invoices.signals import invoice_issued
+from invoices.signals import invoice_edited, invoice_issued
 from invoices.totals import invoice_sums, line_net, line_vat, rate_totals
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class InvoiceData:
     notes: str = ""
     number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
     idempotency_key: uuid.UUID | None = None
+    ksef_offline_mode: str = ""  # "offline24" when the issuer chose to issue offline (Wystaw)
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
             contractor=contractor,
             created_by=user,
             idempotency_key=data.idempotency_key,
+            ksef_offline_mode=data.ksef_offline_mode,
             **_seller_from_company(company),
             **_party_snapshot("buyer", party),
             **_common_fields(data),
@@ -330,9 +333,45 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     return _idempotent(company, data.idempotency_key, create)
 
 
+def invoice_edit(*, invoice: Invoice, user: User | None, data: InvoiceData) -> Invoice:
+    """Change a sales invoice KSeF did not accept (same number), then ask for it to be sent again.
+
+    Such an invoice does not legally exist yet, so it is corrected in place rather than by a KOR. The row is
+    locked and its state checked again inside the transaction, so a resend that started meanwhile wins and
+    the edit is refused. ``invoice_edited`` is sent once the change has committed.
+    """
+    _check_lines(data.lines)
+    _check_money(data.currency, data.exchange_rate)
+    party = _party_fields(data.party)
+    _party_check(party)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
+        if not locked.can_be_edited():
+            raise InvoiceError(
+                _("This invoice can no longer be changed: it is not in the rejected state any more."),
+                code="not_editable",
+            )
+        company = locked.company
+        locked.contractor = contractor_upsert(company=company, data=data.party)
+        fields = {**_seller_from_company(company), **_party_snapshot("buyer", party), **_common_fields(data)}
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.lines.all().delete()
+        _save_with_lines(locked, _line_objects(locked, data.lines))
+        transaction.on_commit(lambda: invoice_edited.send(sender=Invoice, invoice=locked))
+    logger.info("rejected invoice changed: company=%s invoice=%s", company.uuid, locked.uuid)
+    return locked
+
+
 def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
-    """The lines as they stand now: those of the latest correction's "after" state, else the original's."""
-    latest = Invoice.objects.filter(corrected_invoice=original, kind=InvoiceKind.KOR).order_by("-id").first()
+    """The lines as they stand now: those of the latest correction's "after" state, else the original's.
+    A correction KSeF rejected never took effect, so it does not count."""
+    latest = (
+        Invoice.objects.filter(corrected_invoice=original, kind=InvoiceKind.KOR)
+        .exclude(ksef_status=KsefStatus.REJECTED)
+        .order_by("-id")
+        .first()
+    )
     source = latest or original
     return list(source.lines.filter(before_correction=False).order_by("ordinal"))
 

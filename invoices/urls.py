@@ -13,4 +13,5 @@ urlpatterns = [
     path("<uuid:invoice_uuid>/podglad/", views.invoice_preview, name="preview"),
     path("<uuid:invoice_uuid>/pdf/", views.invoice_pdf, name="pdf"),
     path("<uuid:invoice_uuid>/korekta/", views.invoice_correct, name="correct"),
+    path("<uuid:invoice_uuid>/popraw/", views.invoice_edit, name="edit"),
 ]

@@ -209,6 +209,95 @@ def invoice_pdf(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Me
     return response
 
 
+def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": line.name,
+            "quantity": f"{line.quantity.normalize():f}".replace(".", ","),
+            "unit": line.unit,
+            "unit_price": price(line.unit_price).replace("\u00a0", ""),
+            "vat_rate": line.vat_rate,
+        }
+        for line in lines
+    ]
+
+
+def _edit_initial(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "idempotency_key": uuid.uuid4(),
+        "nip": invoice.buyer_nip,
+        "name": invoice.buyer_name,
+        "address_line1": invoice.buyer_address_line1,
+        "address_line2": invoice.buyer_address_line2,
+        "country_code": invoice.buyer_country_code,
+        "email": invoice.buyer_email,
+        "issue_date": invoice.issue_date,
+        "sale_date": invoice.sale_date,
+        "place_of_issue": invoice.place_of_issue,
+        "currency": invoice.currency,
+        "exchange_rate": invoice.exchange_rate,
+        "payment_method": invoice.payment_method,
+        "due_date": invoice.due_date,
+        "bank_account": invoice.bank_account,
+        "split_payment": invoice.split_payment,
+        "notes": invoice.notes,
+    }
+
+
+@company_required()
+def invoice_edit(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    """Wystaw again for a sales invoice KSeF did not accept: same number, corrected data, sent again."""
+    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    if not _can_write(membership):
+        raise PermissionDenied
+    if not invoice.can_be_edited():
+        messages.error(
+            request,
+            _(
+                "Only a sales invoice KSeF did not accept can be changed. "
+                "An accepted invoice is changed by a correction."
+            ),
+        )
+        return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, direction=Direction.SALES)
+        formset = LineFormSet(request.POST, prefix="lines")
+        if form.is_valid() and formset.is_valid():
+            try:
+                services.invoice_edit(
+                    invoice=invoice,
+                    user=request.user,  # type: ignore[arg-type]
+                    data=form.invoice_data(formset.lines()),
+                )
+            except InvoiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Invoice %(number)s corrected and sent to KSeF again.") % {"number": invoice.number},
+                )
+                return redirect("invoices:detail", invoice_uuid=invoice.uuid)
+        messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
+    else:
+        form = InvoiceForm(initial=_edit_initial(invoice), direction=Direction.SALES)
+        formset = LineFormSet(
+            prefix="lines", initial=_line_initial(invoice.lines.filter(before_correction=False))
+        )
+    return render(
+        request,
+        "invoices/invoice_form.html",
+        _invoice_form_context(
+            membership,
+            form=form,
+            formset=formset,
+            sales=True,
+            editing=invoice,
+            nav_active="documents",
+            title=_("Fix invoice %(number)s") % {"number": invoice.number},
+        ),
+    )
+
+
 def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
     nets: dict[str, Decimal] = {}
     for line in lines:

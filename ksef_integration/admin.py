@@ -140,3 +140,6 @@ class SubmissionAdmin(admin.ModelAdmin):
         for submission in queryset:
             checked = send_services.submission_check_status(submission=submission)
             self.message_user(request, f"{checked.invoice}: {checked.get_status_display()}", messages.INFO)
+
+
+from ksef_integration import admin_offline  # noqa: E402, F401 - registers the offline models (issue 8)

@@ -8,7 +8,9 @@ class KsefIntegrationConfig(AppConfig):
 
     def ready(self) -> None:
         _connect_importing(self)
+        _connect_offline(self)  # before sending: an offline invoice's file is built before it is queued
         _connect_sending(self)
+        _connect_send_alerts(self)
 
 
 def _connect_importing(app: AppConfig) -> None:
@@ -34,3 +36,26 @@ def _connect_sending(app: AppConfig) -> None:
     set_qr_provider(ksef_qr_codes)
     set_timeline_provider(ksef_timeline)
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.sending_schedule")
+
+
+def _connect_send_alerts(app: AppConfig) -> None:
+    """Stuck-invoice e-mails (beat ``ksef.send_alerts``); resending an invoice corrected after rejection."""
+    from django.db.models.signals import post_migrate
+
+    from invoices.signals import invoice_edited
+    from ksef_integration.services.resend import on_invoice_edited
+    from ksef_integration.services.send_alerts import schedule_register
+
+    invoice_edited.connect(on_invoice_edited, dispatch_uid="ksef_integration.resend")
+    post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.send_alerts_schedule")
+
+
+def _connect_offline(app: AppConfig) -> None:
+    """Offline modes (issue 8): issue offline when needed; beat probes KSeF and reminds of deadlines."""
+    from django.db.models.signals import post_migrate
+
+    from invoices.signals import invoice_issued
+    from ksef_integration.services.offline import on_invoice_issued, schedule_register
+
+    invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.offline")
+    post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.offline_schedule")

@@ -1,5 +1,6 @@
-"""What the invoice page and PDF show about KSeF: KOD I (with the KSeF number or OFFLINE), the sending
-timeline, and for an invoice KSeF gave us (import) its KSeF number and the original XML to download.
+"""What the invoice page and PDF show about KSeF: KOD I (with the KSeF number or OFFLINE), KOD II
+("CERTYFIKAT") for an invoice issued offline, the sending timeline with the offline deadline, and for an
+invoice KSeF gave us (import) its KSeF number and the original XML to download.
 
 Installed into ``invoices.visualisation`` at start-up so that ``invoices`` never imports this app.
 """
@@ -7,12 +8,13 @@ Installed into ``invoices.visualisation`` at start-up so that ``invoices`` never
 from __future__ import annotations
 
 from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
-from invoices.models import Direction, Invoice
+from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
 from invoices.visualisation import QrCode
 from ksef_integration import gateway
 from ksef_integration.ksef.crypto import sha256_b64
-from ksef_integration.ksef.qr import LABEL_OFFLINE, kod1_url
+from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE, kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission
 
 
@@ -48,12 +50,42 @@ def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
         issue_date=invoice.issue_date,
         invoice_hash=invoice_hash,
     )
-    return [QrCode(url=url, label=invoice.ksef_number or LABEL_OFFLINE)]
+    codes = [QrCode(url=url, label=invoice.ksef_number or LABEL_OFFLINE)]
+    if invoice.ksef_offline_mode:
+        from ksef_integration.services.offline import kod2_for
+
+        kod2 = kod2_for(invoice=invoice, invoice_hash=invoice_hash)
+        if kod2:
+            codes.append(QrCode(url=kod2, label=LABEL_CERTIFICATE))
+    return codes
+
+
+def _offline_status(invoice: Invoice, submission: Submission | None) -> str:
+    """The offline block of the invoice page: mode, deadline and time left, KOD II, technical correction."""
+    if not invoice.ksef_offline_mode:
+        return ""
+    from ksef_integration.models import OfflineCertificate
+    from ksef_integration.services import offline
+
+    deadline = offline.invoice_deadline(invoice=invoice)
+    certificate = OfflineCertificate.objects.filter(company_id=invoice.company_id).first()
+    context = {
+        "invoice": invoice,
+        "mode_label": KsefOfflineMode(invoice.ksef_offline_mode).label,
+        "deadline": deadline,
+        "remaining": offline.remaining_text(deadline.remaining) if deadline and deadline.remaining else "",
+        "accepted": invoice.ksef_status == KsefStatus.ACCEPTED,
+        "has_kod2": certificate is not None and certificate.is_valid_now,
+        "can_upload": True,
+        "can_correct": submission is not None and offline.technical_correction_possible(invoice=invoice),
+    }
+    return render_to_string("ksef_integration/_offline_status.html", context)
 
 
 def ksef_timeline(invoice: Invoice) -> str:
     submission = Submission.objects.filter(invoice_id=invoice.pk).first()
     document = ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
+    offline_block = SafeString(_offline_status(invoice, submission))  # "" + safe HTML must stay safe
     if submission is None and document is not None:
         return render_to_string("ksef_integration/_imported.html", {"invoice": invoice, "document": document})
     if submission is None:
@@ -62,7 +94,7 @@ def ksef_timeline(invoice: Invoice) -> str:
             return ""
         # Not queued automatically (automatic sending off): offer to send it now.
         return render_to_string("ksef_integration/_send_button.html", {"invoice": invoice})
-    return render_to_string(
+    return offline_block + render_to_string(
         "ksef_integration/_timeline.html",
         {
             "invoice": invoice,

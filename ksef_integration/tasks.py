@@ -57,3 +57,39 @@ def sweep() -> int:
 
 
 # --- end of sending -------------------------------------------------------------------------------------
+
+
+# --- sending alerts (issue 6) ---------------------------------------------------------------------------
+
+
+@shared_task(name="ksef.send_alerts", acks_late=True, expires=240, soft_time_limit=110, time_limit=150)
+def send_alerts() -> int:
+    """Beat, every 5 minutes: e-mail owners about invoices stuck on their way to KSeF."""
+    from ksef_integration.services.send_alerts import stuck_submissions_notify
+
+    return stuck_submissions_notify()
+
+
+# --- end of sending alerts ------------------------------------------------------------------------------
+
+
+# --- offline (issue 8) ----------------------------------------------------------------------------------
+
+
+@shared_task(name="ksef.offline_probe", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
+def offline_probe() -> int:
+    """Beat, every minute: ask KSeF whether it answers companies marked unavailable; send what waited."""
+    from ksef_integration.services.offline import unavailable_companies_probe
+
+    return unavailable_companies_probe()
+
+
+@shared_task(name="ksef.offline_deadlines", acks_late=True, expires=600, soft_time_limit=110, time_limit=150)
+def offline_deadlines() -> int:
+    """Beat, hourly: e-mail owners about offline invoices whose deadline for KSeF ends within a day."""
+    from ksef_integration.services.offline import deadlines_notify
+
+    return deadlines_notify()
+
+
+# --- end of offline -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ksef_integration import views
+from ksef_integration import views, views_offline, views_resend
 
 app_name = "ksef_integration"
 
@@ -16,6 +16,24 @@ urlpatterns = [
     path("ustawienia/ksef/sprawdz/", views.verify, name="verify"),
     path("ustawienia/ksef/pobierz-teraz/", views.import_now, name="import_now"),
     path("ustawienia/ksef/powiadomienia/", views.import_digest, name="import_digest"),
+    path(
+        "ustawienia/ksef/certyfikat-offline/", views_offline.offline_certificate, name="offline_certificate"
+    ),
+    path(
+        "ustawienia/ksef/certyfikat-offline/usun/",
+        views_offline.offline_certificate_delete,
+        name="offline_certificate_delete",
+    ),
+    path(
+        "dokumenty/<uuid:invoice_uuid>/korekta-techniczna/",
+        views_offline.invoice_technical_correction,
+        name="invoice_technical_correction",
+    ),
     path("dokumenty/<uuid:invoice_uuid>/xml/", views.invoice_xml, name="invoice_xml"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", views.invoice_send, name="invoice_send"),
+    path(
+        "dokumenty/<uuid:invoice_uuid>/wyslij-ponownie/",
+        views_resend.invoice_resend_view,
+        name="invoice_resend",
+    ),
 ]

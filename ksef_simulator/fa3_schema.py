@@ -86,6 +86,8 @@ def parse_invoice(xml_bytes: bytes, *, system_code: str = "FA (3)") -> etree._El
         root = etree.fromstring(xml_bytes, _safe_parser())
     except etree.XMLSyntaxError as exc:
         raise InvoiceFileError(f"Nieprawidłowy XML: {exc.msg}") from exc
+    if root.getroottree().docinfo.doctype:  # entities stay unexpanded, but XSD validation would crash on them
+        raise InvoiceFileError("Nieprawidłowy XML: deklaracja DOCTYPE (DTD, encje) jest niedozwolona.")
     if any(isinstance(node, etree._ProcessingInstruction) for node in root.itersiblings(preceding=True)) or (
         root.xpath("//processing-instruction()")
     ):

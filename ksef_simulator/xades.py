@@ -61,6 +61,8 @@ def _parse(body: bytes) -> etree._Element:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
         raise bad_request(21001, "Nieczytelna treść.", str(exc)[:300]) from exc
+    if root.getroottree().docinfo.doctype:  # entities stay unexpanded, but XSD validation would crash on them
+        raise bad_request(21001, "Nieczytelna treść.", "Deklaracja DOCTYPE (DTD, encje) jest niedozwolona.")
     return root
 
 

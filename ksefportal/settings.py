@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "axes",
     "accounts",
     "invoices",
     "ksef_integration",
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "ksefportal.urls"
@@ -146,7 +148,15 @@ else:
 
 CSRF_FAILURE_VIEW = "ksefportal.errors.csrf_failure"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Login throttling (django-axes): 5 failed logins for one e-mail from one address lock that pair for 15 min.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (the e-mail), not User.USERNAME_FIELD
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempt_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -269,6 +279,8 @@ KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="
 # Sending: first retry delay (doubling, with jitter, up to 15 min) and how long a worker's claim lasts.
 KSEF_SEND_BACKOFF_SECONDS = env.float("KSEF_SEND_BACKOFF_SECONDS", default=5.0)
 KSEF_SEND_LEASE_SECONDS = env.float("KSEF_SEND_LEASE_SECONDS", default=300.0)
+# A company with more due invoices than this sends them in a batch session (issue 6).
+KSEF_SEND_BATCH_THRESHOLD = env.int("KSEF_SEND_BATCH_THRESHOLD", default=50)
 # How long background work waits for one KSeF answer (read timeout, seconds).
 KSEF_WORKER_READ_TIMEOUT = env.float("KSEF_WORKER_READ_TIMEOUT", default=30.0)
 

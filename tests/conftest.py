@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("KSEF_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
+# Secrets scan of every page and log record of the run (fails the run on a leak).
+pytest_plugins = ["tests.security.leaks"]
 
 
 def need(available: bool, reason: str) -> None:

@@ -40,6 +40,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600} if REDIS_URL else
 
 # Record every exchange with the simulator API so that tests/conftest.py checks it against the spec.
 MIDDLEWARE = [*MIDDLEWARE, "tests.contract.ContractRecorderMiddleware"]
+# Every page the portal renders in tests is scanned for known secrets (tests/security/leaks.py).
+MIDDLEWARE.append("tests.security.leaks.LeakScanMiddleware")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

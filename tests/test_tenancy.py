@@ -8,8 +8,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import services
-from accounts.models import Company, Invitation, Membership, Role, User
+from accounts.models import Company, Role, User
+from tests.conftest import add_member
 from tests.factories import MembershipFactory
+from tests.security.urlconf import SKIPPED_PREFIXES, all_routes, app_routes, company_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -60,11 +62,7 @@ def test_every_uuid_url_is_covered(company_b_objects: dict[str, uuid.UUID]) -> N
 def test_outsider_gets_404_for_every_company_b_url(
     alice_client: Any, company_b: Company, company_b_objects: dict[str, uuid.UUID]
 ) -> None:
-    before = (
-        list(Membership.objects.filter(company=company_b).values_list("uuid", "role")),
-        list(Invitation.objects.filter(company=company_b).values_list("uuid", "email")),
-        Company.objects.filter(pk=company_b.pk).values().get(),
-    )
+    before = company_rows(company_b.pk)
     checked = []
     for name, kwargs in _uuid_urls().items():
         url = reverse(name, kwargs={k: company_b_objects[k] for k in kwargs})
@@ -74,13 +72,9 @@ def test_outsider_gets_404_for_every_company_b_url(
         assert get_status in (404, 405), name
         assert get_status == alice_client.get(random_url).status_code, name  # existence does not leak
         checked.append(name)
-    after = (
-        list(Membership.objects.filter(company=company_b).values_list("uuid", "role")),
-        list(Invitation.objects.filter(company=company_b).values_list("uuid", "email")),
-        Company.objects.filter(pk=company_b.pk).values().get(),
-    )
-    assert before == after
+    assert company_rows(company_b.pk) == before  # every table of every app, not only memberships
     assert "accounts:company_switch" in checked
+    assert {"invoices:pdf", "ksef_integration:invoice_xml", "ksef_integration:invoice_send"} <= set(checked)
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -97,3 +91,107 @@ def test_the_session_cannot_point_at_a_foreign_company(alice_client: Any, compan
     html = alice_client.get(reverse("accounts:start")).content.decode()
     assert company_b.name not in html
     assert "Alfa sp. z o.o." in html
+
+
+# --- the whole URLconf (issue 9) ------------------------------------------------------------------------
+
+
+def test_the_matrix_is_derived_from_the_urlconf_and_skips_only_admin_and_the_simulator() -> None:
+    routes = all_routes()
+    kept = app_routes()
+    assert len(kept) >= 45
+    assert all(any(r.route.startswith(p) for p in SKIPPED_PREFIXES) for r in routes if r not in kept)
+    assert {r.name for r in kept if r.uuid_kwargs} == set(_uuid_urls())
+    # Only the UUID-less URLs named below take a parameter at all; they name no company object.
+    assert {r.name for r in kept if r.converters and not r.uuid_kwargs} == {
+        "accounts:password_reset_confirm",
+        "accounts:invitation_accept",
+    }
+
+
+def test_no_page_of_company_a_shows_anything_of_company_b(
+    alice_client: Any, company_b: Company, company_b_objects: dict[str, uuid.UUID]
+) -> None:
+    from urllib.parse import urlencode
+
+    from invoices.models import Contractor, Invoice
+    from tests.factories import valid_nip
+
+    invoice = Invoice.objects.get(uuid=company_b_objects["invoice_uuid"])
+    contractor = Contractor.objects.create(company=company_b, nip=valid_nip(), name="Tajny Kontrahent Bety")
+    markers = [company_b.name, company_b.nip, invoice.number, str(invoice.uuid), str(company_b.uuid)]
+    markers += [contractor.name, contractor.nip]
+    # Each page is also asked about B's things by query string (the contractor auto-fill, searches).
+    query = "?" + urlencode({"nip": contractor.nip, "q": invoice.number, "search": company_b.name})
+    pages = 0
+    for route in app_routes():
+        if route.uuid_kwargs or route.name in {"accounts:logout"}:
+            continue  # UUID URLs are the outsider matrix above; logging out would end the walk
+        response = alice_client.get(route.url({}) + query)
+        assert response.status_code < 500, route.name
+        body = b"".join(response) if response.streaming else response.content
+        text = body.decode("utf-8", "replace")
+        for marker in markers:
+            assert marker not in text, (route.name, marker)
+        pages += 1
+    assert pages >= 30
+
+
+# Personal actions any member may take whatever their role in the current company.
+PERSONAL = {
+    "accounts:logout": "ends the viewer's own session",
+    "accounts:password_change": "the viewer's own password",
+    "accounts:company_create": "anyone may register a company of their own",
+    "accounts:company_switch": "switches among the viewer's own memberships",
+    "accounts:signup": "anonymous-only; redirects a logged-in user",
+    "accounts:login": "anonymous-only; redirects a logged-in user",
+    "accounts:password_reset": "anonymous flow, changes nothing in a company",
+    "accounts:password_reset_confirm": "anonymous flow with a one-time link",
+    "accounts:invitation_accept": "needs the invitation's secret token",
+    "set_language": "a cookie of the viewer's own",
+    "ksef_integration:import_digest": "the viewer's own opt-in to an e-mail (one row per membership)",
+}
+
+
+@pytest.fixture
+def company_a_objects(company_a: Company, alice: User) -> dict[str, uuid.UUID]:
+    from tests.invoices.factories import invoice_make
+
+    member = MembershipFactory.create(company=company_a, role=Role.ACCOUNTANT)
+    invitation = services.invitation_create(
+        company=company_a, email="y@example.com", role="viewer", invited_by=alice
+    )
+    return {
+        "company_uuid": company_a.uuid,
+        "membership_uuid": member.uuid,
+        "invitation_uuid": invitation.uuid,
+        "invoice_uuid": invoice_make(company_a).uuid,
+    }
+
+
+def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
+    client: Any, company_a: Company, company_a_objects: dict[str, uuid.UUID]
+) -> None:
+    viewer = add_member(company_a, Role.VIEWER, "viewer@example.com")
+    client.force_login(viewer.user)
+    form = {"role": "owner", "email": "z@example.com", "name": "Przejęta sp. z o.o.", "auto_send": "on"}
+    before = company_rows()
+    status = {}
+    for route in app_routes():
+        if route.name in PERSONAL:
+            continue
+        response = client.post(route.url(company_a_objects), form)
+        status[route.name] = response.status_code
+        assert response.status_code < 500, route.name
+        if response.status_code == 302:
+            # A redirect must not be a success: it goes back to a page, never on to a result.
+            assert response["Location"] != "/uslugi-dodatkowe/ksef/gotowe/", route.name
+    assert company_rows() == before  # the real check: no row of any table changed
+    owner_only = {
+        "accounts:company_edit", "accounts:member_role", "accounts:member_remove",
+        "accounts:invitation_revoke",
+        "ksef_integration:token", "ksef_integration:certificate", "ksef_integration:disconnect",
+        "ksef_integration:offline_certificate", "ksef_integration:offline_certificate_delete",
+        "invoices:issue", "invoices:correct", "invoices:edit", "ksef_integration:invoice_send",
+    }  # fmt: skip
+    assert {name for name in owner_only if status[name] != 403} == set()

@@ -16,6 +16,13 @@ from ksef_integration.models.importing import (
     SubjectType,
     SyncCursor,
 )
+from ksef_integration.models.offline import (
+    KsefAvailability,
+    KsefOutage,
+    OfflineCertificate,
+    OfflineInvoice,
+    OutageKind,
+)
 from ksef_integration.models.sending import (
     FINAL_STATUSES,
     KsefOnlineSession,
@@ -34,8 +41,13 @@ __all__ = [
     "ImportDigestSubscription",
     "ImportRun",
     "ImportedDocument",
+    "KsefAvailability",
     "KsefConnection",
     "KsefOnlineSession",
+    "KsefOutage",
+    "OfflineCertificate",
+    "OfflineInvoice",
+    "OutageKind",
     "SubjectType",
     "Submission",
     "SubmissionEvent",

@@ -34,6 +34,13 @@ class SyncCursor(models.Model):
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     failures_in_row = models.PositiveIntegerField(_("failures in a row"), default=0)
     invoices_total = models.PositiveIntegerField(_("invoices imported"), default=0)
+    # The export in flight for the window starting at ``export_from`` (exports are limited to 20 an hour):
+    # a run that dies polls or downloads the same export again instead of starting a new one. The AES key
+    # and IV are stored encrypted (``secret_encrypt``); all four are cleared with the window's commit.
+    export_reference = models.CharField(max_length=64, blank=True)
+    export_key = models.TextField(blank=True, editable=False)
+    export_from = models.DateTimeField(null=True, blank=True)
+    export_to = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("KSeF sync cursor")

@@ -40,6 +40,9 @@ class Submission(models.Model):
 
     session_reference = models.CharField(_("session reference number"), max_length=64, blank=True)
     invoice_reference = models.CharField(_("invoice reference number"), max_length=64, blank=True)
+    # Set before a batch package holding this invoice is uploaded; its outcome is then only ever asked of
+    # KSeF (the batch session's invoice list), never guessed.
+    batch_reference = models.CharField(_("batch session reference number"), max_length=64, blank=True)
     ksef_number = models.CharField(_("KSeF number"), max_length=64, blank=True)
     acquisition_date = models.DateTimeField(_("KSeF acquisition date"), null=True, blank=True)
     duplicate = models.BooleanField(_("already in KSeF (duplicate)"), default=False)
@@ -54,6 +57,8 @@ class Submission(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # When the owners were told the invoice is stuck (once per queuing; see services/send_alerts.py).
+    stuck_notified_at = models.DateTimeField(_("owners told it is stuck at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("KSeF submission")

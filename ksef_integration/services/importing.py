@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
@@ -23,7 +25,25 @@ from django.utils.translation import gettext as _
 from accounts.models import Company, Membership, Role
 from ksef_integration.fa3_import import ImportMappingError, window_import
 from ksef_integration.ksef.client import KsefClient
-from ksef_integration.ksef.errors import KsefAuthError, KsefError, KsefRateLimited, KsefTransientError
+from ksef_integration.ksef.crypto import AES_IV_SIZE, AES_KEY_SIZE, AesKey
+from ksef_integration.ksef.errors import (
+    KsefAuthError,
+    KsefError,
+    KsefGone,
+    KsefNotFound,
+    KsefRateLimited,
+    KsefRejected,
+    KsefTransientError,
+)
+from ksef_integration.ksef.exports import (
+    EXPORT_BEYOND_HWM,
+    EXPORT_DONE,
+    EXPORT_TRANSIENT,
+    MAX_WINDOW,
+    ExportStatus,
+    SyncWindow,
+)
+from ksef_integration.ksef.invoices import InvoiceFilters
 from ksef_integration.models import (
     AuditEvent,
     ConnectionStatus,
@@ -32,6 +52,7 @@ from ksef_integration.models import (
     SubjectType,
     SyncCursor,
 )
+from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
 
 logger = logging.getLogger(__name__)
@@ -42,6 +63,13 @@ SUBJECT_TYPES: tuple[str, ...] = (SubjectType.SUBJECT2, SubjectType.SUBJECT1)
 # A run that has not reported progress for this long belongs to a dead worker and may be taken over.
 LEASE = dt.timedelta(minutes=15)
 FAILURES_BEFORE_MAIL = 3
+# A 429 asking for at most this long is waited out inside the run (the user never sees it); a longer one
+# (the hourly export limit) ends the run and the next scheduled run continues from the cursor.
+MAX_INLINE_WAIT = 120
+WAIT_BUDGET = 10 * 60  # all the 429 waits of one run together
+EXPORT_EXPIRED = 210
+_sleep: Callable[[float], None] = time.sleep  # tests replace it
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,10 +150,13 @@ def _attention(company: Company, message: str) -> None:
         )
 
 
-def _record_failure(cursor: SyncCursor, message: str) -> None:
+def _record_failure(cursor: SyncCursor, message: str, *, counts: bool = True) -> None:
+    """Show the error; ``counts``: it is a failure (a long rate-limit pause is not: nothing is wrong)."""
     now = timezone.now()
     SyncCursor.objects.filter(pk=cursor.pk).update(
-        last_error=message[:500], last_error_at=now, failures_in_row=F("failures_in_row") + 1
+        last_error=message[:500],
+        last_error_at=now,
+        failures_in_row=F("failures_in_row") + 1 if counts else F("failures_in_row"),
     )
     cursor.refresh_from_db(fields=["failures_in_row"])
     if cursor.failures_in_row == FAILURES_BEFORE_MAIL:
@@ -160,12 +191,147 @@ def _cursor(company: Company, connection: KsefConnection, subject_type: str) -> 
     return cursor
 
 
+def _patiently(call: Callable[[], T], waited: list[float]) -> T:
+    """``call()``, waiting out KSeF's 429s that ask for a short pause (``Retry-After``), within the budget."""
+    while True:
+        try:
+            return call()
+        except KsefRateLimited as exc:
+            pause = max(1, exc.retry_after)
+            if pause > MAX_INLINE_WAIT or waited[0] + pause > WAIT_BUDGET:
+                raise
+            logger.info("ksef import: rate limited, waiting %s s as KSeF asks", pause)
+            waited[0] += pause
+            _sleep(pause)
+
+
+def _export_key_load(stored: str) -> AesKey:
+    raw = secret_decrypt(stored)
+    return AesKey(key=raw[:AES_KEY_SIZE], iv=raw[AES_KEY_SIZE : AES_KEY_SIZE + AES_IV_SIZE])
+
+
+def _export_forget(cursor: SyncCursor) -> None:
+    SyncCursor.objects.filter(pk=cursor.pk).update(
+        export_reference="", export_key="", export_from=None, export_to=None
+    )
+    cursor.export_reference, cursor.export_key, cursor.export_from, cursor.export_to = "", "", None, None
+
+
+def _export_resumed(
+    client: KsefClient, cursor: SyncCursor, current: dt.datetime, waited: list[float]
+) -> tuple[str, AesKey, dt.datetime | None, ExportStatus] | None:
+    """The stored export of the window starting at ``current``, polled to its end; None if there is none
+    or KSeF no longer has it (unknown reference, 410, status 210), so a new one must be started."""
+    if not cursor.export_reference or cursor.export_from is None or cursor.export_from != current:
+        if cursor.export_reference:
+            _export_forget(cursor)
+        return None
+    reference = cursor.export_reference
+    try:
+        aes = _export_key_load(cursor.export_key)
+        status = _patiently(lambda: client.exports.export_wait(reference_number=reference), waited)
+    except (KsefNotFound, KsefGone, SecretUnreadable, ValueError) as exc:
+        logger.info("ksef import: export %s cannot be resumed (%s); starting a new one", reference, exc)
+        _export_forget(cursor)
+        return None
+    if status.code == EXPORT_EXPIRED:
+        logger.info("ksef import: export %s expired; starting a new one", reference)
+        _export_forget(cursor)
+        return None
+    logger.info("ksef import: resumed export %s (status %s)", reference, status.code)
+    return reference, aes, cursor.export_to, status
+
+
+def _export_new(
+    client: KsefClient, cursor: SyncCursor, current: dt.datetime, waited: list[float]
+) -> tuple[str, AesKey, dt.datetime | None, ExportStatus]:
+    """Start the export of the window from ``current`` (≤ 100 days, up to the HWM), remember it (reference,
+    encrypted key, window; committed at once, outside any transaction), then poll it to its end."""
+    now = timezone.now()
+    date_to = current + MAX_WINDOW if now - current > MAX_WINDOW else None
+    filters = InvoiceFilters(
+        subject_type=cursor.subject_type,
+        date_type="PermanentStorage",
+        date_from=current,
+        date_to=date_to,
+        restrict_to_hwm=True,
+    )
+    handle = _patiently(lambda: client.exports.export_start(filters=filters), waited)
+    cursor.export_reference = handle.reference_number
+    cursor.export_key = secret_encrypt(handle.aes.key + handle.aes.iv)
+    cursor.export_from, cursor.export_to = current, date_to
+    cursor.save(update_fields=["export_reference", "export_key", "export_from", "export_to"])
+    reference = handle.reference_number
+    status = _patiently(lambda: client.exports.export_wait(reference_number=reference), waited)
+    return reference, handle.aes, date_to, status
+
+
+def sync_windows(client: KsefClient, cursor: SyncCursor, waited: list[float]) -> Iterator[SyncWindow]:
+    """The HWM loop of ksef-api.md §8.4 from ``cursor.checkpoint``, one ``SyncWindow`` per export.
+
+    Each window starts at the previous one's checkpoint: ``lastPermanentStorageDate`` when truncated (that
+    instant is read again on purpose; upsert by KSeF number), else ``to`` (capped at the HWM) or the HWM.
+    The caller commits a window's invoices with its checkpoint before asking for the next one. The export
+    in flight is stored on the cursor, so an interrupted run resumes it instead of starting another.
+    """
+    current = cursor.checkpoint.astimezone(dt.UTC)  # UTC: 100 days across a DST change stay 100 days
+    while True:
+        resumed = _export_resumed(client, cursor, current, waited)
+        reference, aes, date_to, status = resumed or _export_new(client, cursor, current, waited)
+        if status.code == EXPORT_BEYOND_HWM:
+            _export_forget(cursor)
+            return
+        if status.code in EXPORT_TRANSIENT:
+            _export_forget(cursor)
+            raise KsefTransientError(f"KSeF export failed temporarily ({status.code})", status=status.code)
+        if status.code != EXPORT_DONE or status.package is None:
+            _export_forget(cursor)
+            raise KsefRejected(status.code, status.details, description=status.description)
+        package = status.package
+        hwm = package.permanent_storage_hwm_date
+        if package.is_truncated:
+            if package.last_permanent_storage_date is None:
+                raise KsefTransientError("KSeF truncated the export without lastPermanentStorageDate")
+            checkpoint = package.last_permanent_storage_date
+            if checkpoint <= current:
+                raise KsefError("the export cannot advance: too many invoices share one timestamp")
+            caught_up = False
+        elif date_to is not None:
+            checkpoint = min(date_to, hwm) if hwm is not None else date_to
+            caught_up = hwm is not None and hwm < date_to
+        else:
+            checkpoint = hwm if hwm is not None else current
+            caught_up = True
+        checkpoint = max(checkpoint, current)  # a checkpoint never moves back
+        content = client.exports.export_download(package=package, aes=aes)  # pre-signed URLs: no 429
+        yield SyncWindow(
+            subject_type=cursor.subject_type,
+            date_from=current,
+            date_to=date_to,
+            export_reference=reference,
+            invoices=content.invoices,
+            metadata=content.metadata,
+            is_truncated=package.is_truncated,
+            permanent_storage_hwm_date=hwm,
+            checkpoint=checkpoint,
+            caught_up=caught_up,
+        )
+        if caught_up:
+            return
+        current = checkpoint
+
+
 def _sync_subject(
-    client: KsefClient, company: Company, cursor: SyncCursor, run: ImportRun, purchases: list[int]
+    client: KsefClient,
+    company: Company,
+    cursor: SyncCursor,
+    run: ImportRun,
+    purchases: list[int],
+    waited: list[float],
 ) -> None:
     cursor.last_run_at = timezone.now()
     cursor.save(update_fields=["last_run_at"])
-    for window in client.incremental_sync(subject_type=cursor.subject_type, checkpoint=cursor.checkpoint):
+    for window in sync_windows(client, cursor, waited):
         with transaction.atomic():
             stats = window_import(
                 company=company,
@@ -175,7 +341,12 @@ def _sync_subject(
             )
             # Same transaction as the invoices: the checkpoint can never be ahead of what is stored.
             SyncCursor.objects.filter(pk=cursor.pk).update(
-                checkpoint=window.checkpoint, invoices_total=F("invoices_total") + stats.created
+                checkpoint=window.checkpoint,
+                invoices_total=F("invoices_total") + stats.created,
+                export_reference="",
+                export_key="",
+                export_from=None,
+                export_to=None,
             )
             run.invoices_new += stats.created
             if cursor.subject_type == SubjectType.SUBJECT2:
@@ -185,6 +356,7 @@ def _sync_subject(
             run.heartbeat_at = timezone.now()
             run.save(update_fields=["invoices_new", "invoices_updated", "windows", "heartbeat_at"])
         cursor.checkpoint = window.checkpoint
+        cursor.export_reference, cursor.export_key, cursor.export_from, cursor.export_to = "", "", None, None
         logger.info(
             "ksef import window: company=%s subject=%s new=%s recognised=%s checkpoint=%s",
             company.uuid, cursor.subject_type, stats.created, stats.recognised, window.checkpoint.isoformat(),
@@ -206,16 +378,17 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
     cursors = [_cursor(company, connection, subject_type) for subject_type in subject_types]
     current = cursors[0]
     purchases: list[int] = []  # new Subject2 invoices, committed window by window
+    waited = [0.0]  # seconds spent waiting out 429s in this run
     try:
         client = ksef_client_for(company=company)
         for current in cursors:
-            _sync_subject(client, company, current, run, purchases)
+            _sync_subject(client, company, current, run, purchases, waited)
     except (KsefError, NotConnected, ImportMappingError, requests.RequestException) as exc:
         message = _describe(exc)
         logger.warning(
             "ksef import failed: company=%s subject=%s error=%s", company.uuid, current.subject_type, exc
         )
-        _record_failure(current, message)
+        _record_failure(current, message, counts=not isinstance(exc, KsefRateLimited))
         if isinstance(exc, KsefAuthError):
             _attention(company, message)
         _finish(run, ImportRun.Status.FAILED, message)
@@ -274,4 +447,5 @@ __all__ = [
     "company_import",
     "import_enqueue_on_commit",
     "import_start",
+    "sync_windows",
 ]

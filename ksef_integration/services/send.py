@@ -10,6 +10,7 @@ on the claim token, so a worker that lost its claim (sweeper, restart) cannot ov
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
@@ -52,6 +53,7 @@ from ksef_integration.models import (
     SubmissionStatus,
 )
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.services import offline
 from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,22 @@ SESSION_MARGIN = dt.timedelta(minutes=30)
 # Invoice statuses that show KSeF has (or had) this file; 500/550 mean it must be sent again.
 KNOWN_TO_KSEF = frozenset({100, 150, 200, 440})
 UPO_NS = "{http://upo.schematy.mf.gov.pl/KSeF/v4-3}"
+# A drain round claims this many due rows; more than LIST_THRESHOLD waiting invoices of one session are
+# polled through the session's invoice list rather than one by one; UPOs download on a few threads.
+ROUND_SIZE = 200
+MAX_BACKOFF_SECONDS = 900.0
+LIST_THRESHOLD = 3
+LIST_MIN_INTERVAL = 3.0  # sessionInvoiceList allows 20 requests a minute (ksef-api.md §11.1)
+UPO_THREADS = 8
+POLL_FIRST_DELAY = 0.05
+POLL_MAX_DELAY = 1.0
+ACCEPTED_FIELDS = [
+    "status", "ksef_number", "acquisition_date", "upo", "duplicate", "claim_token", "finished_at",
+    "last_error_code", "last_error_message",
+]  # fmt: skip
+INVOICE_ACCEPTED_FIELDS = [
+    "ksef_status", "ksef_number", "ksef_acquisition_date", "ksef_status_message", "xml_sha256_b64",
+]  # fmt: skip
 
 
 def _setting(name: str, default: float) -> float:
@@ -78,7 +96,7 @@ def _lease() -> dt.timedelta:
 def _backoff(attempts: int) -> dt.timedelta:
     """Exponential backoff with full jitter in the upper half: base·2^(n-1), at most 15 minutes."""
     base = _setting("KSEF_SEND_BACKOFF_SECONDS", 5)
-    delay = min(base * 2 ** max(0, attempts - 1), 900.0)
+    delay = min(base * 2 ** max(0, attempts - 1), MAX_BACKOFF_SECONDS)
     return dt.timedelta(seconds=delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
 
 
@@ -137,10 +155,28 @@ def _event(submission_id: int, kind: str, message: str = "") -> None:
     SubmissionEvent.objects.create(submission_id=submission_id, kind=kind, message=message[:2000])
 
 
-def _enqueue_on_commit(submission_id: int) -> None:
-    from ksef_integration.tasks import send as send_task
+class _SendOnCommit:
+    """The ``ksef.send`` task to queue when the transaction commits; one per company per transaction,
+    since the task drains everything due of its company (a month-end run of 1,000 invoices queues one)."""
 
-    transaction.on_commit(lambda: send_task.delay(submission_id))
+    def __init__(self, submission_id: int, company_id: int) -> None:
+        self.submission_id = submission_id
+        self.company_id = company_id
+
+    def __call__(self) -> None:
+        from ksef_integration.tasks import send as send_task
+
+        send_task.delay(self.submission_id)
+
+
+def _enqueue_on_commit(submission_id: int, company_id: int | None = None) -> None:
+    connection = transaction.get_connection()
+    if company_id is not None and connection.in_atomic_block:
+        # Callbacks of a rolled-back savepoint are dropped by Django, so one still listed here will run.
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _SendOnCommit) and callback.company_id == company_id:
+                return
+    transaction.on_commit(_SendOnCommit(submission_id, company_id or 0))
 
 
 def submission_enqueue(*, invoice: Invoice) -> Submission:
@@ -154,7 +190,7 @@ def submission_enqueue(*, invoice: Invoice) -> Submission:
         if created:
             Invoice.objects.filter(pk=invoice.pk).update(ksef_status=KsefStatus.QUEUED)
             _event(submission.pk, SubmissionEvent.Kind.QUEUED)
-            _enqueue_on_commit(submission.pk)
+            _enqueue_on_commit(submission.pk, invoice.company_id)
     return submission
 
 
@@ -192,6 +228,21 @@ def _release(submission: Submission, token: str, *, status: str, wait: dt.timede
             _event(submission.pk, SubmissionEvent.Kind.RETRY, error)
 
 
+def _release_untried(rows: list[Submission], token: str, *, wait: dt.timedelta) -> None:
+    """Give back claimed rows that were never sent this round (KSeF said stop): their claim does not
+    count as an attempt, so their backoff does not grow because of other invoices' trouble."""
+    if rows:
+        Submission.objects.filter(
+            pk__in=[row.pk for row in rows], claim_token=token, status=S.INFLIGHT
+        ).update(
+            status=S.PENDING,
+            next_attempt_at=timezone.now() + wait,
+            claim_token="",
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+        )
+
+
 def _claim_send(submission_id: int) -> str | None:
     token = uuid.uuid4().hex
     now = timezone.now()
@@ -214,8 +265,28 @@ def _claim_poll(submission_id: int) -> str | None:
     return token if updated == 1 else None
 
 
-def _mark_sent(submission: Submission, token: str, *, session_reference: str, invoice_reference: str) -> bool:
-    """Save the invoice reference at once: from now on we only ever ask KSeF about this file."""
+def _mark_sent(
+    submission: Submission,
+    token: str,
+    *,
+    session_reference: str,
+    invoice_reference: str,
+    deferred: list[Submission] | None = None,
+) -> bool:
+    """Save the invoice reference at once: from now on we only ever ask KSeF about this file.
+
+    With ``deferred`` only the submission row is written (one UPDATE); the invoice's mirror and the timeline
+    event follow for the whole round in ``_sent_bookkeeping`` (they are for display only).
+    """
+    submission.session_reference = session_reference
+    submission.invoice_reference = invoice_reference
+    if deferred is not None:
+        updated = _claimed(submission, token).update(
+            status=S.SENT, session_reference=session_reference, invoice_reference=invoice_reference
+        )
+        if updated:
+            deferred.append(submission)
+        return bool(updated)
     with transaction.atomic():
         updated = _claimed(submission, token).update(
             status=S.SENT, session_reference=session_reference, invoice_reference=invoice_reference
@@ -223,9 +294,21 @@ def _mark_sent(submission: Submission, token: str, *, session_reference: str, in
         if updated:
             _mirror(submission.invoice_id, ksef_status=KsefStatus.SENT, ksef_status_message="")
             _event(submission.pk, SubmissionEvent.Kind.SENT, invoice_reference)
-    submission.session_reference = session_reference
-    submission.invoice_reference = invoice_reference
     return bool(updated)
+
+
+def _sent_bookkeeping(sent: list[Submission]) -> None:
+    """The "sent" mirror on the invoices and the timeline events of a round, in two statements."""
+    if not sent:
+        return
+    with transaction.atomic():
+        Invoice.objects.filter(pk__in=[s.invoice_id for s in sent], ksef_status=KsefStatus.QUEUED).update(
+            ksef_status=KsefStatus.SENT, ksef_status_message=""
+        )
+        SubmissionEvent.objects.bulk_create(
+            SubmissionEvent(submission_id=s.pk, kind=SubmissionEvent.Kind.SENT, message=s.invoice_reference)
+            for s in sent
+        )
 
 
 def _upo_acquisition_date(upo: bytes) -> dt.datetime | None:
@@ -395,8 +478,22 @@ def _ensure_xml(submission: Submission, token: str) -> bytes | None:
     return built.xml
 
 
-def _send_claimed(client: Any, company: Company, submission: Submission, token: str) -> bool:
-    """Send one claimed submission; True when it now has an invoice reference (to be polled)."""
+def _send_claimed(
+    client: Any,
+    company: Company,
+    submission: Submission,
+    token: str,
+    *,
+    session: OnlineSession | None = None,
+    fresh: bool = False,
+    deferred: list[Submission] | None = None,
+) -> bool:
+    """Send one claimed submission; True when it now has an invoice reference (to be polled).
+
+    ``session`` is the round's online session (else the company's is looked up); ``fresh`` says the row
+    never reached KSeF before (no session reference when claimed), so there is nothing to look up first;
+    with ``deferred`` the invoice's "sent" mirror and event are left to ``_sent_bookkeeping``.
+    """
     xml = _ensure_xml(submission, token)
     if xml is None:
         return False
@@ -407,25 +504,28 @@ def _send_claimed(client: Any, company: Company, submission: Submission, token: 
             session_reference=submission.session_reference,
             invoice_reference=submission.invoice_reference,
         )
-    # An earlier attempt's outcome is unknown: ask KSeF before sending the file again.
-    found = _lookup(
-        client, session_reference=submission.session_reference, invoice_hash=submission.xml_sha256_b64
-    )
-    if found is not None:
-        return _mark_sent(
-            submission,
-            token,
-            session_reference=submission.session_reference,
-            invoice_reference=found.reference_number,
+    if not fresh:
+        # An earlier attempt's outcome is unknown: ask KSeF before sending the file again.
+        found = _lookup(
+            client, session_reference=submission.session_reference, invoice_hash=submission.xml_sha256_b64
         )
-    session = _online_session(client, company)
-    _claimed(submission, token).update(session_reference=session.reference_number)
-    submission.session_reference = session.reference_number
+        if found is not None:
+            return _mark_sent(
+                submission,
+                token,
+                session_reference=submission.session_reference,
+                invoice_reference=found.reference_number,
+            )
+    session = session or _online_session(client, company)
+    if submission.session_reference != session.reference_number:
+        _claimed(submission, token).update(session_reference=session.reference_number)
+        submission.session_reference = session.reference_number
     try:
-        sent = client.sessions.invoice_send(session=session, xml=xml)
+        sent = client.sessions.invoice_send(session=session, xml=xml, **offline.send_options(submission))
     except KsefRateLimited:
         raise
     except KsefTransientError:
+        found = None
         with contextlib.suppress(KsefTransientError):
             found = _lookup(
                 client, session_reference=session.reference_number, invoice_hash=submission.xml_sha256_b64
@@ -445,7 +545,11 @@ def _send_claimed(client: Any, company: Company, submission: Submission, token: 
             return False
         raise
     return _mark_sent(
-        submission, token, session_reference=session.reference_number, invoice_reference=sent.reference_number
+        submission,
+        token,
+        session_reference=session.reference_number,
+        invoice_reference=sent.reference_number,
+        deferred=deferred,
     )
 
 
@@ -511,39 +615,152 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
     )
 
 
-def _poll(client: Any, claimed: list[tuple[Submission, str]], *, budget: float) -> None:
-    """Ask KSeF about each sent invoice until it is final or ``budget`` seconds have passed."""
-    deadline = time.monotonic() + budget
-    waiting = list(claimed)
-    delay = 0.05
-    while waiting:
-        still: list[tuple[Submission, str]] = []
-        for index, (submission, token) in enumerate(waiting):
-            try:
-                status = client.sessions.invoice_status(
-                    session_reference=submission.session_reference,
-                    invoice_reference=submission.invoice_reference,
+def _upo_fetch_all(client: Any, urls: list[str]) -> list[bytes | KsefError]:
+    """Download UPOs from their pre-signed URLs (no rate limit applies to them), a few at a time."""
+    if len(urls) <= 1:
+        return [_upo_or_error(client, url) for url in urls]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(UPO_THREADS, len(urls))) as pool:
+        return list(pool.map(lambda url: _upo_or_error(client, url), urls))
+
+
+def _upo_or_error(client: Any, url: str) -> bytes | KsefError:
+    try:
+        return bytes(client.sessions.upo_download(url=url))
+    except KsefError as exc:
+        return exc
+
+
+def _accept_many(client: Any, accepted: list[tuple[Submission, str, InvoiceStatus]]) -> None:
+    """Mark a poll's successes accepted in a handful of statements (their UPOs fetched in parallel)."""
+    with_url = [(s, t, st) for s, t, st in accepted if st.upo_download_url]
+    upos = _upo_fetch_all(client, [st.upo_download_url or "" for _, _, st in with_url])
+    ready: list[tuple[Submission, str, InvoiceStatus, bytes]] = []
+    retry = [(s, t, st) for s, t, st in accepted if not st.upo_download_url]
+    for (submission, token, status), upo in zip(with_url, upos, strict=True):
+        if isinstance(upo, KsefError):
+            retry.append((submission, token, status))
+        else:
+            ready.append((submission, token, status, upo))
+    for submission, token, status in retry:  # rare: the one-by-one way, with the API's UPO endpoint
+        try:
+            _finish(client, submission, token, status)
+        except KsefTransientError as exc:
+            _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
+    if not ready:
+        return
+    now = timezone.now()
+    by_pk = {submission.pk: (submission, token, status, upo) for submission, token, status, upo in ready}
+    with transaction.atomic():
+        owned_filter = Q()
+        for submission, token, _status, _upo in ready:
+            owned_filter |= Q(pk=submission.pk, claim_token=token)
+        owned = set(Submission.objects.select_for_update().filter(owned_filter).values_list("pk", flat=True))
+        rows: list[Submission] = []
+        invoices: list[Invoice] = []
+        events: list[SubmissionEvent] = []
+        for pk in sorted(owned):
+            submission, _token, status, upo = by_pk[pk]
+            acquired = status.acquisition_date or _upo_acquisition_date(upo)
+            submission.status = S.ACCEPTED
+            submission.ksef_number = status.ksef_number or ""
+            submission.acquisition_date = acquired
+            submission.upo = upo.decode("utf-8", errors="replace")
+            submission.duplicate = False
+            submission.claim_token = ""
+            submission.finished_at = now
+            submission.last_error_code = ""
+            submission.last_error_message = ""
+            rows.append(submission)
+            invoices.append(
+                Invoice(
+                    pk=submission.invoice_id,
+                    ksef_status=KsefStatus.ACCEPTED,
+                    ksef_number=submission.ksef_number,
+                    ksef_acquisition_date=acquired,
+                    ksef_status_message="",
+                    xml_sha256_b64=submission.xml_sha256_b64,
                 )
-                if status.is_final:
-                    _finish(client, submission, token, status)
-                else:
-                    still.append((submission, token))
-            except KsefRateLimited as exc:
-                for other, other_token in [*waiting[index:]]:
-                    _release(other, other_token, status=S.SENT, wait=dt.timedelta(seconds=exc.retry_after))
-                for other, other_token in still:
-                    _release(other, other_token, status=S.SENT, wait=dt.timedelta(seconds=exc.retry_after))
-                raise _Stop from exc
-            except KsefTransientError as exc:
+            )
+            events.append(
+                SubmissionEvent(
+                    submission_id=pk, kind=SubmissionEvent.Kind.ACCEPTED, message=submission.ksef_number
+                )
+            )
+            events.append(SubmissionEvent(submission_id=pk, kind=SubmissionEvent.Kind.UPO))
+        if rows:
+            Submission.objects.bulk_update(rows, ACCEPTED_FIELDS)
+            Invoice.objects.bulk_update(invoices, INVOICE_ACCEPTED_FIELDS)
+            SubmissionEvent.objects.bulk_create(events)
+    logger.info("ksef invoices accepted: %s", len(owned))
+
+
+_last_listed: dict[str, float] = {}  # session reference → when this process last listed its invoices
+
+
+def _statuses(client: Any, session_reference: str, references: list[str]) -> dict[str, InvoiceStatus]:
+    """The status of each of ``references`` in one session: one by one when few, else from the session's
+    invoice list (1,000 per request)."""
+    if len(references) <= LIST_THRESHOLD:
+        return {
+            ref: client.sessions.invoice_status(session_reference=session_reference, invoice_reference=ref)
+            for ref in references
+        }
+    now = time.monotonic()
+    if now - _last_listed.get(session_reference, -LIST_MIN_INTERVAL) < LIST_MIN_INTERVAL:
+        return {}  # listed a moment ago: ask again on a later round (the list has the tightest limit)
+    _last_listed[session_reference] = now
+    wanted = set(references)
+    found: dict[str, InvoiceStatus] = {}
+    for status in client.sessions.invoices(session_reference=session_reference, page_size=1000):
+        if status.reference_number in wanted:
+            found[status.reference_number] = status
+    return found
+
+
+def _poll(
+    client: Any, claimed: list[tuple[Submission, str]], *, known: dict[str, InvoiceStatus] | None = None
+) -> list[tuple[Submission, str]]:
+    """Ask KSeF once about each sent invoice and act on the final ones; returns those still processing.
+    ``known``: statuses just read (by invoice reference), used instead of asking again."""
+    by_session: dict[str, list[tuple[Submission, str]]] = {}
+    for submission, token in claimed:
+        by_session.setdefault(submission.session_reference, []).append((submission, token))
+    still: list[tuple[Submission, str]] = []
+    for index, (session_reference, group) in enumerate(by_session.items()):
+        try:
+            references = [s.invoice_reference for s, _ in group]
+            if known is not None and all(ref in known for ref in references):
+                statuses = known
+            else:
+                statuses = _statuses(client, session_reference, references)
+        except KsefRateLimited as exc:
+            later = [pair for rest in list(by_session.values())[index:] for pair in rest]
+            for other, other_token in [*later, *still]:
+                _release(other, other_token, status=S.SENT, wait=dt.timedelta(seconds=exc.retry_after))
+            raise _Stop from exc
+        except KsefNotFound as exc:
+            for submission, token in group:  # the session is gone: ask about each invoice later
                 _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
-        waiting = still
-        if waiting:
-            if time.monotonic() + delay > deadline:
-                for submission, token in waiting:
-                    _release(submission, token, status=S.SENT, wait=dt.timedelta(seconds=15))
-                return
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+            continue
+        except KsefTransientError as exc:
+            for submission, token in group:
+                _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
+            continue
+        accepted: list[tuple[Submission, str, InvoiceStatus]] = []
+        for submission, token in group:
+            status = statuses.get(submission.invoice_reference)
+            if status is None or not status.is_final:
+                still.append((submission, token))
+            elif status.is_success and status.ksef_number:
+                accepted.append((submission, token, status))
+            else:
+                try:
+                    _finish(client, submission, token, status)
+                except KsefTransientError as exc:
+                    wait = _backoff(submission.attempts)
+                    _release(submission, token, status=S.SENT, wait=wait, error=str(exc))
+        _accept_many(client, accepted)
+    return still
 
 
 def _pause(company: Company, error: KsefAuthError | NotConnected) -> None:
@@ -579,8 +796,149 @@ def _due(company_id: int) -> Any:
     )
 
 
+def _batch_threshold() -> int:
+    return int(_setting("KSEF_SEND_BATCH_THRESHOLD", 50))
+
+
+def _scan(company_id: int, *, holding: set[int], limit: int) -> list[dict[str, Any]]:
+    """The company's due rows (oldest first), in one statement: what a drain round decides on."""
+    return list(
+        _due(company_id)
+        .exclude(pk__in=holding)
+        .order_by("next_attempt_at", "id")
+        .values(
+            "pk",
+            "status",
+            "batch_reference",
+            "invoice_reference",
+            "session_reference",
+            "invoice__ksef_offline_mode",
+        )[:limit]
+    )
+
+
+def _claim_round(pks: list[int], token: str) -> list[Submission]:
+    """Claim these due rows for this round (one token for the round): PENDING rows to send and SENT rows
+    to poll; each only if still due and unclaimed."""
+    if not pks:
+        return []
+    now = timezone.now()
+    lease_end = now + _lease()
+    Submission.objects.filter(pk__in=pks, status=S.PENDING, next_attempt_at__lte=now).update(
+        status=S.INFLIGHT,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        next_attempt_at=lease_end,
+    )
+    Submission.objects.filter(pk__in=pks, status=S.SENT, next_attempt_at__lte=now).update(
+        claim_token=token, claimed_at=now, next_attempt_at=lease_end
+    )
+    return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
+
+
+def _xml_prepare(rows: list[Submission], token: str, *, session_reference: str) -> None:
+    """Build the XML of rows that have none yet and tie every row to the round's session before sending,
+    in one statement (a crash after the send is then resolved by asking that session)."""
+    missing = [row for row in rows if not row.xml]
+    if missing:
+        invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
+        for row in missing:
+            try:
+                built = invoice_xml_build(invoices[row.invoice_id])
+            except XmlProblems as exc:
+                message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
+                    "problems": "; ".join(exc.problems)
+                }
+                _mark_rejected(row, token, code="local", message=message, local=True)
+                row.status = S.FAILED_LOCAL
+                continue
+            row.xml = built.xml
+            row.xml_sha256_b64 = built.sha256_b64
+    ready = [row for row in rows if row.status != S.FAILED_LOCAL]
+    for row in ready:
+        row.session_reference = session_reference
+    if ready:
+        Submission.objects.filter(claim_token=token).bulk_update(
+            ready, ["xml", "xml_sha256_b64", "session_reference"]
+        )
+
+
+def _send_round(
+    client: Any, company: Company, rows: list[Submission], token: str
+) -> tuple[list[tuple[Submission, str]], bool]:
+    """Send the round's PENDING rows; returns (rows now SENT, stop talking to KSeF?)."""
+    sent: list[tuple[Submission, str]] = []
+    fresh = [row for row in rows if not row.session_reference and not row.invoice_reference]
+    others = [row for row in rows if row.session_reference or row.invoice_reference]
+    deferred: list[Submission] = []
+    stop = False
+    session: OnlineSession | None = None
+    try:
+        if fresh:
+            session = _online_session(client, company)
+            _xml_prepare(fresh, token, session_reference=session.reference_number)
+            fresh = [row for row in fresh if row.status != S.FAILED_LOCAL]
+        queue = [(row, True) for row in fresh] + [(row, False) for row in others]
+        for index, (submission, is_fresh) in enumerate(queue):
+            try:
+                if _send_claimed(
+                    client,
+                    company,
+                    submission,
+                    token,
+                    session=session if is_fresh else None,
+                    fresh=is_fresh,
+                    deferred=deferred,
+                ):
+                    sent.append((submission, token))
+            except KsefRateLimited as exc:
+                wait = dt.timedelta(seconds=exc.retry_after)
+                _release(submission, token, status=S.PENDING, wait=wait)
+                _release_untried([row for row, _fresh in queue[index + 1 :]], token, wait=wait)
+                stop = True
+                break
+            except KsefAuthError as exc:
+                wait = dt.timedelta(minutes=5)
+                _release(submission, token, status=S.PENDING, wait=wait)
+                _release_untried([row for row, _fresh in queue[index + 1 :]], token, wait=wait)
+                _pause(company, exc)
+                stop = True
+                break
+            except KsefTransientError as exc:
+                wait = _backoff(submission.attempts)
+                _release(submission, token, status=S.PENDING, wait=wait, error=str(exc))
+                offline.transport_failed(company_id=company.pk)  # issue 8: N in a row = KSeF unavailable
+            except KsefRejected as exc:
+                _mark_rejected(
+                    submission,
+                    token,
+                    code=str(exc.code),
+                    message=_rejection_text(exc.code, exc.description, exc.details),
+                )
+    except KsefError as exc:  # opening the session failed: nothing was sent
+        wait = dt.timedelta(seconds=exc.retry_after) if isinstance(exc, KsefRateLimited) else _backoff(1)
+        _release_untried([row for row in rows if row.status == S.INFLIGHT], token, wait=wait)
+        if isinstance(exc, KsefAuthError):
+            _pause(company, exc)
+        elif not isinstance(exc, KsefRateLimited):
+            offline.transport_failed(company_id=company.pk)
+        stop = True
+    finally:
+        _sent_bookkeeping(deferred)
+    return sent, stop
+
+
 def _drain_locked(company: Company, lock: _CompanyLock, *, budget: float) -> int:
-    """Send and poll every due submission of the company; returns how many were handled."""
+    """Send and poll the company's due submissions until none is left or ``budget`` seconds have passed.
+
+    Work is pipelined in rounds: each round claims due rows (one token), sends the PENDING ones in the
+    company's online session, then asks KSeF once about everything in flight (the session's invoice list
+    gives up to 1,000 statuses per request) and accepts what is final in a few statements. A backlog of
+    more than ``KSEF_SEND_BATCH_THRESHOLD`` queued invoices goes through a batch session instead.
+    """
+    from ksef_integration.services import send_batch
+
     try:
         client = ksef_client_for(company=company)
     except NotConnected:
@@ -589,82 +947,97 @@ def _drain_locked(company: Company, lock: _CompanyLock, *, budget: float) -> int
         _pause(company, exc)
         return 0
     except KsefTransientError:
+        offline.transport_failed(company_id=company.pk)
         return 0
     deadline = time.monotonic() + budget
     handled = 0
-    while time.monotonic() < deadline:
-        rows = list(_due(company.pk).order_by("next_attempt_at", "id").values_list("pk", "status")[:100])
-        if not rows:
-            break
-        sent: list[tuple[Submission, str]] = []
-        try:
-            for pk, status in rows:
-                token = _claim_send(pk) if status == S.PENDING else _claim_poll(pk)
-                if token is None:
+    waiting: list[tuple[Submission, str]] = []
+    delay = POLL_FIRST_DELAY
+    try:
+        while time.monotonic() < deadline:
+            threshold = _batch_threshold()
+            due = _scan(company.pk, holding={s.pk for s, _ in waiting}, limit=ROUND_SIZE + threshold + 1)
+            unresolved = [r for r in due if r["batch_reference"] and not r["invoice_reference"]]
+            progressed = 0
+            if unresolved or len(send_batch.eligible_rows(due)) > threshold:
+                progressed = send_batch.company_batches(
+                    client=client, company=company, lock=lock, threshold=threshold, deadline=deadline
+                )
+                handled += progressed
+                if progressed:
                     continue
-                submission = Submission.objects.get(pk=pk)
-                handled += 1
-                if status == S.SENT:
-                    sent.append((submission, token))
-                    continue
-                try:
-                    if _send_claimed(client, company, submission, token):
-                        sent.append((submission, token))
-                except KsefRateLimited as exc:
-                    _release(submission, token, status=S.PENDING, wait=dt.timedelta(seconds=exc.retry_after))
-                    raise _Stop from exc
-                except KsefAuthError as exc:
-                    _release(submission, token, status=S.PENDING, wait=dt.timedelta(minutes=5))
-                    _pause(company, exc)
-                    raise _Stop from exc
-                except KsefTransientError as exc:
-                    _release(
-                        submission,
-                        token,
-                        status=S.PENDING,
-                        wait=_backoff(submission.attempts),
-                        error=str(exc),
-                    )
-                except KsefRejected as exc:
-                    _mark_rejected(
-                        submission,
-                        token,
-                        code=str(exc.code),
-                        message=_rejection_text(exc.code, exc.description, exc.details),
-                    )
-                lock.extend()
-            _poll(client, sent, budget=max(5.0, deadline - time.monotonic()))
-            sent = []
-        except _Stop:
-            for submission, token in sent:
-                _release(submission, token, status=S.SENT, wait=dt.timedelta(seconds=1))
-            break
-        except KsefAuthError as exc:
-            for submission, token in sent:
-                _release(submission, token, status=S.SENT, wait=dt.timedelta(minutes=5))
-            _pause(company, exc)
-            break
-        lock.extend()
+            token = uuid.uuid4().hex
+            # Rows of a batch whose outcome is unknown are only ever resolved by asking about that batch.
+            skip = {r["pk"] for r in unresolved}
+            rows = _claim_round([r["pk"] for r in due[:ROUND_SIZE] if r["pk"] not in skip], token)
+            handled += len(rows)
+            to_send = [row for row in rows if row.status == S.INFLIGHT]
+            waiting += [(row, token) for row in rows if row.status == S.SENT]
+            sent, stop = _send_round(client, company, to_send, token) if to_send else ([], False)
+            waiting += sent
+            if sent:
+                offline.transport_ok(company_id=company.pk)  # issue 8: KSeF answers again
+            lock.extend()
+            if stop:
+                raise _Stop
+            if waiting:
+                waiting = _poll(client, waiting)
+            if not rows and not progressed:
+                if not waiting:
+                    break
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 1.5, POLL_MAX_DELAY)
+            else:
+                delay = POLL_FIRST_DELAY
+            lock.extend()
+    except _Stop:
+        pass
+    except KsefAuthError as exc:
+        for submission, token in waiting:
+            _release(submission, token, status=S.SENT, wait=dt.timedelta(minutes=5))
+        waiting = []
+        _pause(company, exc)
+    finally:
+        for submission, token in waiting:  # still processing in KSeF: the next drain asks again
+            _release(submission, token, status=S.SENT, wait=dt.timedelta(0))
     return handled
+
+
+def _requeue(company_id: int, *, handled: int) -> None:
+    """After a drain: queue the next one for when the company's earliest waiting row is due, so a row in
+    backoff is retried on time instead of waiting for the sweeper. A drain that got nothing done (KSeF
+    unreachable, nothing due) queues nothing for rows due now: no busy loop; the sweeper comes back."""
+    if not KsefConnection.objects.filter(company_id=company_id, status=ConnectionStatus.ACTIVE).exists():
+        return
+    row = (
+        Submission.objects.filter(company_id=company_id, status__in=(S.PENDING, S.SENT))
+        .order_by("next_attempt_at")
+        .values("pk", "next_attempt_at")
+        .first()
+    )
+    if row is None:
+        return
+    from ksef_integration.tasks import send as send_task
+
+    countdown = (row["next_attempt_at"] - timezone.now()).total_seconds() + 0.05
+    if countdown <= 0.05 and not handled:
+        return
+    if countdown <= max(_lease().total_seconds(), MAX_BACKOFF_SECONDS):  # later ones: the sweeper's job
+        send_task.apply_async(args=(row["pk"],), countdown=countdown)
 
 
 def company_send_due(*, company_id: int, budget: float = 60.0) -> int:
     """Send (and poll) the company's due submissions under its lock; returns how many were handled.
 
-    When another worker holds the lock this returns 0 at once: the holder checks for due rows again after
-    releasing the lock, so nothing is left behind.
+    When another worker holds the lock this returns 0 at once: the holder queues the next drain when it
+    releases the lock, so nothing is left behind.
     """
     company = Company.objects.get(pk=company_id)
-    handled = 0
-    started = time.monotonic()
-    for _round in range(20):
-        with _company_lock(company_id) as lock:
-            if lock is None:
-                return handled
-            this_round = _drain_locked(company, lock, budget=max(1.0, budget - (time.monotonic() - started)))
-        handled += this_round
-        if not this_round or time.monotonic() - started > budget or not _due(company_id).exists():
-            break
+    with _company_lock(company_id) as lock:
+        if lock is None:
+            return 0
+        handled = _drain_locked(company, lock, budget=budget)
+    _requeue(company_id, handled=handled)
     return handled
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ksef_simulator.pages import views
+from ksef_simulator.pages import qr, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("faktury/", views.invoices, name="invoices"),
     path("dane-testowe/", views.test_data, name="test_data"),
     path("pomoc/", views.guide, name="guide"),
+    path("weryfikacja-qr/", qr.qr_verify, name="qr_verify"),
 ]

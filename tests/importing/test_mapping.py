@@ -162,3 +162,31 @@ def test_imported_purchase_is_new_until_opened(alice_client: Any, company_a: Com
     assert alice_client.get(reverse("invoices:detail", args=[invoice.uuid])).status_code == 200
     invoice.refresh_from_db()
     assert not invoice.is_new
+
+
+def test_the_parser_reads_the_fa3_features_we_do_not_issue() -> None:
+    """Podmiot3, a foreign currency, KOR, ZAL and Zalacznik are read, not only tolerated."""
+    from ksef_integration.fa3.model import InvoiceKind as Fa3Kind
+    from ksef_integration.fa3.parser import parse_invoice
+
+    eur = parse_invoice(sample("vat_eur_podmiot3"))
+    assert eur.third_parties, "Podmiot3 was dropped"
+    assert all(party.role is not None or party.other_role for party in eur.third_parties)
+    assert eur.currency == "EUR"
+    assert eur.exchange_rate is not None
+
+    kor = parse_invoice(sample("kor_before_after"))
+    assert kor.kind == Fa3Kind.KOR
+    assert kor.correction is not None
+
+    zal = parse_invoice(sample("zal_advance"))
+    assert zal.kind == Fa3Kind.ZAL
+
+    kor_zal = parse_invoice(sample("kor_zal_eur"))
+    assert kor_zal.kind in (Fa3Kind.KOR_ZAL, Fa3Kind.KOR)
+    assert kor_zal.currency == "EUR"
+    assert kor_zal.correction is not None
+
+    attached = parse_invoice(sample("vat_attachment_transport"))
+    assert attached.attachment, "Zalacznik was dropped"
+    assert any(block.tables or block.paragraphs for block in attached.attachment)

@@ -165,3 +165,48 @@ def test_zakupy_lists_imported_invoices_and_the_new_marker_goes_when_opened(
     assert list(Invoice.objects.filter(company=company, is_new=True).values_list("number", flat=True)) == [
         "FZ/2"
     ]
+
+
+def test_zakupy_filters_contractor_dates_amount_status_and_only_new(
+    alice_client: Any, connected: KsefConnection
+) -> None:
+    company = connected.company
+    import_purchases(
+        company,
+        purchase_xml(company.nip, "FZ/10", net="10.00"),
+        purchase_xml(company.nip, "FZ/20", net="200.00"),
+    )
+    other = invoice_make(
+        company, direction=Direction.PURCHASE, number="R/7", seller_name="Hurtownia Beta",
+        seller_nip="7740001454", issue_date=dt.date(2026, 3, 2),
+    )  # fmt: skip
+    Invoice.objects.filter(pk=other.pk).update(is_new=False)
+    listing = reverse("invoices:list")
+
+    def numbers(**params: str) -> set[str]:
+        response = alice_client.get(listing, {"direction": "purchase", **params})
+        assert response.status_code == 200
+        return {invoice.number for invoice in response.context["page"].invoices}
+
+    assert numbers() == {"FZ/10", "FZ/20", "R/7"}
+    assert numbers(contractor=SELLER_NIP[:6]) == {"FZ/10", "FZ/20"}
+    assert numbers(contractor="beta") == {"R/7"}
+    assert numbers(date_from="2026-09-01", date_to="2026-09-30") == {"FZ/10", "FZ/20"}
+    assert numbers(amount_from="150") == {"FZ/20"}  # gross 246.00; R/7 is 123.00
+    assert numbers(amount_to="100") == {"FZ/10"}  # gross 12.30; R/7 is 123.00
+    assert numbers(status="accepted") == {"FZ/10", "FZ/20"}  # imported: KSeF has them
+    assert numbers(status="not_sent") == {"R/7"}  # added by hand
+    assert numbers(only_new="on") == {"FZ/10", "FZ/20"}
+    opened = Invoice.objects.get(company=company, number="FZ/10")
+    alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": opened.uuid}))
+    assert numbers(only_new="on") == {"FZ/20"}
+    assert numbers(only_new="on", amount_to="100") == set()
+
+    html = alice_client.get(listing, {"direction": "purchase"}, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "Tylko nowe" in html
+    assert 'name="only_new"' in html
+    html = alice_client.get(listing, {"direction": "sales"}, HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert 'name="only_new"' not in html  # sales have no "nowe" marker
+    # an unchecked box is not a filter: the panel stays closed
+    response = alice_client.get(listing, {"direction": "purchase", "contractor": ""})
+    assert response.context["filtered"] is False

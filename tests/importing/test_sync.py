@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from ksef_integration.services.importing import company_import, import_start
 from ksef_simulator import services_invoices
 from ksef_simulator.api import exports as sim_exports
 from ksef_simulator.faults import fault_arm
+from ksef_simulator.models import SimInvoice
 from tests import contract
 from tests.importing.conftest import START
 
@@ -33,31 +35,42 @@ def api_calls(since: int) -> list[contract.Exchange]:
     return [r for r in contract.RECORDS[since:] if r.path.startswith(contract.API_PREFIXES)]
 
 
+LATE_PER_WINDOW = 5
+LATE_WINDOWS = 3
+
+
 @pytest.fixture
 def store_during_sync(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Store 5 more purchase invoices in KSeF after each of the first windows of a sync, like sellers do."""
+    """Sellers keep sending while the sync runs: after each of the first Subject2 windows is committed,
+    5 more purchase invoices are stored in KSeF with acquisition dates just after the high water mark that
+    window reported, i.e. in (HWM, now], where KSeF may still add invoices (ksef-api.md §8.4)."""
     stored: list[str] = []
-    original = KsefClient.incremental_sync
+    original = importing.sync_windows
 
-    def incremental_sync(self: KsefClient, *, subject_type: str, checkpoint: dt.datetime) -> Iterator[Any]:
-        for index, window in enumerate(original(self, subject_type=subject_type, checkpoint=checkpoint)):
-            yield window
-            if subject_type == SubjectType.SUBJECT2 and index < 3 and len(stored) < 15:
-                stored.extend(
+    def sync_windows(client: KsefClient, cursor: SyncCursor, waited: list[float]) -> Iterator[Any]:
+        for index, window in enumerate(original(client, cursor, waited)):
+            yield window  # the caller has committed this window when it asks for the next one
+            if cursor.subject_type != SubjectType.SUBJECT2 or index >= LATE_WINDOWS or len(stored) >= LATE:
+                continue
+            hwm = window.permanent_storage_hwm_date
+            assert hwm is not None
+            for n in range(LATE_PER_WINDOW):
+                stored.append(
                     services_invoices.invoice_store_incoming(
                         xml_bytes=services_invoices.fa3_build(
-                            seller_nip="5265877635", buyer_nip=NIP[0], number=f"LATE/{index}/{n}",
+                            seller_nip=SELLERS[n], buyer_nip=NIP[0], number=f"LATE/{index}/{n}",
                             issue_date=timezone.localdate(), net=Decimal("12.34"),
-                        )
+                        ),
+                        acquisition=hwm + dt.timedelta(milliseconds=1 + n),
                     )
-                    for n in range(5)
                 )  # fmt: skip
 
-    monkeypatch.setattr(KsefClient, "incremental_sync", incremental_sync)
+    monkeypatch.setattr(importing, "sync_windows", sync_windows)
     return stored
 
 
 NIP: list[str] = []
+SELLERS: list[str] = []
 
 
 def test_start_date_rules(connected: KsefConnection) -> None:
@@ -69,33 +82,47 @@ def test_start_date_rules(connected: KsefConnection) -> None:
     assert start == dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC)  # midnight in Warsaw
 
 
-def test_300_invoices_over_4_months_some_stored_while_syncing(
+TOTAL = 2_500
+LATE = LATE_PER_WINDOW * LATE_WINDOWS
+
+
+def test_2500_invoices_from_50_contractors_over_4_months_some_stored_while_syncing(
     connected: KsefConnection, monkeypatch: pytest.MonkeyPatch, store_during_sync: list[str]
 ) -> None:
     company = connected.company
     NIP[:] = [company.nip]
-    monkeypatch.setattr(sim_exports, "MAX_INVOICES", 60)  # truncated packages, several windows
+    monkeypatch.setattr(sim_exports, "MAX_INVOICES", 400)  # truncated packages: several windows
     generated = services_invoices.invoices_generate(
-        buyer_nip=company.nip, count=300, date_from=START, date_to=END, sellers=20, seed=7
+        buyer_nip=company.nip, count=TOTAL - LATE, date_from=START, date_to=END, sellers=50, seed=7
     )
+    SELLERS[:] = sorted(set(SimInvoice.objects.values_list("context_nip", flat=True)))
+    assert len(SELLERS) == 50
 
+    started = time.perf_counter()
     result = company_import(company_id=company.pk)
+    print(f"import of {TOTAL}: {time.perf_counter() - started:.1f} s")
 
     assert result.status == ImportRun.Status.SUCCEEDED, result.error
-    assert len(store_during_sync) == 15
+    assert len(store_during_sync) == LATE
     expected = set(generated) | set(store_during_sync)
+    in_simulator = set(
+        SimInvoice.objects.filter(ksef_number__isnull=False).values_list("ksef_number", flat=True)
+    )
+    assert expected == in_simulator
+    assert len(expected) == TOTAL
     imported = list(Invoice.objects.filter(company=company).values_list("ksef_number", flat=True))
-    assert len(imported) == len(set(imported)) == 315
+    assert len(imported) == len(set(imported)) == TOTAL
     assert set(imported) == expected
-    assert Invoice.objects.filter(company=company, direction=Direction.PURCHASE, is_new=True).count() == 315
-    assert Contractor.objects.filter(company=company).count() == 21
+    assert Invoice.objects.filter(company=company, direction=Direction.PURCHASE, is_new=True).count() == TOTAL
+    assert Contractor.objects.filter(company=company).count() == 50
     run = ImportRun.objects.get(company=company)
-    assert run.invoices_new == 315
-    assert run.windows >= 6
+    assert run.invoices_new == TOTAL
+    assert run.windows >= 7
     cursor = SyncCursor.objects.get(company=company, subject_type=SubjectType.SUBJECT2)
-    assert cursor.invoices_total == 315
+    assert cursor.invoices_total == TOTAL
     assert cursor.last_success_at
     assert cursor.failures_in_row == 0
+    assert cursor.export_reference == cursor.export_key == ""
     assert cursor.checkpoint > timezone.now() - dt.timedelta(minutes=5)
 
     # a following sync with nothing new: at most 2 KSeF requests per subject type, nothing changes
@@ -111,6 +138,7 @@ def test_300_invoices_over_4_months_some_stored_while_syncing(
     # nothing else: the public keys fetched by the first run are shared with the next client of the process
     assert [c.path for c in calls if "/invoices/" not in c.path] == []
     assert list(Invoice.objects.order_by("id").values_list("id", "updated_at")) == before
+    assert Invoice.objects.filter(company=company).count() == TOTAL
 
 
 def test_rerun_from_an_old_cursor_adds_no_duplicates(connected: KsefConnection) -> None:
@@ -148,11 +176,21 @@ def test_rate_limit_keeps_the_cursor_and_three_failures_send_mail(connected: Kse
         buyer_nip=company.nip, count=5, date_from=START, date_to=END, sellers=2, seed=3
     )
     start = import_start(connected)
+    # a pause longer than the run waits by itself (MAX_INLINE_WAIT, e.g. the hourly export limit): the run
+    # ends, says so in plain words, and the next one continues; being asked to wait is not a failure
+    fault_arm(pattern="invoices.exports.start", action="429", count=1, seconds=600)
+    result = company_import(company_id=company.pk)
+    assert result.status == ImportRun.Status.FAILED
+    assert "KSeF ograniczył liczbę zapytań" in result.error  # stored in plain Polish
+    cursor = SyncCursor.objects.get(company=company, subject_type=SubjectType.SUBJECT2)
+    assert cursor.checkpoint == start
+    assert cursor.failures_in_row == 0
+    assert "KSeF ograniczył liczbę zapytań" in cursor.last_error
     for attempt in range(3):
-        fault_arm(pattern="invoices.exports.start", action="429", count=1, seconds=30)
+        fault_arm(pattern="invoices.exports.start", action="503", count=1)
         result = company_import(company_id=company.pk)
         assert result.status == ImportRun.Status.FAILED
-        assert "KSeF ograniczył liczbę zapytań" in result.error  # stored in plain Polish
+        assert "KSeF nie odpowiadał" in result.error
         cursor = SyncCursor.objects.get(company=company, subject_type=SubjectType.SUBJECT2)
         assert cursor.checkpoint == start
         assert cursor.failures_in_row == attempt + 1
@@ -160,6 +198,24 @@ def test_rate_limit_keeps_the_cursor_and_three_failures_send_mail(connected: Kse
     assert len(mail.outbox) == 1
     assert "KSeF" in mail.outbox[0].subject
     assert company_import(company_id=company.pk).invoices_new == 5
+    assert SyncCursor.objects.get(company=company, subject_type=SubjectType.SUBJECT2).failures_in_row == 0
+
+
+def test_short_rate_limits_are_waited_out_within_the_run(
+    connected: KsefConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    company = connected.company
+    services_invoices.invoices_generate(
+        buyer_nip=company.nip, count=4, date_from=START, date_to=END, sellers=2, seed=4
+    )
+    slept: list[float] = []
+    monkeypatch.setattr(importing, "_sleep", slept.append)
+    fault_arm(pattern="invoices.exports.start", action="429", count=2, seconds=7)
+    fault_arm(pattern="invoices.exports.status", action="429", count=1, seconds=3)
+    result = company_import(company_id=company.pk)
+    assert result.status == ImportRun.Status.SUCCEEDED, result.error
+    assert result.invoices_new == 4
+    assert slept == [7, 7, 3]  # as long as Retry-After asked, no longer
     assert SyncCursor.objects.get(company=company, subject_type=SubjectType.SUBJECT2).failures_in_row == 0
 
 

@@ -34,9 +34,17 @@ def test_settings_show_the_cursor_in_words(alice_client: Any, connection: KsefCo
         company=connection.company, subject_type=SubjectType.SUBJECT2,
         checkpoint=dt.datetime(2026, 11, 25, 13, 5, tzinfo=dt.UTC), invoices_total=12,
         last_error="KSeF nie odpowiadał", last_error_at=timezone.now(),
+        last_success_at=dt.datetime(2026, 11, 25, 13, 6, tzinfo=dt.UTC),
+    )  # fmt: skip
+    ImportRun.objects.create(
+        company=connection.company, status=ImportRun.Status.SUCCEEDED, invoices_new=5,
+        started_at=dt.datetime(2026, 11, 25, 13, 6, tzinfo=dt.UTC),
     )  # fmt: skip
     page = alice_client.get("/ustawienia/ksef/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     assert "kompletne do 25.11.2026 14:05" in page  # Warsaw time
+    assert "12 faktur pobranych" in page  # how many came, in all
+    assert "ostatnia synchronizacja 25.11.2026 14:06" in page
+    assert "5 nowych faktur" in page  # and in the last run
     assert "KSeF nie odpowiadał" in page
     assert "Pobierz teraz" in page
 

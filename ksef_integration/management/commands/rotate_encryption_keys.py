@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ksef_integration.models import KsefConnection
+from ksef_integration.models import KsefConnection, OfflineCertificate
 from ksef_integration.secrets import SecretUnreadable, secret_rotate
 
 
@@ -40,4 +40,15 @@ class Command(BaseCommand):
                 if changed:
                     connection.save(update_fields=changed)
                     rotated += len(changed)
+        for pk in OfflineCertificate.objects.values_list("pk", flat=True).iterator():  # issue 8: KOD II keys
+            with transaction.atomic():
+                row = OfflineCertificate.objects.select_for_update().get(pk=pk)
+                try:
+                    row.private_key_ciphertext = secret_rotate(row.private_key_ciphertext)
+                except SecretUnreadable:
+                    unreadable += 1
+                    self.stderr.write(f"offline certificate {row.serial}: does not decrypt with any key")
+                    continue
+                row.save(update_fields=["private_key_ciphertext"])
+                rotated += 1
         self.stdout.write(f"rotated {rotated} secret(s); {unreadable} unreadable")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from ksef_simulator import processing
 from ksef_simulator.api import exports
 from ksef_simulator.services_invoices import invoice_store_incoming
 from tests.ksef_simulator.invoices import fa3
@@ -54,7 +55,9 @@ def stored(buyer_nip: str, count: int, clock: Clock) -> dict[str, bytes]:
     base = clock.now - dt.timedelta(hours=3)
     files = {}
     for i in range(count):
-        xml = fa3.invoice(seller=fa3.nip(), buyer=buyer_nip, number=f"E/{i}")
+        xml = fa3.invoice(
+            seller=fa3.nip(), buyer=buyer_nip, number=f"E/{i}", issue=processing.warsaw_date(base)
+        )
         files[invoice_store_incoming(xml_bytes=xml, acquisition=base + dt.timedelta(minutes=i))] = xml
     return files
 

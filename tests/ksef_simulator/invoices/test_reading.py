@@ -60,6 +60,11 @@ def test_buyer_sees_a_sent_invoice_after_permanent_storage(seller: Ksef, buyer: 
     assert downloaded["x-ms-meta-hash"] == sha(xml)
 
 
+def day(moment: dt.datetime) -> dt.date:
+    """The Warsaw day of an acquisition moment: a stored invoice's P_1 is not later (ksef-api.md §12.3)."""
+    return processing.warsaw_date(moment)
+
+
 def test_download_before_storage_is_21165_and_strangers_get_21164(
     client: Client, buyer: Ksef, clock: Clock
 ) -> None:
@@ -81,7 +86,8 @@ def test_third_party_and_filters(buyer: Ksef, client: Client, clock: Clock) -> N
     seller_a, seller_b = fa3.nip(), fa3.nip()
     when = clock.now - dt.timedelta(hours=1)
     plain = invoice_store_incoming(
-        xml_bytes=fa3.invoice(seller=seller_a, buyer=buyer.nip, number="A/1"), acquisition=when
+        xml_bytes=fa3.invoice(seller=seller_a, buyer=buyer.nip, number="A/1", issue=day(when)),
+        acquisition=when,
     )
     euro = invoice_store_incoming(
         xml_bytes=fa3.invoice(
@@ -93,11 +99,14 @@ def test_third_party_and_filters(buyer: Ksef, client: Client, clock: Clock) -> N
             vat="230.00",
             gross="1230.00",
             kind="ZAL",
+            issue=day(when),
         ),
         acquisition=when,
     )
     with_third = invoice_store_incoming(
-        xml_bytes=fa3.invoice(seller=seller_b, buyer=buyer.nip, number="B/2", third=third.nip),
+        xml_bytes=fa3.invoice(
+            seller=seller_b, buyer=buyer.nip, number="B/2", third=third.nip, issue=day(when)
+        ),
         acquisition=when,
     )
 
@@ -130,7 +139,7 @@ def test_paging_is_by_page_index_and_sorting(buyer: Ksef, clock: Clock) -> None:
     base = clock.now - dt.timedelta(hours=5)
     stored = [
         invoice_store_incoming(
-            xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=f"P/{i}"),
+            xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=f"P/{i}", issue=day(base)),
             acquisition=base + dt.timedelta(minutes=i),
         )
         for i in range(12)
@@ -152,7 +161,7 @@ def test_truncation_at_the_cap(buyer: Ksef, clock: Clock, monkeypatch: pytest.Mo
     base = clock.now - dt.timedelta(hours=5)
     for i in range(20):
         invoice_store_incoming(
-            xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=f"T/{i}"),
+            xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=f"T/{i}", issue=day(base)),
             acquisition=base + dt.timedelta(minutes=i),
         )
     filters = {"subjectType": "Subject2", "dateRange": window(clock)}
@@ -163,11 +172,18 @@ def test_truncation_at_the_cap(buyer: Ksef, clock: Clock, monkeypatch: pytest.Mo
 
 def test_hwm_restriction_and_21183(buyer: Ksef, clock: Clock) -> None:
     recent = invoice_store_incoming(
-        xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=fa3.number()),
+        xml_bytes=fa3.invoice(
+            seller=fa3.nip(), buyer=buyer.nip, number=fa3.number(), issue=day(clock.now - STORAGE_LAG)
+        ),
         acquisition=clock.now - STORAGE_LAG,
     )
     older = invoice_store_incoming(
-        xml_bytes=fa3.invoice(seller=fa3.nip(), buyer=buyer.nip, number=fa3.number()),
+        xml_bytes=fa3.invoice(
+            seller=fa3.nip(),
+            buyer=buyer.nip,
+            number=fa3.number(),
+            issue=day(clock.now - dt.timedelta(minutes=5)),
+        ),
         acquisition=clock.now - dt.timedelta(minutes=5),
     )
     restricted = {

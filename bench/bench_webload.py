@@ -1,0 +1,323 @@
+"""Web latency and throughput under load: gunicorn serving the app, 50 logged-in clients in another process.
+
+The server is gunicorn from this venv with the production settings (``DEBUG=0``, persistent database
+connections) against a throwaway database: a PostgreSQL database created for the run and dropped afterwards
+when PostgreSQL answers (``DATABASE_URL``, else postgres@127.0.0.1:5432), otherwise a temporary SQLite
+file; which one is said on stderr. Redis (``BENCH_REDIS_URL``, db 6 by default) is the cache when it
+answers, as in production. The company holds 100,000 invoices (``bench.common.invoices_bulk_build``, as
+bench_invoices), one issued invoice with a line (for its page and PDF), and is connected to KSeF (the
+simulator of the same server, with a KSeF token).
+
+The load generator is a separate Python process (asyncio, raw HTTP/1.1 keep-alive sockets, no third-party
+client: little CPU per request, so that it steals little from the server on a 2-core machine). Each of
+``CLIENTS`` connections carries its own session cookie and sends its next request as soon as the previous
+answer is read (closed loop, no think time, as ``wrk -c 50``). Each page is measured on its own: a warm-up,
+then ``SECONDS`` of measurement. An error is any answer other than 200, a broken connection or a timeout.
+
+Server: ``WORKERS`` (4) gunicorn processes, sync workers by default (``THREADS`` = 1). The pages are CPU-bound
+Python, so processes, not threads, use the 2 cores; 4 rather than 2 keep both cores busy while some requests
+wait for PostgreSQL. Sync workers answer one request per connection, as behind a reverse proxy that does not
+keep upstream connections alive; the load generator then reconnects. Measured on 2026-11-25 (list, 100,000
+invoices, 50 clients, shared machine): sync 4 x 1 gave p95 1.9 s at 28.6 req/s; gthread 4 x 4 with keep-alive
+gave a better median (0.8 s) and 34.6 req/s but p95 3.6 s, because each keep-alive connection stays with the
+process that accepted it and the processes end up unevenly loaded. gthread also exposes a thread-safety bug of
+the PDF rendering (docs/QUALITY.md). ``THREADS`` > 1 selects gthread.
+
+Figures per page (``list``, ``invoice``, ``pdf``, ``settings``, ``connect``): ``web_<page>_p50_ms``,
+``_p95_ms``, ``_p99_ms``, ``_rps`` and ``_errors``.
+
+Knobs (environment): ``BENCH_WEBLOAD_CLIENTS`` (50), ``BENCH_WEBLOAD_SECONDS`` (15), ``BENCH_WEBLOAD_WARMUP``
+(3), ``BENCH_WEBLOAD_WORKERS`` (4), ``BENCH_WEBLOAD_THREADS`` (1), ``BENCH_WEBLOAD_INVOICES`` (100000),
+``BENCH_WEBLOAD_PAGES`` (comma-separated subset of the pages), ``BENCH_WEBLOAD_THINK_MS`` (0: a pause after
+each answer, to model people rather than ``wrk``; the stable figures are taken without it).
+
+``python bench/bench_webload.py setup`` and ``... load`` are the two helper processes this module starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    ROOT,
+    free_port,
+    gunicorn,
+    manage,
+    percentile,
+    postgres_url,
+    redis_answers,
+    server_environment,
+    throwaway_postgres,
+)
+
+CLIENTS = int(os.environ.get("BENCH_WEBLOAD_CLIENTS", "50"))
+SECONDS = float(os.environ.get("BENCH_WEBLOAD_SECONDS", "15"))
+WARMUP = float(os.environ.get("BENCH_WEBLOAD_WARMUP", "3"))
+WORKERS = int(os.environ.get("BENCH_WEBLOAD_WORKERS", "4"))
+THREADS = int(os.environ.get("BENCH_WEBLOAD_THREADS", "1"))
+INVOICES = int(os.environ.get("BENCH_WEBLOAD_INVOICES", "100000"))
+THINK_MS = float(os.environ.get("BENCH_WEBLOAD_THINK_MS", "0"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+PAGES = ("list", "invoice", "pdf", "settings", "connect")
+REQUEST_TIMEOUT_S = 30.0
+
+
+def _say(message: str) -> None:
+    print(f"bench_webload: {message}", file=sys.stderr, flush=True)
+
+
+# --- the setup process (Django, the server's database) ---------------------------------------------------
+
+
+def setup_main() -> None:
+    """Build the company and its logged-in sessions; print what the load needs as JSON."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from bench.common import invoices_bulk_build
+    from invoices import services as invoice_services
+    from ksef_integration.models import KsefConnection
+    from ksef_integration.services.connection import connection_connect_token
+    from ksef_simulator import services_core
+    from ksef_simulator.conf import config_update
+    from tests.factories import MembershipFactory
+    from tests.invoices.factories import issue_data
+
+    membership = MembershipFactory.create(role=Role.OWNER)
+    company, user = membership.company, membership.user
+    config_update(token_activation_delay=0, auth_delay=0, invoice_processing_delay=0)
+    _, token = services_core.token_generate(
+        nip=company.nip, permissions=["InvoiceRead", "InvoiceWrite"], description="bench"
+    )
+    connection_connect_token(company=company, user=user, raw_token=token)
+    KsefConnection.objects.filter(company=company).update(auto_send=False, auto_import=False)
+    invoices_bulk_build(company=company, count=INVOICES)
+    today = timezone.localdate()
+    invoice = invoice_services.invoice_issue(
+        company=company, user=user, data=issue_data(issue_date=today, sale_date=today, due_date=today)
+    )
+    cookies = []
+    for _ in range(CLIENTS):
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    json.dump(
+        {
+            "cookie_name": settings.SESSION_COOKIE_NAME,
+            "cookies": cookies,
+            "invoice": str(invoice.uuid),
+            "number": invoice.number,
+        },
+        sys.stdout,
+    )
+
+
+# --- the load process (asyncio, raw HTTP/1.1 keep-alive) -------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, whether the connection stays open); reads the whole body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip().lower()
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.read()
+        return status, False
+    return status, headers.get("connection") != "close"
+
+
+async def _client(
+    cfg: dict[str, Any], cookie: str, measure_from: float, until: float, out: dict[str, Any]
+) -> None:
+    request = (
+        f"GET {cfg['path']} HTTP/1.1\r\nHost: {cfg['host']}:{cfg['port']}\r\n"
+        f"Cookie: {cfg['cookie_name']}={cookie}\r\nAccept: text/html,*/*\r\nAccept-Language: pl\r\n"
+        "User-Agent: ksef-bench-webload\r\n\r\n"
+    ).encode()
+    writer: asyncio.StreamWriter | None = None
+    reader: asyncio.StreamReader | None = None
+    while time.monotonic() < until:
+        start = time.monotonic()
+        try:
+            if writer is None:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(cfg["host"], cfg["port"]), REQUEST_TIMEOUT_S
+                )
+            assert reader is not None
+            assert writer is not None
+            writer.write(request)
+            status, keep = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT_S)
+            error = None if status == 200 else f"HTTP {status}"
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+            error, keep = f"{type(exc).__name__}: {exc}", False
+        elapsed = time.monotonic() - start
+        if start >= measure_from:
+            if error is None:
+                out["latencies"].append(elapsed * 1000)
+            else:
+                out["errors"] += 1
+                if len(out["samples"]) < 5:
+                    out["samples"].append(error)
+        if not keep and writer is not None:
+            writer.close()
+            writer = None
+        if cfg["think_ms"]:
+            await asyncio.sleep(cfg["think_ms"] / 1000)
+
+
+async def _load(cfg: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"latencies": [], "errors": 0, "samples": []}
+    now = time.monotonic()
+    measure_from = now + cfg["warmup"]
+    until = measure_from + cfg["seconds"]
+    cookies = cfg["cookies"]
+    await asyncio.gather(
+        *(_client(cfg, cookies[i % len(cookies)], measure_from, until, out) for i in range(cfg["clients"]))
+    )
+    # Requests still running at the end were started inside the window; the wall time covers them.
+    out["wall"] = max(cfg["seconds"], time.monotonic() - measure_from)
+    return out
+
+
+def load_main() -> None:
+    cfg = json.load(sys.stdin)
+    json.dump(asyncio.run(_load(cfg)), sys.stdout)
+
+
+# --- the benchmark ---------------------------------------------------------------------------------------
+
+
+def _helper(env: dict[str, str], mode: str, stdin: str = "", timeout: float = 1800) -> Any:
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), mode],
+        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_webload {mode} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def _check_pages(base: str, paths: dict[str, str], cookie_name: str, cookie: str, number_marker: str) -> None:
+    import requests
+
+    markers = {
+        "list": b"doc-card__party",
+        "invoice": number_marker.encode(),
+        "pdf": b"%PDF",
+        "settings": b"KSeF",
+    }
+    for page, path in paths.items():
+        response = requests.get(
+            f"{base}{path}", cookies={cookie_name: cookie}, timeout=60, allow_redirects=False
+        )
+        if response.status_code != 200 or markers.get(page, b"") not in response.content:
+            raise RuntimeError(f"{path} answered {response.status_code} without the expected content")
+
+
+@contextlib.contextmanager
+def _database(workdir: Path) -> Any:
+    server = postgres_url()
+    if server is None:
+        _say("PostgreSQL does not answer: a temporary SQLite file (figures not comparable with PostgreSQL)")
+        yield f"sqlite:///{workdir / 'webload.sqlite3'}"
+        return
+    with throwaway_postgres(server, "ksef_load_web") as url:
+        _say(f"a throwaway PostgreSQL database ({url.rsplit('/', 1)[-1]})")
+        yield url
+
+
+def run() -> dict[str, float]:
+    wanted = [p for p in os.environ.get("BENCH_WEBLOAD_PAGES", ",".join(PAGES)).split(",") if p]
+    workdir = Path(tempfile.mkdtemp(prefix="ksef-webload-"))
+    try:
+        with _database(workdir) as database_url:
+            port = free_port()
+            extra = {"KSEF_API_URL": f"http://127.0.0.1:{port}/ksef-sim/v2", "ALLOWED_HOSTS": "127.0.0.1"}
+            if redis_answers(REDIS_URL):
+                extra["REDIS_URL"] = REDIS_URL
+            else:
+                _say(f"Redis does not answer at {REDIS_URL}: the file cache")
+            env = server_environment(database_url, workdir, **extra)
+            manage(env, "migrate", "--noinput", "-v", "0")
+            # DEBUG=0 serves static files from the manifest (var/staticfiles), as a deployment would.
+            manage(env, "collectstatic", "--noinput", "-v", "0")
+            kind = f"gthread workers x {THREADS} threads" if THREADS > 1 else "sync workers"
+            _say(f"gunicorn: {WORKERS} {kind}; {CLIENTS} clients")
+            with gunicorn(env, workdir, port=port, workers=WORKERS, threads=THREADS) as base:
+                started = time.perf_counter()
+                data = _helper({**env, "BENCH_WEBLOAD_CLIENTS": str(CLIENTS)}, "setup")
+                _say(f"{INVOICES} invoices, {CLIENTS} sessions: {time.perf_counter() - started:.0f} s")
+                invoice = data["invoice"]
+                paths = {
+                    "list": "/dokumenty/",
+                    "invoice": f"/dokumenty/{invoice}/",
+                    "pdf": f"/dokumenty/{invoice}/pdf/",
+                    "settings": "/ustawienia/ksef/",
+                    "connect": "/uslugi-dodatkowe/ksef/token/",
+                }
+                paths = {page: path for page, path in paths.items() if page in wanted}
+                _check_pages(base, paths, data["cookie_name"], data["cookies"][0], data["number"])
+                figures: dict[str, float] = {}
+                for page, path in paths.items():
+                    cfg = {
+                        "host": "127.0.0.1", "port": port, "path": path, "cookie_name": data["cookie_name"],
+                        "cookies": data["cookies"], "clients": CLIENTS, "warmup": WARMUP, "seconds": SECONDS,
+                        "think_ms": THINK_MS,
+                    }  # fmt: skip
+                    result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+                    latencies = result["latencies"]
+                    if result["errors"]:
+                        _say(f"{page}: {result['errors']} errors, e.g. {result['samples']}")
+                        log = (workdir / "gunicorn.log").read_text(errors="replace")
+                        _say(f"the server's log ends with:\n{log[-4000:]}")
+                    figures |= {
+                        f"web_{page}_p50_ms": percentile(latencies, 0.50),
+                        f"web_{page}_p95_ms": percentile(latencies, 0.95),
+                        f"web_{page}_p99_ms": percentile(latencies, 0.99),
+                        f"web_{page}_rps": len(latencies) / result["wall"],
+                        f"web_{page}_errors": int(result["errors"]),
+                    }
+        return figures
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["setup"]:
+        setup_main()
+    elif sys.argv[1:] == ["load"]:
+        load_main()
+    else:
+        for name, value in run().items():
+            print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}", flush=True)

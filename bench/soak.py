@@ -1,0 +1,386 @@
+"""Soak: issue and import continuously for ``SOAK_MINUTES`` (30) while KSeF misbehaves and the worker dies.
+
+``make soak`` (or ``python bench/soak.py``) needs PostgreSQL and Redis: ``DATABASE_URL`` (else
+postgres@127.0.0.1:5432) for the server on which a throwaway database is created and dropped, and
+``SOAK_REDIS_URL`` (redis://127.0.0.1:6379/6) for the broker, on a queue of its own. It exits with 2 when
+either does not answer.
+
+What runs, each in its own process, all with the production settings (``DEBUG=0``):
+- gunicorn serving the app with the simulator mounted (rate limits off, invoices processed after 0.5 s);
+- one Celery worker with beat (as the Procfile runs it: ``worker --beat --concurrency 2``), so that the
+  sweeper (every 30 s) and the automatic import fan-out run as in production;
+- this driver: it issues sales invoices (``SOAK_ISSUE_PER_S``, 1 a second; the company sends automatically),
+  lets the simulator generate purchase invoices for the company every ``SOAK_INCOMING_EVERY_S`` (30 s,
+  ``SOAK_INCOMING_BATCH`` = 25 each) and then asks for an import as "Pobierz teraz" does (beat's
+  automatic import runs every 15 minutes at the most, also on), arms a fault (429, 503, 500, a hang past the
+  worker's read timeout or a lost answer) every ``SOAK_FAULT_EVERY_S`` (5 s) on a random call of the sending
+  path (send, session open/close/status, status list, UPO, batch open) and every ``SOAK_IMPORT_FAULT_EVERY_S``
+  (90 s) on one of the import path (export start/status, download, metadata query, authentication), and
+  SIGKILLs the worker's whole process group every ``SOAK_KILL_EVERY_S`` (45 s), starting a new one at once.
+
+Then it stops issuing, clears the faults, and waits (at most ``SOAK_DRAIN_TIMEOUT_S``, 600 s) until every
+submission is final and every generated purchase invoice is imported. Leases are ``SOAK_LEASE_S`` (20 s;
+production: 300 s), so that a killed worker's claims come back within the run.
+
+Figures (``name: value``): ``soak_sent`` (issued), ``soak_accepted`` (our submissions accepted),
+``soak_rejected``, ``soak_duplicates`` (extra copies KSeF holds of one invoice number or one file hash),
+``soak_lost`` (issued, not accepted by us and not in KSeF either), ``soak_max_wait_s`` (issue to acceptance,
+the longest), ``soak_import_generated``, ``soak_imported``, ``soak_import_missing``,
+``soak_import_duplicates``, ``soak_worker_kills``, ``soak_faults_fired``, ``soak_drain_s``,
+``soak_faults_armed``. The exit status is 1 when anything was duplicated or lost or the drain timed out.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    ROOT,
+    free_port,
+    gunicorn,
+    manage,
+    postgres_url,
+    redis_answers,
+    server_environment,
+    stop_process_group,
+    throwaway_postgres,
+)
+
+MINUTES = float(os.environ.get("SOAK_MINUTES", "30"))
+ISSUE_PER_S = float(os.environ.get("SOAK_ISSUE_PER_S", "1"))
+INCOMING_EVERY_S = float(os.environ.get("SOAK_INCOMING_EVERY_S", "30"))
+INCOMING_BATCH = int(os.environ.get("SOAK_INCOMING_BATCH", "25"))
+FAULT_EVERY_S = float(os.environ.get("SOAK_FAULT_EVERY_S", "5"))
+KILL_EVERY_S = float(os.environ.get("SOAK_KILL_EVERY_S", "45"))
+DRAIN_TIMEOUT_S = float(os.environ.get("SOAK_DRAIN_TIMEOUT_S", "600"))
+LEASE_S = float(os.environ.get("SOAK_LEASE_S", "20"))
+READ_TIMEOUT_S = 5.0
+REDIS_URL = os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/6")
+
+# The sending path makes many calls (faults every FAULT_EVERY_S); the import path a few per run, and one fault
+# fails a run, so its faults are rarer (IMPORT_FAULT_EVERY_S). A pattern is armed again only once its previous
+# rule has fired, so that faults on rarely called endpoints do not pile up.
+SEND_FAULT_PATTERNS = (
+    "sessions.online.send", "sessions.online.send", "sessions.online.send", "sessions.invoices.list",
+    "sessions.online.open", "sessions.online.close", "sessions.status", "sessions.invoices.upo",
+    "sessions.batch.open",
+)  # fmt: skip
+IMPORT_FAULT_PATTERNS = (
+    "invoices.exports.start", "invoices.exports.status", "invoices.download", "invoices.query.metadata",
+    "auth.",
+)  # fmt: skip
+IMPORT_FAULT_EVERY_S = float(os.environ.get("SOAK_IMPORT_FAULT_EVERY_S", "90"))
+FAULT_ACTIONS: tuple[dict[str, Any], ...] = (
+    {"action": "drop"},
+    {"action": "503"},
+    {"action": "500"},
+    {"action": "429", "seconds": 2},
+    {"action": "hang", "seconds": READ_TIMEOUT_S + 1},
+)
+
+
+def _say(message: str) -> None:
+    print(f"soak: {message}", file=sys.stderr, flush=True)
+
+
+class Worker:
+    """The Celery worker with beat, in its own process group, so that SIGKILL takes the pool children too."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env, self.workdir = env, workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log_path = self.workdir / f"worker-{self.starts}.log"
+        with log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "ksefportal", "worker", "--beat",
+                    "--schedule", str(self.workdir / "beat-schedule"),
+                    "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle",
+                    "--without-heartbeat", "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
+                ],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"ready." not in log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process_group(self.proc)
+
+
+def _setup(api_url: str) -> Any:
+    """The company, connected to the simulator with a token, sending and importing automatically."""
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from ksef_integration.models import KsefConnection
+    from ksef_integration.services.connection import connection_connect_token
+    from ksef_simulator import services_core
+    from ksef_simulator.conf import config_update
+    from tests.factories import MembershipFactory
+
+    config_update(
+        token_activation_delay=0, auth_delay=0, invoice_processing_delay=500, permanent_storage_lag=0,
+        hwm_lag=0, rate_limit_profile="off",
+    )  # fmt: skip
+    membership = MembershipFactory.create(role=Role.OWNER)
+    company = membership.company
+    _, token = services_core.token_generate(
+        nip=company.nip, permissions=["InvoiceRead", "InvoiceWrite"], description="soak"
+    )
+    connection_connect_token(company=company, user=membership.user, raw_token=token)
+    KsefConnection.objects.filter(company=company).update(
+        auto_send=True,
+        auto_import=True,
+        import_start_date=timezone.localdate() - dt.timedelta(days=2),
+    )
+    return company
+
+
+def _figures(company: Any, generated: list[str], kills: int, faults_fired: int, drain_s: float) -> dict:
+    from django.db.models import Count
+
+    from invoices.models import Direction, Invoice
+    from ksef_integration.models import Submission, SubmissionStatus
+    from ksef_simulator.models import SimInvoice
+
+    sales = Invoice.objects.filter(company=company, direction=Direction.SALES)
+    issued = set(sales.values_list("number", flat=True))
+    submissions = Submission.objects.filter(company=company)
+    statuses = collections.Counter(submissions.values_list("status", flat=True))
+    accepted_numbers = set(
+        submissions.filter(status=SubmissionStatus.ACCEPTED).values_list("invoice__number", flat=True)
+    )
+    held = SimInvoice.objects.filter(context_nip=company.nip, status_code=200)
+    in_ksef = set(held.values_list("invoice_number", flat=True))
+    duplicates = 0
+    for field in ("invoice_number", "invoice_hash"):
+        groups = held.values(field).annotate(n=Count("id")).filter(n__gt=1)
+        duplicates = max(duplicates, sum(group["n"] - 1 for group in groups))
+    waits = [
+        (finished - created).total_seconds()
+        for created, finished in submissions.filter(status=SubmissionStatus.ACCEPTED).values_list(
+            "invoice__created_at", "finished_at"
+        )
+        if finished is not None
+    ]
+    purchases = Invoice.objects.filter(company=company, direction=Direction.PURCHASE)
+    imported = set(purchases.filter(ksef_number__in=generated).values_list("ksef_number", flat=True))
+    import_duplicates = sum(
+        g["n"] - 1
+        for g in purchases.exclude(ksef_number=None)
+        .values("ksef_number")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    return {
+        "soak_sent": len(issued),
+        "soak_accepted": statuses.get(SubmissionStatus.ACCEPTED, 0),
+        "soak_rejected": statuses.get(SubmissionStatus.REJECTED, 0)
+        + statuses.get(SubmissionStatus.FAILED_LOCAL, 0),
+        "soak_duplicates": duplicates,
+        "soak_lost": len(issued - accepted_numbers - in_ksef),
+        "soak_max_wait_s": max(waits, default=float("nan")),
+        "soak_import_generated": len(generated),
+        "soak_imported": len(imported),
+        "soak_import_missing": len(set(generated) - imported),
+        "soak_import_duplicates": import_duplicates,
+        "soak_worker_kills": kills,
+        "soak_faults_fired": faults_fired,
+        "soak_drain_s": drain_s,
+    }
+
+
+def _drained(company: Any, generated: list[str]) -> bool:
+    from invoices.models import Direction, Invoice
+    from ksef_integration.models import Submission
+    from ksef_integration.models.sending import FINAL_STATUSES
+
+    open_submissions = Submission.objects.filter(company=company).exclude(status__in=FINAL_STATUSES)
+    imported = Invoice.objects.filter(
+        company=company, direction=Direction.PURCHASE, ksef_number__in=generated
+    )
+    return not open_submissions.exists() and imported.count() == len(generated)
+
+
+def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, float], bool]:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from invoices import services as invoice_services
+    from ksef_integration.services.importing import import_enqueue_on_commit
+    from ksef_simulator import services_invoices
+    from ksef_simulator.faults import fault_arm, faults_clear
+    from ksef_simulator.models import FaultRule
+    from tests.invoices.factories import issue_data
+
+    logging.getLogger("invoices").setLevel(logging.WARNING)  # one line per issued invoice is noise here
+    company = _setup(api_url)
+    rng = random.Random(20261125)
+    worker = Worker(env, workdir)
+    worker.start()
+    generated: list[str] = []
+    faults_armed: list[int] = []
+    kills = 0
+
+    def arm(patterns: tuple[str, ...]) -> None:
+        pattern = rng.choice(patterns)
+        if not FaultRule.objects.filter(pattern=pattern).exists():
+            faults_armed.append(fault_arm(pattern=pattern, count=1, **rng.choice(FAULT_ACTIONS)).pk)
+
+    try:
+        start = time.monotonic()
+        end = start + MINUTES * 60
+        next_issue = next_incoming = next_fault = start
+        next_import_fault = start + IMPORT_FAULT_EVERY_S / 2
+        next_kill = start + KILL_EVERY_S
+        next_report = start + 30
+        while (now := time.monotonic()) < end:
+            if now >= next_issue:
+                today = timezone.localdate()
+                invoice_services.invoice_issue(
+                    company=company,
+                    user=None,
+                    data=issue_data(issue_date=today, sale_date=today, due_date=today),
+                )
+                next_issue += 1 / ISSUE_PER_S
+            if now >= next_incoming:
+                today = timezone.localdate()
+                generated += services_invoices.invoices_generate(
+                    buyer_nip=company.nip, count=INCOMING_BATCH, date_from=today, date_to=today, sellers=10
+                )
+                import_enqueue_on_commit(company=company)  # "Pobierz teraz"; beat would wait 15 minutes
+                next_incoming += INCOMING_EVERY_S
+            if now >= next_fault:
+                arm(SEND_FAULT_PATTERNS)
+                next_fault += FAULT_EVERY_S
+            if now >= next_import_fault:
+                arm(IMPORT_FAULT_PATTERNS)
+                next_import_fault += IMPORT_FAULT_EVERY_S
+            if now >= next_kill:
+                worker.kill()
+                kills += 1
+                worker.start()
+                next_kill += KILL_EVERY_S
+            if now >= next_report:
+                so_far = _figures(company, generated, kills, 0, 0)
+                _say(
+                    f"{(now - start) / 60:.1f} min: issued {so_far['soak_sent']}, "
+                    f"accepted {so_far['soak_accepted']}, imported {so_far['soak_imported']} "
+                    f"of {len(generated)}, worker kills {kills}"
+                )
+                next_report += 30
+            time.sleep(0.05)
+        _say("issuing stopped; clearing the faults and waiting for the queue to drain")
+        fired = len(faults_armed) - FaultRule.objects.filter(pk__in=faults_armed).count()
+        faults_clear()
+        drain_start = time.monotonic()
+        drained = False
+        while time.monotonic() - drain_start < DRAIN_TIMEOUT_S:
+            if _drained(company, generated):
+                drained = True
+                break
+            if time.monotonic() >= next_incoming:
+                import_enqueue_on_commit(company=company)
+                next_incoming = time.monotonic() + INCOMING_EVERY_S
+            time.sleep(1)
+        drain_s = time.monotonic() - drain_start
+        figures = _figures(company, generated, kills, fired, drain_s)
+        figures["soak_faults_armed"] = len(faults_armed)
+        if not drained:
+            _say(f"the queue did not drain in {DRAIN_TIMEOUT_S:.0f} s; worker log:\n{_log_tail(workdir)}")
+        ok = drained and figures["soak_duplicates"] == 0 and figures["soak_lost"] == 0
+        return figures, ok
+    finally:
+        worker.stop()
+
+
+def _log_tail(workdir: Path) -> str:
+    logs = sorted(workdir.glob("worker-*.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text(errors="replace")[-3000:] if logs else ""
+
+
+def _forget_queue(queue: str) -> None:
+    """Remove this run's queue and its bindings from Redis (run-wide keys such as locks are left alone:
+    two soaks on one Redis database at the same time would share them, so run one at a time)."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        keys = [queue, *client.scan_iter(match=f"_kombu.binding*.{queue}")]
+        client.delete(*keys)
+
+
+def main() -> int:
+    server = postgres_url()
+    if server is None:
+        print(
+            "soak: needs PostgreSQL (DATABASE_URL or postgres@127.0.0.1:5432); it does not answer",
+            file=sys.stderr,
+        )
+        return 2
+    if not redis_answers(REDIS_URL):
+        print(f"soak: needs Redis at {REDIS_URL} (SOAK_REDIS_URL); it does not answer", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="ksef-soak-"))
+    queue = f"ksef_load_soak_{os.getpid()}"
+    ok = False
+    try:
+        with throwaway_postgres(server, "ksef_load_soak") as database_url:
+            port = free_port()
+            api_url = f"http://127.0.0.1:{port}/ksef-sim/v2"
+            env = server_environment(
+                database_url, workdir,
+                REDIS_URL=REDIS_URL, KSEF_API_URL=api_url,
+                CELERY_TASK_DEFAULT_QUEUE=queue,
+                KSEF_SEND_BACKOFF_SECONDS="1", KSEF_SEND_LEASE_SECONDS=str(LEASE_S),
+                KSEF_WORKER_READ_TIMEOUT=str(READ_TIMEOUT_S),
+            )  # fmt: skip
+            manage(env, "migrate", "--noinput", "-v", "0")
+            _say(f"{MINUTES:g} minutes on {database_url.rsplit('/', 1)[-1]}, Redis {REDIS_URL}")
+            with gunicorn(env, workdir, port=port, workers=2, threads=4):
+                figures, ok = soak(env, workdir, api_url)
+        for name, value in figures.items():
+            print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}", flush=True)
+        return 0 if ok else 1
+    finally:
+        _forget_queue(queue)
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            _say(f"logs kept in {workdir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""What made sending slow, pinned down: database statements per invoice, polling one invoice at a time, and
+rows in backoff waiting for the sweeper (the simulator in-process, over HTTP)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ksef_integration.models import KsefConnection, Submission
+from ksef_integration.models import SubmissionStatus as S
+from ksef_integration.services import send
+from ksef_simulator.conf import config_update
+from ksef_simulator.faults import fault_arm
+from tests import contract
+from tests.sending import test_send_simulator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+connected = test_send_simulator.connected  # the fixture: a company connected to the in-process simulator
+issue = test_send_simulator.issue
+
+COUNT = 30
+STATUS_ONE = re.compile(r"/sessions/[^/]+/invoices/[^/]+$")
+STATUS_LIST = re.compile(r"/sessions/[^/]+/invoices$")
+
+
+def _requests(pattern: re.Pattern[str], since: int) -> int:
+    return sum(1 for e in contract.RECORDS[since:] if e.method == "GET" and pattern.search(e.path))
+
+
+@override_settings(KSEF_SEND_BATCH_THRESHOLD=10_000)
+def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
+    connected: KsefConnection,
+) -> None:
+    company = connected.company
+    config_update(invoice_processing_delay=200)  # KSeF answers "processing" at first: statuses are polled
+    invoices = [issue(company) for _ in range(COUNT)]  # auto_send queued each
+    Submission.objects.filter(company=company).update(next_attempt_at=timezone.now())
+    since = len(contract.RECORDS)
+    with CaptureQueriesContext(connection) as queries:
+        send.company_send_due(company_id=company.pk)
+    assert Submission.objects.filter(company=company, status=S.ACCEPTED).count() == len(invoices)
+    # 18 statements per invoice before (claim, read, XML, session, sent, mirror, events, one by one);
+    # now one UPDATE per send (the reference, saved at once) plus a few per round, plus (issue 8) one
+    # read per send for the offline-mode options.
+    per_invoice = len(queries.captured_queries) / COUNT
+    assert per_invoice <= 3.5, per_invoice
+    # Statuses come from the session's invoice list, not one request per invoice (only the last few
+    # stragglers are asked about one by one).
+    assert _requests(STATUS_ONE, since) <= 2 * send.LIST_THRESHOLD
+    assert 1 <= _requests(STATUS_LIST, since) <= 15
+
+
+def test_a_row_in_backoff_is_queued_again_when_due_not_by_the_sweeper(
+    connected: KsefConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ksef_integration import tasks
+
+    queued: list[dict[str, Any]] = []
+
+    def apply_async(*args: Any, **kwargs: Any) -> None:
+        if kwargs:  # our requeue; ``delay`` (queueing on issue) passes positional arguments
+            queued.append(kwargs)
+
+    monkeypatch.setattr(tasks.send, "apply_async", apply_async)
+    fault_arm(pattern="sessions.online.send", action="503")
+    with override_settings(KSEF_SEND_BACKOFF_SECONDS=2):
+        invoice = issue(connected.company)
+        send.company_send_due(company_id=connected.company_id)
+    submission = Submission.objects.get(invoice=invoice)
+    assert submission.status == S.PENDING
+    wait = (submission.next_attempt_at - timezone.now()).total_seconds()
+    assert 0 < wait <= 2
+    [task] = queued
+    assert task["args"] == (submission.pk,)
+    assert 0 < task["countdown"] <= 2.1
+
+
+def test_nothing_is_queued_when_all_is_delivered(
+    connected: KsefConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ksef_integration import tasks
+
+    queued: list[dict[str, Any]] = []
+
+    def apply_async(*args: Any, **kwargs: Any) -> None:
+        if kwargs:  # our requeue; ``delay`` (queueing on issue) passes positional arguments
+            queued.append(kwargs)
+
+    monkeypatch.setattr(tasks.send, "apply_async", apply_async)
+    invoice = issue(connected.company)
+    send.company_send_due(company_id=connected.company_id)
+    assert Submission.objects.get(invoice=invoice).status == S.ACCEPTED
+    assert queued == []
+
+
+def test_a_run_of_invoices_queues_one_task_per_company(
+    connected: KsefConnection,
+    company_b: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import transaction
+
+    from invoices.models import Invoice
+
+    connected.auto_send = False
+    connected.save(update_fields=["auto_send"])
+    ours = [issue(connected.company) for _ in range(5)]
+    theirs = issue(company_b)
+    queued: list[int] = []
+    monkeypatch.setattr(
+        "ksef_integration.tasks.send.delay", lambda submission_id: queued.append(submission_id)
+    )
+    with transaction.atomic():
+        for invoice in [*ours, theirs]:
+            send.submission_enqueue(invoice=invoice)
+        assert queued == []  # nothing before the commit
+    first_of_ours = Submission.objects.get(invoice=ours[0]).pk
+    assert sorted(queued) == sorted([first_of_ours, Submission.objects.get(invoice=theirs).pk])
+    # Outside a transaction block each enqueue commits at once and queues its own task.
+    queued.clear()
+    more = [issue(connected.company) for _ in range(2)]
+    for invoice in more:
+        send.submission_enqueue(invoice=invoice)
+    assert len(queued) == 2
+    assert Invoice.objects.filter(pk__in=[i.pk for i in more], ksef_status="queued").count() == 2
