@@ -30,11 +30,14 @@ def _checked(request: HttpRequest, kind: str, ident: str) -> HttpResponse | None
 def _upo(request: HttpRequest, kind: str, ident: str) -> HttpResponse:
     from ksef_simulator.api.sessions import invoice_upo_bytes, session_upo_bytes, xml_response
 
-    processing.settle()
     if kind == storage.UPO_SESSION:
+        processing.settle()
         session = SimSession.objects.filter(upo_reference=ident, finalized=True, status_code=200).first()
         return xml_response(session_upo_bytes(session)) if session else _refuse(404, "Nie znaleziono UPO.")
     invoice = SimInvoice.objects.select_related("session").filter(reference_number=ident).first()
+    if invoice is not None and not invoice.processed:  # an invoice's UPO needs only its own outcome
+        processing.settle()
+        invoice = SimInvoice.objects.select_related("session").filter(reference_number=ident).first()
     if invoice is None or not invoice.accepted or invoice.session is None:
         return _refuse(404, "Nie znaleziono UPO.")
     return xml_response(invoice_upo_bytes(invoice))
