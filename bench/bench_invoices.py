@@ -6,11 +6,7 @@ from the 90,000th row) and a filtered page. With OFFSET pagination the deep page
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from decimal import Decimal
-
-from bench.common import median_ms, throwaway_database
+from bench.common import invoices_bulk_build, median_ms, throwaway_database
 
 INVOICES = 100_000
 ROUNDS = 50
@@ -22,41 +18,15 @@ def run() -> dict[str, float]:
 
 
 def _measure() -> dict[str, float]:
-    from django.db import connection
     from django.test import Client
 
-    from invoices.models import Direction, Invoice, KsefStatus
+    from invoices.models import Direction, Invoice
     from invoices.selectors import Cursor
-    from tests.factories import MembershipFactory, valid_nip
+    from tests.factories import MembershipFactory
 
     membership = MembershipFactory.create()
     company = membership.company
-    buyers = [(f"Kontrahent {i} sp. z o.o.", valid_nip()) for i in range(500)]
-    start_day = dt.date(2023, 1, 1)
-    statuses = [KsefStatus.ACCEPTED] * 8 + [KsefStatus.NOT_SENT, KsefStatus.REJECTED]
-    batch = []
-    for i in range(INVOICES):
-        name, nip = buyers[i % len(buyers)]
-        net = Decimal(100 + (i * 37) % 10_000)
-        vat = (net * Decimal("0.23")).quantize(Decimal("0.01"))
-        batch.append(
-            Invoice(
-                uuid=uuid.uuid4(), company=company, number=f"FV/{i + 1}/B",
-                direction=Direction.SALES if i % 5 else Direction.PURCHASE,
-                issue_date=start_day + dt.timedelta(days=(i * 1096) // INVOICES),
-                seller_name=company.name, seller_nip=company.nip, buyer_name=name, buyer_nip=nip,
-                total_net=net, total_vat=vat, total_gross=net + vat,
-                ksef_status=statuses[i % len(statuses)],
-            )
-        )  # fmt: skip
-        if len(batch) == 5000:
-            Invoice.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        Invoice.objects.bulk_create(batch)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE invoices_invoice")
+    invoices_bulk_build(company=company, count=INVOICES)
     deep = (
         Invoice.objects.filter(company=company, direction=Direction.SALES)
         .order_by("-issue_date", "-id")

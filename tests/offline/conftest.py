@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import serialization
-from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Company
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from ksef_integration.models import KsefConnection, OfflineCertificate
+from ksef_integration.models import OfflineCertificate
 from ksef_integration.services import offline
 from ksef_simulator import services_core
-from ksef_simulator.conf import config_update
 from tests.invoices.factories import issue_data
+from tests.sending import test_send_simulator
 
 PASSWORD = "haslo-offline-1"
 
@@ -48,19 +45,5 @@ def issue(company: Company, **overrides: Any) -> Invoice:
     return invoice_services.invoice_issue(company=company, user=None, data=issue_data(**values))
 
 
-@pytest.fixture
-def connected(live_server: Any, alice_client: Any, company_a: Company) -> Iterator[KsefConnection]:
-    config_update(token_activation_delay=0, auth_delay=0, invoice_processing_delay=0)
-    with override_settings(
-        KSEF_API_URL=f"{live_server.url}/ksef-sim/v2",
-        KSEF_SEND_BACKOFF_SECONDS=60,
-        KSEF_SEND_LEASE_SECONDS=30,
-    ):
-        _, token = services_core.token_generate(
-            nip=company_a.nip, permissions=["InvoiceRead", "InvoiceWrite"], description="portal"
-        )
-        assert alice_client.post("/uslugi-dodatkowe/ksef/token/", {"token": token}).status_code == 302
-        connection = KsefConnection.objects.get(company=company_a)
-        connection.auto_send = True
-        connection.save(update_fields=["auto_send"])
-        yield connection
+# A company connected to the simulator (served by live_server) with a KSeF token, sending automatically.
+connected = test_send_simulator.connected

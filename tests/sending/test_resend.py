@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Company, Role
@@ -27,11 +25,10 @@ from ksef_integration.models import (
 )
 from ksef_integration.secrets import secret_encrypt
 from ksef_integration.services import send
-from ksef_simulator import services_core
-from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from tests.conftest import add_member
 from tests.invoices.factories import invoice_make, issue_data
+from tests.sending import test_send_simulator
 
 S = SubmissionStatus
 
@@ -315,22 +312,8 @@ def test_resend_without_changes_confirms_then_queues(
 # --- the round trip with the simulator -----------------------------------------------------------------
 
 
-@pytest.fixture
-def connected(live_server: Any, alice_client: Any, company_a: Company) -> Iterator[KsefConnection]:
-    config_update(token_activation_delay=0, auth_delay=0, invoice_processing_delay=0)
-    with override_settings(
-        KSEF_API_URL=f"{live_server.url}/ksef-sim/v2",
-        KSEF_SEND_BACKOFF_SECONDS=60,
-        KSEF_SEND_LEASE_SECONDS=30,
-    ):
-        _, token = services_core.token_generate(
-            nip=company_a.nip, permissions=["InvoiceRead", "InvoiceWrite"], description="portal"
-        )
-        assert alice_client.post("/uslugi-dodatkowe/ksef/token/", {"token": token}).status_code == 302
-        connection = KsefConnection.objects.get(company=company_a)
-        connection.auto_send = True
-        connection.save(update_fields=["auto_send"])
-        yield connection
+# A company connected to the simulator (served by live_server) with a KSeF token, sending automatically.
+connected = test_send_simulator.connected
 
 
 def deliver(invoice: Invoice) -> Submission:
