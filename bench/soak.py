@@ -382,5 +382,11 @@ def main() -> int:
             _say(f"logs kept in {workdir}")
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    """``kill``/``timeout`` end the soak like Ctrl+C: the worker, gunicorn and the database are cleaned up."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     sys.exit(main())
