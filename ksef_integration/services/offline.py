@@ -428,7 +428,7 @@ def invoice_issue_offline(
             SubmissionEvent.objects.create(
                 submission=submission,
                 kind=SubmissionEvent.Kind.QUEUED,
-                message=_("Issued offline (%(mode)s); it is sent to KSeF automatically.")
+                message=_("Issued offline, mode: %(mode)s; it is sent to KSeF automatically.")
                 % {"mode": KsefOfflineMode(mode).label},
             )
             if not unavailable:  # otherwise the sweeper and the availability probe send it later
