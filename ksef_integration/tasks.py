@@ -17,7 +17,7 @@ def ksef_import(company_id: int) -> str:
 
 @shared_task(name="ksef.import_due", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
 def ksef_import_due() -> int:
-    """Beat fan-out: enqueue ``ksef.import`` for each company whose import interval has passed."""
+    """Beat fan-out: enqueue ``ksef.import`` for each company that is due (interval or retry)."""
     from ksef_integration.services.importing import companies_due_for_import
 
     due = companies_due_for_import()

@@ -75,6 +75,9 @@ class ImportRun(models.Model):
     invoices_updated = models.PositiveIntegerField(_("updated invoices"), default=0)
     windows = models.PositiveIntegerField(default=0)
     error = models.CharField(_("error"), max_length=500, blank=True)
+    # A run that failed for a passing reason (KSeF down, timeout, 429): when the company is due again (a short
+    # backoff instead of its whole interval). Empty otherwise: the interval counts from ``started_at``.
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("KSeF import run")

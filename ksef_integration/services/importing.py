@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,13 @@ FAILURES_BEFORE_MAIL = 3
 MAX_INLINE_WAIT = 120
 WAIT_BUDGET = 10 * 60  # all the 429 waits of one run together
 EXPORT_EXPIRED = 210
+# After a run that failed for a passing reason the company is due again after 1, 2, 4, … minutes (consecutive
+# failures), never later than its interval; a 429 waits at least as long as KSeF asked (Retry-After).
+RETRY_FIRST = dt.timedelta(minutes=1)
+RETRY_JITTER = 0.25  # a backoff is shortened by up to a quarter, so companies that failed together spread out
+RATE_LIMIT_JITTER = 30  # seconds added at most to Retry-After, for the same reason
 _sleep: Callable[[float], None] = time.sleep  # tests replace it
+_random = random.Random()  # noqa: S311 -- jitter, not a secret
 T = TypeVar("T")
 
 
@@ -108,25 +115,76 @@ def _claim(company: Company) -> ImportRun | None:
         return None
 
 
-def _finish(run: ImportRun, status: str, error: str = "") -> None:
+def _finish(run: ImportRun, status: str, error: str = "", retry_at: dt.datetime | None = None) -> None:
     run.status = status
     run.error = error[:500]
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at", "invoices_new", "invoices_updated", "windows"])
+    run.retry_at = retry_at
+    run.save(
+        update_fields=[
+            "status",
+            "error",
+            "finished_at",
+            "retry_at",
+            "invoices_new",
+            "invoices_updated",
+            "windows",
+        ]
+    )
+
+
+# --- retrying after a passing failure ------------------------------------------------------------------
+
+
+def _is_passing(exc: BaseException) -> bool:
+    """KSeF down or slow (transport error, 5xx, timeout) or asking us to wait (429): worth a quick retry."""
+    return isinstance(exc, KsefTransientError | requests.RequestException)
+
+
+def retry_delay(*, failures: int, interval: dt.timedelta, retry_after: int | None = None) -> dt.timedelta:
+    """How long after a failed run its company is due again.
+
+    ``retry_after``: KSeF answered 429 and asked for that many seconds; we wait that long plus a little
+    jitter (not capped: an earlier try would only be refused again). Otherwise ``failures`` (consecutive,
+    this one included) gives 1, 2, 4, … minutes, capped at ``interval``, shortened by up to a quarter.
+    """
+    if retry_after is not None:
+        return dt.timedelta(seconds=max(1, retry_after) + _random.uniform(0, RATE_LIMIT_JITTER))
+    backoff = min(RETRY_FIRST * 2 ** min(max(failures, 1) - 1, 20), interval)
+    return backoff * (1 - _random.uniform(0, RETRY_JITTER))
+
+
+def _clock(when: dt.datetime) -> str:
+    """A due time as the user reads it: the Warsaw minute at which the per-minute fan-out picks it up
+    (rounded up), with the date when it is not today."""
+    local = timezone.localtime(when, WARSAW)
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    if local.date() != timezone.localtime(timezone.now(), WARSAW).date():
+        return local.strftime("%d.%m.%Y %H:%M")
+    return local.strftime("%H:%M")
 
 
 # --- errors in plain words -------------------------------------------------------------------------
 
 
-def _describe(exc: BaseException) -> str:
-    """A failure as the owner should read it, in Polish (stored, shown later to anyone)."""
+def _describe(exc: BaseException, *, retry_at: dt.datetime | None = None, automatic: bool = True) -> str:
+    """A failure as the owner should read it, in Polish (stored, shown later to anyone). ``retry_at``: when
+    the company is due again (a passing failure); ``automatic``: whether the fan-out will retry then."""
     with translation.override("pl"):
+        when = {"time": _clock(retry_at)} if retry_at is not None else None
         if isinstance(exc, KsefRateLimited):
-            return _(
-                "KSeF limited the number of requests; the import will continue on its own in %(seconds)s s."
-            ) % {"seconds": exc.retry_after}
-        if isinstance(exc, KsefTransientError | requests.RequestException):
-            return _("KSeF was not answering; the import will be retried automatically.")
+            if when is None:
+                return _("KSeF limited the number of requests; the import will be retried automatically.")
+            if automatic:
+                return _("KSeF limited the number of requests; we will try again at about %(time)s.") % when
+            return _("KSeF limited the number of requests; try again after %(time)s.") % when
+        if _is_passing(exc):
+            if when is None:
+                return _("KSeF was not answering; the import will be retried automatically.")
+            if automatic:
+                return _("KSeF was not answering; we will try again at about %(time)s.") % when
+            return _("KSeF was not answering; try again in a few minutes.")
         if isinstance(exc, KsefAuthError):
             return _("KSeF did not accept our credentials (%(reason)s). Check the connection.") % {
                 "reason": exc.message_pl
@@ -150,16 +208,19 @@ def _attention(company: Company, message: str) -> None:
         )
 
 
-def _record_failure(cursor: SyncCursor, message: str, *, counts: bool = True) -> None:
-    """Show the error; ``counts``: it is a failure (a long rate-limit pause is not: nothing is wrong)."""
-    now = timezone.now()
-    SyncCursor.objects.filter(pk=cursor.pk).update(
-        last_error=message[:500],
-        last_error_at=now,
-        failures_in_row=F("failures_in_row") + 1 if counts else F("failures_in_row"),
-    )
+def _count_failure(cursor: SyncCursor, *, counts: bool = True) -> int:
+    """Consecutive failures of the cursor, this one included if it ``counts`` (a rate-limit pause does not:
+    nothing is wrong)."""
+    if counts:
+        SyncCursor.objects.filter(pk=cursor.pk).update(failures_in_row=F("failures_in_row") + 1)
     cursor.refresh_from_db(fields=["failures_in_row"])
-    if cursor.failures_in_row == FAILURES_BEFORE_MAIL:
+    return cursor.failures_in_row
+
+
+def _record_failure(cursor: SyncCursor, message: str, *, counts: bool = True) -> None:
+    """Show the error; the owners are e-mailed once, when a streak of counted failures reaches the limit."""
+    SyncCursor.objects.filter(pk=cursor.pk).update(last_error=message[:500], last_error_at=timezone.now())
+    if counts and cursor.failures_in_row == FAILURES_BEFORE_MAIL:
         transaction.on_commit(lambda: _mail_failures(cursor.company_id, message))
 
 
@@ -384,14 +445,24 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
         for current in cursors:
             _sync_subject(client, company, current, run, purchases, waited)
     except (KsefError, NotConnected, ImportMappingError, requests.RequestException) as exc:
-        message = _describe(exc)
+        counts = not isinstance(exc, KsefRateLimited)
+        failures = _count_failure(current, counts=counts)
+        retry_at = None
+        if _is_passing(exc):
+            retry_at = timezone.now() + retry_delay(
+                failures=failures,
+                interval=dt.timedelta(minutes=connection.import_interval_minutes),
+                retry_after=exc.retry_after if isinstance(exc, KsefRateLimited) else None,
+            )
+        message = _describe(exc, retry_at=retry_at, automatic=connection.auto_import)
         logger.warning(
-            "ksef import failed: company=%s subject=%s error=%s", company.uuid, current.subject_type, exc
-        )
-        _record_failure(current, message, counts=not isinstance(exc, KsefRateLimited))
+            "ksef import failed: company=%s subject=%s failures=%s retry_at=%s error=%s",
+            company.uuid, current.subject_type, failures, retry_at.isoformat() if retry_at else "-", exc,
+        )  # fmt: skip
+        _record_failure(current, message, counts=counts)
         if isinstance(exc, KsefAuthError):
             _attention(company, message)
-        _finish(run, ImportRun.Status.FAILED, message)
+        _finish(run, ImportRun.Status.FAILED, message, retry_at)
         _digest(run, purchases)
         return ImportResult(ImportRun.Status.FAILED, run.invoices_new, run.invoices_updated, message)
     except BaseException:
@@ -411,7 +482,9 @@ def _digest(run: ImportRun, purchases: list[int]) -> None:
 
 
 def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:
-    """Companies with automatic import on whose interval has passed since their last run started."""
+    """Companies with automatic import on that are due: their interval has passed since their last run
+    started or, when that run failed for a passing reason, its ``retry_at`` has come. A company with a live
+    run is not due; one whose run's worker died (stale heartbeat) is, and the new run takes the lock over."""
     now = now or timezone.now()
     due = []
     connections = KsefConnection.objects.filter(status=ConnectionStatus.ACTIVE, auto_import=True)
@@ -420,14 +493,23 @@ def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:
             continue
         last = (
             ImportRun.objects.filter(company_id=connection.company_id)
-            .order_by("-started_at")
-            .values_list("started_at", "status")
+            .order_by("-started_at", "-id")
+            .values_list("started_at", "status", "retry_at", "heartbeat_at")
             .first()
         )
-        if last is not None and last[1] == ImportRun.Status.RUNNING:
+        if last is None:
+            due.append(connection.company_id)
             continue
-        interval = dt.timedelta(minutes=connection.import_interval_minutes)
-        if last is None or last[0] <= now - interval:
+        started_at, status, retry_at, heartbeat_at = last
+        if status == ImportRun.Status.RUNNING:
+            if heartbeat_at < now - LEASE:
+                due.append(connection.company_id)
+            continue
+        if status == ImportRun.Status.FAILED and retry_at is not None:
+            due_at = retry_at
+        else:
+            due_at = started_at + dt.timedelta(minutes=connection.import_interval_minutes)
+        if due_at <= now:
             due.append(connection.company_id)
     return due
 
@@ -447,5 +529,6 @@ __all__ = [
     "company_import",
     "import_enqueue_on_commit",
     "import_start",
+    "retry_delay",
     "sync_windows",
 ]

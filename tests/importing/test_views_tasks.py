@@ -76,7 +76,9 @@ def test_fan_out_respects_interval_and_running_imports(connection: KsefConnectio
     run = ImportRun.objects.create(company=connection.company, status=ImportRun.Status.SUCCEEDED)
     assert companies_due_for_import() == []
     assert companies_due_for_import(now=run.started_at + dt.timedelta(minutes=15)) == [company_id]
-    ImportRun.objects.create(company=connection.company)  # running
+    # running, with a fresh heartbeat (a stale one is a dead worker's run: see test_retry)
+    fresh = run.started_at + dt.timedelta(minutes=50)
+    ImportRun.objects.create(company=connection.company, heartbeat_at=fresh)
     assert companies_due_for_import(now=run.started_at + dt.timedelta(hours=1)) == []
     KsefConnection.objects.filter(pk=connection.pk).update(auto_import=False)
     ImportRun.objects.all().delete()
