@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 _fonts: tuple[str, str] | None = None
+# reportlab's TrueType fonts keep per-document subset state on the shared, registered font objects
+# (ttfonts makeSubset), so two renderings at once in one process (gthread workers) corrupt each other
+# (IndexError). One rendering at a time per process; processes do not share fonts.
+_RENDER_LOCK = threading.Lock()
 
 
 def _font_names() -> tuple[str, str]:
@@ -59,6 +64,12 @@ def _title(invoice: Invoice) -> str:
 
 
 def invoice_pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode] = ()) -> bytes:
+    """The invoice as PDF bytes; safe to call from several threads (they take turns)."""
+    with _RENDER_LOCK:
+        return _pdf_render(invoice, qr_codes=qr_codes)
+
+
+def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
     regular, bold = _font_names()
     base = ParagraphStyle("base", fontName=regular, fontSize=9, leading=12)
     small = ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5)

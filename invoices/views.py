@@ -25,6 +25,7 @@ from invoices import selectors, services
 from invoices.errors import InvoiceError
 from invoices.formatting import price
 from invoices.forms import CURRENCIES, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
+from invoices.list_cache import list_filters_html, list_rows_html
 from invoices.models import Direction, Invoice, InvoiceLine, KsefStatus, VatRate
 from invoices.pdf import invoice_pdf_render
 from invoices.visualisation import qr_codes, qr_svg, timeline_html
@@ -55,6 +56,7 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
         next_url = f"?{params.urlencode()}"
     first_params = request.GET.copy()
     first_params.pop("after", None)
+    filtered = form.is_filtered()
     return render(
         request,
         "invoices/document_list.html",
@@ -63,8 +65,12 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             "nav_active": "documents",
             "direction": direction,
             "form": form,
-            "filtered": form.is_filtered(),
+            "filtered": filtered,
+            "filters_html": list_filters_html(
+                form=form, direction=direction, filtered=filtered, params=request.GET
+            ),
             "page": page,
+            "rows_html": list_rows_html(invoices=page.invoices) if page.invoices else "",
             "next_url": next_url,
             "first_url": f"?{first_params.urlencode()}" if after else None,
             "can_write": _can_write(membership),

@@ -1,4 +1,5 @@
-"""The Dokumenty list: tabs, filters, seek pagination without duplicates or gaps, bounded query count."""
+"""The Dokumenty list: tabs, filters, seek pagination without duplicates or gaps, bounded query count,
+each row rendered once, and cached rows that never show stale values."""
 
 import datetime as dt
 import re
@@ -6,10 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import Company
-from invoices.models import Direction, InvoiceKind, KsefStatus
+from invoices.list_cache import rows_cache_key
+from invoices.models import Direction, Invoice, InvoiceKind, KsefStatus
 from invoices.selectors import Cursor, InvoiceFilters, invoice_list
 from tests.invoices.factories import invoice_make
 
@@ -117,3 +120,68 @@ def test_list_query_count_does_not_grow_with_rows(
         response = alice_client.get(reverse("invoices:list"), {"kind": "VAT", "contractor": "odbiorca"})
     assert response.status_code == 200
     assert response.content.decode().count("doc-card__party") == 50
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr class="doc-card">.*?</tr>', html, flags=re.S)
+
+
+def test_each_invoice_is_rendered_once_with_its_values(alice_client: Any, company_a: Company) -> None:
+    invoice = invoice_make(
+        company_a, number="FV/7/2026", kind=InvoiceKind.ZAL, net="1234.50", issue_date=dt.date(2026, 3, 9),
+        buyer_name="Odbiorca <b>Beta</b>", ksef_status=KsefStatus.REJECTED,
+    )  # fmt: skip
+    html = alice_client.get(reverse("invoices:list")).content.decode()
+    rows = _rows(html)
+    assert len(rows) == 1
+    assert html.count("FV/7/2026") == 1  # one markup for the table and the phone cards
+    row = rows[0]
+    assert f'href="/dokumenty/{invoice.uuid}/"' in row
+    assert '<span class="badge">ZAL</span>' in row
+    assert "09.03.2026" in row
+    assert "Odbiorca &lt;b&gt;Beta&lt;/b&gt;" in row  # escaped
+    assert f"NIP {invoice.buyer_nip}" in row
+    assert "1\xa0234,50<" in row  # net
+    assert "<strong>1\xa0518,44 PLN</strong>" in row  # gross
+    assert 'ksef-status--rejected">odrzucona przez KSeF<' in row
+
+
+def test_a_status_change_shows_on_the_next_request(alice_client: Any, company_a: Company) -> None:
+    invoice = invoice_make(company_a, number="FV/1/2026", ksef_status=KsefStatus.QUEUED)
+    first = alice_client.get(reverse("invoices:list")).content.decode()
+    assert "ksef-status--queued" in first
+    page = invoice_list(company=company_a, filters=InvoiceFilters())
+    assert cache.get(rows_cache_key(invoices=page.invoices, language="pl")) is not None  # the rows are cached
+    # a bare UPDATE, as a mirror of KSeF statuses might do: no signal, no updated_at
+    Invoice.objects.filter(pk=invoice.pk).update(ksef_status=KsefStatus.ACCEPTED)
+    second = alice_client.get(reverse("invoices:list")).content.decode()
+    assert "ksef-status--queued" not in second
+    assert 'ksef-status--accepted">przyjęta przez KSeF<' in second
+    Invoice.objects.filter(pk=invoice.pk).update(
+        buyer_name="Nowa Nazwa sp. z o.o.",
+        total_net=Decimal("4.00"),
+        total_vat=Decimal("1.00"),
+        total_gross=Decimal("5.00"),
+    )
+    third = alice_client.get(reverse("invoices:list")).content.decode()
+    assert "Nowa Nazwa sp. z o.o." in third
+    assert "5,00 PLN" in third
+
+
+def test_the_cached_filters_panel_never_shows_another_requests_values(
+    alice_client: Any, company_a: Company
+) -> None:
+    invoice_make(company_a, number="FV/1/2026", buyer_name="Alfa")
+    plain = alice_client.get(reverse("invoices:list")).content.decode()
+    assert '<details class="card filters">' in plain
+    filtered = alice_client.get(reverse("invoices:list"), {"contractor": "Alfa"}).content.decode()
+    assert '<details class="card filters" open>' in filtered
+    assert 'value="Alfa"' in filtered
+    invalid = alice_client.get(reverse("invoices:list"), {"date_from": "not-a-date"}).content.decode()
+    assert 'class="field field--error"' in invalid
+    again = alice_client.get(reverse("invoices:list")).content.decode()
+    assert 'value="Alfa"' not in again
+    assert "field--error" not in again
+    purchases = alice_client.get(reverse("invoices:list"), {"direction": "purchase"}).content.decode()
+    assert 'name="only_new"' in purchases  # the purchase panel has its own entry
+    assert 'name="only_new"' not in again
