@@ -285,6 +285,10 @@ KSEF_SEND_BACKOFF_SECONDS = env.float("KSEF_SEND_BACKOFF_SECONDS", default=5.0)
 KSEF_SEND_LEASE_SECONDS = env.float("KSEF_SEND_LEASE_SECONDS", default=300.0)
 # A company with more due invoices than this sends them in a batch session (issue 6).
 KSEF_SEND_BATCH_THRESHOLD = env.int("KSEF_SEND_BATCH_THRESHOLD", default=50)
+# Owners are e-mailed about a sales invoice not final this many minutes after it was queued.
+KSEF_SEND_STUCK_MINUTES = env.float("KSEF_SEND_STUCK_MINUTES", default=60.0)
+# This many transport failures in a row mark a company "KSeF niedostępny" (offline modes, issue 8).
+KSEF_OFFLINE_FAILURES = env.int("KSEF_OFFLINE_FAILURES", default=3)
 # How long background work waits for one KSeF answer (read timeout, seconds).
 KSEF_WORKER_READ_TIMEOUT = env.float("KSEF_WORKER_READ_TIMEOUT", default=30.0)
 
