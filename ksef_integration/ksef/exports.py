@@ -257,6 +257,31 @@ class SyncWindow:
     caught_up: bool
 
 
+def window_checkpoint(
+    package: ExportPackage, *, date_from: datetime, date_to: datetime | None
+) -> tuple[datetime, bool]:
+    """Where the next window starts after this package, and whether the sync has caught up (ksef-api.md §8.4).
+
+    Truncated: ``lastPermanentStorageDate`` (that instant is read again on purpose; upsert by KSeF number).
+    Else ``to`` capped at the HWM, or the HWM. A checkpoint never moves back.
+    """
+    hwm = package.permanent_storage_hwm_date
+    if package.is_truncated:
+        if package.last_permanent_storage_date is None:
+            raise KsefTransientError("KSeF truncated the export without lastPermanentStorageDate")
+        checkpoint = package.last_permanent_storage_date
+        if checkpoint <= date_from:
+            raise KsefError("the export cannot advance: too many invoices share one timestamp")
+        caught_up = False
+    elif date_to is not None:
+        checkpoint = min(date_to, hwm) if hwm is not None else date_to
+        caught_up = hwm is not None and hwm < date_to
+    else:
+        checkpoint = hwm if hwm is not None else date_from
+        caught_up = True
+    return max(checkpoint, date_from), caught_up
+
+
 def incremental_sync(
     exports: Exports,
     *,
@@ -299,20 +324,7 @@ def incremental_sync(
             raise KsefRejected(status.code, status.details, description=status.description)
         package = status.package
         hwm = package.permanent_storage_hwm_date
-        if package.is_truncated:
-            if package.last_permanent_storage_date is None:
-                raise KsefTransientError("KSeF truncated the export without lastPermanentStorageDate")
-            new_checkpoint = package.last_permanent_storage_date
-            if new_checkpoint <= current:
-                raise KsefError("the export cannot advance: too many invoices share one timestamp")
-            caught_up = False
-        elif date_to is not None:
-            new_checkpoint = min(date_to, hwm) if hwm is not None else date_to
-            caught_up = hwm is not None and hwm < date_to
-        else:
-            new_checkpoint = hwm if hwm is not None else current
-            caught_up = True
-        new_checkpoint = max(new_checkpoint, current)  # a checkpoint never moves back
+        new_checkpoint, caught_up = window_checkpoint(package, date_from=current, date_to=date_to)
         content = exports.export_download(package=package, aes=handle.aes)
         yield SyncWindow(
             subject_type=subject_type,

@@ -43,6 +43,7 @@ from ksef_integration.ksef.exports import (
     MAX_WINDOW,
     ExportStatus,
     SyncWindow,
+    window_checkpoint,
 )
 from ksef_integration.ksef.invoices import InvoiceFilters
 from ksef_integration.models import (
@@ -350,20 +351,7 @@ def sync_windows(client: KsefClient, cursor: SyncCursor, waited: list[float]) ->
             raise KsefRejected(status.code, status.details, description=status.description)
         package = status.package
         hwm = package.permanent_storage_hwm_date
-        if package.is_truncated:
-            if package.last_permanent_storage_date is None:
-                raise KsefTransientError("KSeF truncated the export without lastPermanentStorageDate")
-            checkpoint = package.last_permanent_storage_date
-            if checkpoint <= current:
-                raise KsefError("the export cannot advance: too many invoices share one timestamp")
-            caught_up = False
-        elif date_to is not None:
-            checkpoint = min(date_to, hwm) if hwm is not None else date_to
-            caught_up = hwm is not None and hwm < date_to
-        else:
-            checkpoint = hwm if hwm is not None else current
-            caught_up = True
-        checkpoint = max(checkpoint, current)  # a checkpoint never moves back
+        checkpoint, caught_up = window_checkpoint(package, date_from=current, date_to=date_to)
         content = client.exports.export_download(package=package, aes=aes)  # pre-signed URLs: no 429
         yield SyncWindow(
             subject_type=cursor.subject_type,
