@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from accounts.models import Company, Membership, User
-from accounts.selectors import membership_get, memberships_for_user
+from accounts.selectors import membership_current
 
 SESSION_KEY = "current_company_uuid"
 _CACHE_ATTR = "_current_membership"
@@ -19,11 +19,7 @@ def current_membership(request: HttpRequest) -> Membership | None:
     membership: Membership | None = None
     user = request.user
     if isinstance(user, User) and user.is_authenticated:
-        chosen = request.session.get(SESSION_KEY)
-        if chosen:
-            membership = membership_get(user=user, company_uuid=chosen)
-        if membership is None:
-            membership = memberships_for_user(user=user).first()
+        membership = membership_current(user=user, company_uuid=request.session.get(SESSION_KEY))
     setattr(request, _CACHE_ATTR, membership)
     return membership
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Company, Invitation, Membership, User
+from ksefportal.model_rows import ModelColumns
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -16,6 +19,51 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 
 def membership_get(*, user: User, company_uuid: uuid.UUID | str) -> Membership | None:
     return memberships_for_user(user=user).filter(company__uuid=company_uuid).first()
+
+
+@cache
+def _membership_current_sql(alias: str) -> tuple[ModelColumns, ModelColumns, str]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    membership = ModelColumns.of(Membership, "m", connection)
+    company = ModelColumns.of(Company, "c", connection)
+    # Identifiers only, from the models and quoted; the values are bound parameters.
+    sql = (
+        f"SELECT {membership.sql}, {company.sql}"  # noqa: S608
+        f" FROM {quote(Membership._meta.db_table)} m JOIN {quote(Company._meta.db_table)} c"
+        f" ON c.{quote('id')} = m.{quote('company_id')} WHERE m.{quote('user_id')} = %s"
+        f" ORDER BY CASE WHEN c.{quote('uuid')} = %s THEN 0 ELSE 1 END, c.{quote('name')}, m.{quote('id')}"
+        " LIMIT 1"
+    )
+    return membership, company, sql
+
+
+def membership_current(*, user: User, company_uuid: str | None) -> Membership | None:
+    """The user's membership in ``company_uuid`` if they have one, else their first by company name; with its
+    company (and user) attached.
+
+    It runs on every page, so it is one statement written out once (ksefportal.model_rows) instead of the
+    two ORM queries of ``membership_get`` then ``memberships_for_user().first()``.
+    """
+    try:
+        wanted = uuid.UUID(str(company_uuid)) if company_uuid else None
+    except ValueError:
+        wanted = None
+    alias = router.db_for_read(Membership)
+    connection = connections[alias]
+    membership_columns, company_columns, sql = _membership_current_sql(alias)
+    wanted_db = Company._meta.get_field("uuid").get_db_prep_value(wanted, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, wanted_db])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(membership_columns.attnames)
+    membership: Membership = membership_columns.instance(row[:split], alias, connection)
+    company: Company = company_columns.instance(row[split:], alias, connection)
+    Membership.company.field.set_cached_value(membership, company)
+    Membership.user.field.set_cached_value(membership, user)
+    return membership
 
 
 def membership_get_or_404(*, user: User, company_uuid: uuid.UUID | str) -> Membership:

@@ -34,7 +34,7 @@ from accounts.selectors import (
     membership_get_or_404,
 )
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "accounts.backends.UserBackend"
 
 
 def signup(request: HttpRequest) -> HttpResponse:

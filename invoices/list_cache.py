@@ -1,24 +1,35 @@
-"""The rows of the Dokumenty list, rendered once and cached under a key made of what they show; and the
-filter form while no filter is set.
+"""The rows of the Dokumenty list, rendered once and cached under a key made of what they show; the
+filter form while no filter is set; and, for the list without filters, the whole page.
 
 The key is a digest of every value a row displays (uuid, number, kind, the "new" marker, date, counterparty,
 amounts, currency, KSeF status) plus the language and a markup version. Any change to a shown value — by a
 service, the KSeF status mirror, a queryset ``update()`` or the admin — gives another key, so a stale row
 can never be served and nothing has to invalidate the cache. The rows come from the page query the list
 runs anyway, so a hit costs one cache read and a hash of 50 short tuples instead of the rendering.
+
+The whole page (``ListPageCache``) is kept the same way, in the memory of each web process: its key adds
+everything else the page shows (language, company name and NIP, role, direction, the paging links). It is
+kept only for the list without filters, never for a page that carries messages or a CSRF token, and in
+process memory so that a deployment (new templates, translations, static file names) starts empty.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.http import QueryDict
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.loader import render_to_string
+from django.test.signals import setting_changed
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -63,6 +74,62 @@ def rows_cache_key(*, invoices: Sequence[ListedInvoice], language: str) -> str:
     return f"invoices:list-rows:{digest.hexdigest()}"
 
 
+class ListPageCache:
+    """Whole list pages in this process's memory, least recently used dropped first (~30 KB a page).
+
+    A page is filed under the hash of everything it shows and kept with those values: a hit needs them to
+    be equal, not only their hash, so a collision can never serve another page.
+    """
+
+    def __init__(self, max_pages: int = 256) -> None:
+        self._pages: OrderedDict[int, tuple[tuple[object, ...], bytes]] = OrderedDict()
+        self._lock = threading.Lock()  # gthread workers share the process
+        self._max_pages = max_pages
+
+    @staticmethod
+    def shown(*parts: object, invoices: Sequence[ListedInvoice]) -> tuple[object, ...]:
+        """Everything the page shows: ``parts`` (company, role, links ...) and each row's values."""
+        return (MARKUP_VERSION, get_language(), settings.SITE_NAME, parts, tuple(invoices))
+
+    @staticmethod
+    def usable(request: HttpRequest) -> bool:
+        """Not while templates reload (DEBUG) and not for a page that will show messages."""
+        return not settings.DEBUG and len(get_messages(request)) == 0
+
+    def get(self, shown: tuple[object, ...]) -> HttpResponse | None:
+        key = hash(shown)
+        with self._lock:
+            entry = self._pages.get(key)
+            if entry is None or entry[0] != shown:
+                return None
+            self._pages.move_to_end(key)
+        return HttpResponse(entry[1])
+
+    def put(self, shown: tuple[object, ...], request: HttpRequest, response: HttpResponse) -> None:
+        """Keep a rendered 200 page, unless rendering it used the CSRF token (which is per visitor)."""
+        if response.status_code != 200 or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+            return
+        key = hash(shown)
+        with self._lock:
+            self._pages[key] = (shown, response.content)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self._max_pages:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+list_pages = ListPageCache()
+
+
+@receiver(setting_changed)
+def _pages_clear(**_: object) -> None:
+    """Tests that override settings (the URLconf, the languages) must not see pages built before."""
+    list_pages.clear()
+
+
 def list_rows_build(*, invoices: Sequence[ListedInvoice]) -> list[ListRow]:
     """The rows in one pass: one reverse(), the status labels translated once, money and dates formatted."""
     url_pattern = reverse("invoices:detail", kwargs={"invoice_uuid": _PLACEHOLDER})
@@ -101,11 +168,16 @@ def list_rows_html(*, invoices: Sequence[ListedInvoice]) -> SafeString:
 _UNFILTERED_PARAMS = frozenset({"direction", "after"})
 
 
+def is_unfiltered(params: QueryDict) -> bool:
+    """Whether the query string holds nothing but the direction and the paging cursor."""
+    return _UNFILTERED_PARAMS.issuperset(params.keys())
+
+
 def list_filters_html(*, form: forms.Form, direction: str, filtered: bool, params: QueryDict) -> SafeString:
     """The filters panel. Without filter parameters it depends only on the direction and the language,
     so it is rendered once per pair; with filters set (values, errors) it is rendered every time."""
     context = {"form": form, "direction": direction, "filtered": filtered}
-    if filtered or not _UNFILTERED_PARAMS.issuperset(params.keys()):
+    if filtered or not is_unfiltered(params):
         return mark_safe(render_to_string("invoices/_document_filters.html", context))  # noqa: S308
     key = f"invoices:list-filters:{MARKUP_VERSION}:{get_language()}:{direction}:{int(form.is_bound)}"
     html = cache.get(key)

@@ -357,7 +357,27 @@ class Invoice(models.Model):
         return self.buyer_nip if self.is_sales else self.seller_nip
 
     def can_be_corrected(self) -> bool:
-        return self.direction == Direction.SALES and self.kind == InvoiceKind.VAT
+        """A sales VAT invoice, but not one issued offline that KSeF has not numbered yet (see below)."""
+        return (
+            self.direction == Direction.SALES
+            and self.kind == InvoiceKind.VAT
+            and not self.correction_waits_for_ksef_number()
+        )
+
+    def correction_waits_for_ksef_number(self) -> bool:
+        """A KOR cites the corrected invoice by its KSeF number (``NrKSeFFaKorygowanej``); ``NrKSeFN`` is
+        only for invoices issued outside KSeF. An invoice on its way to KSeF (queued, sent, or issued offline
+        and waiting to be sent) is not one of those: it may be corrected once KSeF has numbered it
+        (ksef-api.md §9.1, §12.2). Invoices never handed to KSeF keep NrKSeFN."""
+        return (
+            self.direction == Direction.SALES
+            and self.kind == InvoiceKind.VAT
+            and not self.ksef_number
+            and (
+                bool(self.ksef_offline_mode)
+                or self.ksef_status in (KsefStatus.QUEUED, KsefStatus.SENT, KsefStatus.OFFLINE)
+            )
+        )
 
     def can_be_edited(self) -> bool:
         """A sales VAT invoice KSeF did not accept does not legally exist yet: it may be changed (same number)

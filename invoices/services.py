@@ -378,6 +378,14 @@ def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
 
 def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionData) -> Invoice:
     """Issue a correction (KOR) of a sales invoice: the lines before (as they stand) and after the change."""
+    if original.correction_waits_for_ksef_number():
+        raise InvoiceError(
+            _(
+                "Wait for the KSeF number: a correction must cite it, and this invoice "
+                "gets it once KSeF accepts it."
+            ),
+            code="awaiting_ksef_number",
+        )
     if not original.can_be_corrected():
         raise InvoiceError(_("Only issued sales VAT invoices can be corrected here."), code="not_correctable")
     reason = data.reason.strip()

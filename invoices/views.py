@@ -25,7 +25,7 @@ from invoices import selectors, services
 from invoices.errors import InvoiceError
 from invoices.formatting import price
 from invoices.forms import CURRENCIES, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
-from invoices.list_cache import list_filters_html, list_rows_html
+from invoices.list_cache import is_unfiltered, list_filters_html, list_pages, list_rows_html
 from invoices.models import Direction, Invoice, InvoiceLine, KsefStatus, VatRate
 from invoices.pdf import invoice_pdf_render
 from invoices.visualisation import qr_codes, qr_svg, timeline_html
@@ -45,8 +45,11 @@ def _require_write(request: HttpRequest, membership: Membership) -> None:
 @company_required()
 def document_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     direction = Direction.PURCHASE if request.GET.get("direction") == Direction.PURCHASE else Direction.SALES
-    form = FilterForm(request.GET or None)
-    filters = form.filters(direction)
+    unfiltered = is_unfiltered(request.GET)
+    # Without filter parameters the form has nothing to say; it is built only to render it.
+    form = None if unfiltered else FilterForm(request.GET or None)
+    filters = selectors.InvoiceFilters(direction) if form is None else form.filters(direction)
+    filtered = form is not None and form.is_filtered()
     after = selectors.Cursor.decode(request.GET.get("after"))
     page = selectors.invoice_list(company=membership.company, filters=filters, after=after)
     next_url = None
@@ -56,8 +59,20 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
         next_url = f"?{params.urlencode()}"
     first_params = request.GET.copy()
     first_params.pop("after", None)
-    filtered = form.is_filtered()
-    return render(
+    first_url = f"?{first_params.urlencode()}" if after else None
+    can_write = _can_write(membership)
+    shown = None
+    if unfiltered and list_pages.usable(request):
+        company = membership.company
+        shown = list_pages.shown(
+            company.uuid, company.name, company.nip, can_write, direction, bool(request.GET),
+            next_url, first_url, invoices=page.invoices,
+        )  # fmt: skip
+        cached = list_pages.get(shown)
+        if cached is not None:
+            return cached
+    form = form or FilterForm(request.GET or None)
+    response = render(
         request,
         "invoices/document_list.html",
         {
@@ -72,10 +87,13 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             "page": page,
             "rows_html": list_rows_html(invoices=page.invoices) if page.invoices else "",
             "next_url": next_url,
-            "first_url": f"?{first_params.urlencode()}" if after else None,
-            "can_write": _can_write(membership),
+            "first_url": first_url,
+            "can_write": can_write,
         },
     )
+    if shown is not None:
+        list_pages.put(shown, request, response)
+    return response
 
 
 def _invoice_form_context(membership: Membership, **extra: Any) -> dict[str, Any]:
@@ -315,6 +333,15 @@ def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
 def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     original = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     _require_write(request, membership)
+    if original.correction_waits_for_ksef_number():
+        messages.error(
+            request,
+            _(
+                "Wait for the KSeF number: a correction must cite it, and this invoice "
+                "gets it once KSeF accepts it."
+            ),
+        )
+        return redirect("invoices:detail", invoice_uuid=original.uuid)
     if not original.can_be_corrected():
         messages.error(request, _("Only issued sales VAT invoices can be corrected here."))
         return redirect("invoices:detail", invoice_uuid=original.uuid)

@@ -132,12 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "ksefportal.cache.RedisCache", "LOCATION": REDIS_URL}}
     # Sessions read from Redis (written through to the database): one query less on every page.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
@@ -150,7 +150,7 @@ else:
 
 CSRF_FAILURE_VIEW = "ksefportal.errors.csrf_failure"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.UserBackend"]
 # Login throttling (django-axes): 5 failed logins for one e-mail from one address lock that pair for 15 min.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
@@ -159,6 +159,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (the e-mail), not User.USERNAME_FIELD
 AXES_USERNAME_CALLABLE = "accounts.lockout.attempt_username"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Reverse proxies whose X-Forwarded-For names the client (IPs or CIDR networks); empty: REMOTE_ADDR only.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

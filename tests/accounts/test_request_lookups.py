@@ -1,0 +1,96 @@
+"""The two lookups of every page, written out once instead of compiled by the ORM each time (issue 9): the
+user of the session and the membership it works in. They must behave exactly like the ORM versions."""
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user
+from django.test import RequestFactory
+from django.urls import reverse
+
+from accounts.backends import UserBackend
+from accounts.current import SESSION_KEY, current_membership
+from accounts.models import Company, Membership, Role, User
+from accounts.selectors import membership_current, memberships_for_user
+from tests.factories import CompanyFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_user_is_the_orms_user(alice: User) -> None:
+    loaded = UserBackend().get_user(alice.pk)
+    assert loaded is not None
+    orm = User.objects.get(pk=alice.pk)
+    assert [getattr(loaded, f.attname) for f in User._meta.concrete_fields] == [
+        getattr(orm, f.attname) for f in User._meta.concrete_fields
+    ]
+    assert loaded._state.adding is False
+    assert UserBackend().get_user(alice.pk + 10_000) is None
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert UserBackend().get_user(alice.pk) is None
+
+
+def test_a_deactivated_or_repassworded_user_is_logged_out(alice_client: Any, alice: User) -> None:
+    start = reverse("accounts:start")
+    assert alice_client.get(start).status_code == 200
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert alice_client.get(start).status_code == 302  # to the login page
+    User.objects.filter(pk=alice.pk).update(is_active=True)
+    assert alice_client.get(start).status_code == 200
+    alice.set_password("a new password 123")
+    alice.save()
+    assert alice_client.get(start).status_code == 302  # the session's password hash no longer matches
+
+
+def test_logging_in_records_this_backend(client: Any, alice: User, company_a: Company) -> None:
+    alice.set_password("correct horse 42")
+    alice.save()
+    response = client.post(
+        reverse("accounts:login"), {"username": alice.email, "password": "correct horse 42"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_backend"] == "accounts.backends.UserBackend"
+    request = RequestFactory().get("/")
+    request.session = client.session
+    assert get_user(request) == alice
+
+
+def test_the_membership_is_the_chosen_one_else_the_first_by_name(alice: User, company_b: Company) -> None:
+    assert membership_current(user=alice, company_uuid=None) is None
+    zeta = MembershipFactory.create(
+        user=alice, company=CompanyFactory.create(name="Zeta SA"), role=Role.VIEWER
+    )
+    alfa = MembershipFactory.create(
+        user=alice, company=CompanyFactory.create(name="Alfa SA"), role=Role.OWNER
+    )
+    first = memberships_for_user(user=alice).first()
+    assert first == alfa
+    for chosen, expected in [
+        (None, alfa),
+        (str(zeta.company.uuid), zeta),
+        (str(company_b.uuid), alfa),  # another tenant's company: never chosen
+        ("not-a-uuid", alfa),
+        ("", alfa),
+    ]:
+        membership = membership_current(user=alice, company_uuid=chosen)
+        assert membership == expected
+        orm = Membership.objects.select_related("company").get(pk=expected.pk)
+        assert membership.role == orm.role
+        assert membership.created_at == orm.created_at
+        company_fields = [f.attname for f in Company._meta.concrete_fields]
+        assert [getattr(membership.company, f) for f in company_fields] == [
+            getattr(orm.company, f) for f in company_fields
+        ]
+        assert membership.user is alice
+
+
+def test_the_session_choice_is_used_once_per_request(alice: User, django_assert_num_queries: Any) -> None:
+    beta = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Beta SA"))
+    MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Alfa SA"))
+    request = RequestFactory().get("/")
+    request.user = alice
+    request.session = {SESSION_KEY: str(beta.company.uuid)}  # type: ignore[assignment]
+    with django_assert_num_queries(1):
+        assert current_membership(request) == beta
+        assert current_membership(request) == beta
+        assert request._current_membership.company.name == "Beta SA"  # type: ignore[attr-defined]
