@@ -8,11 +8,15 @@ answers, as in production. The company holds 100,000 invoices (``bench.common.in
 bench_invoices), one issued invoice with a line (for its page and PDF), and is connected to KSeF (the
 simulator of the same server, with a KSeF token).
 
-The load generator is a separate Python process (asyncio, raw HTTP/1.1 keep-alive sockets, no third-party
-client: little CPU per request, so that it steals little from the server on a 2-core machine). Each of
-``CLIENTS`` connections carries its own session cookie and sends its next request as soon as the previous
-answer is read (closed loop, no think time, as ``wrk -c 50``). Each page is measured on its own: a warm-up,
-then ``SECONDS`` of measurement. An error is any answer other than 200, a broken connection or a timeout.
+The load generator is another process: ``wrk`` (Debian's package) when it is installed, else a Python one
+(asyncio, raw HTTP/1.1 keep-alive sockets). On a 2-core machine the generator takes CPU from the server:
+wrk ~0.1 ms per request, the Python one ~0.4 ms, so wrk measures the server more faithfully and the Python
+one stays for machines without wrk (``BENCH_WEBLOAD_GENERATOR``: ``auto``, ``wrk`` or ``python``; which one
+ran is said on stderr and printed as ``web_generator_wrk`` 1/0). Both keep ``CLIENTS`` connections, each
+sending its next request as soon as the previous answer is read (closed loop, no think time); the Python
+one gives each connection its own session, wrk one session per thread. Each page is measured on its own: a
+warm-up, then ``SECONDS`` of measurement. An error is any answer other than 200, a broken connection or a
+timeout.
 
 Server: ``WORKERS`` (4) gunicorn processes, sync workers by default (``THREADS`` = 1). The pages are CPU-bound
 Python, so processes, not threads, use the 2 cores; 4 rather than 2 keep both cores busy while some requests
@@ -28,6 +32,7 @@ Figures per page (``list``, ``invoice``, ``pdf``, ``settings``, ``connect``): ``
 
 Knobs (environment): ``BENCH_WEBLOAD_CLIENTS`` (50), ``BENCH_WEBLOAD_SECONDS`` (15), ``BENCH_WEBLOAD_WARMUP``
 (3), ``BENCH_WEBLOAD_WORKERS`` (4), ``BENCH_WEBLOAD_THREADS`` (1), ``BENCH_WEBLOAD_INVOICES`` (100000),
+``BENCH_WEBLOAD_GENERATOR`` (auto),
 ``BENCH_WEBLOAD_PAGES`` (comma-separated subset of the pages), ``BENCH_WEBLOAD_THINK_MS`` (0: a pause after
 each answer, to model people rather than ``wrk``; the stable figures are taken without it).
 
@@ -72,7 +77,9 @@ INVOICES = int(os.environ.get("BENCH_WEBLOAD_INVOICES", "100000"))
 THINK_MS = float(os.environ.get("BENCH_WEBLOAD_THINK_MS", "0"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PAGES = ("list", "invoice", "pdf", "settings", "connect")
+GENERATOR = os.environ.get("BENCH_WEBLOAD_GENERATOR", "auto")
 REQUEST_TIMEOUT_S = 30.0
+WRK_THREADS = 2
 
 
 def _say(message: str) -> None:
@@ -221,6 +228,74 @@ def load_main() -> None:
     json.dump(asyncio.run(_load(cfg)), sys.stdout)
 
 
+# --- the load with wrk --------------------------------------------------------------------------------
+
+# Each wrk thread logs in with its own session and counts every answer other than 200 (wrk itself counts
+# only 4xx/5xx); done() prints what the figures need, in milliseconds.
+_WRK_SCRIPT = """
+local cookies = {%(cookies)s}
+local threads = {}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("cookie", cookies[(counter - 1) %% #cookies + 1])
+  table.insert(threads, thread)
+end
+function init(args)
+  wrk.headers["Cookie"] = "%(cookie_name)s=" .. cookie
+  wrk.headers["Accept"] = "text/html,*/*"
+  wrk.headers["Accept-Language"] = "pl"
+  not_ok = 0
+end
+function response(status, headers, body)
+  if status ~= 200 then not_ok = not_ok + 1 end
+end
+function done(summary, latency, requests)
+  local not_ok_total = 0
+  for _, thread in ipairs(threads) do not_ok_total = not_ok_total + thread:get("not_ok") end
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%f %%f %%f %%f\\n", summary.requests,
+    not_ok_total + e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.mean / 1000))
+end
+"""
+
+
+def _wrk(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]:
+    script = workdir / "webload.lua"
+    script.write_text(
+        _WRK_SCRIPT
+        % {
+            "cookies": ", ".join(f'"{c}"' for c in cfg["cookies"][:WRK_THREADS]),
+            "cookie_name": cfg["cookie_name"],
+        }
+    )
+    done = subprocess.run(
+        [
+            "wrk", f"-t{WRK_THREADS}", f"-c{cfg['clients']}", f"-d{max(1, round(seconds))}s",
+            f"--timeout={int(REQUEST_TIMEOUT_S)}s", "-s", str(script),
+            f"http://{cfg['host']}:{cfg['port']}{cfg['path']}",
+        ],
+        capture_output=True, text=True, timeout=seconds + 120, check=True,
+    )  # fmt: skip
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    requests, errors, duration_us, p50, p95, p99, _mean = line.split()[1:]
+    ok = int(requests) - int(errors)
+    return {
+        "p50": float(p50), "p95": float(p95), "p99": float(p99),
+        "rps": ok / (int(duration_us) / 1e6), "errors": int(errors),
+    }  # fmt: skip
+
+
+def _use_wrk() -> bool:
+    if GENERATOR not in ("auto", "wrk", "python"):
+        raise RuntimeError(f"BENCH_WEBLOAD_GENERATOR must be auto, wrk or python, not {GENERATOR!r}")
+    if GENERATOR == "wrk" and shutil.which("wrk") is None:
+        raise RuntimeError("BENCH_WEBLOAD_GENERATOR=wrk but wrk is not installed (apt-get install wrk)")
+    return GENERATOR != "python" and shutil.which("wrk") is not None
+
+
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
@@ -232,6 +307,18 @@ def _helper(env: dict[str, str], mode: str, stdin: str = "", timeout: float = 18
     if done.returncode != 0:
         raise RuntimeError(f"bench_webload {mode} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
+
+
+def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
+    result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+    latencies = result["latencies"]
+    if result["errors"]:
+        _say(f"e.g. {result['samples']}")
+    return {
+        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99), "rps": len(latencies) / result["wall"],
+        "errors": result["errors"],
+    }  # fmt: skip
 
 
 def _check_pages(base: str, paths: dict[str, str], cookie_name: str, cookie: str, number_marker: str) -> None:
@@ -294,24 +381,29 @@ def run() -> dict[str, float]:
                 }
                 paths = {page: path for page, path in paths.items() if page in wanted}
                 _check_pages(base, paths, data["cookie_name"], data["cookies"][0], data["number"])
-                figures: dict[str, float] = {}
+                use_wrk = _use_wrk()
+                _say(f"load generator: {'wrk' if use_wrk else 'Python (asyncio)'}")
+                figures: dict[str, float] = {"web_generator_wrk": int(use_wrk)}
                 for page, path in paths.items():
                     cfg = {
                         "host": "127.0.0.1", "port": port, "path": path, "cookie_name": data["cookie_name"],
                         "cookies": data["cookies"], "clients": CLIENTS, "warmup": WARMUP, "seconds": SECONDS,
                         "think_ms": THINK_MS,
                     }  # fmt: skip
-                    result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
-                    latencies = result["latencies"]
+                    if use_wrk and not THINK_MS:
+                        _wrk(cfg, workdir, WARMUP)
+                        result = _wrk(cfg, workdir, SECONDS)
+                    else:
+                        result = _python_load(env, cfg)
                     if result["errors"]:
-                        _say(f"{page}: {result['errors']} errors, e.g. {result['samples']}")
+                        _say(f"{page}: {result['errors']} errors")
                         log = (workdir / "gunicorn.log").read_text(errors="replace")
                         _say(f"the server's log ends with:\n{log[-4000:]}")
                     figures |= {
-                        f"web_{page}_p50_ms": percentile(latencies, 0.50),
-                        f"web_{page}_p95_ms": percentile(latencies, 0.95),
-                        f"web_{page}_p99_ms": percentile(latencies, 0.99),
-                        f"web_{page}_rps": len(latencies) / result["wall"],
+                        f"web_{page}_p50_ms": result["p50"],
+                        f"web_{page}_p95_ms": result["p95"],
+                        f"web_{page}_p99_ms": result["p99"],
+                        f"web_{page}_rps": result["rps"],
                         f"web_{page}_errors": int(result["errors"]),
                     }
         return figures
