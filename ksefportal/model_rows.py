@@ -1,10 +1,11 @@
-"""Model instances from a hand-written SELECT, for the two lookups every page makes (its user and its
-membership).
+"""Queries that run on (nearly) every page, without the ORM compiling them each time.
 
-The ORM compiles a queryset into SQL on every evaluation, ~0.3-0.5 ms of CPU even for a primary-key lookup;
-at hundreds of pages per second on two cores that is a large share of each page. These helpers let such a
-lookup be written once: the column list comes from the model, and each value goes through the converters the
-ORM itself would apply (SQLite returns dates and UUIDs as text), so the instances are the same as the ORM's.
+The ORM compiles a queryset into SQL on every evaluation, ~0.3-0.6 ms of CPU even for a primary-key lookup;
+at hundreds of pages per second on two cores that is a large share of each page. ``ModelColumns`` builds
+model instances from a SELECT written once (the user and the membership of every page): the column list
+comes from the model, and each value goes through the converters the ORM itself would apply (SQLite returns
+dates and UUIDs as text), so the instances are the same as the ORM's. ``CompiledQuery`` keeps a
+``values_list`` queryset written with the ORM and compiles it once (the Dokumenty list).
 """
 
 from __future__ import annotations
