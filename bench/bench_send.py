@@ -54,6 +54,7 @@ from typing import Any
 import requests
 
 from bench import bench_simulator as sim
+from bench.common import server_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOICES = int(os.environ.get("BENCH_SEND_INVOICES", "1000"))
@@ -163,7 +164,7 @@ def run() -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="ksef-send-bench-"))
     try:
         with sim._database(workdir) as database_url:
-            base_env = sim._environment(database_url, workdir)
+            base_env = server_environment(database_url, workdir, KSEF_SIMULATOR_RATE_LIMITS="off")
             with sim._server(base_env, workdir) as base:
                 env = _portal_env(base_env, f"{base}/ksef-sim/v2", f"bench-send-{uuid.uuid4().hex[:8]}")
                 config = f"{base}/ksef-sim/control/config"

@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,11 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import free_port, server_environment
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 ROOT = Path(__file__).resolve().parent.parent
 SENDS = int(os.environ.get("BENCH_SIMULATOR_SENDS", "2000"))
@@ -54,12 +58,6 @@ START_TIMEOUT_S = 60.0
 SEND_PHASE_TIMEOUT_S = 600.0
 ACCEPT_TIMEOUT_S = 600.0
 REQUEST_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the throwaway database --------------------------------------------------------------------------
@@ -89,32 +87,6 @@ def _database(workdir: Path) -> Iterator[str]:
 # --- the server ----------------------------------------------------------------------------------------
 
 
-def _environment(database_url: str, workdir: Path) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KSEF_", "REDIS_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "ksefportal.settings",
-            "ENV_FILE": "/dev/null",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-" + hashlib.sha256(os.urandom(32)).hexdigest(),
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "KSEF_SIMULATOR_ENABLED": "1",
-            "KSEF_ENVIRONMENT": "simulator",
-            "KSEF_SIMULATOR_RATE_LIMITS": "off",
-            "DATABASE_URL": database_url,
-            "PYTHONUNBUFFERED": "1",
-            "TMPDIR": str(workdir),
-            # Persistent connections, as a production server would run (see CONN_MAX_AGE in settings).
-            "CONN_MAX_AGE": "60",
-        }
-    )
-    return env
-
-
 @contextmanager
 def _server(env: dict[str, str], workdir: Path) -> Iterator[str]:
     python = Path(sys.executable)
@@ -125,7 +97,7 @@ def _server(env: dict[str, str], workdir: Path) -> Iterator[str]:
         check=True,
         timeout=300,
     )
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "gunicorn.log"
     gunicorn = python.parent / "gunicorn"
     with log_path.open("wb") as log:
@@ -383,7 +355,9 @@ def run() -> dict[str, float]:
     try:
         with (
             _database(workdir) as database_url,
-            _server(_environment(database_url, workdir), workdir) as base,
+            _server(
+                server_environment(database_url, workdir, KSEF_SIMULATOR_RATE_LIMITS="off"), workdir
+            ) as base,
         ):
             api = f"{base}/ksef-sim/v2"
             with requests.Session() as http:

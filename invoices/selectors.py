@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from django.db import router
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -214,9 +215,11 @@ def invoice_list(
     if page_size == PAGE_SIZE and filters == InvoiceFilters(filters.direction):
         values: dict[str, Any] = {"company_id": company.pk, "direction": filters.direction}
         if after is None:
-            fetched = _UNFILTERED_FIRST.rows(**values)
+            fetched = _UNFILTERED_FIRST.rows(router.db_for_read(Invoice), **values)
         else:
-            fetched = _UNFILTERED_AFTER.rows(after_date=after.issue_date, after_id=after.id, **values)
+            fetched = _UNFILTERED_AFTER.rows(
+                router.db_for_read(Invoice), after_date=after.issue_date, after_id=after.id, **values
+            )
     else:
         fetched = _page_queryset(invoice_list_queryset(company=company, filters=filters), after, page_size)
     rows = [ListedInvoice._make(row) for row in fetched]

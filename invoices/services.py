@@ -376,8 +376,8 @@ def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
     return list(source.lines.filter(before_correction=False).order_by("ordinal"))
 
 
-def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionData) -> Invoice:
-    """Issue a correction (KOR) of a sales invoice: the lines before (as they stand) and after the change."""
+def invoice_correction_check(*, original: Invoice) -> None:
+    """Raise InvoiceError, with the reason for the user, unless ``original`` can be corrected now."""
     if original.correction_waits_for_ksef_number():
         raise InvoiceError(
             _(
@@ -388,6 +388,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         )
     if not original.can_be_corrected():
         raise InvoiceError(_("Only issued sales VAT invoices can be corrected here."), code="not_correctable")
+
+
+def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionData) -> Invoice:
+    """Issue a correction (KOR) of a sales invoice: the lines before (as they stand) and after the change."""
+    invoice_correction_check(original=original)
     reason = data.reason.strip()
     if not reason:
         raise InvoiceError(_("Give the reason for the correction."), code="reason")

@@ -333,17 +333,10 @@ def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
 def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     original = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     _require_write(request, membership)
-    if original.correction_waits_for_ksef_number():
-        messages.error(
-            request,
-            _(
-                "Wait for the KSeF number: a correction must cite it, and this invoice "
-                "gets it once KSeF accepts it."
-            ),
-        )
-        return redirect("invoices:detail", invoice_uuid=original.uuid)
-    if not original.can_be_corrected():
-        messages.error(request, _("Only issued sales VAT invoices can be corrected here."))
+    try:
+        services.invoice_correction_check(original=original)
+    except InvoiceError as exc:
+        messages.error(request, exc.message)
         return redirect("invoices:detail", invoice_uuid=original.uuid)
     current = services.invoice_current_lines(original=original)
     if request.method == "POST":
