@@ -38,17 +38,81 @@ def _membership_current_sql(alias: str) -> tuple[ModelColumns, ModelColumns, str
     return membership, company, sql
 
 
+@cache
+def _user_sql(alias: str) -> tuple[ModelColumns, ModelColumns, ModelColumns, str]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    user = ModelColumns.of(User, "u", connection)
+    membership = ModelColumns.of(Membership, "m", connection)
+    company = ModelColumns.of(Company, "c", connection)
+    # Identifiers only, from the models and quoted; the value is a bound parameter. A user without a
+    # membership still gives one row (the LEFT JOINs), with NULLs for the membership and the company.
+    sql = (
+        f"SELECT {user.sql}, {membership.sql}, {company.sql} FROM {quote(User._meta.db_table)} u"  # noqa: S608
+        f" LEFT JOIN {quote(Membership._meta.db_table)} m ON m.{quote('user_id')} = u.{quote('id')}"
+        f" LEFT JOIN {quote(Company._meta.db_table)} c ON c.{quote('id')} = m.{quote('company_id')}"
+        f" WHERE u.{quote('id')} = %s ORDER BY c.{quote('name')}, m.{quote('id')} LIMIT 1"
+    )
+    return user, membership, company, sql
+
+
+_FIRST_MEMBERSHIP = "_first_membership"
+
+
+def user_get(*, user_id: object) -> User | None:
+    """The user (any, active or not) with their first membership by company name attached, in one statement.
+
+    It runs on every page (the session's user, accounts.backends), and the page then needs the membership it
+    works in, which for nearly everyone is their first (or only) one: ``membership_current`` uses the
+    attached one instead of asking again. One statement written out once (ksefportal.model_rows) instead of
+    two ORM queries compiled each time.
+    """
+    alias = router.db_for_read(User)
+    connection = connections[alias]
+    user_columns, membership_columns, company_columns, sql = _user_sql(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [User._meta.get_field("id").get_db_prep_value(user_id, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_end = len(user_columns.attnames)
+    membership_end = user_end + len(membership_columns.attnames)
+    user: User = user_columns.instance(row[:user_end], alias, connection)
+    membership: Membership | None = None
+    if row[user_end] is not None:
+        membership = _membership_build(
+            membership_columns.instance(row[user_end:membership_end], alias, connection),
+            company_columns.instance(row[membership_end:], alias, connection),
+            user,
+        )
+    setattr(user, _FIRST_MEMBERSHIP, membership)
+    return user
+
+
+def _membership_build(membership: Membership, company: Company, user: User) -> Membership:
+    Membership.company.field.set_cached_value(membership, company)
+    Membership.user.field.set_cached_value(membership, user)
+    return membership
+
+
 def membership_current(*, user: User, company_uuid: str | None) -> Membership | None:
     """The user's membership in ``company_uuid`` if they have one, else their first by company name; with its
     company (and user) attached.
 
-    It runs on every page, so it is one statement written out once (ksefportal.model_rows) instead of the
-    two ORM queries of ``membership_get`` then ``memberships_for_user().first()``.
+    Without a statement the first time it is asked for a user from ``user_get`` whose first membership is the
+    one wanted (or none is wanted); else one statement written out once (ksefportal.model_rows) instead
+    of the two ORM queries of ``membership_get`` then ``memberships_for_user().first()``.
     """
     try:
         wanted = uuid.UUID(str(company_uuid)) if company_uuid else None
     except ValueError:
         wanted = None
+    if hasattr(user, _FIRST_MEMBERSHIP):
+        # Used once: a later call (after the company switcher, or a new company, in the same request) asks.
+        first: Membership | None = getattr(user, _FIRST_MEMBERSHIP)
+        delattr(user, _FIRST_MEMBERSHIP)
+        if wanted is None or (first is not None and first.company.uuid == wanted):
+            return first
     alias = router.db_for_read(Membership)
     connection = connections[alias]
     membership_columns, company_columns, sql = _membership_current_sql(alias)
@@ -59,11 +123,11 @@ def membership_current(*, user: User, company_uuid: str | None) -> Membership | 
     if row is None:
         return None
     split = len(membership_columns.attnames)
-    membership: Membership = membership_columns.instance(row[:split], alias, connection)
-    company: Company = company_columns.instance(row[split:], alias, connection)
-    Membership.company.field.set_cached_value(membership, company)
-    Membership.user.field.set_cached_value(membership, user)
-    return membership
+    return _membership_build(
+        membership_columns.instance(row[:split], alias, connection),
+        company_columns.instance(row[split:], alias, connection),
+        user,
+    )
 
 
 def membership_get_or_404(*, user: User, company_uuid: uuid.UUID | str) -> Membership:

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.backends import UserBackend
-from accounts.current import SESSION_KEY, current_membership
+from accounts.current import SESSION_KEY, current_company_set, current_membership
 from accounts.models import Company, Membership, Role, User
 from accounts.selectors import membership_current, memberships_for_user
 from tests.factories import CompanyFactory, MembershipFactory
@@ -94,3 +94,66 @@ def test_the_session_choice_is_used_once_per_request(alice: User, django_assert_
         assert current_membership(request) == beta
         assert current_membership(request) == beta
         assert request._current_membership.company.name == "Beta SA"  # type: ignore[attr-defined]
+
+
+def test_the_user_comes_with_their_first_membership(alice: User, django_assert_num_queries: Any) -> None:
+    zeta = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Zeta SA"))
+    alfa = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Alfa SA"))
+    for wanted, expected, statements in [
+        (None, alfa, 0),
+        (str(alfa.company.uuid), alfa, 0),
+        (str(zeta.company.uuid), zeta, 1),  # not the first: asked for
+        ("not-a-uuid", alfa, 0),  # no such company: none wanted
+    ]:
+        with django_assert_num_queries(1):
+            user = UserBackend().get_user(alice.pk)
+        assert user is not None
+        with django_assert_num_queries(statements):
+            membership = membership_current(user=user, company_uuid=wanted)
+        assert membership == expected
+        assert membership is not None
+        assert membership.user is user
+        orm = Membership.objects.select_related("company").get(pk=expected.pk)
+        fields = [f.attname for f in Company._meta.concrete_fields]
+        assert [getattr(membership.company, f) for f in fields] == [getattr(orm.company, f) for f in fields]
+        assert membership.role == orm.role
+        # Used once: the same user asks the database the next time (memberships may have changed since).
+        with django_assert_num_queries(1):
+            assert membership_current(user=user, company_uuid=wanted) == expected
+
+
+def test_a_user_without_a_company_then_with_one_in_the_same_request(alice: User) -> None:
+    Membership.objects.filter(user=alice).delete()
+    user = UserBackend().get_user(alice.pk)
+    assert user is not None
+    assert membership_current(user=user, company_uuid=None) is None
+    user = UserBackend().get_user(alice.pk)
+    assert user is not None
+    created = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Nowa Sp. z o.o."))
+    # The user was loaded before the company existed; the session now names it (the switcher, onboarding).
+    assert membership_current(user=user, company_uuid=str(created.company.uuid)) == created
+
+
+def test_the_company_switch_in_a_request_is_seen_in_that_request(alice: User) -> None:
+    MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Alfa SA"))
+    zeta = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Zeta SA"))
+    request = RequestFactory().get("/")
+    request.user = UserBackend().get_user(alice.pk)  # type: ignore[assignment]
+    request.session = {}  # type: ignore[assignment]
+    first = current_membership(request)
+    assert first is not None
+    assert first.company.name == "Alfa SA"
+    current_company_set(request, zeta.company)
+    assert current_membership(request) == zeta
+
+
+def test_a_list_page_costs_two_statements(
+    alice_client: Any, company_a: Company, django_assert_num_queries: Any
+) -> None:
+    """The user with their membership, and the page of invoices; the session comes from the cache."""
+    url = reverse("invoices:list")
+    assert alice_client.get(url).status_code == 200
+    with django_assert_num_queries(2) as captured:
+        assert alice_client.get(url).status_code == 200
+    assert "accounts_user" in captured.captured_queries[0]["sql"]
+    assert "invoices_invoice" in captured.captured_queries[1]["sql"]
