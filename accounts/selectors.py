@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Company, Invitation, Membership, User
-from ksefportal.model_rows import ModelColumns
+from ksefportal.model_rows import ModelColumns, page_cursor
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -70,7 +70,7 @@ def user_get(*, user_id: object) -> User | None:
     alias = router.db_for_read(User)
     connection = connections[alias]
     user_columns, membership_columns, company_columns, sql = _user_sql(alias)
-    with connection.cursor() as cursor:
+    with page_cursor(connection) as cursor:
         cursor.execute(sql, [User._meta.get_field("id").get_db_prep_value(user_id, connection)])
         row = cursor.fetchone()
     if row is None:
@@ -117,7 +117,7 @@ def membership_current(*, user: User, company_uuid: str | None) -> Membership | 
     connection = connections[alias]
     membership_columns, company_columns, sql = _membership_current_sql(alias)
     wanted_db = Company._meta.get_field("uuid").get_db_prep_value(wanted, connection)
-    with connection.cursor() as cursor:
+    with page_cursor(connection) as cursor:
         cursor.execute(sql, [user.pk, wanted_db])
         row = cursor.fetchone()
     if row is None:

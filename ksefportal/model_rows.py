@@ -5,7 +5,8 @@ at hundreds of pages per second on two cores that is a large share of each page.
 model instances from a SELECT written once (the user and the membership of every page): the column list
 comes from the model, and each value goes through the converters the ORM itself would apply (SQLite returns
 dates and UUIDs as text), so the instances are the same as the ORM's. ``CompiledQuery`` keeps a
-``values_list`` queryset written with the ORM and compiles it once (the Dokumenty list).
+``values_list`` queryset written with the ORM and compiles it once (the Dokumenty list). Both run on
+``page_cursor``: on PostgreSQL their statements are prepared once per connection.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
+
+
+def page_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for the statements every page runs: prepared where the backend offers it
+    (ksefportal.db_postgresql), else the usual one."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class CompiledQuery:
             compiled = self._compiled[using] = self._compile(using)
         params = [adapt(values[name]) if name else constant for name, constant, adapt in compiled.slots]
         connection = connections[using]
-        with connection.cursor() as cursor:
+        with page_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
         if not compiled.converters:

@@ -134,8 +134,11 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # The same backend, with a health check that skips the round trip while the connection is quiet.
+        # The same backend, with a health check that skips the round trip while the connection is quiet
+        # and prepared statements for the statements of every page (off for PgBouncer < 1.21 in
+        # transaction mode).
         DATABASES["default"]["ENGINE"] = "ksefportal.db_postgresql"
+        DATABASES["default"]["PREPARED_STATEMENTS"] = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
