@@ -7,10 +7,12 @@ service, the KSeF status mirror, a queryset ``update()`` or the admin — gives 
 can never be served and nothing has to invalidate the cache. The rows come from the page query the list
 runs anyway, so a hit costs one cache read and a hash of 50 short tuples instead of the rendering.
 
-The whole page (``ListPageCache``) is kept the same way, in the memory of each web process: its key adds
-everything else the page shows (language, company name and NIP, role, direction, the paging links). It is
-kept only for the list without filters, never for a page that carries messages or a CSRF token, and in
-process memory so that a deployment (new templates, translations, static file names) starts empty.
+The whole page (``ListPageCache``) is kept in the memory of each web process, on PostgreSQL, under its rows'
+ids and row versions (``invoices.selectors.invoice_list_versions``: a new version for every insert or update
+of a row, so equal versions mean equal rows) and everything else the page shows (language, company name
+and NIP, role, direction and paging parameters). A hit reads the versions, not the rows. It is kept only
+for the list without filters, never for a page that carries messages or a CSRF token, and in process
+memory so that a deployment (new templates, translations, static file names) starts empty.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.db import connections, router
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.loader import render_to_string
@@ -35,8 +38,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from invoices import formatting
-from invoices.models import InvoiceKind, KsefStatus
-from invoices.selectors import ListedInvoice
+from invoices.models import Invoice, InvoiceKind, KsefStatus
+from invoices.selectors import ListedInvoice, PageVersions
 
 MARKUP_VERSION = 2  # bump when _document_rows.html or the row values change
 CACHE_SECONDS = 60 * 60
@@ -87,14 +90,18 @@ class ListPageCache:
         self._max_pages = max_pages
 
     @staticmethod
-    def shown(*parts: object, invoices: Sequence[ListedInvoice]) -> tuple[object, ...]:
-        """Everything the page shows: ``parts`` (company, role, links ...) and each row's values."""
-        return (MARKUP_VERSION, get_language(), settings.SITE_NAME, parts, tuple(invoices))
+    def shown(*parts: object, rows: PageVersions) -> tuple[object, ...]:
+        """Everything the page shows: ``parts`` (company, role, parameters ...) and the rows' versions."""
+        return (MARKUP_VERSION, get_language(), settings.SITE_NAME, parts, rows)
 
     @staticmethod
     def usable(request: HttpRequest) -> bool:
-        """Not while templates reload (DEBUG) and not for a page that will show messages."""
-        return not settings.DEBUG and len(get_messages(request)) == 0
+        """Not while templates reload (DEBUG), not for a page that will show messages, and not inside a
+        transaction: rows it wrote itself carry its own row version through any number of changes, and only
+        committed versions identify rows (a version another transaction can see is never rewritten)."""
+        if settings.DEBUG or connections[router.db_for_read(Invoice)].in_atomic_block:
+            return False
+        return len(get_messages(request)) == 0
 
     def get(self, shown: tuple[object, ...]) -> HttpResponse | None:
         key = hash(shown)

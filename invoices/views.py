@@ -51,6 +51,17 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     filters = selectors.InvoiceFilters(direction) if form is None else form.filters(direction)
     filtered = form is not None and form.is_filtered()
     after = selectors.Cursor.decode(request.GET.get("after"))
+    can_write = _can_write(membership)
+    parts: tuple[object, ...] | None = None
+    if unfiltered and list_pages.usable(request):
+        company = membership.company
+        # With the rows, these are all the page shows (the paging links come from the parameters and rows).
+        parts = (company.uuid, company.name, company.nip, can_write, direction, request.GET.urlencode())
+        versions = selectors.invoice_list_versions(company=company, direction=direction, after=after)
+        if versions is not None:
+            cached = list_pages.get(list_pages.shown(*parts, rows=versions))
+            if cached is not None:
+                return cached
     page = selectors.invoice_list(company=membership.company, filters=filters, after=after)
     next_url = None
     if page.next_cursor is not None:
@@ -60,17 +71,6 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     first_params = request.GET.copy()
     first_params.pop("after", None)
     first_url = f"?{first_params.urlencode()}" if after else None
-    can_write = _can_write(membership)
-    shown = None
-    if unfiltered and list_pages.usable(request):
-        company = membership.company
-        shown = list_pages.shown(
-            company.uuid, company.name, company.nip, can_write, direction, bool(request.GET),
-            next_url, first_url, invoices=page.invoices,
-        )  # fmt: skip
-        cached = list_pages.get(shown)
-        if cached is not None:
-            return cached
     form = form or FilterForm(request.GET or None)
     response = render(
         request,
@@ -91,8 +91,9 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             "can_write": can_write,
         },
     )
-    if shown is not None:
-        list_pages.put(shown, request, response)
+    # Filed under the versions of the rows it was rendered from (one snapshot), not those read before.
+    if parts is not None and (page_versions := page.versions()) is not None:
+        list_pages.put(list_pages.shown(*parts, rows=page_versions), request, response)
     return response
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Model
+from django.db.models import CharField, Expression, Model
 
 
 def page_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
@@ -26,6 +26,24 @@ def page_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     (ksefportal.db_postgresql), else the usual one."""
     prepared = getattr(connection, "prepared_cursor", None)
     return prepared() if prepared is not None else connection.cursor()
+
+
+class RowVersion(Expression):
+    """The version of the query's row, as text: PostgreSQL's ``xmin``, the transaction that wrote this
+    version of the row. Every insert or update writes a new version with a new ``xmin`` (in place of the old
+    one, which no later transaction sees), so rows with the same ids and versions hold the same values — the
+    concurrency token ORMs such as Npgsql's use. NULL on databases without row versions (SQLite)."""
+
+    output_field = CharField()
+
+    def as_sql(self, compiler: Any, connection: BaseDatabaseWrapper) -> tuple[str, tuple[str | int, ...]]:
+        return "NULL", ()
+
+    def as_postgresql(
+        self, compiler: Any, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[str | int, ...]]:
+        table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        return f"{table}.xmin::text", ()
 
 
 @dataclass(frozen=True)
@@ -127,7 +145,7 @@ class CompiledQuery:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
         if not compiled.converters:
-            return [tuple(row) for row in fetched]
+            return fetched  # psycopg's rows are tuples already
         rows = []
         for raw in fetched:
             row = list(raw)
