@@ -16,6 +16,9 @@ planning: measured on the list, the server's CPU per statement halved (~0.2 to ~
 asks for that cursor gets it (ksefportal.model_rows.page_cursor); Django's own cursors bind on the client
 and never prepare. Off with ``PREPARED_STATEMENTS = False`` in the database settings
 (``DB_PREPARED_STATEMENTS=0``), for PgBouncer in transaction mode older than 1.21, which cannot keep them.
+The statements name their columns, so a migration that adds columns leaves them working; one that changes
+the type of a column they read makes PostgreSQL refuse them ("cached plan must not change result type")
+until the web process reconnects: at its restart by the deployment, at the latest CONN_MAX_AGE later.
 """
 
 from __future__ import annotations
