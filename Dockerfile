@@ -22,4 +22,7 @@ RUN python bin/compile_messages.py \
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "ksefportal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn takes its number of workers from WEB_CONCURRENCY: 4 sync workers on 2 cores is what docs/QUALITY.md
+# measures (bench/bench_webload.py); set it to about twice the cores the container gets.
+ENV WEB_CONCURRENCY=4
+CMD ["gunicorn", "ksefportal.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -177,6 +177,8 @@ def gunicorn(
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
                 "--worker-tmp-dir", str(workdir), "--timeout", "120", "--backlog", "2048",
                 "--keep-alive", "30", "--log-level", "warning",
+                # An access log line per request, as the Dockerfile's server writes one.
+                "--access-logfile", str(workdir / "access.log"),
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
