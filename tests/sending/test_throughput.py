@@ -47,9 +47,12 @@ def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
     assert Submission.objects.filter(company=company, status=S.ACCEPTED).count() == len(invoices)
     # 18 statements per invoice before (claim, read, XML, session, sent, mirror, events, one by one);
     # now one UPDATE per send (the reference, saved at once) plus a few per round, plus (issue 8) one
-    # read per send for the offline-mode options.
-    per_invoice = len(queries.captured_queries) / COUNT
-    assert per_invoice <= 3.5, per_invoice
+    # read per send for the offline-mode options: 3 per invoice. Each round of polling the session's list
+    # adds ~8 (measured: 97 statements with one round, 105 with two); how many rounds KSeF's "processing"
+    # takes depends on the machine's speed, so they are allowed for, not counted against the invoices.
+    rounds = _requests(STATUS_LIST, since)
+    per_invoice = (len(queries.captured_queries) - 10 * rounds) / COUNT
+    assert per_invoice <= 3.0, (len(queries.captured_queries), rounds)
     # Statuses come from the session's invoice list, not one request per invoice (only the last few
     # stragglers are asked about one by one).
     assert _requests(STATUS_ONE, since) <= 2 * send.LIST_THRESHOLD
