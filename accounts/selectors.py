@@ -22,38 +22,57 @@ def membership_get(*, user: User, company_uuid: uuid.UUID | str) -> Membership |
 
 
 @cache
-def _membership_current_sql(alias: str) -> tuple[ModelColumns, ModelColumns, str]:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    membership = ModelColumns.of(Membership, "m", connection)
-    company = ModelColumns.of(Company, "c", connection)
-    # Identifiers only, from the models and quoted; the values are bound parameters.
-    sql = (
-        f"SELECT {membership.sql}, {company.sql}"  # noqa: S608
-        f" FROM {quote(Membership._meta.db_table)} m JOIN {quote(Company._meta.db_table)} c"
-        f" ON c.{quote('id')} = m.{quote('company_id')} WHERE m.{quote('user_id')} = %s"
-        f" ORDER BY CASE WHEN c.{quote('uuid')} = %s THEN 0 ELSE 1 END, c.{quote('name')}, m.{quote('id')}"
-        " LIMIT 1"
-    )
-    return membership, company, sql
-
-
-@cache
 def _user_sql(alias: str) -> tuple[ModelColumns, ModelColumns, ModelColumns, str]:
     connection = connections[alias]
     quote = connection.ops.quote_name
     user = ModelColumns.of(User, "u", connection)
     membership = ModelColumns.of(Membership, "m", connection)
     company = ModelColumns.of(Company, "c", connection)
-    # Identifiers only, from the models and quoted; the value is a bound parameter. A user without a
-    # membership still gives one row (the LEFT JOINs), with NULLs for the membership and the company.
+    # Identifiers only, from the models and quoted; the values are bound parameters. The membership in the
+    # wanted company (the second parameter, NULL for none) if there is one, else the first by company name.
+    # A user without a membership still gives one row (the LEFT JOINs), with NULLs for the membership and
+    # the company.
     sql = (
         f"SELECT {user.sql}, {membership.sql}, {company.sql} FROM {quote(User._meta.db_table)} u"  # noqa: S608
         f" LEFT JOIN {quote(Membership._meta.db_table)} m ON m.{quote('user_id')} = u.{quote('id')}"
         f" LEFT JOIN {quote(Company._meta.db_table)} c ON c.{quote('id')} = m.{quote('company_id')}"
-        f" WHERE u.{quote('id')} = %s ORDER BY c.{quote('name')}, m.{quote('id')} LIMIT 1"
+        f" WHERE u.{quote('id')} = %s"
+        f" ORDER BY CASE WHEN c.{quote('uuid')} = %s THEN 0 ELSE 1 END, c.{quote('name')}, m.{quote('id')}"
+        " LIMIT 1"
     )
     return user, membership, company, sql
+
+
+def _user_with_membership(
+    *, user_id: object, wanted: uuid.UUID | None, user: User | None = None
+) -> tuple[User, Membership | None] | None:
+    """The user (built from the row, or ``user`` when given) and their membership in ``wanted``, else their
+    first by company name; None when there is no such user. One statement, written out once
+    (ksefportal.model_rows) instead of the ORM queries compiled each time."""
+    alias = router.db_for_read(User)
+    connection = connections[alias]
+    user_columns, membership_columns, company_columns, sql = _user_sql(alias)
+    params = [
+        User._meta.get_field("id").get_db_prep_value(user_id, connection),
+        Company._meta.get_field("uuid").get_db_prep_value(wanted, connection),
+    ]
+    with page_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_end = len(user_columns.attnames)
+    membership_end = user_end + len(membership_columns.attnames)
+    if user is None:
+        user = user_columns.instance(row[:user_end], alias, connection)
+    membership: Membership | None = None
+    if row[user_end] is not None:
+        membership = membership_columns.instance(row[user_end:membership_end], alias, connection)
+        Membership.company.field.set_cached_value(
+            membership, company_columns.instance(row[membership_end:], alias, connection)
+        )
+        Membership.user.field.set_cached_value(membership, user)
+    return user, membership
 
 
 _FIRST_MEMBERSHIP = "_first_membership"
@@ -64,35 +83,14 @@ def user_get(*, user_id: object) -> User | None:
 
     It runs on every page (the session's user, accounts.backends), and the page then needs the membership it
     works in, which for nearly everyone is their first (or only) one: ``membership_current`` uses the
-    attached one instead of asking again. One statement written out once (ksefportal.model_rows) instead of
-    two ORM queries compiled each time.
+    attached one instead of asking again.
     """
-    alias = router.db_for_read(User)
-    connection = connections[alias]
-    user_columns, membership_columns, company_columns, sql = _user_sql(alias)
-    with page_cursor(connection) as cursor:
-        cursor.execute(sql, [User._meta.get_field("id").get_db_prep_value(user_id, connection)])
-        row = cursor.fetchone()
-    if row is None:
+    found = _user_with_membership(user_id=user_id, wanted=None)
+    if found is None:
         return None
-    user_end = len(user_columns.attnames)
-    membership_end = user_end + len(membership_columns.attnames)
-    user: User = user_columns.instance(row[:user_end], alias, connection)
-    membership: Membership | None = None
-    if row[user_end] is not None:
-        membership = _membership_build(
-            membership_columns.instance(row[user_end:membership_end], alias, connection),
-            company_columns.instance(row[membership_end:], alias, connection),
-            user,
-        )
+    user, membership = found
     setattr(user, _FIRST_MEMBERSHIP, membership)
     return user
-
-
-def _membership_build(membership: Membership, company: Company, user: User) -> Membership:
-    Membership.company.field.set_cached_value(membership, company)
-    Membership.user.field.set_cached_value(membership, user)
-    return membership
 
 
 def membership_current(*, user: User, company_uuid: str | None) -> Membership | None:
@@ -100,8 +98,7 @@ def membership_current(*, user: User, company_uuid: str | None) -> Membership | 
     company (and user) attached.
 
     Without a statement the first time it is asked for a user from ``user_get`` whose first membership is the
-    one wanted (or none is wanted); else one statement written out once (ksefportal.model_rows) instead
-    of the two ORM queries of ``membership_get`` then ``memberships_for_user().first()``.
+    one wanted (or none is wanted); else the same single statement as ``user_get``.
     """
     try:
         wanted = uuid.UUID(str(company_uuid)) if company_uuid else None
@@ -113,21 +110,8 @@ def membership_current(*, user: User, company_uuid: str | None) -> Membership | 
         delattr(user, _FIRST_MEMBERSHIP)
         if wanted is None or (first is not None and first.company.uuid == wanted):
             return first
-    alias = router.db_for_read(Membership)
-    connection = connections[alias]
-    membership_columns, company_columns, sql = _membership_current_sql(alias)
-    wanted_db = Company._meta.get_field("uuid").get_db_prep_value(wanted, connection)
-    with page_cursor(connection) as cursor:
-        cursor.execute(sql, [user.pk, wanted_db])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(membership_columns.attnames)
-    return _membership_build(
-        membership_columns.instance(row[:split], alias, connection),
-        company_columns.instance(row[split:], alias, connection),
-        user,
-    )
+    found = _user_with_membership(user_id=user.pk, wanted=wanted, user=user)
+    return None if found is None else found[1]
 
 
 def membership_get_or_404(*, user: User, company_uuid: uuid.UUID | str) -> Membership:
