@@ -30,8 +30,10 @@ run: install .env
 	@echo "  KSeF simulator: http://127.0.0.1:$(PORT)/ksef-sim/"
 	@echo "  Health:         http://127.0.0.1:$(PORT)/healthz   (Ctrl+C stops everything)"
 	@echo
-	@# Settings read .env themselves; honcho must not let it override PORT from the command line.
-	PATH="$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start --env /dev/null
+	@# Settings read .env themselves; honcho must not let it override PORT from the command line. honcho gives
+	@# each process a PORT of its own (web 8000, worker 8100), so all of them learn the web's port as WEB_PORT:
+	@# the worker then reaches the simulator and writes links at the address the web server serves.
+	exec env PATH="$(BIN):$$PATH" WEB_PORT=$(PORT) $(BIN)/honcho start --env /dev/null --port $(PORT)
 
 ## test: the whole suite (service tests skip locally without PostgreSQL/Redis; CI requires them)
 test: install

@@ -11,6 +11,7 @@ class KsefIntegrationConfig(AppConfig):
         _connect_offline(self)  # before sending: an offline invoice's file is built before it is queued
         _connect_sending(self)
         _connect_send_alerts(self)
+        _connect_worker_banner(self)
 
 
 def _connect_importing(app: AppConfig) -> None:
@@ -59,3 +60,24 @@ def _connect_offline(app: AppConfig) -> None:
 
     invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.offline")
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.offline_schedule")
+
+
+def _connect_worker_banner(app: AppConfig) -> None:
+    """A starting worker says which KSeF it talks to: a wrong address shows in the first lines of its log."""
+    from celery.signals import worker_ready
+
+    def banner(**kwargs: object) -> None:
+        import logging
+
+        from django.conf import settings
+
+        from ksef_integration.gateway import environment
+
+        logging.getLogger("ksef").info(
+            "KSeF %s API at %s; the portal's address: %s",
+            settings.KSEF_ENVIRONMENT,
+            environment().api_url,
+            settings.SITE_URL,
+        )
+
+    worker_ready.connect(banner, weak=False, dispatch_uid="ksef_integration.worker_banner")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company
-from ksef_integration.models import AuditEvent, KsefConnection
+from ksef_integration.models import AuditEvent, ConnectionStatus, KsefAvailability, KsefConnection
 
 PERMISSION_LABELS = {
     "InvoiceWrite": "wystawianie faktur",
@@ -23,6 +26,33 @@ PERMISSION_LABELS = {
 
 def connection_for_company(*, company: Company) -> KsefConnection | None:
     return KsefConnection.objects.filter(company=company).first()
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """What Start, Dane i ustawienia → KSeF and the e-mails say about the company's KSeF, from one place:
+    the connection's status and whether KSeF answered its last calls (``KsefAvailability``)."""
+
+    code: str  # "none", "active", "unavailable", "attention"
+    label: str
+    ok: bool
+    since: dt.datetime | None = None
+
+
+def connection_state(*, company: Company) -> ConnectionState:
+    connection = KsefConnection.objects.filter(company=company).only("status").first()
+    if connection is None or not connection.is_connected:
+        return ConnectionState("none", _("not connected"), ok=False)
+    if connection.status == ConnectionStatus.ATTENTION:
+        return ConnectionState("attention", str(connection.get_status_display()), ok=False)
+    unavailable_since = (
+        KsefAvailability.objects.filter(company=company, unavailable_since__isnull=False)
+        .values_list("unavailable_since", flat=True)
+        .first()
+    )
+    if unavailable_since is not None:  # the same row that sent the owners "KSeF nie odpowiada"
+        return ConnectionState("unavailable", _("KSeF unavailable"), ok=False, since=unavailable_since)
+    return ConnectionState("active", str(connection.get_status_display()), ok=True)
 
 
 def recent_events(*, company: Company, limit: int = 10) -> QuerySet[AuditEvent]:

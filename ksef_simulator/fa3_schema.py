@@ -1,13 +1,12 @@
 """The FA(3) XSD, compiled once, and the checks KSeF runs on an invoice file before its semantics.
 
-The schema files come from the installed ``ksef_client`` package (DESIGN.md §1); their imports point at
-http URLs on crd.gov.pl, so a resolver maps them to the local copies and nothing goes to the network.
+The schema files are the official ones in ``vendor/ksef-docs`` (``settings.KSEF_SCHEMA_DIR``); their imports
+point at http URLs on crd.gov.pl, so a resolver maps them to the local copies and nothing goes to the network.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import os
 import re
 from pathlib import Path
@@ -28,11 +27,8 @@ class InvoiceFileError(ValueError):
 
 
 def schema_dir() -> Path:
-    """``KSEF_SCHEMA_DIR`` when set (DESIGN.md §1), else the files installed with ``ksef_client``."""
-    override = str(getattr(settings, "KSEF_SCHEMA_DIR", "") or os.environ.get("KSEF_SCHEMA_DIR", ""))
-    if override:
-        return Path(override)
-    return Path(str(importlib.resources.files("ksef_client") / "documents" / "fa3" / "schemas"))
+    """``KSEF_SCHEMA_DIR``: the repository's copy of MF's files unless the environment names another."""
+    return Path(os.environ.get("KSEF_SCHEMA_DIR") or settings.KSEF_SCHEMA_DIR)
 
 
 class _LocalResolver(etree.Resolver):
@@ -43,9 +39,10 @@ class _LocalResolver(etree.Resolver):
         self.directory = directory
 
     def resolve(self, system_url: str, public_id: str, context: object) -> object:
-        candidate = self.directory / system_url.rsplit("/", 1)[-1]
-        if candidate.is_file():
-            return self.resolve_filename(str(candidate), context)
+        name = system_url.rsplit("/", 1)[-1]
+        for candidate in (self.directory / name, self.directory / "bazowe" / name):  # flat or MF's layout
+            if candidate.is_file():
+                return self.resolve_filename(str(candidate), context)
         return None
 
 

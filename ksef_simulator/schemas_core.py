@@ -1,7 +1,6 @@
-"""Request-body validation against the official schemas kept in ``ksef_simulator/schemas/``.
-
-``openapi-2.9.0-core-requests.json`` is an extract of the official OpenAPI file (the request schemas of the
-auth, token, limit and test-data operations); the app never reads files outside its own package. The
+"""Request-body validation against the official schemas: the auth XSDs in ``vendor/ksef-docs`` and
+``ksef_simulator/schemas/openapi-2.9.0-core-requests.json``, an extract of the official OpenAPI file (the
+request schemas of the auth, token, limit and test-data operations). The
 validator covers the subset of OpenAPI 3.0 those schemas use and reports in the style of KSeF's 21405.
 """
 
@@ -16,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from lxml import etree
 
 from ksef_simulator.http import validation_error
@@ -41,7 +41,8 @@ def auth_xsd(namespace: str) -> etree.XMLSchema:
     """The official AuthTokenRequest XSD for a namespace (KeyError for an unknown one)."""
     AUTH_NAMESPACES[namespace]
     latest = "http://ksef.mf.gov.pl/auth/token/2.1"
-    text = (SCHEMAS_DIR / AUTH_NAMESPACES[latest]).read_text(encoding="utf-8").replace(latest, namespace)
+    xsd = Path(settings.KSEF_DOCS_DIR) / "auth" / "schemy" / AUTH_NAMESPACES[latest]
+    text = xsd.read_text(encoding="utf-8").replace(latest, namespace)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return etree.XMLSchema(etree.fromstring(text.encode(), parser))
 

@@ -23,7 +23,6 @@ from ksef_simulator.processing import LOGICAL_STRUCTURE, WARSAW
 NAMESPACE = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
 RECEIVER = "Ministerstwo Finansów"
 PAGE_SIZE = 10_000
-_XSD = Path(__file__).resolve().parent / "schemas" / "upo-v4-3.xsd"
 _CONTEXT_ELEMENT = {
     "Nip": "Nip",
     "InternalId": "IdWewnetrzny",
@@ -34,7 +33,8 @@ _CONTEXT_ELEMENT = {
 
 @functools.cache
 def upo_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(_XSD), etree.XMLParser(no_network=True, resolve_entities=False)))
+    xsd = Path(settings.KSEF_DOCS_DIR) / "faktury" / "upo" / "schemy" / "upo-v4-3.xsd"
+    return etree.XMLSchema(etree.parse(str(xsd), etree.XMLParser(no_network=True, resolve_entities=False)))
 
 
 def receiver_name() -> str:

@@ -52,10 +52,13 @@ if not ALLOWED_HOSTS and not DEBUG:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-PORT = env.int("PORT", default=8000)
+# The port the web server listens on. Every process reads it, web, worker and beat alike, so that they agree
+# on the portal's address: `make run` sets it from its PORT for all of them (honcho gives each process a PORT
+# of its own: web 8000, worker 8100), so PORT itself is never read here.
+WEB_PORT = env.int("WEB_PORT", default=8000)
 SITE_NAME = env.str("SITE_NAME", default="KSeF Portal")
-# The public address of the portal, used in links sent by e-mail from the worker.
-SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}")
+# The portal's own address: links in e-mails sent by the worker and, in simulator mode, the simulator's API.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{WEB_PORT}").rstrip("/")
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="pomoc@example.com")
 SUPPORT_PHONE = env.str("SUPPORT_PHONE", default="")
 
@@ -285,8 +288,13 @@ if KSEF_ENVIRONMENT not in {"simulator", "test", "demo", "prod"}:
 if KSEF_ENVIRONMENT == "simulator" and not KSEF_SIMULATOR_ENABLED and not env.str("KSEF_API_URL", default=""):
     raise ImproperlyConfigured("KSEF_ENVIRONMENT=simulator needs KSEF_SIMULATOR_ENABLED or KSEF_API_URL.")
 KSEF_API_URL = env.str("KSEF_API_URL", default="")
-# Where the portal finds the simulator's API when KSEF_API_URL is not set (the same server, see SITE_URL).
-KSEF_SIMULATOR_API_URL = f"{SITE_URL.rstrip('/')}/ksef-sim/v2"
+# Where the portal finds the simulator's API when KSEF_API_URL is not set: this server, at SITE_URL, unless
+# the worker reaches the web server by another address (docker-compose: http://web:8000/ksef-sim/v2).
+KSEF_SIMULATOR_API_URL = env.str("KSEF_SIMULATOR_API_URL", default=f"{SITE_URL}/ksef-sim/v2").rstrip("/")
+# The official KSeF files the app reads (FA(3), auth and UPO schemas), copied into the repository with MF's
+# licence: vendor/ksef-docs/README.md. KSEF_SCHEMA_DIR points the FA(3) validation elsewhere.
+KSEF_DOCS_DIR = BASE_DIR / "vendor" / "ksef-docs"
+KSEF_SCHEMA_DIR = env.str("KSEF_SCHEMA_DIR", default=str(KSEF_DOCS_DIR / "faktury" / "schemy" / "FA"))
 # The last day on which KSeF tokens work; after it only certificates authenticate.
 KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="2026-12-31"))
 # Sending: first retry delay (doubling, with jitter, up to 15 min) and how long a worker's claim lasts.

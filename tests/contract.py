@@ -14,13 +14,14 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from openapi_schema_validator import OAS30Validator
 
-SPEC_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "ksef-docs" / "open-api-2.9.0.json"
+from tests.official import OPENAPI
+
+SPEC_PATH = OPENAPI
 API_PREFIXES = ("/ksef-sim/v2/", "/ksef-sim/api/v2/")
 # Answers the spec does not describe but a faithful server gives: plumbing (405) and injected faults.
 UNDESCRIBED_OK = {405, 500, 502, 503, 504}

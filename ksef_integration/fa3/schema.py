@@ -1,14 +1,14 @@
 """Validate FA(3) XML against the official XSD, compiled once per schema directory.
 
-The schema files come from the installed ``ksef-client[fa3]`` package (``ksef_client/documents/fa3/schemas``),
-or from ``KSEF_SCHEMA_DIR`` / the ``schema_dir`` argument. The FA(3) XSD and its base schemas import each
-other through ``http://crd.gov.pl/...`` URLs; :class:`LocalSchemaResolver` maps those imports to the local
-files by file name, and the parser has the network switched off, so compilation never leaves the machine.
+The schema files are the official ones kept in the repository (``vendor/ksef-docs/faktury/schemy/FA``, MIT,
+see its README), or those in ``KSEF_SCHEMA_DIR`` / the ``schema_dir`` argument. The FA(3) XSD and its base
+schemas import each other through ``http://crd.gov.pl/...`` URLs; :class:`LocalSchemaResolver` maps those
+imports to the local files by file name, and the parser has the network switched off, so compilation never
+leaves the machine.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -40,23 +40,14 @@ class SchemaError:
         return f"line {self.line}: {self.path}: {self.message}"
 
 
-def installed_schema_dir() -> Path:
-    """Where ``ksef-client[fa3]`` installed the FA(3) XSDs.
-
-    The package is located with :func:`importlib.util.find_spec` (the ``importlib`` machinery behind
-    ``importlib.resources``) rather than ``importlib.resources.files``, because the latter imports
-    ``ksef_client`` and so runs the whole SDK (HTTP clients and all); we want its data files only.
-    """
-    spec = importlib.util.find_spec("ksef_client")
-    if spec is None or not spec.submodule_search_locations:
-        raise SchemaUnavailable("ksef-client[fa3] is not installed; set KSEF_SCHEMA_DIR to the FA(3) XSDs")
-    return Path(next(iter(spec.submodule_search_locations))) / "documents" / "fa3" / "schemas"
+# The repository's copy of MF's files: <checkout>/vendor/ksef-docs/faktury/schemy/FA (MF's layout, bazowe/).
+VENDORED_DIR = Path(__file__).resolve().parents[2] / "vendor" / "ksef-docs" / "faktury" / "schemy" / "FA"
 
 
 def schema_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The directory to load from: ``override``, else ``$KSEF_SCHEMA_DIR``, else the installed package."""
+    """The directory to load from: ``override``, else ``$KSEF_SCHEMA_DIR``, else the repository's copy."""
     chosen = override if override is not None else os.environ.get(ENV_VAR) or None
-    return Path(chosen) if chosen is not None else installed_schema_dir()
+    return Path(chosen) if chosen is not None else VENDORED_DIR
 
 
 def locate(directory: Path) -> dict[str, Path]:

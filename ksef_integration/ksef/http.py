@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
@@ -189,11 +190,12 @@ class KsefHttp:
                 allow_redirects=False,
             )
         except requests.Timeout as exc:
-            log.warning("KSeF %s %s timed out", method, label)
+            _unreachable(url, f"{method} {label} timed out")
             raise KsefTransientError(f"KSeF did not answer in time ({method} {label})") from exc
         except requests.RequestException as exc:
-            log.warning("KSeF %s %s failed: %s", method, label, type(exc).__name__)
-            raise KsefTransientError(f"cannot reach KSeF ({method} {label}): {type(exc).__name__}") from exc
+            _unreachable(url, f"{method} {label} failed: {_reason(exc)}")
+            raise KsefTransientError(f"cannot reach KSeF ({method} {label}): {_reason(exc)}") from exc
+        _reachable(url)
         log.debug(
             "KSeF %s %s -> %s in %.2fs", method, label, response.status_code, time.monotonic() - started
         )
@@ -201,6 +203,52 @@ class KsefHttp:
         if warning:
             log.warning("KSeF system warning on %s %s: %s", method, label, warning)
         return response
+
+
+# Addresses whose last call failed in this process: a failure is logged once per streak, with the address
+# tried, and the first answer after it once more; in between the same failure is logged at DEBUG only.
+_failing: set[str] = set()
+_failing_lock = threading.Lock()
+
+
+def _address(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(exc: requests.RequestException) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return "unknown host"
+    return type(exc).__name__
+
+
+def _unreachable(url: str, what: str) -> None:
+    address = _address(url)
+    with _failing_lock:
+        first = address not in _failing
+        _failing.add(address)
+    if first:
+        log.warning(
+            "KSeF at %s cannot be reached: %s (logged once until it answers; callers retry with backoff)",
+            address,
+            what,
+        )
+    else:
+        log.debug("KSeF at %s still cannot be reached: %s", address, what)
+
+
+def _reachable(url: str) -> None:
+    if not _failing:
+        return
+    address = _address(url)
+    with _failing_lock:
+        was = address in _failing
+        _failing.discard(address)
+    if was:
+        log.warning("KSeF at %s answers again", address)
 
 
 def _json_default(value: Any) -> Any:

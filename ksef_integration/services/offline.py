@@ -65,9 +65,10 @@ def _hint_key(company_id: int) -> str:
 # --- is KSeF answering? ----------------------------------------------------------------------------------
 
 
-def transport_failed(*, company_id: int) -> bool:
+def transport_failed(*, company_id: int) -> int:
     """KSeF did not answer a call for this company (connection error, timeout, 5xx). After N failures in a
-    row the company's KSeF is "unavailable" (returns True when this call made it so)."""
+    row the company's KSeF is "unavailable". Returns how many failures in a row there have been now, which
+    is what the next attempt's backoff grows with."""
     now = timezone.now()
     cache.set(_hint_key(company_id), 1, timeout=7 * 24 * 3600)
     with transaction.atomic():
@@ -96,7 +97,7 @@ def transport_failed(*, company_id: int) -> bool:
             )
             % {"count": row.consecutive_failures},
         )
-    return became
+    return int(row.consecutive_failures)
 
 
 def transport_ok(*, company_id: int) -> None:

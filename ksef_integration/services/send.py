@@ -906,9 +906,9 @@ def _send_round(
                 stop = True
                 break
             except KsefTransientError as exc:
-                wait = _backoff(submission.attempts)
+                failures = offline.transport_failed(company_id=company.pk)  # N in a row = KSeF unavailable
+                wait = _backoff(max(submission.attempts, failures))
                 _release(submission, token, status=S.PENDING, wait=wait, error=str(exc))
-                offline.transport_failed(company_id=company.pk)  # issue 8: N in a row = KSeF unavailable
             except KsefRejected as exc:
                 _mark_rejected(
                     submission,
@@ -917,12 +917,14 @@ def _send_round(
                     message=_rejection_text(exc.code, exc.description, exc.details),
                 )
     except KsefError as exc:  # opening the session failed: nothing was sent
-        wait = dt.timedelta(seconds=exc.retry_after) if isinstance(exc, KsefRateLimited) else _backoff(1)
-        _release_untried([row for row in rows if row.status == S.INFLIGHT], token, wait=wait)
-        if isinstance(exc, KsefAuthError):
+        if isinstance(exc, KsefRateLimited):
+            wait = dt.timedelta(seconds=exc.retry_after)
+        elif isinstance(exc, KsefAuthError):
+            wait = _backoff(1)
             _pause(company, exc)
-        elif not isinstance(exc, KsefRateLimited):
-            offline.transport_failed(company_id=company.pk)
+        else:  # KSeF (or the address configured for it) does not answer: wait longer each time in a row
+            wait = _backoff(offline.transport_failed(company_id=company.pk))
+        _release_untried([row for row in rows if row.status == S.INFLIGHT], token, wait=wait)
         stop = True
     finally:
         _sent_bookkeeping(deferred)
@@ -947,7 +949,10 @@ def _drain_locked(company: Company, lock: _CompanyLock, *, budget: float) -> int
         _pause(company, exc)
         return 0
     except KsefTransientError:
-        offline.transport_failed(company_id=company.pk)
+        # Nothing was claimed: the due rows wait longer each time in a row, so that neither the next drain
+        # nor the sweeper knocks at an address that does not answer every few seconds.
+        wait = _backoff(offline.transport_failed(company_id=company.pk))
+        _due(company.pk).update(next_attempt_at=timezone.now() + wait)
         return 0
     deadline = time.monotonic() + budget
     handled = 0

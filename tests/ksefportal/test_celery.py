@@ -12,6 +12,7 @@ from tests.conftest import wait_until
 
 
 def test_celery_is_configured_for_safe_delivery() -> None:
+    celery_app.loader.import_default_modules()  # what a worker does at start: find every app's tasks
     conf = celery_app.conf
     assert conf.task_serializer == "json"
     assert conf.accept_content == ["json"]

@@ -75,3 +75,46 @@ def test_production_does_not_mount_the_simulator() -> None:
         check=False,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def _addresses(**env: str) -> list[str]:
+    shell = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"), "DEBUG": "true"}
+    code = "from django.conf import settings as s; print(s.SITE_URL); print(s.KSEF_SIMULATOR_API_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={**shell, **env, "ENV_FILE": "/dev/null", "DJANGO_SETTINGS_MODULE": "ksefportal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("env", "site"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8100"}, "http://127.0.0.1:8000"),  # honcho's PORT for the worker means nothing here
+        ({"PORT": "8180", "WEB_PORT": "8080"}, "http://127.0.0.1:8080"),  # PORT=8080 make run, the worker
+        ({"WEB_PORT": "8080", "SITE_URL": "https://ksef.example.com/"}, "https://ksef.example.com"),
+    ],
+)
+def test_every_process_derives_the_same_site_address(env: dict[str, str], site: str) -> None:
+    assert _addresses(**env) == [site, f"{site}/ksef-sim/v2"]
+
+
+def test_the_worker_may_reach_the_simulator_by_another_address() -> None:
+    internal = {
+        "SITE_URL": "https://ksef.example.com",
+        "KSEF_SIMULATOR_API_URL": "http://web:8000/ksef-sim/v2",
+    }
+    assert _addresses(**internal) == ["https://ksef.example.com", "http://web:8000/ksef-sim/v2"]
+
+
+def test_the_procfile_and_makefile_agree_on_the_web_port() -> None:
+    procfile = (ROOT / "Procfile").read_text()
+    assert "runserver 127.0.0.1:${WEB_PORT:-8000}" in procfile
+    assert all(line.split(":", 1)[1].strip().startswith("exec ") for line in procfile.splitlines() if line)
+    assert "WEB_PORT=$(PORT)" in (ROOT / "Makefile").read_text()

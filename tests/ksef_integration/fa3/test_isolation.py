@@ -1,4 +1,4 @@
-"""The FA(3) package stands alone: no Django, no simulator, and ksef-client only as a place to find XSDs."""
+"""The FA(3) package stands alone: no Django, no simulator, no third-party KSeF SDK."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ def test_package_imports_nothing_it_must_not() -> None:
         [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    # compiling the schema locates ksef_client's files without importing (running) the SDK
     assert done.stdout.strip() == ""
 
 

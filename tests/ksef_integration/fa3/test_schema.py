@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -9,11 +10,20 @@ import pytest
 
 from ksef_integration.fa3 import schema
 from ksef_integration.fa3.builder import build_invoice
+from tests.official import FA_SCHEMAS
 
 from .cases import cases
 
-# the official docs live beside the checkout: <workspace>/shared/ksef-docs next to <workspace>/main
-DOCS = Path(__file__).resolve().parents[4] / "shared" / "ksef-docs" / "faktury" / "schemy" / "FA"
+DOCS = FA_SCHEMAS  # the repository's copy of MF's files (vendor/ksef-docs), which the app reads
+
+
+def package_schema_dir() -> Path:
+    """Where the ``ksef-client`` package (a test dependency) installed its own copy of the FA(3) XSDs."""
+    spec = importlib.util.find_spec("ksef_client")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "documents" / "fa3" / "schemas"
+
 
 VALID = build_invoice(cases()["mixed-rates"])
 
@@ -29,10 +39,10 @@ def official(name: str) -> Path:
     return DOCS / name if name == schema.MAIN_XSD else DOCS / "bazowe" / name
 
 
-@pytest.mark.skipif(not DOCS.is_dir(), reason="official ksef-docs copy not available")
 @pytest.mark.parametrize("name", schema.SCHEMA_FILES)
-def test_installed_schema_matches_the_official_one(name: str) -> None:
-    installed = schema.installed_schema_dir() / name
+def test_our_copy_matches_the_one_another_project_ships(name: str) -> None:
+    """Two copies from two sources agree: ours was not edited by mistake."""
+    installed = package_schema_dir() / name
     ours = installed.read_text(encoding="utf-8")
     theirs = official(name).read_text(encoding="utf-8")
     assert normalise(ours) == normalise(theirs)
@@ -41,10 +51,12 @@ def test_installed_schema_matches_the_official_one(name: str) -> None:
     assert normalise(ours[:middle] + "#" + ours[middle:]) != normalise(theirs)
 
 
-def test_installed_dir_comes_from_ksef_client() -> None:
-    where = schema.installed_schema_dir()
-    assert where.parts[-4:] == ("ksef_client", "documents", "fa3", "schemas")
+def test_the_app_reads_the_repository_copy() -> None:
+    where = schema.schema_dir()
+    assert where == schema.VENDORED_DIR == DOCS
     assert set(schema.locate(where)) == set(schema.SCHEMA_FILES)
+    checkout = Path(__file__).resolve().parents[3]
+    assert all(path.is_relative_to(checkout) for path in schema.locate(where).values())
 
 
 def test_schema_is_compiled_once() -> None:
@@ -84,19 +96,18 @@ def test_bad_value_and_malformed_and_bom() -> None:
     assert "byte-order mark" in bom[0].message
 
 
-@pytest.mark.skipif(not DOCS.is_dir(), reason="official ksef-docs copy not available")
 def test_schema_dir_override_by_env_and_argument(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(schema.ENV_VAR, str(DOCS))  # MF's layout: FA/ + bazowe/
-    assert schema.schema_dir() == DOCS
-    from_docs = schema.get_schema()
-    assert from_docs is not schema.get_schema(schema.installed_schema_dir())
+    monkeypatch.setenv(schema.ENV_VAR, str(package_schema_dir()))  # the package's flat layout
+    assert schema.schema_dir() == package_schema_dir()
+    from_package = schema.get_schema()
+    assert from_package is not schema.get_schema(DOCS)
     assert schema.validate(VALID) == []
-    assert schema.validate(VALID, directory=schema.installed_schema_dir()) == []
+    assert schema.validate(VALID, directory=DOCS) == []
 
 
 def test_missing_files_and_foreign_imports_are_refused(tmp_path: Path) -> None:
     with pytest.raises(schema.SchemaUnavailable, match="not found"):
         schema.get_schema(tmp_path)
-    resolver = schema.LocalSchemaResolver(schema.locate(schema.installed_schema_dir()))
+    resolver = schema.LocalSchemaResolver(schema.locate(DOCS))
     with pytest.raises(schema.SchemaUnavailable, match="refused"):
         resolver.resolve("http://example.com/evil.xsd", None, None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import responses
@@ -22,11 +21,12 @@ from ksef_integration.ksef.errors import KsefAuthError, KsefError, KsefTransient
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 from ksef_integration.ksef.xades import AUTH_NAMESPACE, AllowedIps, auth_token_request_build
 from tests.ksef_integration.ksef.conftest import BASE, NOW, MfKey, body, rsa_key, self_signed
+from tests.official import AUTH_SCHEMAS
 
 TOKEN_TEXT = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|" + "919f7044" * 8
 AUTH_REF = "20261125-AU-1111111111-2222222222-33"
 CHALLENGE = "20261125-CR-226FB7B000-3ACF9BE4C0-10"
-AUTH_XSD = Path("/work/shared/ksef-docs/auth/schemy/schemat_auth_v2-1.xsd")
+AUTH_XSD = AUTH_SCHEMAS / "schemat_auth_v2-1.xsd"
 
 
 def serve_login(mocked: responses.RequestsMock, *, statuses: list[dict]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 from openapi_schema_validator import OAS30Validator
 
-SPEC = Path(__file__).resolve().parents[4] / "shared" / "ksef-docs" / "open-api-2.9.0.json"
+from tests.official import OPENAPI
+
+SPEC = OPENAPI
 
 
 @functools.cache

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,16 +16,8 @@ from ksef_simulator.limits import limits_override
 from tests.ksef_simulator.invoices import fa3
 from tests.ksef_simulator.invoices.conftest import DELAY, Clock, Ksef, aes, sha
 from tests.ksef_simulator.invoices.openapi import assert_valid
+from tests.official import UPO_XSD
 
-UPO_XSD = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "ksef-docs"
-    / "faktury"
-    / "upo"
-    / "schemy"
-    / "upo-v4-3.xsd"
-)
 UPO_NS = {"u": "http://upo.schematy.mf.gov.pl/KSeF/v4-3"}
 
 

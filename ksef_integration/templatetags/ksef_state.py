@@ -1,0 +1,16 @@
+"""``{% ksef_connection_state as state %}``: the company's KSeF state as Start and the settings page show it
+(one source: ``selectors.connection_state``)."""
+
+from __future__ import annotations
+
+from django import template
+
+from accounts.models import Company
+from ksef_integration.selectors import ConnectionState, connection_state
+
+register = template.Library()
+
+
+@register.simple_tag
+def ksef_connection_state(company: Company) -> ConnectionState:
+    return connection_state(company=company)
