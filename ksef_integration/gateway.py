@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -206,6 +207,31 @@ def client(*, tokens: AuthTokens | None = None) -> KsefClient:
 
 def _in_language(message_pl: str, message_en: str) -> str:
     return message_en if (translation.get_language() or "pl").startswith("en") else message_pl
+
+
+def error_text(exc: Exception) -> str:
+    """A KSeF failure as the invoice's timeline shows it to an owner (in the active language, Polish in the
+    worker): the client's own messages are English and technical (``KSeF server error (HTTP 503)``)."""
+    if isinstance(exc, KsefRateLimited):
+        return _("KSeF limited the number of requests; the next attempt in %(seconds)s s.") % {
+            "seconds": exc.retry_after
+        }
+    if isinstance(exc, KsefRejected):
+        return _("KSeF answered with error %(code)s: %(description)s") % {
+            "code": exc.code,
+            "description": exc.description or "—",
+        }
+    if isinstance(exc, KsefTransientError):
+        if exc.status == 503:
+            return _("KSeF is temporarily unavailable (HTTP 503); we will try again.")
+        if exc.status:
+            return _("KSeF server error (HTTP %(status)s); we will try again.") % {"status": exc.status}
+        if isinstance(exc.__cause__, requests.Timeout):
+            return _("KSeF did not answer in time; we will try again.")
+        if exc.__cause__ is not None:
+            return _("Cannot connect to KSeF; we will try again.")
+        return _("KSeF gave an answer we could not use; we will try again.")
+    return _("Communication with KSeF failed; we will try again.")
 
 
 def translate_error(exc: KsefError) -> ConnectError:

@@ -15,7 +15,7 @@ from invoices.visualisation import QrCode
 from ksef_integration import gateway
 from ksef_integration.ksef.crypto import sha256_b64
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE, kod1_url
-from ksef_integration.models import ImportedDocument, KsefConnection, Submission
+from ksef_integration.models import ImportedDocument, KsefConnection, Submission, SubmissionEvent
 
 
 def _imported_xml(invoice: Invoice) -> bytes | None:
@@ -32,9 +32,16 @@ def invoice_xml_bytes(invoice: Invoice) -> bytes | None:
     return bytes(sent) if sent is not None else None
 
 
+def invoice_upo_bytes(invoice: Invoice) -> bytes | None:
+    """The UPO KSeF issued for the invoice the portal sent (None until it arrived)."""
+    upo = Submission.objects.filter(invoice_id=invoice.pk).values_list("upo", flat=True).first()
+    return upo.encode("utf-8") if upo else None
+
+
 def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
-    """KOD I for an invoice whose FA(3) file exists (sent, about to be, or imported): the seller's NIP, P_1
-    and the file's hash. An imported invoice's hash is computed from the original XML KSeF gave us."""
+    """KOD I for an invoice KSeF numbered (sent or imported) or issued offline: the seller's NIP, P_1 and the
+    file's hash, labelled with the KSeF number or OFFLINE (then with KOD II). An imported invoice's hash is
+    computed from the original XML KSeF gave us."""
     original = _imported_xml(invoice)
     invoice_hash = sha256_b64(original) if original is not None else invoice.xml_sha256_b64
     if not invoice_hash:
@@ -43,6 +50,10 @@ def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
             or ""
         )
     if not invoice_hash or not invoice.seller_nip:
+        return []
+    if not invoice.ksef_number and not invoice.ksef_offline_mode:
+        # An online invoice on its way: its code carries the KSeF number, which KSeF has not given yet.
+        # Printing "OFFLINE" would present it as an offline invoice, which it is not (and it has no KOD II).
         return []
     url = kod1_url(
         qr_host=gateway.environment(),
@@ -89,17 +100,28 @@ def ksef_timeline(invoice: Invoice) -> str:
     if submission is None and document is not None:
         return render_to_string("ksef_integration/_imported.html", {"invoice": invoice, "document": document})
     if submission is None:
+        if invoice.direction != Direction.SALES or invoice.ksef_number or invoice.ksef_offline_mode:
+            return offline_block
+        # Issued, on no way to KSeF: say why, truthfully, and what happens next.
         connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
-        if invoice.direction != Direction.SALES or connection is None or not connection.can_send:
-            return ""
-        # Not queued automatically (automatic sending off): offer to send it now.
-        return render_to_string("ksef_integration/_send_button.html", {"invoice": invoice})
+        return render_to_string(
+            "ksef_integration/_send_button.html", {"invoice": invoice, "connection": connection}
+        )
+    events = list(submission.events.all())
     return offline_block + render_to_string(
         "ksef_integration/_timeline.html",
         {
             "invoice": invoice,
             "submission": submission,
-            "events": list(submission.events.all()),
+            "events": events,
             "has_xml": document is not None or submission.xml is not None,
+            "upo_received_at": (
+                next(
+                    (e.created_at for e in events if e.kind == SubmissionEvent.Kind.UPO),
+                    submission.finished_at,
+                )
+                if submission.upo
+                else None
+            ),
         },
     )

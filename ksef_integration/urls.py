@@ -29,7 +29,10 @@ urlpatterns = [
         views_offline.invoice_technical_correction,
         name="invoice_technical_correction",
     ),
+    path("dokumenty/niewyslane/", views.unsent, name="unsent"),
+    path("dokumenty/niewyslane/baner/", views.unsent_banner, name="unsent_banner"),
     path("dokumenty/<uuid:invoice_uuid>/xml/", views.invoice_xml, name="invoice_xml"),
+    path("dokumenty/<uuid:invoice_uuid>/upo/", views.invoice_upo, name="invoice_upo"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", views.invoice_send, name="invoice_send"),
     path(
         "dokumenty/<uuid:invoice_uuid>/wyslij-ponownie/",

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -23,7 +24,7 @@ from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration import selectors, services
 from ksef_integration.errors import ConnectError
 from ksef_integration.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
-from ksef_integration.sending_display import invoice_xml_bytes
+from ksef_integration.sending_display import invoice_upo_bytes, invoice_xml_bytes
 from ksef_integration.services import send as send_services
 
 SESSION_MISSING = "ksef_connect_missing"
@@ -111,7 +112,12 @@ def done(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     if connection is None or not connection.is_connected:
         return redirect("ksef_integration:landing")
     missing = request.session.pop(SESSION_MISSING, None) or selectors.missing_permission_messages(connection)
-    return render(request, "ksef_integration/done.html", {"missing": missing})
+    context = {
+        "missing": missing,
+        "connection": connection,
+        "unsent_count": send_services.unsent_invoices(company_id=membership.company.pk).count(),
+    }
+    return render(request, "ksef_integration/done.html", context)
 
 
 @company_required()
@@ -173,14 +179,67 @@ def invoice_send(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: M
     return render(request, "ksef_integration/invoice_send.html", {"invoice": invoice})
 
 
-@require_POST
+UNSENT_SHOWN = 200
+
+
+@company_required(Role.OWNER, Role.ACCOUNTANT)
+def unsent(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """ "Wyślij wszystkie niewysłane (N)": the list of issued invoices on no way to KSeF (GET), then queue
+    them all (POST)."""
+    company = membership.company
+    connection = selectors.connection_for_company(company=company)
+    can_send = connection is not None and connection.can_send
+    if request.method == "POST":
+        if not can_send:
+            messages.error(
+                request, _("The invoices cannot be sent: the company is not connected to KSeF for sending.")
+            )
+            return redirect("ksef_integration:unsent")
+        queued = send_services.unsent_send_all(company_id=company.pk)
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s invoice is on its way to KSeF.",
+                "%(count)s invoices are on their way to KSeF.",
+                queued,
+            )
+            % {"count": queued},
+        )
+        return redirect("invoices:list")
+    invoices = send_services.unsent_invoices(company_id=company.pk).order_by("issue_date", "id")
+    context = {
+        "invoices": invoices[:UNSENT_SHOWN],
+        "count": invoices.count(),
+        "connection": connection,
+        "can_send": can_send,
+    }
+    return render(request, "ksef_integration/unsent.html", context)
+
+
+@company_required(Role.OWNER, Role.ACCOUNTANT)
+def unsent_banner(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The "Wyślij wszystkie niewysłane (N)" banner as a fragment, fetched by Dokumenty after it loads: the
+    list page itself stays a function of its rows (and so stays cacheable)."""
+    count = send_services.unsent_invoices(company_id=membership.company.pk).count()
+    response = render(request, "ksef_integration/_unsent_banner.html", {"unsent_count": count})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @owner_required
 def disconnect(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)  # noqa: S101
-    if services.connection_disconnect(company=membership.company, user=user):
-        messages.success(request, _("Disconnected from KSeF. The token and keys have been deleted."))
-    return redirect("ksef_integration:settings")
+    """ "Usuń token / Rozłącz": what it means (GET), then end the KSeF session and delete the secrets
+    (POST)."""
+    connection = selectors.connection_for_company(company=membership.company)
+    if request.method == "POST":
+        user = request.user
+        assert isinstance(user, User)  # noqa: S101
+        if services.connection_disconnect(company=membership.company, user=user):
+            messages.success(request, _("Disconnected from KSeF. The token and keys have been deleted."))
+        return redirect("ksef_integration:settings")
+    if connection is None or not connection.is_connected:
+        return redirect("ksef_integration:settings")
+    return render(request, "ksef_integration/disconnect.html", {"connection": connection})
 
 
 @require_POST
@@ -250,6 +309,23 @@ def invoice_xml(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Me
     name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
     response = HttpResponse(xml, content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
+    return response
+
+
+@company_required()
+def invoice_upo(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    """The UPO (Urzędowe Poświadczenie Odbioru) KSeF gave for the invoice, as KSeF wrote it."""
+    invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    upo = invoice_upo_bytes(invoice)
+    if upo is None:
+        raise Http404
+    name = "".join(
+        ch if ch.isalnum() or ch in "-_" else "_" for ch in (invoice.ksef_number or invoice.number)
+    )
+    response = HttpResponse(upo, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="UPO_{name}.xml"'
     return response
 
 

@@ -156,12 +156,21 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
         connection.auto_import = connection.auto_import and "InvoiceRead" in login.permissions
     _store_session(connection, login)
     connection.save()
+    company_id = connection.company_id
+    transaction.on_commit(lambda: _resume_sending(company_id))
     _audit(
         connection.company, AuditEvent.Kind.CONNECTED,
         _("Connected to KSeF with %(credential)s.") % {"credential": label},
         actor=user, permissions=connection.permissions, environment=connection.environment,
     )  # fmt: skip
     return ConnectResult(connection=connection, missing_messages=missing_permission_messages(connection))
+
+
+def _resume_sending(company_id: int) -> None:
+    # importing the services package (as send does) imports this module: a top-level import is circular
+    from ksef_integration.services.send import on_connection_active
+
+    on_connection_active(company_id=company_id)
 
 
 def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
@@ -183,12 +192,15 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
             raise
         with transaction.atomic():
             locked = KsefConnection.objects.select_for_update().get(pk=connection.pk)
+            was_attention = locked.status == ConnectionStatus.ATTENTION
             locked.permissions = sorted(login.permissions)
             locked.status = ConnectionStatus.ACTIVE
             locked.attention_reason = ""
             locked.last_verified_at = timezone.now()
             _store_session(locked, login)
             locked.save()
+            if was_attention:  # sending was paused by the credential problem: resume it
+                transaction.on_commit(lambda: _resume_sending(company.pk))
             _audit(
                 company,
                 AuditEvent.Kind.VERIFIED,
@@ -233,7 +245,9 @@ def connection_disconnect(*, company: Company, user: User) -> bool:
         _reset_credentials(locked)
         locked.access_valid_until = locked.refresh_valid_until = None
         locked.status = ConnectionStatus.DISCONNECTED
-        locked.auto_send = locked.auto_import = False
+        # The owner's switches stay as they were: connecting again brings them back (with the permissions
+        # KSeF then grants), so invoices go out at once as "Gotowe!" promises. A disconnected company sends
+        # and imports nothing whatever they say (both need an active connection).
         locked.permissions = []
         locked.save()
         _audit(

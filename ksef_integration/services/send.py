@@ -31,6 +31,7 @@ from lxml import etree
 
 from accounts.models import Company, Membership, Role
 from invoices.models import Direction, Invoice, KsefStatus
+from ksef_integration import gateway
 from ksef_integration.fa3_mapping import XmlProblems, invoice_xml_build
 from ksef_integration.ksef.crypto import AesKey
 from ksef_integration.ksef.errors import (
@@ -201,6 +202,53 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
     connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
     if connection is not None and connection.auto_send and connection.can_send:
         submission_enqueue(invoice=invoice)
+
+
+def unsent_invoices(*, company_id: int) -> Any:
+    """The company's issued sales invoices that are on no way to KSeF: no KSeF number, never queued, not
+    issued offline (offline ones have their own queue and deadline). Whatever the reason they stayed behind
+    (automatic sending off, no connection, a connection that needed attention), one action sends them."""
+    return Invoice.objects.filter(
+        company_id=company_id,
+        direction=Direction.SALES,
+        ksef_status=KsefStatus.NOT_SENT,
+        ksef_number__isnull=True,
+        ksef_submission__isnull=True,
+    )
+
+
+def unsent_send_all(*, company_id: int) -> int:
+    """Queue every unsent invoice of the company and make what waited in the queue (paused by a credential
+    problem or a long backoff) due now; returns how many invoices were queued. Nothing happens unless the
+    company can send (an active connection with InvoiceWrite)."""
+    connection = KsefConnection.objects.filter(company_id=company_id).first()
+    if connection is None or not connection.can_send:
+        return 0
+    queued = 0
+    with transaction.atomic():
+        for invoice in unsent_invoices(company_id=company_id).order_by("issue_date", "id"):
+            submission_enqueue(invoice=invoice)
+            queued += 1
+        waiting = Submission.objects.filter(company_id=company_id, status__in=(S.PENDING, S.SENT))
+        if (
+            waiting.filter(next_attempt_at__gt=timezone.now()).update(next_attempt_at=timezone.now())
+            and not queued
+        ):
+            first = waiting.order_by("id").values_list("pk", flat=True).first()
+            if first is not None:
+                _enqueue_on_commit(first, company_id)
+    if queued:
+        logger.info("ksef unsent invoices queued: company=%s count=%s", connection.company_id, queued)
+    return queued
+
+
+def on_connection_active(*, company_id: int) -> int:
+    """A connection became (again) able to send: what waited goes out at once when the company sends
+    automatically (the promise of "Gotowe!"); otherwise it waits for "Wyślij wszystkie niewysłane"."""
+    connection = KsefConnection.objects.filter(company_id=company_id).first()
+    if connection is None or not connection.auto_send:
+        return 0
+    return unsent_send_all(company_id=company_id)
 
 
 # --- state changes (each conditional on the claim) -------------------------------------------------------
@@ -559,7 +607,13 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
         status.raise_for_failure()
     except KsefDuplicate as dup:
         if not dup.original_ksef_number:
-            _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(dup))
+            _release(
+                submission,
+                token,
+                status=S.SENT,
+                wait=_backoff(submission.attempts),
+                error=gateway.error_text(dup),
+            )
             return
         upo = b""
         if dup.original_session_reference:
@@ -586,9 +640,9 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
                 claimed_at=None,
                 next_attempt_at=timezone.now() + _backoff(submission.attempts),
                 last_error_code=str(status.code),
-                last_error_message=str(exc),
+                last_error_message=gateway.error_text(exc),
             ):
-                _event(submission.pk, SubmissionEvent.Kind.RETRY, str(exc))
+                _event(submission.pk, SubmissionEvent.Kind.RETRY, gateway.error_text(exc))
         return
     except KsefRejected as exc:
         _mark_rejected(
@@ -645,7 +699,13 @@ def _accept_many(client: Any, accepted: list[tuple[Submission, str, InvoiceStatu
         try:
             _finish(client, submission, token, status)
         except KsefTransientError as exc:
-            _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
+            _release(
+                submission,
+                token,
+                status=S.SENT,
+                wait=_backoff(submission.attempts),
+                error=gateway.error_text(exc),
+            )
     if not ready:
         return
     now = timezone.now()
@@ -740,11 +800,23 @@ def _poll(
             raise _Stop from exc
         except KsefNotFound as exc:
             for submission, token in group:  # the session is gone: ask about each invoice later
-                _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
+                _release(
+                    submission,
+                    token,
+                    status=S.SENT,
+                    wait=_backoff(submission.attempts),
+                    error=gateway.error_text(exc),
+                )
             continue
         except KsefTransientError as exc:
             for submission, token in group:
-                _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=str(exc))
+                _release(
+                    submission,
+                    token,
+                    status=S.SENT,
+                    wait=_backoff(submission.attempts),
+                    error=gateway.error_text(exc),
+                )
             continue
         accepted: list[tuple[Submission, str, InvoiceStatus]] = []
         for submission, token in group:
@@ -758,7 +830,7 @@ def _poll(
                     _finish(client, submission, token, status)
                 except KsefTransientError as exc:
                     wait = _backoff(submission.attempts)
-                    _release(submission, token, status=S.SENT, wait=wait, error=str(exc))
+                    _release(submission, token, status=S.SENT, wait=wait, error=gateway.error_text(exc))
         _accept_many(client, accepted)
     return still
 
@@ -908,7 +980,7 @@ def _send_round(
             except KsefTransientError as exc:
                 failures = offline.transport_failed(company_id=company.pk)  # N in a row = KSeF unavailable
                 wait = _backoff(max(submission.attempts, failures))
-                _release(submission, token, status=S.PENDING, wait=wait, error=str(exc))
+                _release(submission, token, status=S.PENDING, wait=wait, error=gateway.error_text(exc))
             except KsefRejected as exc:
                 _mark_rejected(
                     submission,

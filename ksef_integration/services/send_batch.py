@@ -29,6 +29,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
+from ksef_integration import gateway
 from ksef_integration.ksef.batch import package_build
 from ksef_integration.ksef.errors import (
     KsefAuthError,
@@ -203,7 +204,7 @@ def _open_upload_close(
         session = _guarded(token, lambda: client.batches.batch_open(archive=archive), forget_batch=True)
     except KsefTransientError as exc:
         # No upload happened, so KSeF will never process that session (if it opened one at all).
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=str(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=True, error=gateway.error_text(exc))
         return len(rows), None
     reference = session.reference_number
     # Before a single byte is uploaded: these rows are now in this batch, and we only ever ask KSeF about it.
@@ -220,7 +221,7 @@ def _open_upload_close(
         except KsefError as exc:
             if attempt == UPLOAD_ATTEMPTS:
                 # Never closed, so never processed: the files are not in KSeF.
-                _give_back(token, wait=send._backoff(1), forget_batch=True, error=str(exc))
+                _give_back(token, wait=send._backoff(1), forget_batch=True, error=gateway.error_text(exc))
                 return len(rows), None
     lock.extend()
     if not _close(client, reference, token):
@@ -276,7 +277,9 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
             token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=str(exc))
+        _give_back(
+            token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=gateway.error_text(exc)
+        )
         return len(rows)
     if status.code == 100:  # uploaded (or not) but never closed: closing it tells us which
         _close_and_apply(client, lock, reference, token, deadline=deadline)
@@ -293,11 +296,11 @@ def _close(client: Any, reference: str, token: str) -> bool:
         # KSeF refused to close it (e.g. 21205: a declared part was never uploaded): it will never be
         # processed, so the files are provably not in KSeF.
         logger.info("ksef batch close refused: code=%s", exc.code)
-        _give_back(token, wait=dt.timedelta(0), forget_batch=True, error=str(exc))
+        _give_back(token, wait=dt.timedelta(0), forget_batch=True, error=gateway.error_text(exc))
         return False
     except (KsefTransientError, KsefNotFound) as exc:
         # Closed or not? The next drain asks KSeF (the rows keep their batch reference).
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=str(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
         return False
     return True
 
@@ -333,7 +336,7 @@ def _wait_and_apply(
                 token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
             )
         except (KsefTransientError, KsefNotFound) as exc:
-            _give_back(token, wait=send._backoff(1), forget_batch=False, error=str(exc))
+            _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
             return
     logger.info("ksef batch processed by KSeF: code=%s", status.code)
     if status.code in FAILED_AS_A_WHOLE:
@@ -362,7 +365,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             )
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=str(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
         return
     for status in listed:
         row = by_name.get(status.invoice_file_name or "") or by_hash.get(status.invoice_hash or "")

@@ -14,3 +14,11 @@ register = template.Library()
 @register.simple_tag
 def ksef_connection_state(company: Company) -> ConnectionState:
     return connection_state(company=company)
+
+
+@register.simple_tag
+def ksef_unsent_count(company: Company) -> int:
+    """How many issued sales invoices are on no way to KSeF (see ``services.send.unsent_invoices``)."""
+    from ksef_integration.services.send import unsent_invoices
+
+    return int(unsent_invoices(company_id=company.pk).count())

@@ -10,3 +10,14 @@ document.addEventListener("submit", function (event) {
   button.dataset.sent = "1";
   window.setTimeout(function () { button.disabled = true; }, 0);
 });
+
+// Parts of a page that change more often than the page (the unsent-invoices banner on Dokumenty) are
+// fetched after it loads, so that the page itself can be kept as it was rendered.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-fragment]").forEach(function (slot) {
+    fetch(slot.dataset.fragment, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) { slot.innerHTML = html; })
+      .catch(function () {});
+  });
+});
