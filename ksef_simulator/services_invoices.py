@@ -90,7 +90,14 @@ def _party(parent: etree._Element, tag: str, nip: str, name: str, city: str) -> 
 
 
 def fa3_build(
-    *, seller_nip: str, buyer_nip: str, number: str, issue_date: dt.date, net: Decimal, rate: int = 23
+    *,
+    seller_nip: str,
+    buyer_nip: str,
+    number: str,
+    issue_date: dt.date,
+    net: Decimal,
+    rate: int = 23,
+    seller_name: str = "",
 ) -> bytes:
     """A minimal, schema-valid FA(3) VAT invoice with one line."""
     vat = (net * rate / 100).quantize(Decimal("0.01"))
@@ -101,9 +108,8 @@ def fa3_build(
     created = dt.datetime.combine(max(issue_date, dt.date(2025, 9, 2)), dt.time(9), tzinfo=dt.UTC)
     _el(header, "DataWytworzeniaFa", created.strftime("%Y-%m-%dT%H:%M:%SZ"))
     _el(header, "SystemInfo", "Symulator KSeF")
-    _party(
-        root, "Podmiot1", seller_nip, f"Dostawca {seller_nip} sp. z o.o.", "ul. Testowa 1, 00-950 Warszawa"
-    )
+    name = " ".join(seller_name.split()) or f"Dostawca {seller_nip} sp. z o.o."
+    _party(root, "Podmiot1", seller_nip, name, "ul. Testowa 1, 00-950 Warszawa")
     buyer = _party(root, "Podmiot2", buyer_nip, f"Odbiorca {buyer_nip}", "ul. Odbiorcza 2, 30-001 Kraków")
     _el(buyer, "JST", "2")
     _el(buyer, "GV", "2")
@@ -144,26 +150,25 @@ def invoices_generate(
 ) -> list[str]:
     """``count`` purchase invoices for ``buyer_nip`` from ``sellers`` random sellers, issued in the dates.
 
-    Each is accepted on its issue day (Warsaw time, never in the future); returns the KSeF numbers.
+    KSeF takes each one now, as real KSeF would whatever its issue date (P_1): its acquisition and storage
+    times are never in the past, so an import that has already passed them still finds it. (Spreading them
+    over the issue days once put every invoice generated after 18:00 behind the import checkpoint.) Returns
+    the KSeF numbers.
     """
     rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     seller_nips = [nip_random(rng) for _ in range(max(1, sellers))]
     span = max(0, (date_to - date_from).days)
-    now = processing.now()
+    today = processing.warsaw_date(processing.now())
     numbers = []
     for index in range(count):
-        issue = date_from + dt.timedelta(days=rng.randint(0, span))
-        accepted = dt.datetime.combine(issue, dt.time(8), tzinfo=processing.WARSAW) + dt.timedelta(
-            seconds=rng.randint(0, 10 * 3600)
-        )
-        accepted = min(accepted, now)
+        issue = min(date_from + dt.timedelta(days=rng.randint(0, span)), today)  # never issued in the future
         seller = rng.choice(seller_nips)
         xml = fa3_build(
             seller_nip=seller,
             buyer_nip=buyer_nip,
             number=f"FV/{issue:%Y/%m}/{index + 1}-{rng.randrange(16**6):06X}",
-            issue_date=min(issue, processing.warsaw_date(accepted)),
+            issue_date=issue,
             net=Decimal(rng.randint(1000, 500000)) / 100,
         )
-        numbers.append(invoice_store_incoming(xml_bytes=xml, acquisition=accepted))
+        numbers.append(invoice_store_incoming(xml_bytes=xml))
     return numbers

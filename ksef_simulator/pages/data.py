@@ -30,8 +30,38 @@ def invoice_send_to(*, buyer_nip: str, seller_nip: str, seller_name: str, net_am
         number=f"FV/{today:%Y/%m}/{secrets.token_hex(3).upper()}",
         issue_date=today,
         net=net_amount,
+        seller_name=seller_name,
     )
     return services_invoices.invoice_store_incoming(xml_bytes=xml)
+
+
+TOKEN_STATUS_LABELS = {
+    "Pending": "oczekuje na aktywację",
+    "Active": "aktywny",
+    "Revoking": "w trakcie unieważniania",
+    "Revoked": "unieważniony",
+    "Failed": "błąd",
+}
+
+
+def token_rows(*, nip: str) -> list[dict[str, object]]:
+    """The Tokeny list: each token with its status as KSeF reports it now (Pending turns Active once the
+    activation delay has passed, whether or not anyone asked since), in Polish as the government app has
+    it."""
+    rows = []
+    for token in services_core.token_list(nip=nip):
+        status = services_core.token_effective_status(token)
+        rows.append(
+            {
+                "reference_number": token.reference_number,
+                "description": token.description,
+                "permissions": token.permissions,
+                "created_at": token.created_at,
+                "status": status,
+                "status_label": TOKEN_STATUS_LABELS.get(status, status),
+            }
+        )
+    return rows
 
 
 def invoices_generate(

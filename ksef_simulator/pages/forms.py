@@ -96,8 +96,13 @@ class IncomingInvoiceForm(forms.Form):
 class GenerateInvoicesForm(forms.Form):
     count = forms.IntegerField(label="Liczba faktur", min_value=1, max_value=10_000, initial=100)
     sellers = forms.IntegerField(label="Liczba kontrahentów", min_value=1, max_value=500, initial=20)
-    date_from = forms.DateField(label="Od dnia", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="Do dnia", widget=forms.DateInput(attrs={"type": "date"}))
+    # <input type="date"> shows only ISO dates (YYYY-MM-DD); the locale's format would leave it empty.
+    date_from = forms.DateField(
+        label="Od dnia", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label="Do dnia", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

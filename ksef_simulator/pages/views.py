@@ -65,7 +65,7 @@ def tokens(request: HttpRequest, *, nip: str) -> HttpResponse:
     return render(
         request,
         "ksef_simulator/tokens.html",
-        {"nip": nip, "tokens": services_core.token_list(nip=nip), "tab": "tokens"},
+        {"nip": nip, "tokens": data.token_rows(nip=nip), "tab": "tokens"},
     )
 
 

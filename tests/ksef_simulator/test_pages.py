@@ -126,3 +126,34 @@ def test_test_data_refuses_bad_input(ksef: Any) -> None:
 
 def test_guide_page(client: Any) -> None:
     assert "Symulator KSeF — jak z niego korzystać" in client.get("/ksef-sim/pomoc/").content.decode()
+
+
+def test_test_data_keeps_the_seller_name_and_the_pages_say_what_they_hold(ksef: Any) -> None:
+    ksef.post(
+        "/ksef-sim/dane-testowe/",
+        {
+            "single": "1",
+            "single-seller_nip": SELLER,
+            "single-seller_name": "Hurtownia Łączność S.A.",
+            "single-net_amount": "100.00",
+        },
+    )
+    invoice = SimInvoice.objects.get(seller_nip=SELLER)
+    assert "<Nazwa>Hurtownia Łączność S.A.</Nazwa>".encode() in bytes(invoice.xml)
+    listing = ksef.get("/ksef-sim/faktury/").content.decode()
+    assert f"<td>{NIP}</td>" in listing  # the buyer, not "—"
+
+    form = ksef.get("/ksef-sim/dane-testowe/").content.decode()
+    today = dt.datetime.now(dt.UTC).date()
+    assert f'value="{today.isoformat()}"' in form  # what <input type="date"> can show
+
+
+def test_token_statuses_are_polish_and_current(ksef: Any, settings: Any) -> None:
+    from ksef_simulator.conf import config_update
+
+    config_update(token_activation_delay=0)
+    ksef.post("/ksef-sim/tokeny/generuj/", {"name": "Portal", "permissions": ["InvoiceRead"]}, follow=True)
+    listing = ksef.get("/ksef-sim/tokeny/").content.decode()
+    assert "aktywny" in listing  # its activation delay has passed: KSeF reports it Active
+    assert ">Pending<" not in listing
+    assert ">Active<" not in listing

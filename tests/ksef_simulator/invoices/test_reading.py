@@ -10,6 +10,7 @@ from django.test import Client
 
 from ksef_simulator import invoice_queries, processing
 from ksef_simulator.api.common_invoices import parse_datetime
+from ksef_simulator.models import SimInvoice
 from ksef_simulator.services_invoices import InvoiceRejected, invoice_store_incoming, invoices_generate
 from tests.ksef_simulator.invoices import fa3
 from tests.ksef_simulator.invoices.conftest import HWM_LAG, STORAGE_LAG, Clock, Ksef, sha
@@ -268,6 +269,7 @@ def test_generated_invoices_are_valid_and_spread(buyer: Ksef, clock: Clock) -> N
         seed=7,
     )
     assert len(set(numbers)) == 30
+    clock.advance(STORAGE_LAG + HWM_LAG + dt.timedelta(seconds=5))  # KSeF took them now: let it process them
     body = {"subjectType": "Subject2", "dateRange": {"dateType": "Issue", "from": f"{start}T00:00:00+00:00"}}
     listed = query(buyer, body, "?pageSize=50")["invoices"]
     assert len(listed) == 30
@@ -284,3 +286,30 @@ def test_store_incoming_refuses_invalid_and_duplicate_files(clock: Clock) -> Non
     with pytest.raises(InvoiceRejected) as invalid:
         invoice_store_incoming(xml_bytes=xml.replace(b"<P_2>", b"<P_2x/><P_2>"))
     assert invalid.value.status == 450
+
+
+def test_generated_invoices_are_stored_when_generated_whatever_their_issue_day(
+    buyer: Ksef, clock: Clock
+) -> None:
+    """At 21:40 Warsaw time, invoices issued today and earlier are acquired and stored from now on: KSeF never
+    stores an invoice in the past, where an import that already passed that moment would never see it."""
+    warsaw_evening = dt.datetime.combine(
+        processing.warsaw_date(clock.now), dt.time(21, 40), tzinfo=processing.WARSAW
+    ).astimezone(dt.UTC)
+    clock.now = warsaw_evening
+    start = processing.warsaw_date(clock.now) - dt.timedelta(days=3)
+    numbers = invoices_generate(
+        buyer_nip=buyer.nip, count=20, date_from=start, date_to=start + dt.timedelta(days=3), seed=3
+    )
+    stored = SimInvoice.objects.filter(ksef_number__in=numbers)
+    assert stored.count() == 20
+    assert all(invoice.received_at >= warsaw_evening for invoice in stored)
+    assert all(
+        invoice.permanent_storage_date >= warsaw_evening
+        for invoice in stored
+        if invoice.permanent_storage_date
+    )
+    assert all(
+        invoice.ksef_number.split("-")[1] == f"{processing.warsaw_date(warsaw_evening):%Y%m%d}"
+        for invoice in stored
+    )
