@@ -305,10 +305,13 @@ def invoice_xml(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Me
     xml = invoice_xml_bytes(invoice)
     if xml is None:
         raise Http404
-    label = invoice.ksef_number or invoice.number
-    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
-    response = HttpResponse(xml, content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
+    return _xml_attachment(xml, name=invoice.ksef_number or invoice.number)
+
+
+def _xml_attachment(body: bytes, *, name: str) -> HttpResponse:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{safe}.xml"'
     return response
 
 
@@ -321,12 +324,7 @@ def invoice_upo(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Me
     upo = invoice_upo_bytes(invoice)
     if upo is None:
         raise Http404
-    name = "".join(
-        ch if ch.isalnum() or ch in "-_" else "_" for ch in (invoice.ksef_number or invoice.number)
-    )
-    response = HttpResponse(upo, content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="UPO_{name}.xml"'
-    return response
+    return _xml_attachment(upo, name=f"UPO_{invoice.ksef_number or invoice.number}")
 
 
 @require_POST

@@ -8,6 +8,8 @@ import factory
 
 from accounts.models import Company, Membership, Role, User
 from accounts.nip import NIP_WEIGHTS
+from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection
+from ksef_integration.secrets import secret_encrypt
 
 
 def valid_nip(rng: random.Random | None = None) -> str:
@@ -51,3 +53,17 @@ class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     user = factory.SubFactory(UserFactory)
     company = factory.SubFactory(CompanyFactory)
     role = Role.OWNER
+
+
+def active_connection(company: Company, **overrides: object) -> KsefConnection:
+    """A company's active token connection to KSeF, made without KSeF (for tests that never call it)."""
+    values: dict[str, object] = {
+        "status": ConnectionStatus.ACTIVE,
+        "environment": "simulator",
+        "method": AuthMethod.TOKEN,
+        "token_ciphertext": secret_encrypt("not-a-real-token"),
+        "token_last4": "oken",
+        "permissions": ["InvoiceRead", "InvoiceWrite"],
+    }
+    values.update(overrides)
+    return KsefConnection.objects.create(company=company, **values)

@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from accounts.models import Company
 from invoices import services as invoice_services
-from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection, Submission
+from ksef_integration.models import ConnectionStatus, KsefConnection, Submission
 from ksef_integration.secrets import secret_encrypt
 from ksef_integration.services import offline
 from ksef_integration.services.send import company_send_due, submission_enqueue
+from tests.factories import active_connection
 from tests.invoices.factories import issue_data
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +27,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connection(company_a: Company) -> KsefConnection:
-    return KsefConnection.objects.create(
-        company=company_a,
-        status=ConnectionStatus.ACTIVE,
-        environment="simulator",
-        method=AuthMethod.TOKEN,
+    return active_connection(
+        company_a,
         token_ciphertext=secret_encrypt("20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|" + "a" * 64),
-        token_last4="aaaa",
-        permissions=["InvoiceRead", "InvoiceWrite"],
         auto_send=True,
     )
 

@@ -16,17 +16,15 @@ from accounts.models import Company, Role
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceKind, KsefStatus
 from ksef_integration.models import (
-    AuthMethod,
-    ConnectionStatus,
     KsefConnection,
     Submission,
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.secrets import secret_encrypt
 from ksef_integration.services import send
 from ksef_simulator.models import SimInvoice
 from tests.conftest import add_member
+from tests.factories import active_connection
 from tests.invoices.factories import invoice_make, issue_data
 from tests.sending import test_send_simulator
 
@@ -87,15 +85,7 @@ def queue_nothing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.fixture
 def connection(company_a: Company) -> KsefConnection:
-    return KsefConnection.objects.create(
-        company=company_a,
-        status=ConnectionStatus.ACTIVE,
-        environment="simulator",
-        method=AuthMethod.TOKEN,
-        token_ciphertext=secret_encrypt("not-a-real-token"),
-        token_last4="oken",
-        permissions=["InvoiceRead", "InvoiceWrite"],
-    )
+    return active_connection(company_a)
 
 
 def rejected_invoice(company: Company, *, status: str = S.REJECTED) -> Invoice:

@@ -8,9 +8,9 @@ import pytest
 
 from accounts.models import Company, Role, User
 from invoices.models import KsefStatus
-from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection, Submission
-from ksef_integration.secrets import secret_encrypt
+from ksef_integration.models import KsefConnection, Submission
 from tests.conftest import add_member
+from tests.factories import active_connection
 from tests.invoices.factories import invoice_make
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connection(company_a: Company) -> KsefConnection:
-    return KsefConnection.objects.create(
-        company=company_a,
-        status=ConnectionStatus.ACTIVE,
-        environment="simulator",
-        method=AuthMethod.TOKEN,
-        token_ciphertext=secret_encrypt("not-a-real-token"),
-        token_last4="oken",
-        permissions=["InvoiceRead", "InvoiceWrite"],
-        auto_send=False,
-    )
+    return active_connection(company_a, auto_send=False)
 
 
 def test_send_button_confirms_then_queues_once(
