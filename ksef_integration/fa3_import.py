@@ -615,6 +615,25 @@ def failure_retry(*, failure: ImportFailure) -> Invoice | None:
     return Invoice.objects.filter(company=company, ksef_number=failure.ksef_number).first()
 
 
+def imported_restate(*, invoice: Invoice, xml: bytes) -> bool:
+    """Give an invoice imported before amounts were kept as written its RodzajFaktury and stated totals
+    from its original XML (lines are left as they are). False if there is nothing to do or it cannot be
+    read; the invoice then stays as it was."""
+    if invoice.stated_kind:
+        return False
+    try:
+        parsed = parse_invoice(xml)
+        stated = stated_totals(parsed)
+    except ValueError:
+        return False
+    net, vat, gross = _totals(stated)
+    invoice.stated_kind = parsed.kind.value
+    invoice.stated_totals = stated.to_json()
+    invoice.total_net, invoice.total_vat, invoice.total_gross = net, vat, gross
+    invoice.save(update_fields=["stated_kind", "stated_totals", "total_net", "total_vat", "total_gross"])
+    return True
+
+
 def failures_retry(*, company: Company) -> int:
     """Retry every ``ImportFailure`` of the company; how many imported now."""
     done = 0

@@ -17,12 +17,12 @@ urlpatterns = [
     path("ustawienia/ksef/pobierz-teraz/", views.import_now, name="import_now"),
     path("ustawienia/ksef/powiadomienia/", views.import_digest, name="import_digest"),
     path(
-        "ustawienia/ksef/nie-zaimportowane/<str:ksef_number>/xml/",
+        "ustawienia/ksef/nie-zaimportowane/<uuid:failure_uuid>/xml/",
         views_import_failures.import_failure_xml,
         name="import_failure_xml",
     ),
     path(
-        "ustawienia/ksef/nie-zaimportowane/<str:ksef_number>/ponow/",
+        "ustawienia/ksef/nie-zaimportowane/<uuid:failure_uuid>/ponow/",
         views_import_failures.import_failure_retry,
         name="import_failure_retry",
     ),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
@@ -14,18 +16,21 @@ from ksef_integration.fa3_import import failure_retry
 from ksef_integration.models import ImportFailure
 
 
-def _failure_or_404(membership: Membership, ksef_number: str) -> ImportFailure:
-    failure = ImportFailure.objects.filter(company=membership.company, ksef_number=ksef_number).first()
+def _failure_or_404(membership: Membership, failure_uuid: uuid.UUID) -> ImportFailure:
+    failure = ImportFailure.objects.filter(company=membership.company, uuid=failure_uuid).first()
     if failure is None:
         raise Http404
     return failure
 
 
-@require_GET
 @company_required()
-def import_failure_xml(request: HttpRequest, ksef_number: str, *, membership: Membership) -> HttpResponse:
+def import_failure_xml(
+    request: HttpRequest, failure_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
     """The invoice's XML as KSeF gave it, byte for byte."""
-    failure = _failure_or_404(membership, ksef_number)
+    failure = _failure_or_404(membership, failure_uuid)  # first: another company's row is a 404 always
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in failure.ksef_number)
     response = HttpResponse(bytes(failure.xml), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
@@ -34,8 +39,11 @@ def import_failure_xml(request: HttpRequest, ksef_number: str, *, membership: Me
 
 @require_POST
 @company_required(Role.OWNER, Role.ACCOUNTANT)
-def import_failure_retry(request: HttpRequest, ksef_number: str, *, membership: Membership) -> HttpResponse:
-    failure = _failure_or_404(membership, ksef_number)
+def import_failure_retry(
+    request: HttpRequest, failure_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    failure = _failure_or_404(membership, failure_uuid)
+    ksef_number = failure.ksef_number
     invoice = failure_retry(failure=failure)
     if invoice is None:
         message = _("The invoice %(number)s still cannot be imported.") % {"number": ksef_number}

@@ -3,6 +3,8 @@ the per-company lock), and the original XML + KSeF metadata of each imported inv
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -142,6 +144,7 @@ class ImportFailure(models.Model):
     number, the XML byte for byte and why. The import goes on past it (the cursor moves), and it is tried
     again on every later run and from the admin; once it imports, the row is deleted."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_import_failures")
     ksef_number = models.CharField(_("KSeF number"), max_length=64)
     subject_type = models.CharField(_("subject type"), max_length=16, choices=SubjectType.choices)

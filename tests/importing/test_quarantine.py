@@ -94,7 +94,7 @@ def test_a_poison_invoice_is_kept_aside_the_cursor_moves_and_it_is_retried_after
     settings_page = alice_client.get(reverse("ksef_integration:settings")).content.decode()
     assert 'id="ksef-import-failures"' in settings_page
     assert poison in settings_page
-    xml = alice_client.get(reverse("ksef_integration:import_failure_xml", args=[poison]))
+    xml = alice_client.get(reverse("ksef_integration:import_failure_xml", args=[failure.uuid]))
     assert xml.status_code == 200
     assert xml.content == bytes(failure.xml)
 
@@ -133,7 +133,8 @@ def test_the_owner_and_staff_can_try_again(
     assert ImportFailure.objects.count() == 2
     monkeypatch.setattr(fa3_import, "_create", create)
 
-    response = alice_client.post(reverse("ksef_integration:import_failure_retry", args=[first]))
+    failure = ImportFailure.objects.get(ksef_number=first)
+    response = alice_client.post(reverse("ksef_integration:import_failure_retry", args=[failure.uuid]))
     invoice = Invoice.objects.get(company=company, ksef_number=first)
     assert response.status_code == 302
     assert response["Location"] == reverse("invoices:detail", args=[invoice.uuid])
@@ -162,6 +163,37 @@ def test_another_company_cannot_see_or_retry_a_failure(
     monkeypatch.setattr(fa3_import, "_create", broken)
     company_import(company_id=company.pk)
     assert ImportFailure.objects.filter(ksef_number=number).exists()
-    assert bob_client.get(reverse("ksef_integration:import_failure_xml", args=[number])).status_code == 404
-    assert bob_client.post(reverse("ksef_integration:import_failure_retry", args=[number])).status_code == 404
+    failure = ImportFailure.objects.get(ksef_number=number)
+    assert (
+        bob_client.get(reverse("ksef_integration:import_failure_xml", args=[failure.uuid])).status_code == 404
+    )
+    retry = reverse("ksef_integration:import_failure_retry", args=[failure.uuid])
+    assert bob_client.post(retry).status_code == 404
     assert Decimal(ImportFailure.objects.get(ksef_number=number).attempts) == 1
+
+
+def test_invoices_imported_before_are_restated_from_their_xml(company_a: Any) -> None:
+    """The command gives an invoice imported by the old code its kind and stated totals; ours stay."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from ksef_integration.fa3_import import window_import
+
+    xml = faktura(
+        """<KodWaluty>PLN</KodWaluty><P_1>2026-09-04</P_1><P_2>PAR/1</P_2><P_15>123.00</P_15>
+    {adnotacje}<RodzajFaktury>UPR</RodzajFaktury>""",
+        buyer_nip=company_a.nip,
+    )
+    window_import(company=company_a, subject_type=SubjectType.SUBJECT2, invoices={"K-1": xml}, metadata=())
+    # as the old import left it: no kind as written, gross recomputed as 0.00
+    Invoice.objects.filter(ksef_number="K-1").update(
+        stated_kind="", stated_totals=None, total_net=0, total_vat=0, total_gross=0
+    )
+    out = StringIO()
+    call_command("ksef_restate_imported", stdout=out)
+    assert "restated 1 " in out.getvalue()
+    invoice = Invoice.objects.get(ksef_number="K-1")
+    assert (invoice.stated_kind, invoice.total_gross) == ("UPR", Decimal("123.00"))
+    call_command("ksef_restate_imported", stdout=out)  # again: nothing to do
+    assert "restated 0 " in out.getvalue()
