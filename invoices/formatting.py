@@ -42,3 +42,17 @@ def bank_account(value: str) -> str:
     if len(value) == 28 and value[:2].isalpha() and value[2:].isdigit():  # PL + NRB
         return f"{value[:2]} {bank_account(value[2:])}"
     return value
+
+
+def rate_code(code: str) -> str:
+    """A rate group's label: "23%" for a taxed rate, the FA(3) code for the others ("zw", "0 KR", "np I"),
+    "OSS" for the OSS procedure and "margin scheme" for P_13_11."""
+    from django.utils.translation import gettext
+
+    from invoices.totals import MARGIN
+
+    if code.isdigit():
+        return f"{code}%"
+    if code == MARGIN:
+        return gettext("margin scheme")
+    return code

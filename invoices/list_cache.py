@@ -41,7 +41,7 @@ from invoices import formatting
 from invoices.models import Invoice, InvoiceKind, KsefStatus
 from invoices.selectors import ListedInvoice, PageVersions
 
-MARKUP_VERSION = 2  # bump when _document_rows.html or the row values change
+MARKUP_VERSION = 3  # bump when _document_rows.html or the row values change
 CACHE_SECONDS = 60 * 60
 _PLACEHOLDER = uuid.UUID(int=0)
 
@@ -65,7 +65,7 @@ class ListRow:
 
 def _shown_values(invoice: ListedInvoice) -> tuple[object, ...]:
     return (
-        invoice.uuid, invoice.number, invoice.kind, invoice.is_new, invoice.issue_date,
+        invoice.uuid, invoice.number, invoice.kind, invoice.stated_kind, invoice.is_new, invoice.issue_date,
         invoice.counterparty_name, invoice.counterparty_nip,
         invoice.total_net, invoice.total_gross, invoice.currency, invoice.ksef_status,
     )  # fmt: skip
@@ -144,11 +144,12 @@ def list_rows_build(*, invoices: Sequence[ListedInvoice]) -> list[ListRow]:
     labels = {value: str(label) for value, label in KsefStatus.choices}
     rows = []
     for invoice in invoices:
+        kind = invoice.stated_kind or invoice.kind  # as its issuer wrote it (ROZ, UPR, KOR_ZAL …)
         rows.append(
             ListRow(
                 url=url_pattern.replace(placeholder, str(invoice.uuid)),
                 number=invoice.number,
-                kind="" if invoice.kind == InvoiceKind.VAT else invoice.kind,
+                kind="" if kind == InvoiceKind.VAT else kind,
                 is_new=invoice.is_new,
                 issue_date=invoice.issue_date.strftime("%d.%m.%Y"),
                 party_name=invoice.counterparty_name,

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Company
 from accounts.nip import validate_nip
-from invoices.totals import RateTotal, rate_totals
+from invoices.totals import DueKind, InvoiceSummary, RateTotal, StatedTotals, rate_totals
 
 
 def _adds_up(total: str, a: str, b: str) -> LessThan:
@@ -39,6 +39,34 @@ class InvoiceKind(models.TextChoices):
     VAT = "VAT", _("VAT invoice")
     KOR = "KOR", _("correction")
     ZAL = "ZAL", _("advance invoice")
+
+
+class DocumentKind(models.TextChoices):
+    """``RodzajFaktury`` exactly as an imported invoice's issuer wrote it (``Invoice.stated_kind``).
+
+    ``Invoice.kind`` is the portal's coarser classification (VAT/KOR/ZAL) that numbering, filters and
+    corrections work with; this is what the invoice's title and badge show.
+    """
+
+    VAT = "VAT", _("VAT invoice")
+    KOR = "KOR", _("correcting invoice")
+    ZAL = "ZAL", _("advance invoice")
+    ROZ = "ROZ", _("settlement invoice")
+    UPR = "UPR", _("simplified invoice")
+    KOR_ZAL = "KOR_ZAL", _("correction of an advance invoice")
+    KOR_ROZ = "KOR_ROZ", _("correction of a settlement invoice")
+
+
+# The document's title per kind; "%(number)s" is the invoice number.
+DOCUMENT_TITLES = {
+    DocumentKind.VAT: _("VAT invoice %(number)s"),
+    DocumentKind.KOR: _("Correcting invoice %(number)s"),
+    DocumentKind.ZAL: _("Advance invoice %(number)s"),
+    DocumentKind.ROZ: _("Settlement invoice %(number)s"),
+    DocumentKind.UPR: _("Simplified invoice %(number)s"),
+    DocumentKind.KOR_ZAL: _("Correcting advance invoice %(number)s"),
+    DocumentKind.KOR_ROZ: _("Correcting settlement invoice %(number)s"),
+}
 
 
 class KsefStatus(models.TextChoices):
@@ -239,6 +267,15 @@ class Invoice(models.Model):
     total_gross = models.DecimalField(
         _("gross total"), max_digits=18, decimal_places=2, default=Decimal("0.00")
     )  # P_15
+    # An invoice imported from KSeF shows what its issuer wrote, never what the portal would compute:
+    # ``stated_kind`` is its RodzajFaktury and ``stated_totals`` its P_13_x/P_14_x/P_14_xW per rate, P_15 and
+    # Rozliczenie (invoices.totals.StatedTotals). Both are empty on invoices made in the portal, whose
+    # totals are computed from the lines. ``total_*`` then hold P_15 and the sums of P_13_x/P_14_x (bounded
+    # to the columns) for the list and its filters.
+    stated_kind = models.CharField(
+        _("kind as written"), max_length=8, choices=DocumentKind.choices, blank=True, default=""
+    )
+    stated_totals = models.JSONField(_("amounts as written"), null=True, blank=True, editable=False)
 
     # DaneFaKorygowanej: kept as text too, because the corrected invoice may not be in our database.
     corrected_invoice = models.ForeignKey(
@@ -278,9 +315,10 @@ class Invoice(models.Model):
         verbose_name_plural = _("invoices")
         ordering = ["-issue_date", "-id"]
         constraints = [
+            # Our own numbering; a sales invoice issued elsewhere (imported) may carry any number.
             models.UniqueConstraint(
                 fields=["company", "direction", "kind", "number"],
-                condition=Q(direction="sales"),
+                condition=Q(direction="sales", stated_kind=""),
                 name="invoice_sales_number_unique",
             ),
             models.UniqueConstraint(
@@ -302,13 +340,19 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(exchange_rate__isnull=True) | Q(exchange_rate__gt=0), name="invoice_rate_positive"
             ),
+            # P_15 of an imported invoice is what its issuer wrote (rounded per rate, or the only amount of
+            # a simplified invoice): only the portal's own totals must add up.
             models.CheckConstraint(
-                condition=_adds_up("total_gross", "total_net", "total_vat"),
+                condition=~Q(stated_kind="") | Q(_adds_up("total_gross", "total_net", "total_vat")),
                 name="invoice_gross_is_net_plus_vat",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="VAT") | (Q(total_net__gte=0) & Q(total_vat__gte=0)),
+                condition=~Q(kind="VAT") | ~Q(stated_kind="") | (Q(total_net__gte=0) & Q(total_vat__gte=0)),
                 name="invoice_vat_totals_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(stated_kind="") | Q(stated_kind__in=DocumentKind.values),
+                name="invoice_stated_kind",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="KOR") | ~Q(corrected_number=""), name="invoice_correction_names_original"
@@ -389,9 +433,48 @@ class Invoice(models.Model):
             and not self.ksef_number
         )
 
+    @property
+    def document_kind(self) -> str:
+        """RodzajFaktury as written on an imported invoice, else the portal's kind."""
+        return self.stated_kind or self.kind
+
+    @property
+    def title(self) -> str:
+        """ "Faktura VAT FV/1/2026", "Faktura rozliczeniowa …": the document's own title."""
+        title = DOCUMENT_TITLES.get(self.document_kind, DOCUMENT_TITLES[DocumentKind.VAT])  # type: ignore[call-overload]
+        return str(title) % {"number": self.number}
+
+    @property
+    def badge(self) -> str:
+        """The kind's code beside the number in lists; "" for a plain VAT invoice."""
+        return "" if self.document_kind == InvoiceKind.VAT else self.document_kind
+
+    @property
+    def stated(self) -> StatedTotals | None:
+        """What an imported invoice states about its amounts; None for invoices made in the portal."""
+        return StatedTotals.from_json(self.stated_totals) if self.stated_totals is not None else None
+
     def rate_totals(self) -> list[RateTotal]:
-        """Per-rate sums from the lines (prefetch ``lines`` to avoid a query)."""
+        """Per-rate sums: as written (``P_13_x``/``P_14_x``/``P_14_xW``) on an imported invoice, else from
+        the lines (prefetch ``lines`` to avoid a query)."""
+        stated = self.stated
+        if stated is not None:
+            return stated.rate_totals()
         return rate_totals(self.lines.all(), currency=self.currency, exchange_rate=self.exchange_rate)
+
+    def summary(self) -> InvoiceSummary:
+        """The "Total" row and the amount to pay, as the document shows them."""
+        stated = self.stated
+        if stated is not None:
+            return stated.summary(correction=self.is_correction)
+        return InvoiceSummary(
+            net=self.total_net,
+            vat=self.total_vat,
+            gross=self.total_gross,
+            vat_pln=None,
+            due=self.total_gross,
+            due_kind=DueKind.DIFFERENCE if self.is_correction else DueKind.DUE,
+        )
 
 
 class InvoiceLine(models.Model):

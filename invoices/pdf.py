@@ -14,6 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -23,9 +24,11 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.doctemplate import LayoutError
 
-from invoices.formatting import bank_account, money, price, quantity
+from invoices.formatting import bank_account, money, price, quantity, rate_code
 from invoices.models import Invoice, InvoiceKind, InvoiceLine, KsefStatus
+from invoices.totals import DueKind
 from invoices.visualisation import QrCode, qr_png
 
 logger = logging.getLogger(__name__)
@@ -58,18 +61,43 @@ def _font_names() -> tuple[str, str]:
 
 
 def _title(invoice: Invoice) -> str:
-    if invoice.kind == InvoiceKind.KOR:
-        return _("Correcting invoice %(number)s") % {"number": invoice.number}
-    return _("VAT invoice %(number)s") % {"number": invoice.number}
+    return invoice.title
+
+
+# A table cell cannot continue on the next page: its text is folded to this many lines (the rest of the
+# lines joined into the last one, which wraps), so any name or address lays out. Free text outside tables
+# (notes, the correction's reason) splits across pages and is kept whole.
+CELL_LINES = 12
+COMPACT_LINES = 3
+COMPACT_CHARS = 300
+
+
+def fold(text: str, *, max_lines: int = CELL_LINES, max_chars: int | None = None) -> str:
+    """``text`` with blank lines dropped and at most ``max_lines`` lines (and ``max_chars`` characters)."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+    folded = "\n".join(lines)
+    if max_chars is not None and len(folded) > max_chars:
+        folded = folded[: max_chars - 1] + "…"
+    return folded
 
 
 def invoice_pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode] = ()) -> bytes:
-    """The invoice as PDF bytes; safe to call from several threads (they take turns)."""
+    """The invoice as PDF bytes; safe to call from several threads (they take turns).
+
+    Whatever the invoice's texts are, it lays out: table cells are folded (``fold``), and should a page
+    still overflow, the PDF is made again with every text cut short (``compact``)."""
     with _RENDER_LOCK:
-        return _pdf_render(invoice, qr_codes=qr_codes)
+        try:
+            return _pdf_render(invoice, qr_codes=qr_codes, compact=False)
+        except LayoutError:
+            logger.warning("invoice %s: the PDF did not lay out; made again with shortened texts", invoice.pk)
+            return _pdf_render(invoice, qr_codes=qr_codes, compact=True)
 
 
-def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
+def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) -> bytes:
     regular, bold = _font_names()
     base = ParagraphStyle("base", fontName=regular, fontSize=9, leading=12)
     small = ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5)
@@ -81,7 +109,12 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
     center_bold = ParagraphStyle("center_bold", parent=center, fontName=bold, fontSize=9, leading=12)
 
     def p(text: str, style: ParagraphStyle = base) -> Paragraph:
+        if compact:
+            text = fold(text, max_lines=COMPACT_LINES, max_chars=COMPACT_CHARS)
         return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    def cell(text: str, style: ParagraphStyle = base) -> Paragraph:
+        return p(fold(text), style)
 
     story: list[Flowable] = [p(_title(invoice), head), Spacer(1, 2 * mm)]
     meta = [
@@ -93,14 +126,19 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
         meta.append(f"{_('Place of issue')}: {invoice.place_of_issue}")
     if invoice.ksef_number:
         meta.append(f"{_('KSeF number')}: {invoice.ksef_number}")
+    if invoice.ksef_number and invoice.ksef_acquisition_date:
+        received = timezone.localtime(invoice.ksef_acquisition_date)
+        meta.append(f"{_('received by KSeF')}: {date_format(received, 'd.m.Y H:i:s')}")
     story += [p(" · ".join(meta)), Spacer(1, 5 * mm)]
 
     def party(
         title: str, name: str, nip: str, foreign: str, line1: str, line2: str, country: str
     ) -> list[Paragraph]:
         ident = f"NIP {nip}" if nip else foreign
-        lines = [name, line1, line2, country if country != "PL" else "", ident]
-        return [p(title, label), p("\n".join(x for x in lines if x))]
+        lines = [
+            fold(x, max_lines=4) for x in (name, line1, line2, country if country != "PL" else "", ident)
+        ]
+        return [p(title, label), cell("\n".join(x for x in lines if x))]
 
     parties = Table(
         [
@@ -174,9 +212,9 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
             rows.append(
                 [
                     str(line.ordinal),
-                    p(line.name, small),
+                    cell(line.name, small),
                     quantity(line.quantity),
-                    line.unit,
+                    cell(line.unit, small),
                     price(line.unit_price),
                     money(line.net_value),
                     line.get_vat_rate_display(),
@@ -192,26 +230,60 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
         table.setStyle(_table_style(regular, bold))
         story += [table, Spacer(1, 4 * mm)]
 
-    totals_rows: list[list[object]] = [
-        [p(_("VAT rate"), small), p(_("Net"), small), p(_("VAT"), small), p(_("Gross"), small)]
-    ]
+    summary = invoice.summary()
+    currency_pln = invoice.currency != "PLN"
+    heads = [_("VAT rate"), _("Net"), _("VAT"), _("Gross")] + ([_("VAT in PLN")] if currency_pln else [])
+    totals_rows: list[list[object]] = [[p(h, small) for h in heads]]
     for total in invoice.rate_totals():
-        totals_rows.append(
-            [_rate_label(total.vat_rate), money(total.net), money(total.vat), money(total.gross)]
-        )
-    totals_rows.append(
-        [_("Total"), money(invoice.total_net), money(invoice.total_vat), money(invoice.total_gross)]
-    )
-    totals = Table(totals_rows, colWidths=[30 * mm, 25 * mm, 25 * mm, 25 * mm], hAlign="RIGHT")
+        row: list[object] = [
+            _rate_label(total.vat_rate),
+            money(total.net),
+            money(total.vat) if total.stated_vat else "—",
+            money(total.gross),
+        ]
+        if currency_pln:
+            row.append(money(total.vat_pln) if total.vat_pln is not None else "—")
+        totals_rows.append(row)
+    total_row: list[object] = [
+        _("Total"),
+        money(summary.net) if summary.net is not None else "—",
+        money(summary.vat) if summary.vat is not None else "—",
+        money(summary.gross),
+    ]
+    if currency_pln:
+        total_row.append(money(summary.vat_pln) if summary.vat_pln is not None else "")
+    totals_rows.append(total_row)
+    widths = [30 * mm, 25 * mm, 25 * mm, 25 * mm] + ([25 * mm] if currency_pln else [])
+    totals = Table(totals_rows, colWidths=widths, hAlign="RIGHT")
     style = _table_style(regular, bold, first_number_column=1)
     style.add("FONTNAME", (0, -1), (-1, -1), bold)
     totals.setStyle(style)
     story += [totals, Spacer(1, 4 * mm)]
 
-    due_label = _("Amount due") if invoice.kind != InvoiceKind.KOR else _("Difference to settle")
+    stated = invoice.stated
+    if stated is not None and stated.settlement is not None:
+        settlement = stated.settlement
+        rows_s: list[list[object]] = [[p(_("Settlement"), small), ""]]
+        rows_s += [[cell(f"{_('Charge')}: {e.reason}", small), money(e.amount)] for e in settlement.charges]
+        if settlement.charges_total is not None:
+            rows_s.append([_("Charges in total"), money(settlement.charges_total)])
+        rows_s += [
+            [cell(f"{_('Deduction')}: {e.reason}", small), money(e.amount)] for e in settlement.deductions
+        ]
+        if settlement.deductions_total is not None:
+            rows_s.append([_("Deductions in total"), money(settlement.deductions_total)])
+        table_s = Table(rows_s, colWidths=[80 * mm, 25 * mm], hAlign="RIGHT")
+        table_s.setStyle(_table_style(regular, bold, first_number_column=1))
+        story += [table_s, Spacer(1, 4 * mm)]
+
+    due_label = {
+        DueKind.DUE: _("Amount due"),
+        DueKind.DIFFERENCE: _("Difference to settle"),
+        DueKind.TO_SETTLE: _("Amount to settle"),
+    }[summary.due_kind]
     story.append(
         p(
-            f"{due_label}: {money(invoice.total_gross, invoice.currency)}",
+            f"{due_label}: {money(summary.due, invoice.currency)}",
             ParagraphStyle("due", parent=base, fontName=bold, fontSize=12, leading=16),
         )
     )
@@ -226,6 +298,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
         payment.append(_("Split payment mechanism"))
     if invoice.currency != "PLN" and invoice.exchange_rate:
         payment.append(f"{_('Exchange rate')}: {invoice.exchange_rate.normalize():f} PLN/{invoice.currency}")
+    elif invoice.currency != "PLN" and stated is not None and stated.exchange_rate:
+        payment.append(f"{_('Exchange rate')}: {stated.exchange_rate} PLN/{invoice.currency}")
     if payment:
         story.append(p("\n".join(payment)))
     if invoice.notes:
@@ -265,7 +339,7 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode]) -> bytes:
 def _rate_label(code: str) -> str:
     from invoices.models import VatRate
 
-    return str(VatRate(code).label) if code in VatRate.values else code
+    return str(VatRate(code).label) if code in VatRate.values else rate_code(code)
 
 
 def _table_style(regular: str, bold: str, *, first_number_column: int = 2) -> TableStyle:

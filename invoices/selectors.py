@@ -20,6 +20,7 @@ PAGE_SIZE = 50
 LIST_FIELDS = (
     "id", "uuid", "company_id", "direction", "kind", "number", "issue_date", "seller_name", "seller_nip",
     "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number", "is_new",
+    "stated_kind",
 )  # fmt: skip
 
 
@@ -135,6 +136,7 @@ class ListedInvoice(NamedTuple):
     ksef_status: str
     ksef_number: str
     is_new: bool
+    stated_kind: str  # RodzajFaktury as written on an imported invoice, "" on the portal's own
     row_version: str | None  # ksefportal.model_rows.RowVersion: None on databases without row versions
 
     @property

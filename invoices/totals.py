@@ -9,13 +9,17 @@ subtracted from the "after" lines rate by rate. The same rule as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, Protocol
 
 GROSZ = Decimal("0.01")
 RATE_ORDER = ("23", "22", "8", "7", "5", "4", "3", "0 KR", "0 WDT", "0 EX", "zw", "oo", "np I", "np II")
+# Rate groups of FA(3) without a P_12 code of their own: P_13_5 (OSS procedure) and P_13_11 (margin scheme).
+OSS = "OSS"
+MARGIN = "margin"
 
 
 def round_half_up(value: Decimal) -> Decimal:
@@ -51,6 +55,7 @@ class RateTotal:
     net: Decimal
     vat: Decimal
     vat_pln: Decimal | None = None
+    stated_vat: bool = True  # False: an imported group without P_14_x (0%, exempt …); shown as "—"
 
     @property
     def gross(self) -> Decimal:
@@ -94,6 +99,164 @@ def invoice_sums(totals: Iterable[RateTotal]) -> tuple[Decimal, Decimal, Decimal
         net += total.net
         vat += total.vat
     return net, vat, net + vat
+
+
+class DueKind(StrEnum):
+    """What the amount under the totals is: to pay, a correction's difference, or an overpayment to settle."""
+
+    DUE = "due"
+    DIFFERENCE = "difference"
+    TO_SETTLE = "to_settle"
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """The document's "Total" row and the amount to pay. ``net``/``vat`` None: the invoice states none
+    (a simplified invoice may carry only ``P_15``); ``vat_pln`` is the sum of ``P_14_xW``, if stated."""
+
+    net: Decimal | None
+    vat: Decimal | None
+    gross: Decimal
+    vat_pln: Decimal | None
+    due: Decimal
+    due_kind: DueKind
+
+
+@dataclass(frozen=True)
+class SettlementEntry:
+    """One ``Rozliczenie/Obciazenia`` (charge) or ``Odliczenia`` (deduction): amount and reason."""
+
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """``Rozliczenie``: charges and deductions beside the invoice's amount, and what is left to pay
+    (``DoZaplaty``) or to settle (``DoRozliczenia``)."""
+
+    charges: tuple[SettlementEntry, ...] = ()
+    charges_total: Decimal | None = None
+    deductions: tuple[SettlementEntry, ...] = ()
+    deductions_total: Decimal | None = None
+    to_pay: Decimal | None = None
+    to_settle: Decimal | None = None
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _entries(values: Any) -> tuple[SettlementEntry, ...]:
+    out = []
+    for item in values or ():
+        amount = _dec(item.get("amount")) if isinstance(item, Mapping) else None
+        if amount is not None:
+            out.append(SettlementEntry(amount=amount, reason=str(item.get("reason", ""))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class StatedTotals:
+    """The amounts an imported invoice states, read back from ``Invoice.stated_totals`` (JSON, Decimals as
+    strings): per-rate groups in document order, ``P_15`` and ``Rozliczenie``. See :meth:`to_json`."""
+
+    rates: tuple[RateTotal, ...]
+    gross: Decimal
+    settlement: Settlement | None = None
+    exchange_rate: str | None = None  # KursWaluty as written when it does not fit the invoice's column
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatedTotals:
+        rates = []
+        for item in data.get("rates") or ():
+            net = _dec(item.get("net"))
+            if net is None:
+                continue
+            rates.append(
+                RateTotal(
+                    vat_rate=str(item.get("rate", "")),
+                    net=net,
+                    vat=_dec(item.get("vat")) or Decimal("0.00"),
+                    vat_pln=_dec(item.get("vat_pln")),
+                    stated_vat=item.get("vat") is not None,
+                )
+            )
+        settlement = None
+        if isinstance(raw := data.get("settlement"), Mapping):
+            settlement = Settlement(
+                charges=_entries(raw.get("charges")),
+                charges_total=_dec(raw.get("charges_total")),
+                deductions=_entries(raw.get("deductions")),
+                deductions_total=_dec(raw.get("deductions_total")),
+                to_pay=_dec(raw.get("to_pay")),
+                to_settle=_dec(raw.get("to_settle")),
+            )
+        return cls(
+            rates=tuple(rates),
+            gross=_dec(data.get("gross")) or Decimal("0.00"),
+            settlement=settlement,
+            exchange_rate=data.get("exchange_rate"),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else f"{value:f}"
+
+        settlement = None
+        if self.settlement is not None:
+            s = self.settlement
+            settlement = {
+                "charges": [{"amount": text(e.amount), "reason": e.reason} for e in s.charges],
+                "charges_total": text(s.charges_total),
+                "deductions": [{"amount": text(e.amount), "reason": e.reason} for e in s.deductions],
+                "deductions_total": text(s.deductions_total),
+                "to_pay": text(s.to_pay),
+                "to_settle": text(s.to_settle),
+            }
+        return {
+            "rates": [
+                {
+                    "rate": r.vat_rate,
+                    "net": text(r.net),
+                    "vat": text(r.vat) if r.stated_vat else None,
+                    "vat_pln": text(r.vat_pln),
+                }
+                for r in self.rates
+            ],
+            "gross": text(self.gross),
+            "settlement": settlement,
+            "exchange_rate": self.exchange_rate,
+            "warnings": list(self.warnings),
+        }
+
+    def rate_totals(self) -> list[RateTotal]:
+        return list(self.rates)
+
+    def summary(self, *, correction: bool) -> InvoiceSummary:
+        net = sum((r.net for r in self.rates), Decimal("0.00")) if self.rates else None
+        stated_vat = [r.vat for r in self.rates if r.stated_vat]
+        vat_pln = [r.vat_pln for r in self.rates if r.vat_pln is not None]
+        due, due_kind = self.gross, DueKind.DIFFERENCE if correction else DueKind.DUE
+        if self.settlement is not None and self.settlement.to_pay is not None:
+            due, due_kind = self.settlement.to_pay, DueKind.DUE
+        elif self.settlement is not None and self.settlement.to_settle is not None:
+            due, due_kind = self.settlement.to_settle, DueKind.TO_SETTLE
+        return InvoiceSummary(
+            net=net,
+            vat=sum(stated_vat, Decimal("0.00")) if stated_vat else None,
+            gross=self.gross,
+            vat_pln=sum(vat_pln, Decimal("0.00")) if vat_pln else None,
+            due=due,
+            due_kind=due_kind,
+        )
 
 
 def _rate_sort_key(code: str) -> int:

@@ -198,6 +198,8 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
         "lines_before": [line for line in lines if line.before_correction],
         "lines_after": [line for line in lines if not line.before_correction],
         "rate_totals": invoice.rate_totals(),
+        "summary": invoice.summary(),
+        "stated": invoice.stated,
         "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
         "KsefStatus": KsefStatus,
     }

@@ -142,4 +142,5 @@ class SubmissionAdmin(admin.ModelAdmin):
             self.message_user(request, f"{checked.invoice}: {checked.get_status_display()}", messages.INFO)
 
 
-from ksef_integration import admin_offline  # noqa: E402, F401 - registers the offline models (issue 8)
+# Registers the offline models (issue 8) and the invoices an import could not store (issue 16).
+from ksef_integration import admin_importing, admin_offline  # noqa: E402, F401

@@ -1,8 +1,14 @@
 """An FA(3) invoice from a KSeF export → ``invoices`` records (contractor, invoice, lines) + the original XML.
 
 Upsert by (company, KSeF number): an invoice KSeF already gave us is left as it is (KSeF invoices never
-change), and an invoice the portal sent itself is recognised (by KSeF number, or by its number while the
-sending side has not stored the KSeF number yet) instead of being imported a second time.
+change), and an invoice the portal sent itself is recognised by identity (the KSeF number its submission
+got, or the SHA-256 of the XML we sent) instead of being imported a second time. A document of another
+issuer with the same number as one of ours is imported as a separate invoice, with a warning on it.
+
+An imported invoice shows what its issuer wrote: ``stated_kind`` (RodzajFaktury) and ``stated_totals``
+(P_13_x/P_14_x/P_14_xW, P_15, Rozliczenie) are kept beside the lines; nothing the XML states is recomputed.
+Values are bounded to what the columns hold. An invoice that still cannot be stored is kept as an
+``ImportFailure`` (KSeF number, XML, reason) and the rest of the window is stored all the same.
 """
 
 from __future__ import annotations
@@ -10,22 +16,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.db import DataError, IntegrityError
+from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Company
 from invoices.errors import InvoiceError
 from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
 from invoices.services import PartyData, contractor_upsert
-from invoices.totals import line_vat, rate_percent, round_half_up
+from invoices.totals import (
+    MARGIN,
+    OSS,
+    RateTotal,
+    Settlement,
+    SettlementEntry,
+    StatedTotals,
+    line_vat,
+    rate_percent,
+    round_half_up,
+)
 from ksef_integration.fa3 import model as fa3
-from ksef_integration.fa3.parser import parse_invoice
+from ksef_integration.fa3.parser import parse_invoice, settlement_parse
 from ksef_integration.ksef.crypto import sha256_b64
-from ksef_integration.ksef.invoices import InvoiceMetadata
-from ksef_integration.models import ImportedDocument, SubjectType
+from ksef_integration.ksef.invoices import InvoiceMetadata, invoice_metadata_parse
+from ksef_integration.models import ImportedDocument, ImportFailure, SubjectType, Submission
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +58,17 @@ _KINDS = {
 }
 # A line without P_12 (margin scheme, OSS): the local rate is only used for summaries, the XML is kept as is.
 _NO_RATE = VatRate.ZW
+# The rate a P_13_x group is shown with when its lines do not name one rate (or there are no lines).
+_BUCKET_RATES = {
+    "1": "23", "2": "8", "3": "5", "4": "4", "5": OSS, "6_1": "0 KR", "6_2": "0 WDT", "6_3": "0 EX",
+    "7": "zw", "8": "np I", "9": "np II", "10": "oo", "11": MARGIN,
+}  # fmt: skip
+# Column sizes (digits, decimal places) of what an imported invoice writes into the database.
+MONEY = (18, 2)
+RATE = (12, 6)
+QUANTITY = (22, 6)
+PRICE = (22, 8)
+SAME_NUMBER = "same_number"  # StatedTotals.warnings: one of our own invoices has this number
 
 
 class ImportMappingError(Exception):
@@ -57,7 +85,31 @@ class WindowStats:
     created: int = 0
     recognised: int = 0
     unchanged: int = 0
+    failed: int = 0
     created_ids: list[int] = field(default_factory=list)
+
+
+def fit(value: Decimal | None, size: tuple[int, int]) -> Decimal | None:
+    """``value`` rounded to the column's decimal places, or None when it does not fit the column."""
+    if value is None:
+        return None
+    digits, places = size
+    try:
+        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return None
+    return rounded if abs(rounded) < Decimal(10) ** (digits - places) else None
+
+
+def _fit_or(value: Decimal, size: tuple[int, int]) -> Decimal:
+    """``value`` if it fits the column, else the largest value of its sign that does (list and filters
+    only; the page shows the stated value)."""
+    fitted = fit(value, size)
+    if fitted is not None:
+        return fitted
+    digits, places = size
+    largest = Decimal(10) ** (digits - places) - Decimal(1).scaleb(-places)
+    return largest if value > 0 else -largest
 
 
 def _tax_id_fields(tax_id: fa3.TaxId) -> tuple[str, str, str | None]:
@@ -117,8 +169,12 @@ def _line_amounts(line: fa3.Line, rate: str) -> tuple[Decimal, Decimal, Decimal]
             net = round_half_up(line.quantity * line.unit_price)
         else:
             net = Decimal("0.00")
-    net = round_half_up(net)
-    vat = round_half_up(vat) if vat is not None else line_vat(net, rate)
+    net = fit(net, MONEY)
+    if net is None:  # more than the column holds (quantity times price of an absurd line): shown as 0
+        return Decimal("0.00"), Decimal("0.00"), Decimal("0.00")
+    vat = fit(vat, MONEY) if vat is not None else fit(line_vat(net, rate), MONEY)
+    if vat is None or fit(net + vat, MONEY) is None:
+        vat = Decimal("0.00")
     return net, vat, net + vat
 
 
@@ -135,10 +191,16 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
         used.add((before, ordinal))
         rate = line.vat_rate.value if line.vat_rate is not None else _NO_RATE.value
         net, vat, gross = _line_amounts(line, rate)
-        quantity = line.quantity if line.quantity is not None else Decimal(1)
-        unit_price = line.unit_price
+        quantity = fit(line.quantity, QUANTITY)
+        if quantity is None:
+            quantity = Decimal(1)
+        unit_price = fit(line.unit_price, PRICE)
         if unit_price is None:
-            unit_price = line.unit_price_gross if line.unit_price_gross is not None else net
+            unit_price = fit(line.unit_price_gross, PRICE)
+        if unit_price is None:
+            unit_price = fit(net, PRICE)
+        if unit_price is None:  # a line of only P_11 = 10^16: no price column holds it
+            unit_price = Decimal(0)
         objects.append(
             InvoiceLine(
                 invoice=invoice,
@@ -158,13 +220,66 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
     return objects
 
 
-def _totals(parsed: fa3.Invoice) -> tuple[Decimal, Decimal, Decimal]:
-    """Net and VAT from ``P_13_x``/``P_14_x``; gross = net + VAT (``P_15`` of a settlement invoice is what is
-    left to pay, so it is not the gross; it stays in the XML)."""
-    rates = parsed.totals.rates if parsed.totals else ()
-    net = sum((r.net for r in rates), Decimal("0.00")).quantize(CENT)
-    vat = sum((r.vat for r in rates if r.vat is not None), Decimal("0.00")).quantize(CENT)
-    return net, vat, net + vat
+def _bucket_rate(parsed: fa3.Invoice, bucket: str) -> str:
+    codes = {line.vat_rate.value for line in parsed.lines if line.vat_rate and line.vat_rate.bucket == bucket}
+    return codes.pop() if len(codes) == 1 else _BUCKET_RATES.get(bucket, bucket)
+
+
+def _settlement(parsed: fa3.Invoice) -> Settlement | None:
+    if parsed.settlement_xml is None:
+        return None
+    read = settlement_parse(parsed.settlement_xml)
+
+    def entries(items: tuple[fa3.SettlementEntry, ...]) -> tuple[SettlementEntry, ...]:
+        return tuple(SettlementEntry(amount=e.amount, reason=e.reason) for e in items)
+
+    return Settlement(
+        charges=entries(read.charges),
+        charges_total=read.charges_total,
+        deductions=entries(read.deductions),
+        deductions_total=read.deductions_total,
+        to_pay=read.to_pay,
+        to_settle=read.to_settle,
+    )
+
+
+def stated_totals(parsed: fa3.Invoice, *, warnings: tuple[str, ...] = ()) -> StatedTotals:
+    """What the document states about its amounts, exactly: per-rate ``P_13_x``/``P_14_x``/``P_14_xW``,
+    ``P_15`` and ``Rozliczenie`` (and ``KursWaluty`` when it does not fit the invoice's column)."""
+    totals = parsed.totals
+    rates = tuple(
+        RateTotal(
+            vat_rate=_bucket_rate(parsed, r.bucket),
+            net=r.net,
+            vat=r.vat if r.vat is not None else Decimal("0.00"),
+            vat_pln=r.vat_pln,
+            stated_vat=r.vat is not None,
+        )
+        for r in (totals.rates if totals else ())
+    )
+    rate = parsed.exchange_rate if parsed.currency != "PLN" else None
+    return StatedTotals(
+        rates=rates,
+        gross=totals.gross if totals else Decimal("0.00"),
+        settlement=_settlement(parsed),
+        exchange_rate=f"{rate:f}" if rate is not None and _exchange_rate(parsed) is None else None,
+        warnings=warnings,
+    )
+
+
+def _exchange_rate(parsed: fa3.Invoice) -> Decimal | None:
+    """``KursWaluty`` if the column holds it (and it is a rate, i.e. positive); else None."""
+    if parsed.currency == "PLN" or parsed.exchange_rate is None or parsed.exchange_rate <= 0:
+        return None
+    return fit(parsed.exchange_rate, RATE)
+
+
+def _totals(stated: StatedTotals) -> tuple[Decimal, Decimal, Decimal]:
+    """The list's columns: Σ ``P_13_x``, Σ ``P_14_x`` and ``P_15``, each bounded to its column."""
+    summary = stated.summary(correction=False)
+    net = _fit_or(summary.net or Decimal("0.00"), MONEY)
+    vat = _fit_or(summary.vat or Decimal("0.00"), MONEY)
+    return net, vat, _fit_or(stated.gross, MONEY)
 
 
 def _payment_fields(parsed: fa3.Invoice) -> dict[str, Any]:
@@ -233,14 +348,27 @@ class ContractorCache:
         self._known[key] = contractor
         return contractor
 
+    def forget(self) -> None:
+        """Drop what is known (after a rolled-back savepoint that may have created some of it)."""
+        self._known.clear()
+
 
 def _recognise_own(
-    company: Company, *, ksef_number: str, parsed: fa3.Invoice, metadata: InvoiceMetadata | None
+    company: Company, *, ksef_number: str, xml: bytes, metadata: InvoiceMetadata | None
 ) -> Invoice | None:
-    """Our own sales invoice that KSeF lists under Subject1 before the sender stored its KSeF number."""
+    """Our own sales invoice that KSeF lists under Subject1 before the sender stored its KSeF number,
+    known by identity, never by its number: the submission that got this KSeF number, or the SHA-256 of
+    the very XML we sent (on the submission or the invoice; KSeF's ``invoiceHash`` is the same digest)."""
+    hashes = {sha256_b64(xml)}
+    if metadata is not None and metadata.invoice_hash:
+        hashes.add(metadata.invoice_hash)
+    submitted = Submission.objects.filter(company=company).filter(
+        Q(ksef_number=ksef_number) | Q(xml_sha256_b64__in=hashes)
+    )
     own = (
-        Invoice.objects.filter(company=company, direction=Direction.SALES, number=parsed.number)
+        Invoice.objects.filter(company=company, direction=Direction.SALES, stated_kind="")
         .filter(Q(ksef_number__isnull=True) | Q(ksef_number=ksef_number))
+        .filter(Q(pk__in=submitted.values("invoice_id")) | Q(xml_sha256_b64__in=hashes))
         .first()
     )
     if own is None:
@@ -251,6 +379,13 @@ def _recognise_own(
         own.ksef_acquisition_date = metadata.acquisition_date
     own.save(update_fields=["ksef_number", "ksef_status", "ksef_acquisition_date", "updated_at"])
     return own
+
+
+def _same_number_exists(company: Company, parsed: fa3.Invoice) -> bool:
+    """One of our own sales invoices carries this number (the imported one is not it: see _recognise_own)."""
+    return Invoice.objects.filter(
+        company=company, direction=Direction.SALES, stated_kind="", number=parsed.number[:256]
+    ).exists()
 
 
 def _create(
@@ -268,7 +403,11 @@ def _create(
     buyer = _buyer_fields(parsed.buyer)
     payment = _payment_fields(parsed)
     kind = _KINDS.get(parsed.kind, InvoiceKind.VAT)
-    net, vat, gross = _totals(parsed)
+    warnings: tuple[str, ...] = ()
+    if not purchase and _same_number_exists(company, parsed):
+        warnings = (SAME_NUMBER,)
+    stated = stated_totals(parsed, warnings=warnings)
+    net, vat, gross = _totals(stated)
     if kind == InvoiceKind.VAT and (net < 0 or vat < 0):
         kind = InvoiceKind.KOR if parsed.correction else kind
     contractor = contractors.get(
@@ -284,12 +423,14 @@ def _create(
         place_of_issue=(parsed.issue_place or "")[:256],
         contractor=contractor,
         currency=parsed.currency,
-        exchange_rate=parsed.exchange_rate if parsed.currency != "PLN" else None,
+        exchange_rate=_exchange_rate(parsed),
         split_payment=parsed.annotations.split_payment,
         notes=_notes(parsed),
         total_net=net,
         total_vat=vat,
         total_gross=gross,
+        stated_kind=parsed.kind.value,
+        stated_totals=stated.to_json(),
         ksef_number=ksef_number,
         ksef_status=KsefStatus.ACCEPTED,
         ksef_acquisition_date=metadata.acquisition_date if metadata else None,
@@ -314,7 +455,12 @@ def window_import(
     invoices: dict[str, bytes],
     metadata: Iterable[InvoiceMetadata],
 ) -> WindowStats:
-    """Store one export window's invoices. Call inside a transaction; raises ``ImportMappingError``."""
+    """Store one export window's invoices. Call inside a transaction.
+
+    Each invoice is stored in a savepoint of its own: one that cannot be stored (unreadable, too large for
+    a column, anything) is rolled back alone and kept as an ``ImportFailure``; the others are stored and the
+    caller moves the cursor on. Raises ``ImportMappingError`` only when the package itself is incomplete.
+    """
     by_number = {m.ksef_number: m for m in metadata}
     missing = sorted(set(by_number) - set(invoices))
     if missing:
@@ -342,33 +488,159 @@ def window_import(
                 stats.recognised += 1
             continue
         try:
-            parsed = parse_invoice(xml)
-        except ValueError as exc:
-            raise ImportMappingError(ksef_number, f"the XML is not a readable FA(3) invoice ({exc})") from exc
-        if subject_type == SubjectType.SUBJECT1:
-            own = _recognise_own(company, ksef_number=ksef_number, parsed=parsed, metadata=meta)
-            if own is not None:
-                values = _document_kwargs(own.pk, ksef_number, subject_type, xml, meta)
-                invoice_id = values.pop("invoice_id")
-                ImportedDocument.objects.update_or_create(invoice_id=invoice_id, defaults=values)
-                stats.recognised += 1
-                continue
-        try:
-            invoice = _create(
-                company,
-                ksef_number=ksef_number,
-                subject_type=subject_type,
-                parsed=parsed,
-                xml=xml,
-                metadata=meta,
-                contractors=contractors,
-            )
-        except (IntegrityError, DataError) as exc:
-            raise ImportMappingError(ksef_number, f"the invoice does not fit the database ({exc})") from exc
-        ImportedDocument.objects.create(**_document_kwargs(invoice.pk, ksef_number, subject_type, xml, meta))
-        stats.created += 1
-        stats.created_ids.append(invoice.pk)
+            with transaction.atomic():
+                created = _store_one(
+                    company,
+                    ksef_number=ksef_number,
+                    subject_type=subject_type,
+                    xml=xml,
+                    metadata=meta,
+                    contractors=contractors,
+                )
+        except Exception as exc:
+            contractors.forget()  # a contractor created in the rolled-back savepoint is gone
+            _failure_record(company, ksef_number, subject_type, xml, meta, exc)
+            stats.failed += 1
+            continue
+        ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
+        if created is None:
+            stats.recognised += 1
+        else:
+            stats.created += 1
+            stats.created_ids.append(created.pk)
     return stats
+
+
+def _store_one(
+    company: Company,
+    *,
+    ksef_number: str,
+    subject_type: str,
+    xml: bytes,
+    metadata: InvoiceMetadata | None,
+    contractors: ContractorCache,
+) -> Invoice | None:
+    """The new invoice, or None when it is one of our own sales invoices (then recognised)."""
+    if subject_type == SubjectType.SUBJECT1:
+        own = _recognise_own(company, ksef_number=ksef_number, xml=xml, metadata=metadata)
+        if own is not None:
+            values = _document_kwargs(own.pk, ksef_number, subject_type, xml, metadata)
+            invoice_id = values.pop("invoice_id")
+            ImportedDocument.objects.update_or_create(invoice_id=invoice_id, defaults=values)
+            return None
+    try:
+        parsed = parse_invoice(xml)
+    except ValueError as exc:
+        raise ImportMappingError(ksef_number, f"the XML is not a readable FA(3) invoice ({exc})") from exc
+    invoice = _create(
+        company,
+        ksef_number=ksef_number,
+        subject_type=subject_type,
+        parsed=parsed,
+        xml=xml,
+        metadata=metadata,
+        contractors=contractors,
+    )
+    ImportedDocument.objects.create(**_document_kwargs(invoice.pk, ksef_number, subject_type, xml, metadata))
+    _check_shown(invoice)
+    return invoice
+
+
+def _check_shown(invoice: Invoice) -> None:
+    """Read back what the invoice's page and PDF read: an invoice that imports can be shown (e.g. SQLite
+    keeps decimals as floats, and 16 integer digits do not come back; then the invoice is kept aside)."""
+    invoice.refresh_from_db()
+    list(invoice.lines.all())
+    invoice.summary()
+    invoice.rate_totals()
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, ImportMappingError):
+        return exc.reason[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _failure_record(
+    company: Company,
+    ksef_number: str,
+    subject_type: str,
+    xml: bytes,
+    metadata: InvoiceMetadata | None,
+    exc: BaseException,
+) -> None:
+    reason = _failure_reason(exc)
+    logger.warning(
+        "ksef import: invoice %s of company %s not imported: %s", ksef_number, company.uuid, reason
+    )
+    failure, created = ImportFailure.objects.get_or_create(
+        company=company,
+        ksef_number=ksef_number,
+        defaults={
+            "subject_type": subject_type,
+            "xml": xml,
+            "metadata": metadata.raw if metadata else {},
+            "reason": reason,
+        },
+    )
+    if not created:
+        ImportFailure.objects.filter(pk=failure.pk).update(
+            reason=reason, xml=xml, attempts=failure.attempts + 1, last_failed_at=timezone.now()
+        )
+
+
+def failure_retry(*, failure: ImportFailure) -> Invoice | None:
+    """Try one ``ImportFailure`` again (after a fix): the invoice it became (or the one of ours it was
+    recognised as), and the row is gone; None if it still fails (its reason and attempts are updated)."""
+    company = failure.company
+    metadata = None
+    if failure.metadata:
+        try:
+            metadata = invoice_metadata_parse(failure.metadata)
+        except (KeyError, TypeError, ValueError):
+            metadata = None
+    with transaction.atomic():
+        done = Invoice.objects.filter(company=company, ksef_number=failure.ksef_number).first()
+        if done is not None:  # imported meanwhile (e.g. by a rerun of its window)
+            failure.delete()
+            return done
+        stats = window_import(
+            company=company,
+            subject_type=failure.subject_type,
+            invoices={failure.ksef_number: bytes(failure.xml)},
+            metadata=[metadata] if metadata is not None else (),
+        )
+    if stats.failed:
+        return None
+    return Invoice.objects.filter(company=company, ksef_number=failure.ksef_number).first()
+
+
+def imported_restate(*, invoice: Invoice, xml: bytes) -> bool:
+    """Give an invoice imported before amounts were kept as written its RodzajFaktury and stated totals
+    from its original XML (lines are left as they are). False if there is nothing to do or it cannot be
+    read; the invoice then stays as it was."""
+    if invoice.stated_kind:
+        return False
+    try:
+        parsed = parse_invoice(xml)
+        stated = stated_totals(parsed)
+    except ValueError:
+        return False
+    net, vat, gross = _totals(stated)
+    invoice.stated_kind = parsed.kind.value
+    invoice.stated_totals = stated.to_json()
+    invoice.total_net, invoice.total_vat, invoice.total_gross = net, vat, gross
+    invoice.save(update_fields=["stated_kind", "stated_totals", "total_net", "total_vat", "total_gross"])
+    return True
+
+
+def failures_retry(*, company: Company) -> int:
+    """Retry every ``ImportFailure`` of the company; how many imported now."""
+    done = 0
+    for failure in ImportFailure.objects.filter(company=company).order_by("id"):
+        if failure_retry(failure=failure) is not None:
+            done += 1
+    return done
 
 
 def _document_kwargs(

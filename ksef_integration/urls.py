@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ksef_integration import views, views_offline, views_resend
+from ksef_integration import views, views_import_failures, views_offline, views_resend
 
 app_name = "ksef_integration"
 
@@ -16,6 +16,16 @@ urlpatterns = [
     path("ustawienia/ksef/sprawdz/", views.verify, name="verify"),
     path("ustawienia/ksef/pobierz-teraz/", views.import_now, name="import_now"),
     path("ustawienia/ksef/powiadomienia/", views.import_digest, name="import_digest"),
+    path(
+        "ustawienia/ksef/nie-zaimportowane/<uuid:failure_uuid>/xml/",
+        views_import_failures.import_failure_xml,
+        name="import_failure_xml",
+    ),
+    path(
+        "ustawienia/ksef/nie-zaimportowane/<uuid:failure_uuid>/ponow/",
+        views_import_failures.import_failure_retry,
+        name="import_failure_retry",
+    ),
     path(
         "ustawienia/ksef/certyfikat-offline/", views_offline.offline_certificate, name="offline_certificate"
     ),

@@ -264,7 +264,7 @@ class ImportDigestForm(forms.Form):
 
 
 def _import_context(membership: Membership) -> dict[str, object]:
-    from ksef_integration.models import ImportRun, SyncCursor
+    from ksef_integration.models import ImportFailure, ImportRun, SyncCursor
 
     company = membership.company
     from ksef_integration.services.importing_digest import digest_subscribed
@@ -274,6 +274,7 @@ def _import_context(membership: Membership) -> dict[str, object]:
         "can_import_now": membership.role in (Role.OWNER, Role.ACCOUNTANT),
         "sync_cursors": list(SyncCursor.objects.filter(company=company).order_by("-subject_type")),
         "import_runs": list(ImportRun.objects.filter(company=company)[:5]),
+        "import_failures": list(ImportFailure.objects.filter(company=company).defer("xml")[:50]),
     }
 
 

@@ -44,7 +44,13 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
     from tests.invoices.factories import invoice_make
 
     invoice = invoice_make(company_b)
+    from ksef_integration.models import ImportFailure
+
+    failure = ImportFailure.objects.create(
+        company=company_b, ksef_number="K-B", subject_type="Subject2", xml=b"<x/>", reason="test"
+    )
     return {
+        "failure_uuid": failure.uuid,
         "company_uuid": company_b.uuid,
         "membership_uuid": member.uuid,
         "invitation_uuid": invitation.uuid,

@@ -29,3 +29,9 @@ def quantity(value: Decimal) -> str:
 @register.filter
 def bank_account(value: str) -> str:
     return formatting.bank_account(value)
+
+
+@register.filter
+def rate_code(code: str) -> str:
+    """A rate group as the document shows it: "23%", "zw", "0 KR", "OSS", the margin scheme."""
+    return formatting.rate_code(code)

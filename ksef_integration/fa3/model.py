@@ -443,6 +443,26 @@ class PartialAdvance:
 
 
 @dataclass(frozen=True)
+class SettlementEntry:
+    """One ``Rozliczenie/Obciazenia`` or ``Rozliczenie/Odliczenia``: ``Kwota`` and ``Powod``."""
+
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """``Rozliczenie``, as :func:`ksef_integration.fa3.parser.settlement_parse` reads ``settlement_xml``."""
+
+    charges: tuple[SettlementEntry, ...] = ()  # Obciazenia
+    charges_total: Decimal | None = None  # SumaObciazen
+    deductions: tuple[SettlementEntry, ...] = ()  # Odliczenia
+    deductions_total: Decimal | None = None  # SumaOdliczen
+    to_pay: Decimal | None = None  # DoZaplaty
+    to_settle: Decimal | None = None  # DoRozliczenia
+
+
+@dataclass(frozen=True)
 class Note:
     """``DodatkowyOpis``: a key/value note, optionally tied to one line."""
 

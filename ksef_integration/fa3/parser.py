@@ -50,6 +50,8 @@ from .model import (
     RateTotal,
     Registry,
     Seller,
+    Settlement,
+    SettlementEntry,
     TableColumn,
     TaxId,
     ThirdParty,
@@ -59,7 +61,7 @@ from .model import (
     VatRate,
 )
 
-__all__ = ["Fa3ParseError", "parse_invoice", "parse_xml"]
+__all__ = ["Fa3ParseError", "parse_invoice", "parse_xml", "settlement_parse"]
 
 _El: TypeAlias = etree._Element
 
@@ -87,6 +89,28 @@ def parse_invoice(data: bytes) -> Invoice:
         return _invoice(root)
     except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
         raise Fa3ParseError(f"cannot read the invoice: {exc}") from exc
+
+
+def settlement_parse(raw: str) -> Settlement:
+    """The ``Rozliczenie`` kept as raw XML in :attr:`Invoice.settlement_xml`, broken down."""
+    el = parse_xml(raw.encode())
+    try:
+        return Settlement(
+            charges=tuple(
+                SettlementEntry(amount=Decimal(_req(e, "Kwota")), reason=_req(e, "Powod"))
+                for e in _all(el, "Obciazenia")
+            ),
+            charges_total=_dec(el, "SumaObciazen"),
+            deductions=tuple(
+                SettlementEntry(amount=Decimal(_req(e, "Kwota")), reason=_req(e, "Powod"))
+                for e in _all(el, "Odliczenia")
+            ),
+            deductions_total=_dec(el, "SumaOdliczen"),
+            to_pay=_dec(el, "DoZaplaty"),
+            to_settle=_dec(el, "DoRozliczenia"),
+        )
+    except (KeyError, InvalidOperation) as exc:
+        raise Fa3ParseError(f"cannot read Rozliczenie: {exc}") from exc
 
 
 # --- element helpers -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ksef_integration.models.connection import (
 from ksef_integration.models.importing import (
     ImportDigestSubscription,
     ImportedDocument,
+    ImportFailure,
     ImportRun,
     SubjectType,
     SyncCursor,
@@ -39,6 +40,7 @@ __all__ = [
     "ConnectionStatus",
     "Environment",
     "ImportDigestSubscription",
+    "ImportFailure",
     "ImportRun",
     "ImportedDocument",
     "KsefAvailability",

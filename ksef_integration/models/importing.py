@@ -3,6 +3,8 @@ the per-company lock), and the original XML + KSeF metadata of each imported inv
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -135,3 +137,31 @@ class ImportDigestSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership_id} {'on' if self.enabled else 'off'}"
+
+
+class ImportFailure(models.Model):
+    """An invoice KSeF listed that could not be stored or shown ("nie udało się zaimportować"): its KSeF
+    number, the XML byte for byte and why. The import goes on past it (the cursor moves), and it is tried
+    again on every later run and from the admin; once it imports, the row is deleted."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_import_failures")
+    ksef_number = models.CharField(_("KSeF number"), max_length=64)
+    subject_type = models.CharField(_("subject type"), max_length=16, choices=SubjectType.choices)
+    xml = models.BinaryField(editable=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(_("reason"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    first_failed_at = models.DateTimeField(_("first failed"), default=timezone.now)
+    last_failed_at = models.DateTimeField(_("last tried"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("invoice that could not be imported")
+        verbose_name_plural = _("invoices that could not be imported")
+        ordering = ["-last_failed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "ksef_number"], name="ksef_import_failure_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ksef_number

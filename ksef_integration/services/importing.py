@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role
-from ksef_integration.fa3_import import ImportMappingError, window_import
+from ksef_integration.fa3_import import ImportMappingError, failure_retry, window_import
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AES_IV_SIZE, AES_KEY_SIZE, AesKey
 from ksef_integration.ksef.errors import (
@@ -49,6 +49,7 @@ from ksef_integration.ksef.invoices import InvoiceFilters
 from ksef_integration.models import (
     AuditEvent,
     ConnectionStatus,
+    ImportFailure,
     ImportRun,
     KsefConnection,
     SubjectType,
@@ -429,6 +430,7 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
     purchases: list[int] = []  # new Subject2 invoices, committed window by window
     waited = [0.0]  # seconds spent waiting out 429s in this run
     try:
+        _failures_retry(company, run, purchases)
         client = ksef_client_for(company=company)
         for current in cursors:
             _sync_subject(client, company, current, run, purchases, waited)
@@ -459,6 +461,18 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
     _finish(run, ImportRun.Status.SUCCEEDED)
     _digest(run, purchases)
     return ImportResult(ImportRun.Status.SUCCEEDED, run.invoices_new, run.invoices_updated)
+
+
+def _failures_retry(company: Company, run: ImportRun, purchases: list[int]) -> None:
+    """Invoices earlier runs could not import are tried again first (a fix may have been deployed)."""
+    for failure in ImportFailure.objects.filter(company=company).order_by("id"):
+        invoice = failure_retry(failure=failure)
+        if invoice is None or not invoice.stated_kind:  # still failing, or recognised as our own
+            continue
+        run.invoices_new += 1
+        if failure.subject_type == SubjectType.SUBJECT2:
+            purchases.append(invoice.pk)
+    run.save(update_fields=["invoices_new"])
 
 
 def _digest(run: ImportRun, purchases: list[int]) -> None:

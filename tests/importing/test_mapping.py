@@ -13,8 +13,10 @@ from django.urls import reverse
 from accounts.models import Company
 from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus
 from invoices.services import InvoiceData, LineData, PartyData, invoice_issue
-from ksef_integration.fa3_import import ImportMappingError, window_import
-from ksef_integration.models import ImportedDocument, SubjectType
+from ksef_integration.fa3.parser import parse_invoice
+from ksef_integration.fa3_import import window_import
+from ksef_integration.fa3_mapping import invoice_xml_build
+from ksef_integration.models import ImportedDocument, ImportFailure, SubjectType, Submission
 from ksef_simulator.services_invoices import fa3_build
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +52,9 @@ def test_features_we_do_not_issue_are_imported(company_a: Company) -> None:
     assert eur.ksef_status == KsefStatus.ACCEPTED
     assert eur.is_new
     assert eur.lines.count() == 2
-    assert eur.total_gross == eur.total_net + eur.total_vat
+    parsed = parse_invoice(files[number(1)])
+    assert parsed.totals is not None
+    assert eur.total_gross == parsed.totals.gross  # P_15 as written
 
     kor = by_number[number(2)]
     assert kor.kind == InvoiceKind.KOR
@@ -97,9 +101,9 @@ def test_importing_twice_changes_nothing(company_a: Company) -> None:
     assert InvoiceLine.objects.count() == lines
 
 
-def test_subject1_recognises_our_own_sales_invoice(company_a: Company) -> None:
-    ours = invoice_issue(
-        company=company_a,
+def _our_sale(company: Company, number_text: str | None = None) -> Invoice:
+    return invoice_issue(
+        company=company,
         user=None,
         data=InvoiceData(
             party=PartyData(name="Odbiorca", nip="5265877635"),
@@ -107,24 +111,24 @@ def test_subject1_recognises_our_own_sales_invoice(company_a: Company) -> None:
             issue_date=dt.date(2026, 11, 2),
         ),
     )
-    same = fa3_build(
-        seller_nip=company_a.nip, buyer_nip="5265877635", number=ours.number, issue_date=dt.date(2026, 11, 2),
-        net=Decimal("10.00"),
-    )  # fmt: skip
+
+
+def test_subject1_recognises_our_own_sales_invoice_by_the_xml_we_sent(company_a: Company) -> None:
+    """Ours is known by identity: the SHA-256 of the XML the submission sent (KSeF returns those bytes)."""
+    ours = _our_sale(company_a)
+    built = invoice_xml_build(ours)
+    Submission.objects.create(invoice=ours, company=company_a, xml=built.xml, xml_sha256_b64=built.sha256_b64)
     elsewhere = fa3_build(
         seller_nip=company_a.nip, buyer_nip="7740001454", number="GOV/1/2026",
         issue_date=dt.date(2026, 11, 3), net=Decimal("50.00"),
     )  # fmt: skip
-    stats = window_import(
-        company=company_a,
-        subject_type=SubjectType.SUBJECT1,
-        invoices={number(1): same, number(2): elsewhere},
-        metadata=(),
-    )
+    files = {number(1): built.xml, number(2): elsewhere}
+    stats = window_import(company=company_a, subject_type=SubjectType.SUBJECT1, invoices=files, metadata=())
     assert (stats.created, stats.recognised) == (1, 1)
     ours.refresh_from_db()
     assert ours.ksef_number == number(1)
     assert ours.ksef_status == KsefStatus.ACCEPTED
+    assert ours.stated_kind == ""  # still the portal's own invoice, with computed totals
     assert Invoice.objects.filter(company=company_a, direction=Direction.SALES).count() == 2
     other = Invoice.objects.get(ksef_number=number(2))
     assert other.direction == Direction.SALES
@@ -132,21 +136,67 @@ def test_subject1_recognises_our_own_sales_invoice(company_a: Company) -> None:
     assert other.contractor is not None
     assert other.contractor.nip == "7740001454"
     # and a second import of the same window recognises both by KSeF number
-    again = window_import(
-        company=company_a,
-        subject_type=SubjectType.SUBJECT1,
-        invoices={number(1): same, number(2): elsewhere},
-        metadata=(),
-    )
+    again = window_import(company=company_a, subject_type=SubjectType.SUBJECT1, invoices=files, metadata=())
     assert (again.created, again.unchanged) == (0, 2)
 
 
-def test_an_unreadable_invoice_stops_the_window(company_a: Company) -> None:
-    with pytest.raises(ImportMappingError) as caught:
-        window_import(
-            company=company_a, subject_type=SubjectType.SUBJECT2, invoices={number(1): b"<x/>"}, metadata=()
-        )
-    assert caught.value.ksef_number == number(1)
+def test_subject1_recognises_our_own_sales_invoice_by_its_submissions_ksef_number(company_a: Company) -> None:
+    ours = _our_sale(company_a)
+    built = invoice_xml_build(ours)
+    Submission.objects.create(invoice=ours, company=company_a, ksef_number=number(1))
+    stats = window_import(
+        company=company_a, subject_type=SubjectType.SUBJECT1, invoices={number(1): built.xml}, metadata=()
+    )
+    assert (stats.created, stats.recognised) == (0, 1)
+    ours.refresh_from_db()
+    assert ours.ksef_number == number(1)
+
+
+def test_a_foreign_document_with_our_number_is_a_separate_invoice_with_a_warning(
+    alice_client: Any, company_a: Company
+) -> None:
+    """Issued elsewhere with the number of our local, not yet sent invoice: it is not taken for ours."""
+    ours = _our_sale(company_a)
+    foreign = fa3_build(
+        seller_nip=company_a.nip, buyer_nip="5265877635", number=ours.number, issue_date=dt.date(2026, 11, 2),
+        net=Decimal("10.00"),
+    )  # fmt: skip
+    stats = window_import(
+        company=company_a, subject_type=SubjectType.SUBJECT1, invoices={number(1): foreign}, metadata=()
+    )
+    assert (stats.created, stats.recognised, stats.failed) == (1, 0, 0)
+    ours.refresh_from_db()
+    assert ours.ksef_number is None
+    assert ours.ksef_status == KsefStatus.NOT_SENT
+    assert not ImportedDocument.objects.filter(invoice=ours).exists()
+    other = Invoice.objects.get(ksef_number=number(1))
+    assert other.pk != ours.pk
+    assert other.number == ours.number
+    page = alice_client.get(reverse("invoices:detail", args=[other.uuid]))
+    assert 'id="same-number-warning"' in page.content.decode()
+    assert (
+        'id="same-number-warning"'
+        not in alice_client.get(reverse("invoices:detail", args=[ours.uuid])).content.decode()
+    )
+
+
+def test_an_unreadable_invoice_is_kept_aside_and_the_rest_is_stored(company_a: Company) -> None:
+    good = fa3_build(
+        seller_nip="5265877635", buyer_nip=company_a.nip, number="OK/1", issue_date=dt.date(2026, 9, 1),
+        net=Decimal("100.00"),
+    )  # fmt: skip
+    stats = window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={number(1): b"<x/>", number(2): good},
+        metadata=(),
+    )
+    assert (stats.created, stats.failed) == (1, 1)
+    failure = ImportFailure.objects.get(company=company_a)
+    assert failure.ksef_number == number(1)
+    assert bytes(failure.xml) == b"<x/>"
+    assert "not a readable FA(3) invoice" in failure.reason
+    assert Invoice.objects.get(company=company_a).ksef_number == number(2)
 
 
 def test_imported_purchase_is_new_until_opened(alice_client: Any, company_a: Company) -> None:

@@ -18,8 +18,8 @@ from accounts.models import Company
 from invoices.models import Invoice
 from ksef_integration.fa3.parser import Fa3ParseError, parse_invoice
 from ksef_integration.fa3.schema import validate
-from ksef_integration.fa3_import import ImportMappingError, window_import
-from ksef_integration.models import SubjectType
+from ksef_integration.fa3_import import window_import
+from ksef_integration.models import ImportFailure, SubjectType
 from ksef_integration.services.send import _upo_acquisition_date
 from ksef_simulator import fa3_schema, xades
 from ksef_simulator.http import ApiError
@@ -101,15 +101,18 @@ def test_client_fa3_parser_and_validator(payload: str, secret_file: Path) -> Non
 @pytest.mark.django_db
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))
 def test_import_of_a_ksef_package(payload: str, secret_file: Path, company_a: Company) -> None:
+    """Refused without expanding anything, and kept aside ("could not be imported") with a clean reason."""
     document = _document("fa3", payload, secret_file)
-    with pytest.raises(ImportMappingError) as info:
-        window_import(
-            company=company_a,
-            subject_type=SubjectType.SUBJECT2,
-            invoices={"5265877635-20261125-0100A0000000-AB": document},
-            metadata=[],
-        )
-    _assert_clean(str(info.value))
+    stats = window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={"5265877635-20261125-0100A0000000-AB": document},
+        metadata=[],
+    )
+    assert (stats.created, stats.failed) == (0, 1)
+    failure = ImportFailure.objects.get(company=company_a)
+    _assert_clean(failure.reason)
+    assert bytes(failure.xml) == document  # kept as KSeF gave it, never expanded
     assert not Invoice.objects.filter(company=company_a).exists()
 
 
