@@ -25,6 +25,25 @@ def other_nip(token_nip: str, company_nip: str) -> ConnectError:
     )
 
 
+def certificate_other_nip(certificate_nip: str, company_nip: str) -> ConnectError:
+    return ConnectError(
+        "other_nip",
+        _("The certificate was issued for NIP %(nip)s, not for this company.") % {"nip": certificate_nip},
+    )
+
+
+def certificate_without_nip(company_nip: str) -> ConnectError:
+    return ConnectError(
+        "certificate_without_nip",
+        _(
+            "This certificate does not name any NIP (KSeF certificates carry it in the subject, e.g. "
+            "TINPL-%(company_nip)s), so it cannot connect this company. In the KSeF Taxpayer Application "
+            "issue a certificate of the Authentication type in the context of NIP %(company_nip)s."
+        )
+        % {"company_nip": company_nip},
+    )
+
+
 def no_invoice_permissions() -> ConnectError:
     return ConnectError(
         "no_permissions",

@@ -9,13 +9,16 @@ from dataclasses import dataclass
 
 import requests
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
+from ksef_integration import keyfile
 from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
@@ -72,48 +75,80 @@ class CertificateCredential:
         return f"CertificateCredential(serial={self.serial!r}, nip={self.nip!r})"
 
 
-def _load_certificate(data: bytes) -> x509.Certificate:
+def certificate_read(data: bytes) -> x509.Certificate:
+    """The uploaded certificate (PEM or DER), read in full: ``cryptography`` parses extensions, names and the
+    public key lazily, so a certificate it cannot parse completely (a duplicated extension, an unknown key
+    type) would otherwise fail later, outside any error handling."""
+    certificate = None
+    for loader in (x509.load_pem_x509_certificate, x509.load_der_x509_certificate):
+        try:
+            certificate = loader(data)
+        except ValueError:
+            continue
+        break
     try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        pass
-    try:
-        return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+        if certificate is None:
+            raise ValueError("neither PEM nor DER")
+        certificate.extensions  # noqa: B018 (parsed here, on purpose: see the docstring)
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+        certificate.public_key()
+        certificate.not_valid_before_utc  # noqa: B018
+        certificate.not_valid_after_utc  # noqa: B018
+        subject_nip(certificate)
+    except (ValueError, TypeError, UnicodeError, UnsupportedAlgorithm, x509.DuplicateExtension) as exc:
         raise ConnectError(
             "certificate_unreadable",
             _("The certificate file cannot be read. Choose the .crt file downloaded from KSeF."),
         ) from exc
+    return certificate
 
 
-def _load_private_key(data: bytes, password: str | None) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
-    secret = password.encode() if password else None
+@sensitive_variables("data", "password")
+def private_key_read(data: bytes, password: str | None) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The uploaded private key; its key-derivation cost is checked before anything is decrypted, and the
+    decryption runs in a child process with a time limit (``ksef_integration.keyfile``)."""
     try:
-        key = serialization.load_pem_private_key(data, password=secret)
-    except TypeError as exc:  # encrypted key without a password, or a password for a plain key
-        if secret is None:
+        outcome, key = keyfile.private_key_load(data=data, password=password.encode() if password else None)
+    except keyfile.KeyFileRefused as exc:
+        if exc.reason == "kdf_too_costly":
             raise ConnectError(
-                "key_password_needed", _("The private key is protected by a password: enter it.")
-            ) from exc
-        key = serialization.load_pem_private_key(data, password=None)
-    except ValueError as exc:
-        if secret is not None and b"ENCRYPTED" in data:
-            raise ConnectError("key_password_wrong", _("The private key password is wrong.")) from exc
-        try:
-            key = serialization.load_der_private_key(data, password=secret)
-        except (ValueError, TypeError) as der_exc:
-            raise ConnectError(
-                "key_unreadable",
-                _("The private key file cannot be read. Choose the .key file downloaded from KSeF."),
-            ) from der_exc
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                "key_too_costly",
+                _(
+                    "The private key is protected in an unusual way (its password protection would take far "
+                    "too long to open). Export the key again with standard settings or use the .key file "
+                    "downloaded from KSeF."
+                ),
+            ) from None
+        raise ConnectError(
+            "key_unreadable",
+            _("The private key file cannot be read. Choose the .key file downloaded from KSeF."),
+        ) from None
+    if outcome == "ok" and key is not None:
+        return key
+    if outcome == "password_needed":
+        raise ConnectError("key_password_needed", _("The private key is protected by a password: enter it."))
+    if outcome == "password_wrong":
+        raise ConnectError("key_password_wrong", _("The private key password is wrong."))
+    if outcome == "unsupported":
         raise ConnectError(
             "key_unsupported", _("KSeF certificates use RSA or EC keys; this key is of another kind.")
         )
-    return key
+    if outcome == "too_slow":
+        raise ConnectError(
+            "key_too_costly",
+            _(
+                "Reading the private key took too long, so it was stopped. Export the key again with "
+                "standard settings or use the .key file downloaded from KSeF."
+            ),
+        )
+    raise ConnectError(
+        "key_unreadable",
+        _("The private key file cannot be read. Choose the .key file downloaded from KSeF."),
+    )
 
 
-def _subject_nip(certificate: x509.Certificate) -> str | None:
+def subject_nip(certificate: x509.Certificate) -> str | None:
     for oid in (NameOID.SERIAL_NUMBER, NameOID.ORGANIZATION_IDENTIFIER):
         for attribute in certificate.subject.get_attributes_for_oid(oid):
             value = attribute.value if isinstance(attribute.value, str) else attribute.value.decode()
@@ -127,8 +162,8 @@ def certificate_load(
     *, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
 ) -> CertificateCredential:
     """Read an uploaded certificate and key, check they belong together, are valid now and fit for login."""
-    certificate = _load_certificate(certificate_bytes)
-    key = _load_private_key(private_key_bytes, password)
+    certificate = certificate_read(certificate_bytes)
+    key = private_key_read(private_key_bytes, password)
     public_numbers = certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -167,7 +202,7 @@ def certificate_load(
         serial=f"{certificate.serial_number:X}",
         valid_from=certificate.not_valid_before_utc,
         valid_to=certificate.not_valid_after_utc,
-        nip=_subject_nip(certificate),
+        nip=subject_nip(certificate),
     )
 
 
@@ -179,7 +214,7 @@ def certificate_from_storage(*, certificate_pem: str, private_key_pkcs8: bytes) 
         serial=f"{certificate.serial_number:X}",
         valid_from=certificate.not_valid_before_utc,
         valid_to=certificate.not_valid_after_utc,
-        nip=_subject_nip(certificate),
+        nip=subject_nip(certificate),
     )
 
 

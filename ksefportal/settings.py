@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -44,6 +45,16 @@ if not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        # Never the key itself in the message: it is a secret, and the message goes to logs.
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS: key number {_position} is not a valid Fernet key (32 random bytes in "
+            "URL-safe base64, 44 characters; make one with: python -c 'from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())')."
+        ) from None
 
 ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
@@ -82,6 +93,15 @@ INSTALLED_APPS = [
 
 # The simulator plays the government side; it is a development and test tool only.
 KSEF_SIMULATOR_ENABLED = env.bool("KSEF_SIMULATOR_ENABLED", default=DEBUG or TESTING)
+# Its pages let anyone act as any NIP and its control API injects faults (one "hang" stalls a worker): with
+# DEBUG off it runs only in the test suite or when an operator says, in so many words, that it is unsafe.
+KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION = env.bool("KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION", default=False)
+if KSEF_SIMULATOR_ENABLED and not (DEBUG or TESTING or KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION):
+    raise ImproperlyConfigured(
+        "KSEF_SIMULATOR_ENABLED with DEBUG off: the KSeF simulator is a development tool (anyone may mint "
+        "tokens and inject faults). Turn it off, or set KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION=1 to run it "
+        "anyway."
+    )
 if KSEF_SIMULATOR_ENABLED:
     INSTALLED_APPS.append("ksef_simulator")
 

@@ -100,8 +100,10 @@ def connection_connect_certificate(
         credential = gateway.certificate_load(
             certificate_bytes=certificate_bytes, private_key_bytes=private_key_bytes, password=password
         )
+        if credential.nip is None:
+            raise errors.certificate_without_nip(company.nip)
         if credential.nip != company.nip:
-            raise errors.other_nip(credential.nip or "?", company.nip)
+            raise errors.certificate_other_nip(credential.nip, company.nip)
     except errors.ConnectError as exc:
         raise _failed(company, user, exc) from None
     with _company_lock(company):

@@ -284,8 +284,8 @@ def _load_offline(
     certificate_bytes: bytes, private_key_bytes: bytes, password: str
 ) -> gateway.CertificateCredential:
     """``gateway.certificate_load`` without the login-only check (used for an Offline certificate)."""
-    certificate = gateway._load_certificate(certificate_bytes)
-    key = gateway._load_private_key(private_key_bytes, password or None)
+    certificate = gateway.certificate_read(certificate_bytes)
+    key = gateway.private_key_read(private_key_bytes, password or None)
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     if certificate.public_key().public_bytes(
         serialization.Encoding.DER, spki
@@ -309,7 +309,7 @@ def _load_offline(
         serial=f"{certificate.serial_number:X}",
         valid_from=certificate.not_valid_before_utc,
         valid_to=certificate.not_valid_after_utc,
-        nip=gateway._subject_nip(certificate),
+        nip=gateway.subject_nip(certificate),
     )
 
 

@@ -1,4 +1,8 @@
-"""The simulator's own control API under ``/ksef-sim/control/`` (not KSeF's; no auth: a dev/test tool).
+"""The simulator's own control API under ``/ksef-sim/control/`` (not KSeF's).
+
+Open (no login, no CSRF token: scripts and the test suite drive it) only with DEBUG on or in the test suite;
+when the simulator runs with DEBUG off (``KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION``) it takes a logged-in staff
+user and, for a POST or DELETE, Django's CSRF token: one cross-site form could otherwise arm a "hang" fault.
 
 - ``GET /ksef-sim/control/config`` → the knobs; ``POST`` the same shape (any subset) to change them:
   ``{"unavailable": bool, "authDelayMs", "tokenActivationDelayMs", "invoiceProcessingDelayMs",
@@ -12,11 +16,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from ksef_simulator import faults
@@ -31,6 +38,25 @@ _MS_FIELDS = {
     "hwmLagMs": "hwm_lag",
 }
 _PROFILES = (SimulatorConfig.RateLimitProfile.DEFAULT, SimulatorConfig.RateLimitProfile.OFF)
+
+
+View = Callable[[HttpRequest], HttpResponse]
+
+
+def _control(view: View) -> View:
+    """Open in development and tests; with DEBUG off, staff only and CSRF-protected (see the docstring)."""
+    protected = csrf_protect(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if settings.DEBUG or settings.TESTING:
+            return view(request)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_staff:
+            return JsonResponse({"error": "the simulator's control API needs a staff user"}, status=403)
+        return protected(request)
+
+    return csrf_exempt(wrapper)
 
 
 def _config_json(config: Config) -> dict[str, Any]:
@@ -69,7 +95,7 @@ def _changes(data: dict[str, Any]) -> dict[str, Any] | str:
     return changes
 
 
-@csrf_exempt
+@_control
 @require_http_methods(["GET", "POST"])
 def config(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -93,7 +119,7 @@ def _fault_json(rule: FaultRule) -> dict[str, Any]:
     }
 
 
-@csrf_exempt
+@_control
 @require_http_methods(["GET", "POST", "DELETE"])
 def fault_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -115,7 +141,7 @@ def fault_rules(request: HttpRequest) -> HttpResponse:
     return JsonResponse(_fault_json(rule), status=201)
 
 
-@csrf_exempt
+@_control
 @require_http_methods(["POST"])
 def reset(request: HttpRequest) -> HttpResponse:
     faults.faults_clear()

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -48,7 +49,12 @@ def index(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         request.session.cycle_key()
         request.session[SESSION_NIP] = form.cleaned_data["nip"]
-        return redirect(request.GET.get("next") or "ksef_simulator:tokens")
+        wanted = request.GET.get("next", "")
+        if wanted and url_has_allowed_host_and_scheme(
+            wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(wanted)
+        return redirect("ksef_simulator:tokens")
     return render(request, "ksef_simulator/login.html", {"form": form})
 
 

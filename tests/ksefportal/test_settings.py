@@ -118,3 +118,32 @@ def test_the_procfile_and_makefile_agree_on_the_web_port() -> None:
     assert "runserver 127.0.0.1:${WEB_PORT:-8000}" in procfile
     assert all(line.split(":", 1)[1].strip().startswith("exec ") for line in procfile.splitlines() if line)
     assert "WEB_PORT=$(PORT)" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "not-a-fernet-key",
+        Fernet.generate_key().decode()[:-2],  # cut short
+        "x" * 44,  # the right length, not base64 of 32 bytes
+        f"{Fernet.generate_key().decode()},tylko-haslo",  # the newest key fine, an older one not
+    ],
+)
+def test_production_refuses_a_malformed_field_encryption_key(keys: str) -> None:
+    result = _run({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": keys}, "check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "is not a valid Fernet key" in result.stderr
+    for key in keys.split(","):
+        assert key not in result.stderr  # the message names the key's position, never the key
+
+
+def test_the_simulator_refuses_to_start_with_debug_off_unless_said_to_be_unsafe() -> None:
+    refused = _run({**PRODUCTION, "KSEF_SIMULATOR_ENABLED": "1"}, "check")
+    assert refused.returncode != 0
+    assert "KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION" in refused.stderr
+    forced = {**PRODUCTION, "KSEF_SIMULATOR_ENABLED": "1", "KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION": "1"}
+    assert _run(forced, "check").returncode == 0
+    deploy = _run(forced, "check", "--deploy", "--fail-level", "WARNING")
+    assert deploy.returncode != 0
+    assert "ksef_simulator.W001" in deploy.stdout + deploy.stderr
