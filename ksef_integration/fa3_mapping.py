@@ -236,6 +236,8 @@ _AMOUNT_TYPES = ("P_8B", "P_9A", "P_11", "P_11Vat", "P_15", "KursWaluty")
 
 def _schema_message(element: str, text: str) -> str:
     """libxml2's technical message as a sentence a person can act on."""
+    if "discouraged Unicode" in text:
+        return _("KSeF refuses some invisible control characters typed or pasted here; remove them.")
     if "maxLength" in text and (found := re.search(r"maximum length of '(\d+)'", text)):
         return _("Too long for KSeF: at most %(count)s characters.") % {"count": found.group(1)}
     if "minLength" in text:
