@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Company
 from invoices.models import Invoice, KsefStatus, VatRate
-from ksef_integration.models import KsefConnection
 from ksef_integration.models import SubmissionStatus as S
 from tests.sending.test_send_simulator import connected, run  # noqa: F401 - connected is the fixture
 
@@ -61,13 +61,14 @@ def wystaw(rate: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("connected")
 @pytest.mark.parametrize("rate", VatRate.values)
 def test_every_rate_from_the_form_is_accepted_by_the_simulator(
-    connected: KsefConnection, alice_client: Any, rate: str
+    company_a: Company, alice_client: Any, rate: str
 ) -> None:
     response = alice_client.post(reverse("invoices:issue"), wystaw(rate))
     assert response.status_code == 302, response.context["form"].errors if response.context else ""
-    invoice = Invoice.objects.get(company=connected.company)
+    invoice = Invoice.objects.get(company=company_a)
     submission = run(invoice)
     assert submission.status == S.ACCEPTED, submission.last_error_message
     invoice.refresh_from_db()
