@@ -411,6 +411,15 @@ class Invoice(models.Model):
             and not self.ksef_number
         )
 
+    def reverse_charge(self) -> bool:
+        """The buyer settles the VAT (domestic "oo" or EU services "np II"): the invoice must say
+        "odwrotne obciążenie" (art. 106e ust. 1 pkt 18; FA(3) ``P_18``). Prefetch ``lines``."""
+        return any(line.vat_rate in (VatRate.OO, VatRate.NP_II) for line in self.lines.all())
+
+    def exemption_shown(self) -> bool:
+        """An exempt line is on the invoice and the legal basis (``P_19A/B/C``) is recorded."""
+        return bool(self.exemption_text) and any(line.vat_rate == VatRate.ZW for line in self.lines.all())
+
     def rate_totals(self) -> list[RateTotal]:
         """Per-rate sums from the lines (prefetch ``lines`` to avoid a query)."""
         return rate_totals(self.lines.all(), currency=self.currency, exchange_rate=self.exchange_rate)

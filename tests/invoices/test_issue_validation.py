@@ -313,3 +313,43 @@ def test_a_party_foreign_id_is_kept(company_a: Company) -> None:
     assert invoice.buyer_foreign_id == "DE123456789"
     accepted_by_simulator(invoice)
     _ = dt
+
+
+def test_the_invoice_shows_the_annotations_and_keeps_labels_apart(
+    alice_client: Any, company_a: Company
+) -> None:
+    response = post(
+        alice_client,
+        place_of_issue="Warszawa",
+        exemption_basis="act",
+        exemption_text="art. 113 ust. 1 ustawy o VAT",
+        **{
+            "lines-TOTAL_FORMS": "2",
+            "lines-1-name": "Montaż",
+            "lines-1-quantity": "1",
+            "lines-1-unit_price": "100",
+            "lines-1-vat_rate": "oo",
+            "lines-0-vat_rate": "zw",
+        },
+    )
+    assert response.status_code == 302
+    invoice = Invoice.objects.get(company=company_a)
+    page = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    assert 'id="annotation-reverse-charge"' in page
+    assert 'id="annotation-exemption"' in page
+    assert "art. 113 ust. 1 ustawy o VAT" in page
+    assert "</dt><dd" not in page  # "Miejsce wystawieniaWarszawa" when the text is read without the CSS
+    pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
+    assert pdf.status_code == 200
+
+
+def test_a_company_name_ending_with_a_full_stop_gets_no_second_one(
+    alice_client: Any, company_a: Company
+) -> None:
+    Company.objects.filter(pk=company_a.pk).update(name="Alfa Sp. z o.o.")
+    url = reverse("accounts:company_switch", kwargs={"company_uuid": company_a.uuid})
+    page = alice_client.post(url, follow=True).content.decode()
+    assert "Alfa Sp. z o.o." in page
+    assert "o.o.." not in page
