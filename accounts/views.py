@@ -111,7 +111,7 @@ def company_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         company = services.company_create(user=request.user, data=form.company_data())  # type: ignore[arg-type]
         current_company_set(request, company)
-        messages.success(request, _("Company %(name)s added.") % {"name": company.name})
+        messages.success(request, _("Company %(name)s added.") % {"name": company.name.rstrip(".")})
         return redirect("accounts:start")
     return render(request, "accounts/company_create.html", {"form": form})
 
@@ -121,7 +121,9 @@ def company_create(request: HttpRequest) -> HttpResponse:
 def company_switch(request: HttpRequest, company_uuid: uuid.UUID) -> HttpResponse:
     membership = membership_get_or_404(user=request.user, company_uuid=company_uuid)  # type: ignore[arg-type]
     current_company_set(request, membership.company)
-    messages.info(request, _("You are now working in %(name)s.") % {"name": membership.company.name})
+    messages.info(
+        request, _("You are now working in %(name)s.") % {"name": membership.company.name.rstrip(".")}
+    )
     return redirect("accounts:start")
 
 
@@ -237,7 +239,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 messages.error(request, exc.message)
             else:
                 current_company_set(request, joined.company)
-                messages.success(request, _("You have joined %(name)s.") % {"name": joined.company.name})
+                messages.success(
+                    request, _("You have joined %(name)s.") % {"name": joined.company.name.rstrip(".")}
+                )
                 return redirect("accounts:start")
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation})
 
@@ -256,6 +260,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         else:
             login(request, new_user, backend=BACKEND)
             current_company_set(request, invitation.company)
-            messages.success(request, _("You have joined %(name)s.") % {"name": invitation.company.name})
+            messages.success(
+                request, _("You have joined %(name)s.") % {"name": invitation.company.name.rstrip(".")}
+            )
             return redirect("accounts:start")
     return render(request, "accounts/invitation_signup.html", {"invitation": invitation, "form": form})

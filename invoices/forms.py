@@ -12,13 +12,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
-from invoices.models import Direction, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.models import Direction, ExemptionBasis, InvoiceKind, KsefStatus, PaymentMethod, VatRate
 from invoices.selectors import InvoiceFilters
 from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 CURRENCIES = ("PLN", "EUR", "USD", "GBP", "CHF", "CZK", "SEK", "NOK", "DKK", "UAH")
+# FA(3) allows 10 000 lines (FaWiersz); a form this long is already more than a person types. The upload
+# limit (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) leaves room for it, so more lines get a message, not a 400.
+MAX_LINES = 1000
+# The dates FA(3) can carry: TDataT (issue and sale dates, the corrected invoice's date) and TData (due).
+INVOICE_DATES = (dt.date(2006, 1, 1), dt.date(2050, 1, 1))
+DUE_DATES = (dt.date(1900, 1, 1), dt.date(2050, 12, 31))
 
 
 class AmountField(forms.DecimalField):
@@ -42,6 +48,17 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
+def _within(bounds: tuple[dt.date, dt.date]) -> Any:
+    def check(value: dt.date) -> None:
+        if not bounds[0] <= value <= bounds[1]:
+            raise forms.ValidationError(
+                _("KSeF accepts dates from %(first)s to %(last)s.")
+                % {"first": f"{bounds[0]:%d.%m.%Y}", "last": f"{bounds[1]:%d.%m.%Y}"}
+            )
+
+    return check
+
+
 def _not_in_the_future(value: dt.date) -> None:
     """KSeF refuses an invoice whose issue date (P_1) is later than the day it accepts it."""
     if value > _today():
@@ -62,6 +79,12 @@ class PartyFieldsMixin(forms.Form):
         ),
     )
     name = forms.CharField(label=_("Name"), max_length=512)
+    foreign_id = forms.CharField(
+        label=_("VAT-UE or foreign tax number"),
+        max_length=50,
+        required=False,
+        help_text=_("For a buyer abroad, e.g. DE123456789; a Polish buyer has a NIP."),
+    )
     address_line1 = forms.CharField(label=_("Address line 1"), max_length=512, required=False)
     address_line2 = forms.CharField(
         label=_("Address line 2"), max_length=512, required=False, help_text=_("Postal code and city")
@@ -78,11 +101,15 @@ class PartyFieldsMixin(forms.Form):
             raise forms.ValidationError(_("Enter a two-letter country code, e.g. PL."))
         return code
 
+    def clean_foreign_id(self) -> str:
+        return "".join(ch for ch in self.cleaned_data.get("foreign_id", "") if ch.isalnum()).upper()
+
     def party_data(self) -> PartyData:
         data = self.cleaned_data
         return PartyData(
             name=data["name"],
             nip=data.get("nip", ""),
+            foreign_id=data.get("foreign_id", ""),
             address_line1=data.get("address_line1", ""),
             address_line2=data.get("address_line2", ""),
             country_code=data["country_code"],
@@ -98,9 +125,14 @@ class InvoiceForm(PartyFieldsMixin):
 
     number = forms.CharField(label=_("Invoice number"), max_length=256)
     issue_date = forms.DateField(
-        label=_("Issue date"), initial=_today, widget=_date_widget(), validators=[_not_in_the_future]
+        label=_("Issue date"),
+        initial=_today,
+        widget=_date_widget(),
+        validators=[_within(INVOICE_DATES), _not_in_the_future],
     )
-    sale_date = forms.DateField(label=_("Sale date"), required=False, widget=_date_widget())
+    sale_date = forms.DateField(
+        label=_("Sale date"), required=False, widget=_date_widget(), validators=[_within(INVOICE_DATES)]
+    )
     place_of_issue = forms.CharField(label=_("Place of issue"), max_length=256, required=False)
     currency = forms.CharField(
         label=_("Currency"),
@@ -123,11 +155,25 @@ class InvoiceForm(PartyFieldsMixin):
         required=False,
         initial=PaymentMethod.TRANSFER,
     )
-    due_date = forms.DateField(label=_("Due date"), required=False, widget=_date_widget())
+    due_date = forms.DateField(
+        label=_("Due date"), required=False, widget=_date_widget(), validators=[_within(DUE_DATES)]
+    )
     bank_account = forms.CharField(label=_("Bank account"), max_length=64, required=False)
     split_payment = forms.BooleanField(label=_("Split payment (MPP)"), required=False)
     notes = forms.CharField(
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    exemption_basis = forms.ChoiceField(
+        label=_("Exemption from VAT under"),
+        choices=ExemptionBasis.choices,
+        required=False,
+        help_text=_("Only for lines at the exempt (zw) rate."),
+    )
+    exemption_text = forms.CharField(
+        label=_("Legal basis of the exemption"),
+        max_length=256,
+        required=False,
+        help_text=_("E.g. art. 43 ust. 1 pkt 37 ustawy o VAT, or art. 113 ust. 1 (exempt by turnover)."),
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     offline24 = forms.BooleanField(
@@ -194,6 +240,8 @@ class InvoiceForm(PartyFieldsMixin):
             number=data.get("number", ""),
             idempotency_key=data["idempotency_key"],
             ksef_offline_mode="offline24" if data.get("offline24") else "",
+            exemption_basis=data.get("exemption_basis", ""),
+            exemption_text=data.get("exemption_text", ""),
         )
 
 
@@ -225,13 +273,26 @@ class LineForm(forms.Form):
 
 
 class BaseLineFormSet(forms.BaseFormSet):
-    def lines(self) -> list[LineData]:
+    def line_forms(self) -> list[forms.Form]:
+        """The forms that are lines, in the order of :meth:`lines` (an issue's line index points here)."""
         return [
-            form.line_data()
+            form
             for form in self.forms
             # extra rows left blank are valid with empty cleaned_data; they are not lines
             if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
         ]
+
+    def lines(self) -> list[LineData]:
+        return [form.line_data() for form in self.line_forms()]  # type: ignore[attr-defined]
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Django's own "at most N forms" wording names forms, not lines.
+        if self.is_bound and self.total_form_count() > MAX_LINES:
+            self._non_form_errors = self.error_class(
+                [_("An invoice here can have at most %(count)s lines.") % {"count": MAX_LINES}],
+                renderer=self.renderer,  # type: ignore[attr-defined]
+            )
 
     def clean(self) -> None:
         super().clean()
@@ -242,7 +303,14 @@ class BaseLineFormSet(forms.BaseFormSet):
 
 
 LineFormSet: type[BaseLineFormSet] = forms.formset_factory(  # type: ignore[assignment]
-    LineForm, formset=BaseLineFormSet, extra=0, min_num=1, max_num=500, validate_max=True, can_delete=True
+    LineForm,
+    formset=BaseLineFormSet,
+    extra=0,
+    min_num=1,
+    max_num=MAX_LINES,
+    absolute_max=MAX_LINES + 1,
+    validate_max=True,
+    can_delete=True,
 )
 
 
@@ -256,11 +324,13 @@ class CorrectionForm(forms.Form):
         label=_("Correction issue date"),
         initial=_today,
         widget=_date_widget(),
-        validators=[_not_in_the_future],
+        validators=[_within(INVOICE_DATES), _not_in_the_future],
     )
     notes = forms.CharField(
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    exemption_basis = InvoiceForm.base_fields["exemption_basis"]
+    exemption_text = InvoiceForm.base_fields["exemption_text"]
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def correction_data(self, lines: list[LineData]) -> CorrectionData:
@@ -271,6 +341,8 @@ class CorrectionForm(forms.Form):
             issue_date=data["issue_date"],
             notes=data.get("notes", ""),
             idempotency_key=data["idempotency_key"],
+            exemption_basis=data.get("exemption_basis", ""),
+            exemption_text=data.get("exemption_text", ""),
         )
 
 

@@ -83,6 +83,7 @@ class KsefStatus(models.TextChoices):
     SENT = "sent", _("sent, awaiting KSeF")
     ACCEPTED = "accepted", _("accepted by KSeF")
     REJECTED = "rejected", _("rejected by KSeF")
+    FAILED_LOCAL = "failed_local", _("not sent: error in the invoice data")
     OFFLINE = "offline", _("offline, to be sent")
 
 
@@ -117,6 +118,22 @@ class VatRate(models.TextChoices):
     def percent_of(cls, code: str) -> Decimal | None:
         """The numeric rate of a taxed code ("23" → 23), None for 0%/exempt/reverse charge/not taxable."""
         return Decimal(code) if code.isdigit() else None
+
+
+# Member states by ISO 3166 code (Greece is "EL" only in VAT numbers), plus Northern Ireland for goods.
+EU_COUNTRIES = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
+})  # fmt: skip
+
+
+class ExemptionBasis(models.TextChoices):
+    """Where the legal basis of an exempt (zw) supply comes from: ``P_19A``/``P_19B``/``P_19C``."""
+
+    NONE = "", "—"
+    ACT = "act", _("the Polish VAT act or a regulation under it")
+    DIRECTIVE = "directive", _("Directive 2006/112/EC")
+    OTHER = "other", _("another legal basis")
 
 
 class PaymentMethod(models.IntegerChoices):
@@ -261,6 +278,11 @@ class Invoice(models.Model):
     bank_account = models.CharField(_("bank account"), max_length=64, blank=True)  # RachunekBankowy/NrRB
     split_payment = models.BooleanField(_("split payment"), default=False)  # P_18A
     notes = models.TextField(_("notes"), blank=True)  # DodatkowyOpis / StopkaFaktury
+    # Adnotacje/Zwolnienie: P_19 with P_19A/B/C for lines at the "zw" rate.
+    exemption_basis = models.CharField(
+        _("exemption basis"), max_length=16, choices=ExemptionBasis.choices, blank=True, default=""
+    )
+    exemption_text = models.CharField(_("legal basis of the exemption"), max_length=256, blank=True)
 
     total_net = models.DecimalField(_("net total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
     total_vat = models.DecimalField(_("VAT total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
@@ -429,7 +451,7 @@ class Invoice(models.Model):
         return (
             self.direction == Direction.SALES
             and self.kind == InvoiceKind.VAT
-            and self.ksef_status == KsefStatus.REJECTED
+            and self.ksef_status in (KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL)
             and not self.ksef_number
         )
 
@@ -453,6 +475,15 @@ class Invoice(models.Model):
     def stated(self) -> StatedTotals | None:
         """What an imported invoice states about its amounts; None for invoices made in the portal."""
         return StatedTotals.from_json(self.stated_totals) if self.stated_totals is not None else None
+
+    def reverse_charge(self) -> bool:
+        """The buyer settles the VAT (domestic "oo" or EU services "np II"): the invoice must say
+        "odwrotne obciążenie" (art. 106e ust. 1 pkt 18; FA(3) ``P_18``). Prefetch ``lines``."""
+        return any(line.vat_rate in (VatRate.OO, VatRate.NP_II) for line in self.lines.all())
+
+    def exemption_shown(self) -> bool:
+        """An exempt line is on the invoice and the legal basis (``P_19A/B/C``) is recorded."""
+        return bool(self.exemption_text) and any(line.vat_rate == VatRate.ZW for line in self.lines.all())
 
     def rate_totals(self) -> list[RateTotal]:
         """Per-rate sums: as written (``P_13_x``/``P_14_x``/``P_14_xW``) on an imported invoice, else from

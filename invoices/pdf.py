@@ -296,6 +296,11 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(f"{_('Bank account')}: {bank_account(invoice.bank_account)}")
     if invoice.split_payment:
         payment.append(_("Split payment mechanism"))
+    if invoice.reverse_charge():
+        payment.append(_("Reverse charge"))
+    if invoice.exemption_shown():
+        basis = invoice.get_exemption_basis_display()
+        payment.append(f"{_('Exempt from VAT under')}: {invoice.exemption_text} ({basis})")
     if invoice.currency != "PLN" and invoice.exchange_rate:
         payment.append(f"{_('Exchange rate')}: {invoice.exchange_rate.normalize():f} PLN/{invoice.currency}")
     elif invoice.currency != "PLN" and stated is not None and stated.exchange_rate:

@@ -17,6 +17,7 @@ from invoices.models import Contractor, Direction, Invoice, InvoiceLine
 from ksefportal.model_rows import CompiledQuery, RowVersion
 
 PAGE_SIZE = 50
+MAX_ID = 2**63 - 1
 LIST_FIELDS = (
     "id", "uuid", "company_id", "direction", "kind", "number", "issue_date", "seller_name", "seller_nip",
     "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number", "is_new",
@@ -109,9 +110,11 @@ class Cursor:
             return None
         date_part, _, id_part = value.partition("_")
         try:
-            return cls(dt.date.fromisoformat(date_part), int(id_part))
+            cursor = cls(dt.date.fromisoformat(date_part), int(id_part))
         except ValueError:
             return None
+        # Ids are positive 64-bit integers in every database we use; SQLite cannot even compare with more.
+        return cursor if 0 < cursor.id <= MAX_ID else None
 
 
 class ListedInvoice(NamedTuple):

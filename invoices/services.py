@@ -13,15 +13,17 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, User
 from accounts.nip import nip_is_valid, nip_normalize
-from invoices.errors import InvoiceError
+from invoices.acceptance import Issue, acceptance_issues
+from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.models import (
+    EU_COUNTRIES,
     Contractor,
     Direction,
     Invoice,
@@ -83,6 +85,8 @@ class InvoiceData:
     number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
     idempotency_key: uuid.UUID | None = None
     ksef_offline_mode: str = ""  # "offline24" when the issuer chose to issue offline (Wystaw)
+    exemption_basis: str = ""  # ExemptionBasis, for lines at the "zw" rate
+    exemption_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,9 @@ class CorrectionData:
     issue_date: dt.date
     notes: str = ""
     idempotency_key: uuid.UUID | None = None
+    # None keeps the corrected invoice's exemption basis; a correction that adds "zw" lines may give one.
+    exemption_basis: str | None = None
+    exemption_text: str | None = None
 
 
 # --- contractors ---------------------------------------------------------------------------------------
@@ -100,7 +107,7 @@ class CorrectionData:
 def _party_fields(data: PartyData) -> dict[str, str]:
     return {
         "nip": nip_normalize(data.nip),
-        "foreign_id": data.foreign_id.strip(),
+        "foreign_id": "".join(data.foreign_id.split()).upper(),
         "name": data.name.strip(),
         "address_line1": data.address_line1.strip(),
         "address_line2": data.address_line2.strip(),
@@ -151,6 +158,22 @@ def number_format(pattern: str, *, n: int, on: dt.date) -> str:
     )
 
 
+def number_preview(*, company: Company, kind: str, issue_date: dt.date) -> str:
+    """The number the next invoice of ``kind`` dated ``issue_date`` would get now (nothing is reserved)."""
+    series = NumberingSeries.objects.filter(company=company, kind=kind).first()
+    pattern = series.pattern if series is not None else DEFAULT_PATTERNS[InvoiceKind(kind)]
+    reset = series.reset if series is not None else NumberingReset.MONTHLY
+    period = f"{issue_date:%Y}" if reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
+    last = (
+        NumberingCounter.objects.filter(series=series, period=period)
+        .values_list("last_number", flat=True)
+        .first()
+        if series is not None
+        else None
+    )
+    return number_format(pattern, n=(last or 0) + 1, on=issue_date)
+
+
 def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
     """The next number of the company's series for ``kind`` in the period of ``issue_date``.
 
@@ -192,6 +215,111 @@ def _check_money(currency: str, exchange_rate: Decimal | None) -> None:
         raise InvoiceError(_("An invoice in a foreign currency needs the exchange rate to PLN."), code="rate")
     if exchange_rate is not None and exchange_rate <= 0:
         raise InvoiceError(_("The exchange rate must be greater than zero."), code="rate")
+
+
+def _amount_limit(model: type[Invoice] | type[InvoiceLine], name: str) -> Decimal:
+    """The smallest amount the column (and the FA(3) amount type of the same size) cannot hold."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.DecimalField):
+        raise TypeError(f"{model.__name__}.{name} is not a decimal column")
+    return Decimal(10) ** (field.max_digits - field.decimal_places)
+
+
+def _limit_issues(lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None) -> list[Issue]:
+    """Amounts the database (and FA(3): TKwotowy, 16 digits before the point) cannot hold, found before any
+    arithmetic that would overflow: a line's value, then the invoice's totals."""
+    line_limit = _amount_limit(InvoiceLine, "gross_value")
+    issues = []
+    with localcontext() as exact:
+        exact.prec = 80  # 16 + 14 digits before the point plus the fractions: never rounded here
+        for index, line in enumerate(lines):
+            net = line.quantity * line.unit_price
+            if net * Decimal("1.23") >= line_limit:
+                issues.append(
+                    Issue(
+                        _(
+                            "The line's value (quantity x price) is too large: KSeF and the books take "
+                            "amounts below 10 000 000 000 000 000."
+                        ),
+                        field="unit_price",
+                        line=index,
+                    )
+                )
+    if issues:
+        return issues
+    objects = _line_objects(Invoice(), lines)
+    totals = rate_totals(objects, currency=currency, exchange_rate=exchange_rate)
+    invoice_limit = _amount_limit(Invoice, "total_gross")
+    if (
+        any(abs(total.gross) >= invoice_limit for total in totals)
+        or sum((abs(total.gross) for total in totals), Decimal(0)) >= invoice_limit
+    ):
+        issues.append(
+            Issue(
+                _(
+                    "The invoice's total is too large: KSeF and the books take amounts below "
+                    "10 000 000 000 000 000. Split it into several invoices."
+                )
+            )
+        )
+    return issues
+
+
+def _rate_issues(
+    lines: Sequence[LineData], *, party: dict[str, str], exemption_basis: str, exemption_text: str
+) -> list[Issue]:
+    """What a Polish invoice must say for the rates it uses (art. 106e ust. 1 pkt 18-19, 24)."""
+    rates = {line.vat_rate for line in lines}
+    issues = []
+    if VatRate.ZW in rates:
+        if not exemption_basis:
+            issues.append(
+                Issue(
+                    _(
+                        "Lines at the exempt (zw) rate need the legal basis of the exemption: "
+                        "choose its source."
+                    ),
+                    field="exemption_basis",
+                )
+            )
+        if not exemption_text.strip():
+            issues.append(
+                Issue(
+                    _("Give the provision the exemption rests on, e.g. art. 43 ust. 1 pkt 37 ustawy o VAT."),
+                    field="exemption_text",
+                )
+            )
+    if VatRate.OO in rates and not (party["nip"] and party["country_code"] == "PL"):
+        issues.append(
+            Issue(
+                _("Reverse charge (oo) applies only to a Polish VAT payer: enter the buyer's NIP."),
+                field="nip",
+            )
+        )
+    country = party["country_code"]
+    eu_buyer = country in EU_COUNTRIES and country != "PL"
+    for rate, text in (
+        (VatRate.ZERO_WDT, _("0% intra-EU supply (0 WDT) needs a buyer from another EU country")),
+        (VatRate.NP_II, _("EU services outside Polish VAT (np II) need a buyer from another EU country")),
+    ):
+        if rate not in rates:
+            continue
+        if not eu_buyer:
+            issues.append(
+                Issue(_("%(rule)s: change the country code.") % {"rule": text}, field="country_code")
+            )
+        elif not party["foreign_id"]:
+            issues.append(
+                Issue(_("%(rule)s with a VAT-UE number: enter it.") % {"rule": text}, field="foreign_id")
+            )
+    if VatRate.ZERO_EX in rates and country in EU_COUNTRIES:
+        issues.append(
+            Issue(
+                _("0% export (0 EX) applies to a buyer outside the European Union: change the country code."),
+                field="country_code",
+            )
+        )
+    return issues
 
 
 def _line_objects(
@@ -281,7 +409,10 @@ def _party_snapshot(prefix: str, fields: dict[str, str]) -> dict[str, str]:
 
 
 def _common_fields(data: InvoiceData) -> dict[str, object]:
+    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
     return {
+        "exemption_basis": data.exemption_basis if exempt else "",
+        "exemption_text": " ".join(data.exemption_text.split()) if exempt else "",
         "issue_date": data.issue_date,
         "sale_date": data.sale_date,
         "place_of_issue": data.place_of_issue.strip(),
@@ -293,6 +424,37 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "split_payment": data.split_payment,
         "notes": data.notes.strip(),
     }
+
+
+def _refuse_unless_acceptable(
+    *, invoice: Invoice, before: list[InvoiceLine], after: list[InvoiceLine]
+) -> None:
+    """Raise InvoiceInvalid when KSeF would refuse the unsaved ``invoice`` (see invoices.acceptance); issues
+    about the lines are turned into issues about the form's lines (the "after" lines of a correction)."""
+    issues = []
+    for issue in acceptance_issues(invoice=invoice, lines=[*before, *after]):
+        if issue.line is None:
+            issues.append(issue)
+        elif issue.line >= len(before):
+            issues.append(Issue(issue.message, field=issue.field, line=issue.line - len(before)))
+        else:
+            issues.append(
+                Issue(
+                    _("Line %(number)s before the correction: %(message)s")
+                    % {"number": issue.line + 1, "message": issue.message}
+                )
+            )
+    if issues:
+        raise InvoiceInvalid(issues)
+
+
+def _sales_checks(data: InvoiceData, party: dict[str, str]) -> None:
+    """Our own rules and the database's limits, before the invoice is built for the acceptance check."""
+    issues = _rate_issues(
+        data.lines, party=party, exemption_basis=data.exemption_basis, exemption_text=data.exemption_text
+    ) + _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    if issues:
+        raise InvoiceInvalid(issues)
 
 
 def _announce(invoice: Invoice) -> None:
@@ -310,14 +472,12 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     party = _party_fields(data.party)
     _party_check(party)
 
-    def create() -> Invoice:
-        contractor = contractor_upsert(company=company, data=data.party)
-        invoice = Invoice(
+    def build(number: str) -> Invoice:
+        return Invoice(
             company=company,
             direction=Direction.SALES,
             kind=InvoiceKind.VAT,
-            number=number_allocate(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date),
-            contractor=contractor,
+            number=number,
             created_by=user,
             idempotency_key=data.idempotency_key,
             ksef_offline_mode=data.ksef_offline_mode,
@@ -325,11 +485,24 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
             **_party_snapshot("buyer", party),
             **_common_fields(data),
         )
+
+    def create() -> Invoice:
+        contractor = contractor_upsert(company=company, data=data.party)
+        invoice = build(number_allocate(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date))
+        invoice.contractor = contractor
         _save_with_lines(invoice, _line_objects(invoice, data.lines))
         _announce(invoice)
         logger.info("invoice issued: company=%s invoice=%s", company.uuid, invoice.uuid)
         return invoice
 
+    if data.idempotency_key is not None and (
+        Invoice.objects.filter(company=company, idempotency_key=data.idempotency_key).exists()
+    ):
+        return _idempotent(company, data.idempotency_key, create)  # a repeated submit: the first invoice
+    _sales_checks(data, party)
+    # Checked with the number it would get now; the number itself is taken only once the invoice is valid.
+    preview = build(number_preview(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date))
+    _refuse_unless_acceptable(invoice=preview, before=[], after=_line_objects(preview, data.lines))
     return _idempotent(company, data.idempotency_key, create)
 
 
@@ -344,6 +517,18 @@ def invoice_edit(*, invoice: Invoice, user: User | None, data: InvoiceData) -> I
     _check_money(data.currency, data.exchange_rate)
     party = _party_fields(data.party)
     _party_check(party)
+    _sales_checks(data, party)
+    preview = Invoice(
+        company=invoice.company,
+        direction=Direction.SALES,
+        kind=InvoiceKind.VAT,
+        number=invoice.number,
+        ksef_offline_mode=invoice.ksef_offline_mode,
+        **_seller_from_company(invoice.company),
+        **_party_snapshot("buyer", party),
+        **_common_fields(data),
+    )
+    _refuse_unless_acceptable(invoice=preview, before=[], after=_line_objects(preview, data.lines))
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("company").get(pk=invoice.pk)
         if not locked.can_be_edited():
@@ -368,7 +553,7 @@ def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
     A correction KSeF rejected never took effect, so it does not count."""
     latest = (
         Invoice.objects.filter(corrected_invoice=original, kind=InvoiceKind.KOR)
-        .exclude(ksef_status=KsefStatus.REJECTED)
+        .exclude(ksef_status__in=(KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL))
         .order_by("-id")
         .first()
     )
@@ -402,17 +587,22 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             _("A correction cannot be dated before the invoice it corrects."), code="correction_date"
         )
     company = original.company
+    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
+    exemption_basis = original.exemption_basis if data.exemption_basis is None else data.exemption_basis
+    exemption_text = original.exemption_text if data.exemption_text is None else data.exemption_text
 
-    def create() -> Invoice:
-        before = [
+    def before_lines() -> list[LineData]:
+        return [
             LineData(line.name, line.quantity, line.unit_price, line.vat_rate, line.unit)
             for line in invoice_current_lines(original=original)
         ]
-        invoice = Invoice(
+
+    def build(number: str) -> Invoice:
+        return Invoice(
             company=company,
             direction=Direction.SALES,
             kind=InvoiceKind.KOR,
-            number=number_allocate(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date),
+            number=number,
             issue_date=data.issue_date,
             sale_date=original.sale_date,
             place_of_issue=original.place_of_issue,
@@ -432,6 +622,8 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             bank_account=original.bank_account,
             split_payment=original.split_payment,
             notes=data.notes.strip(),
+            exemption_basis=exemption_basis if exempt else "",
+            exemption_text=" ".join(exemption_text.split()) if exempt else "",
             corrected_invoice=original,
             correction_reason=reason,
             corrected_number=original.number,
@@ -440,6 +632,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             created_by=user,
             idempotency_key=data.idempotency_key,
         )
+
+    def create() -> Invoice:
+        invoice = build(number_allocate(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date))
+        invoice.contractor = original.contractor
+        before = before_lines()
         lines = _line_objects(invoice, before, before_correction=True) + _line_objects(invoice, data.lines)
         _save_with_lines(invoice, lines)
         _announce(invoice)
@@ -448,6 +645,26 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         )
         return invoice
 
+    if data.idempotency_key is not None and (
+        Invoice.objects.filter(company=company, idempotency_key=data.idempotency_key).exists()
+    ):
+        return _idempotent(company, data.idempotency_key, create)  # a repeated submit: the first invoice
+    party = {
+        "nip": original.buyer_nip,
+        "foreign_id": original.buyer_foreign_id,
+        "country_code": original.buyer_country_code,
+    }
+    issues = _rate_issues(
+        data.lines, party=party, exemption_basis=exemption_basis, exemption_text=exemption_text
+    ) + _limit_issues(data.lines, currency=original.currency, exchange_rate=original.exchange_rate)
+    if issues:
+        raise InvoiceInvalid(issues)
+    preview = build(number_preview(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date))
+    _refuse_unless_acceptable(
+        invoice=preview,
+        before=_line_objects(preview, before_lines(), before_correction=True),
+        after=_line_objects(preview, data.lines),
+    )
     return _idempotent(company, data.idempotency_key, create)
 
 
@@ -460,6 +677,9 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
     number = data.number.strip()
     if not number:
         raise InvoiceError(_("Enter the invoice number as printed on it."), code="number")
+    issues = _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    if issues:
+        raise InvoiceInvalid(issues)
 
     def create() -> Invoice:
         contractor = contractor_upsert(company=company, data=data.party)

@@ -22,11 +22,12 @@ from django.views.decorators.http import require_GET
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
 from invoices import selectors, services
-from invoices.errors import InvoiceError
+from invoices.acceptance import Issue
+from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
-from invoices.forms import CURRENCIES, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
+from invoices.forms import CURRENCIES, BaseLineFormSet, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
 from invoices.list_cache import is_unfiltered, list_filters_html, list_pages, list_rows_html
-from invoices.models import Direction, Invoice, InvoiceLine, KsefStatus, VatRate
+from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
 from invoices.pdf import invoice_pdf_render
 from invoices.visualisation import qr_codes, qr_svg, timeline_html
 
@@ -97,6 +98,27 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     return response
 
 
+def _show_issues(form: Any, formset: BaseLineFormSet, issues: list[Issue]) -> None:
+    """Put each issue next to its field: the invoice form's, a line's, or above the form naming the line."""
+    line_forms = formset.line_forms()
+    for issue in issues:
+        if issue.line is not None:
+            if issue.line < len(line_forms):
+                line_form = line_forms[issue.line]
+                line_form.add_error(issue.field if issue.field in line_form.fields else None, issue.message)
+            else:
+                form.add_error(None, issue.message)
+        else:
+            form.add_error(issue.field if issue.field in form.fields else None, issue.message)
+
+
+def _service_error(form: Any, formset: BaseLineFormSet, exc: InvoiceError) -> None:
+    if isinstance(exc, InvoiceInvalid):
+        _show_issues(form, formset, exc.issues)
+    else:
+        form.add_error(None, exc.message)
+
+
 def _invoice_form_context(membership: Membership, **extra: Any) -> dict[str, Any]:
     return {
         "membership": membership,
@@ -126,7 +148,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
                         data=data,
                     )
             except InvoiceError as exc:
-                form.add_error(None, exc.message)
+                _service_error(form, formset, exc)
             else:
                 if direction == Direction.SALES:
                     messages.success(request, _("Invoice %(number)s issued.") % {"number": invoice.number})
@@ -154,6 +176,11 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             sales=sales,
             nav_active="issue" if sales else "add",
             title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
+            next_number=services.number_preview(
+                company=membership.company, kind=InvoiceKind.VAT, issue_date=today
+            )
+            if sales
+            else "",
         ),
     )
 
@@ -254,6 +281,7 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "idempotency_key": uuid.uuid4(),
         "nip": invoice.buyer_nip,
         "name": invoice.buyer_name,
+        "foreign_id": invoice.buyer_foreign_id,
         "address_line1": invoice.buyer_address_line1,
         "address_line2": invoice.buyer_address_line2,
         "country_code": invoice.buyer_country_code,
@@ -268,6 +296,8 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "bank_account": invoice.bank_account,
         "split_payment": invoice.split_payment,
         "notes": invoice.notes,
+        "exemption_basis": invoice.exemption_basis,
+        "exemption_text": invoice.exemption_text,
     }
 
 
@@ -297,7 +327,7 @@ def invoice_edit(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: M
                     data=form.invoice_data(formset.lines()),
                 )
             except InvoiceError as exc:
-                form.add_error(None, exc.message)
+                _service_error(form, formset, exc)
             else:
                 messages.success(
                     request,
@@ -353,13 +383,19 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
                     data=form.correction_data(formset.lines()),
                 )
             except InvoiceError as exc:
-                form.add_error(None, exc.message)
+                _service_error(form, formset, exc)
             else:
                 messages.success(request, _("Correction %(number)s issued.") % {"number": invoice.number})
                 return redirect("invoices:detail", invoice_uuid=invoice.uuid)
         messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
     else:
-        form = CorrectionForm(initial={"idempotency_key": uuid.uuid4()})
+        form = CorrectionForm(
+            initial={
+                "idempotency_key": uuid.uuid4(),
+                "exemption_basis": original.exemption_basis,
+                "exemption_text": original.exemption_text,
+            }
+        )
         formset = LineFormSet(
             prefix="lines",
             initial=[

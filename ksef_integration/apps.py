@@ -27,8 +27,10 @@ def _connect_sending(app: AppConfig) -> None:
     """Sending: queue issued invoices, show KOD I and the KSeF timeline, keep the sweeper scheduled."""
     from django.db.models.signals import post_migrate
 
+    from invoices.acceptance import set_acceptance_check
     from invoices.signals import invoice_issued
     from invoices.visualisation import set_qr_provider, set_timeline_provider
+    from ksef_integration.fa3_mapping import invoice_acceptance_issues
     from ksef_integration.sending_display import ksef_qr_codes, ksef_timeline
     from ksef_integration.services.send import on_invoice_issued
     from ksef_integration.services.sending_schedule import schedule_register
@@ -36,6 +38,8 @@ def _connect_sending(app: AppConfig) -> None:
     invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.sending")
     set_qr_provider(ksef_qr_codes)
     set_timeline_provider(ksef_timeline)
+    # Wystaw and Korekta refuse what KSeF would refuse before a number is taken.
+    set_acceptance_check(invoice_acceptance_issues)
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.sending_schedule")
 
 

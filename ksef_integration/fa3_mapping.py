@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
-from invoices.models import Invoice, InvoiceKind, InvoiceLine
-from ksef_integration.fa3 import builder, check_invoice, model, validate
+from invoices.acceptance import Issue
+from invoices.models import EU_COUNTRIES, ExemptionBasis, Invoice, InvoiceKind, InvoiceLine, VatRate
+from ksef_integration.fa3 import Problem, SchemaError, builder, check_invoice, model, validate
 from ksef_integration.fa3.digest import invoice_hash
 
 SYSTEM_INFO = "KSeF Portal"
@@ -33,10 +38,21 @@ def _address(line1: str, line2: str, country: str) -> model.Address:
     return model.Address(line1=line1 or "-", line2=line2 or None, country=country or "PL")
 
 
+def _eu_vat_id(country: str, number: str) -> model.EuVatId | None:
+    """A VAT-UE number of a buyer from another member state (``KodUE`` uses EL for Greece), else None."""
+    if country == "PL" or country not in EU_COUNTRIES:
+        return None
+    code = "EL" if country == "GR" else country
+    return model.EuVatId(country=code, number=number.removeprefix(code).removeprefix(country))
+
+
 def _buyer(invoice: Invoice) -> model.Buyer:
     tax_id: model.TaxId
+    eu_vat_id = _eu_vat_id(invoice.buyer_country_code, invoice.buyer_foreign_id)
     if invoice.buyer_nip:
         tax_id = model.Nip(invoice.buyer_nip)
+    elif invoice.buyer_foreign_id and eu_vat_id is not None:
+        tax_id = eu_vat_id
     elif invoice.buyer_foreign_id:
         tax_id = model.OtherTaxId(number=invoice.buyer_foreign_id, country=invoice.buyer_country_code or None)
     else:
@@ -84,9 +100,40 @@ def _correction(invoice: Invoice) -> model.Correction | None:
     return model.Correction(corrected=(corrected,), reason=invoice.correction_reason or None)
 
 
-def invoice_to_fa3(invoice: Invoice, *, created_at: dt.datetime) -> model.Invoice:
-    """The neutral FA(3) picture of a sales invoice (lines in the order FA(3) wants: before, then after)."""
-    lines = sorted(invoice.lines.all(), key=lambda line: (not line.before_correction, line.ordinal))
+_EXEMPTION_BASES = {
+    ExemptionBasis.ACT: model.ExemptionBasis.ACT,
+    ExemptionBasis.DIRECTIVE: model.ExemptionBasis.DIRECTIVE,
+    ExemptionBasis.OTHER: model.ExemptionBasis.OTHER,
+}
+# The buyer settles the tax: domestic reverse charge and EU services of art. 28b (P_18, art. 106e ust. 1
+# pkt 18 "odwrotne obciążenie").
+_REVERSE_CHARGE_RATES = (VatRate.OO, VatRate.NP_II)
+
+
+def _annotations(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Annotations:
+    rates = {line.vat_rate for line in lines}
+    exemption = None
+    if VatRate.ZW in rates and invoice.exemption_basis in _EXEMPTION_BASES and invoice.exemption_text:
+        exemption = model.Exemption(
+            basis=_EXEMPTION_BASES[ExemptionBasis(invoice.exemption_basis)], text=invoice.exemption_text
+        )
+    return model.Annotations(
+        split_payment=invoice.split_payment,
+        reverse_charge=any(rate in rates for rate in _REVERSE_CHARGE_RATES),
+        exemption=exemption,
+    )
+
+
+def invoice_to_fa3(
+    invoice: Invoice, *, created_at: dt.datetime, lines: Sequence[InvoiceLine] | None = None
+) -> model.Invoice:
+    """The neutral FA(3) picture of a sales invoice (lines in the order FA(3) wants: before, then after).
+
+    ``lines`` are the invoice's lines when it is not saved yet (the acceptance check), else its own."""
+    lines = sorted(
+        invoice.lines.all() if lines is None else lines,
+        key=lambda line: (not line.before_correction, line.ordinal),
+    )
     notes = (model.Note(key="Uwagi", value=invoice.notes[:256]),) if invoice.notes else ()
     return model.Invoice(
         number=invoice.number,
@@ -109,7 +156,7 @@ def invoice_to_fa3(invoice: Invoice, *, created_at: dt.datetime) -> model.Invoic
         sale_date=invoice.sale_date
         if invoice.sale_date and invoice.sale_date != invoice.issue_date
         else None,
-        annotations=model.Annotations(split_payment=invoice.split_payment),
+        annotations=_annotations(invoice, lines),
         correction=_correction(invoice),
         notes=notes,
         payment=_payment(invoice),
@@ -135,3 +182,126 @@ def invoice_xml_build(invoice: Invoice, *, created_at: dt.datetime | None = None
     if schema_errors:
         raise XmlProblems([f"Niezgodność ze schematem FA(3): {error}" for error in schema_errors[:10]])
     return BuiltXml(xml=xml, sha256_b64=invoice_hash(xml))
+
+
+# --- would KSeF accept it? (the invoices.acceptance hook) --------------------------------------------------
+
+# Where an FA(3) element is typed in the Wystaw/Korekta forms: invoice fields, the buyer's, a line's.
+_INVOICE_FIELDS = {
+    "P_1": "issue_date",
+    "P_6": "sale_date",
+    "P_1M": "place_of_issue",
+    "KodWaluty": "currency",
+    "KursWaluty": "exchange_rate",
+    "Termin": "due_date",
+    "NrRB": "bank_account",
+    "Wartosc": "notes",
+    "P_19A": "exemption_text",
+    "P_19B": "exemption_text",
+    "P_19C": "exemption_text",
+    "PrzyczynaKorekty": "reason",
+}
+_BUYER_FIELDS = {
+    "NIP": "nip",
+    "Nazwa": "name",
+    "AdresL1": "address_line1",
+    "AdresL2": "address_line2",
+    "KodKraju": "country_code",
+    "KodUE": "country_code",
+    "NrVatUE": "foreign_id",
+    "NrID": "foreign_id",
+    "Email": "email",
+}
+_LINE_FIELDS = {
+    "P_7": "name",
+    "P_8A": "unit",
+    "P_8B": "quantity",
+    "P_9A": "unit_price",
+    "P_11": "unit_price",
+    "P_11Vat": "unit_price",
+    "P_12": "vat_rate",
+}
+_PROBLEM_FIELDS = {
+    "issue_date": "issue_date",
+    "sale_date": "sale_date",
+    "currency": "currency",
+    "exchange_rate": "exchange_rate",
+    "buyer.tax_id": "nip",
+    "annotations.exemption": "exemption_text",
+}
+_STEP = re.compile(r"^(?P<name>[^\[]+)(?:\[(?P<index>\d+)\])?$")
+_LINE_PROBLEM = re.compile(r"^lines\[(?P<index>\d+)\]\.(?P<field>\w+)$")
+_AMOUNT_TYPES = ("P_8B", "P_9A", "P_11", "P_11Vat", "P_15", "KursWaluty")
+
+
+def _schema_message(element: str, text: str) -> str:
+    """libxml2's technical message as a sentence a person can act on."""
+    if "discouraged Unicode" in text:
+        return _("KSeF refuses some invisible control characters typed or pasted here; remove them.")
+    if "maxLength" in text and (found := re.search(r"maximum length of '(\d+)'", text)):
+        return _("Too long for KSeF: at most %(count)s characters.") % {"count": found.group(1)}
+    if "minLength" in text:
+        return _("KSeF needs this filled in.")
+    if "Inclusive" in text and re.search(r"'\d{4}-\d{2}-\d{2}'", text):
+        return _("KSeF does not accept this date.")
+    if ("totalDigits" in text or "pattern" in text) and (
+        element in _AMOUNT_TYPES or element.startswith(("P_13_", "P_14_"))
+    ):
+        return _("The amount is too large for KSeF.")
+    if "enumeration" in text:
+        return _("KSeF does not know this code.")
+    return _("KSeF would refuse this value (%(detail)s).") % {"detail": text}
+
+
+def _schema_issue(error: SchemaError, count: int) -> Issue:
+    steps = [_STEP.match(step) for step in error.path.strip("/").split("/") if step]
+    names = [(m.group("name"), int(m.group("index") or 1)) for m in steps if m is not None]
+    element = names[-1][0] if names else ""
+    message = _schema_message(element, error.message)
+    parents = [name for name, _index in names[:-1]]
+    if "FaWiersz" in parents:
+        position = dict(names)["FaWiersz"] - 1
+        if element == "KursWaluty":
+            return Issue(message, field="exchange_rate")
+        if 0 <= position < count:
+            return Issue(message, field=_LINE_FIELDS.get(element), line=position)
+    if "Podmiot2" in parents:
+        return Issue(message, field=_BUYER_FIELDS.get(element))
+    if "Podmiot1" in parents:
+        return Issue(
+            _("Your company's data (Więcej → Dane i ustawienia) cannot go on the invoice: %(message)s")
+            % {"message": message}
+        )
+    if element in _INVOICE_FIELDS:
+        return Issue(message, field=_INVOICE_FIELDS[element])
+    return Issue(_("%(element)s: %(message)s") % {"element": element or "FA(3)", "message": message})
+
+
+def _problem_issue(problem: Problem, count: int) -> Issue:
+    message = problem.message(get_language() or "pl")
+    if found := _LINE_PROBLEM.match(problem.field):
+        position = int(found.group("index"))
+        if position < count:
+            return Issue(message, field=found.group("field"), line=position)
+    return Issue(message, field=_PROBLEM_FIELDS.get(problem.field))
+
+
+def invoice_acceptance_issues(invoice: Invoice, lines: Sequence[InvoiceLine]) -> list[Issue]:
+    """Why KSeF would refuse ``invoice`` (saved or not) with ``lines``: the FA(3) file sending would build,
+    run through our semantic checks and the official XSD. Line issues point into ``lines``."""
+    order = sorted(range(len(lines)), key=lambda i: (not lines[i].before_correction, lines[i].ordinal))
+    created = timezone.now().astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        neutral = invoice_to_fa3(invoice, created_at=created, lines=lines)
+        issues = [_problem_issue(p, len(lines)) for p in check_invoice(neutral) if p.severity == "error"]
+        xml = builder.build_invoice(neutral)
+    except (ValueError, builder.Fa3BuildError) as exc:
+        return [Issue(_("The FA(3) file cannot be built: %(reason)s") % {"reason": exc})]
+    issues += [_schema_issue(error, len(lines)) for error in validate(xml)]
+    unique: list[Issue] = []
+    for issue in issues:
+        # positions in the file are positions in FA(3)'s order; point them back into ``lines``
+        placed = issue if issue.line is None else Issue(issue.message, issue.field, order[issue.line])
+        if placed not in unique:
+            unique.append(placed)
+    return unique

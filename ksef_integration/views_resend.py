@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
+from invoices.models import KsefStatus
 from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration.services.resend import invoice_can_resend, invoice_resend
 
@@ -22,7 +23,10 @@ def invoice_resend_view(
 ) -> HttpResponse:
     invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     if not invoice_can_resend(invoice=invoice):
-        if request.method == "POST" and invoice.ksef_status != "rejected":
+        if request.method == "POST" and invoice.ksef_status not in (
+            KsefStatus.REJECTED,
+            KsefStatus.FAILED_LOCAL,
+        ):
             # A second click after the first one queued it: nothing more to do.
             messages.info(
                 request, _("Invoice %(number)s is already on its way to KSeF.") % {"number": invoice.number}

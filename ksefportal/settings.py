@@ -225,6 +225,9 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# An invoice form of invoices.forms.MAX_LINES (1000) lines posts about 6 fields a line; more than this
+# gets the Polish 400 page, fewer but too many lines get the form's own message.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # E-mail: the console in development, a real server from EMAIL_URL in production.

@@ -10,6 +10,7 @@ leaves the machine.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,13 @@ MAIN_XSD = "schemat_FA(3)_v1-0E.xsd"
 BASE_XSDS = ("StrukturyDanych_v10-0E.xsd", "ElementarneTypyDanych_v10-0E.xsd", "KodyKrajow_v10-0E.xsd")
 SCHEMA_FILES = (MAIN_XSD, *BASE_XSDS)
 ENV_VAR = "KSEF_SCHEMA_DIR"
+# Characters KSeF refuses in any FA(3) file although XML allows them (ksef-api.md §12: C1 controls but NEL,
+# and the noncharacters of every plane).
+DISCOURAGED = re.compile(
+    "[\x7f-\x84\x86-\x9f\ufdd0-\ufdef"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 
 class SchemaUnavailable(RuntimeError):
@@ -129,6 +137,18 @@ def validate(
             return [SchemaError(line=1, path="", message=str(exc))]
     else:
         doc = xml
+    refused = [
+        el for el in doc.iter() if DISCOURAGED.search(el.text or "") or DISCOURAGED.search(el.tail or "")
+    ]
+    if refused:
+        return [
+            SchemaError(
+                line=el.sourceline or 0,
+                path=_readable_path(el, el.getroottree().getpath(el)),
+                message="discouraged Unicode characters (C1 controls or noncharacters); KSeF refuses them",
+            )
+            for el in refused
+        ]
     schema = get_schema(directory)
     # One compiled schema serves every thread, but lxml keeps the last run's error log on the schema
     # object itself, so a validation and the reading of its log must not interleave with another.

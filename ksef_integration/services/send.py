@@ -424,20 +424,29 @@ def _mark_rejected(
         )
         if not updated:
             return
-        _mirror(submission.invoice_id, ksef_status=KsefStatus.REJECTED, ksef_status_message=message)
+        # A local failure never reached KSeF: it must not be called a KSeF rejection anywhere.
+        invoice_status = KsefStatus.FAILED_LOCAL if local else KsefStatus.REJECTED
+        _mirror(submission.invoice_id, ksef_status=invoice_status, ksef_status_message=message)
         kind = SubmissionEvent.Kind.FAILED_LOCAL if local else SubmissionEvent.Kind.REJECTED
         _event(submission.pk, kind, message)
     invoice = Invoice.objects.get(pk=submission.invoice_id)
-    _notify_owners(
-        submission.company,
-        subject=_("Invoice %(number)s was not accepted by KSeF") % {"number": invoice.number},
-        body=_("KSeF did not accept invoice %(number)s.\n\nReason: %(reason)s\n\n%(advice)s")
-        % {
+    advice = _("Open the invoice in the portal to correct it and send it again.")
+    if local:
+        subject = _("Invoice %(number)s was not sent to KSeF: error in the invoice data") % {
+            "number": invoice.number
+        }
+        body = _(
+            "Invoice %(number)s was not sent to KSeF: its data cannot make a valid FA(3) file, so the "
+            "portal stopped it before sending. KSeF has not seen it.\n\nReason: %(reason)s\n\n%(advice)s"
+        ) % {"number": invoice.number, "reason": message, "advice": advice}
+    else:
+        subject = _("Invoice %(number)s was not accepted by KSeF") % {"number": invoice.number}
+        body = _("KSeF did not accept invoice %(number)s.\n\nReason: %(reason)s\n\n%(advice)s") % {
             "number": invoice.number,
             "reason": message,
-            "advice": _("Open the invoice in the portal to correct it and send it again."),
-        },
-    )
+            "advice": advice,
+        }
+    _notify_owners(submission.company, subject=subject, body=body)
     logger.info("ksef invoice rejected: submission=%s code=%s local=%s", submission.pk, code, local)
 
 

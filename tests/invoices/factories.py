@@ -53,3 +53,11 @@ def issue_data(**overrides: Any) -> InvoiceData:
     }
     values.update(overrides)
     return InvoiceData(**values)
+
+
+def ksef_number_for(nip: str, *, day: str = "20261102", technical: str = "0100A0B0C0D0") -> str:
+    """A KSeF number with a correct CRC-8, as a correction must cite (a wrong one is refused in the form)."""
+    from ksef_integration.fa3.checks import ksef_number_checksum
+
+    first = f"{nip}-{day}-{technical}"
+    return f"{first}-{ksef_number_checksum(first)}"

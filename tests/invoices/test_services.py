@@ -24,7 +24,9 @@ def test_issue_numbers_snapshots_and_totals(company_a: Company, alice: User) -> 
             LineData("Usługa", Decimal("2"), Decimal("100.005"), "23", "h"),
             LineData("Książka", Decimal("1"), Decimal("40"), "5"),
             LineData("Szkolenie", Decimal("1"), Decimal("500"), "zw"),
-        ]
+        ],
+        exemption_basis="act",
+        exemption_text="art. 43 ust. 1 pkt 29 lit. b ustawy o VAT",
     )
     invoice = services.invoice_issue(company=company_a, user=alice, data=data)
     assert invoice.number == "FV/1/11/2026"
@@ -55,7 +57,9 @@ def test_yearly_series_with_own_pattern(company_a: Company) -> None:
     )
     numbers = [
         services.invoice_issue(
-            company=company_a, user=None, data=issue_data(issue_date=dt.date(2026, m, 1))
+            company=company_a,
+            user=None,
+            data=issue_data(issue_date=dt.date(2026, m, 1), sale_date=dt.date(2026, m, 1)),
         ).number
         for m in (1, 7, 12)
     ]
@@ -148,7 +152,7 @@ def test_correction_shows_before_and_after(
     company_a: Company, django_capture_on_commit_callbacks: Any
 ) -> None:
     original = services.invoice_issue(company=company_a, user=None, data=issue_data())
-    original.ksef_number = "5265877635-20261120-0100001AF629-AF"
+    original.ksef_number = "5265877635-20261120-0100001AF629-9D"
     original.save()
     data = CorrectionData(
         reason="Rabat posprzedażowy",
@@ -161,7 +165,7 @@ def test_correction_shows_before_and_after(
     assert len(callbacks) == 1
     assert (kor.kind, kor.number, kor.corrected_invoice) == (InvoiceKind.KOR, "KOR/1/11/2026", original)
     assert (kor.corrected_number, kor.corrected_issue_date) == ("FV/1/11/2026", dt.date(2026, 11, 20))
-    assert kor.corrected_ksef_number == "5265877635-20261120-0100001AF629-AF"
+    assert kor.corrected_ksef_number == "5265877635-20261120-0100001AF629-9D"
     assert (kor.total_net, kor.total_vat, kor.total_gross) == (
         Decimal("-200.00"),
         Decimal("-46.00"),

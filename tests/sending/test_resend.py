@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Company, Role
 from invoices import services as invoice_services
+from invoices.errors import InvoiceError
 from invoices.models import Invoice, InvoiceKind, KsefStatus
 from ksef_integration.models import (
     KsefConnection,
@@ -25,7 +27,7 @@ from ksef_integration.services import send
 from ksef_simulator.models import SimInvoice
 from tests.conftest import add_member
 from tests.factories import active_connection
-from tests.invoices.factories import invoice_make, issue_data
+from tests.invoices.factories import invoice_make, issue_data, ksef_number_for
 from tests.sending import test_send_simulator
 
 S = SubmissionStatus
@@ -245,7 +247,7 @@ def test_a_rejected_correction_offers_a_new_correction_of_the_original(
 ) -> None:
     company = connection.company
     original = invoice_make(
-        company, ksef_status=KsefStatus.ACCEPTED, ksef_number=f"{company.nip}-20261102-0100A0B0C0D0-E1"
+        company, ksef_status=KsefStatus.ACCEPTED, ksef_number=ksef_number_for(company.nip)
     )
     original.lines.create(
         ordinal=1,
@@ -319,14 +321,31 @@ def test_stopped_by_our_checks_then_corrected_and_accepted(
 ) -> None:
     company = connected.company
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    # Wystaw refuses a future date now; an invoice changed behind its back is still stopped locally.
+    with pytest.raises(InvoiceError):
+        invoice_services.invoice_issue(
+            company=company,
+            user=None,
+            data=issue_data(issue_date=tomorrow, sale_date=tomorrow, due_date=tomorrow),
+        )
     invoice = invoice_services.invoice_issue(
         company=company,
         user=None,
-        data=issue_data(issue_date=tomorrow, sale_date=tomorrow, due_date=tomorrow),
+        data=issue_data(issue_date=timezone.localdate(), sale_date=tomorrow, due_date=tomorrow),
     )
+    Invoice.objects.filter(pk=invoice.pk).update(issue_date=tomorrow)
+    mail.outbox.clear()
     assert deliver(invoice).status == S.FAILED_LOCAL  # dated in the future: never left the building
     invoice.refresh_from_db()
     assert invoice.can_be_edited()
+    # Never "rejected by KSeF": KSeF never saw it.
+    assert invoice.ksef_status == KsefStatus.FAILED_LOCAL
+    assert invoice.get_ksef_status_display() != KsefStatus.REJECTED.label
+    page = alice_client.get(f"/dokumenty/{invoice.uuid}/").content.decode()
+    assert "ksef-status--failed_local" in page
+    assert 'id="ksef-fix-resend"' in page
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    assert "FA(3)" in mail.outbox[0].body
     assert not SimInvoice.objects.filter(invoice_number=invoice.number).exists()
 
     today = timezone.localdate()

@@ -153,10 +153,17 @@ def test_local_failure_never_leaves_the_building(connected: KsefConnection) -> N
     invoice = issue(connected.company)
     Invoice.objects.filter(pk=invoice.pk).update(seller_nip="1234567890")
     before = SimInvoice.objects.count()
+    mail.outbox.clear()
     submission = run(invoice)
     assert submission.status == S.FAILED_LOCAL
     assert "NIP" in submission.last_error_message
     assert SimInvoice.objects.count() == before
+    invoice.refresh_from_db()
+    assert invoice.ksef_status == KsefStatus.FAILED_LOCAL  # not "rejected by KSeF": KSeF never saw it
+    assert "NIP" in invoice.ksef_status_message
+    (email,) = mail.outbox
+    assert "FA(3)" in email.body
+    assert "NIP" in email.body
 
 
 def test_transient_503_then_success(connected: KsefConnection) -> None:

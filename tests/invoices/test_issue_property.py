@@ -1,0 +1,199 @@
+"""Issue 16, as a property: whatever is typed into Wystaw, the form either refuses it with a message (no
+number taken, nothing saved) or issues an invoice whose FA(3) file the simulator's validator accepts, and
+every page of that invoice (list, invoice, preview, PDF) answers 200. (The XML page exists once an invoice
+went to KSeF: tests/sending/test_every_rate.py sends one invoice of every rate through the simulator.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import Company
+from invoices.forms import CURRENCIES
+from invoices.models import ExemptionBasis, Invoice, NumberingCounter, PaymentMethod, VatRate
+from ksef_integration.fa3_mapping import invoice_xml_build
+from ksef_simulator.fa3_schema import parse_invoice
+from ksef_simulator.processing import invoice_fields
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+
+# Printable text with Polish letters, XML-hostile characters, line breaks and tabs; sometimes very long.
+_chars = st.characters(codec="utf-8", exclude_characters="\x00", min_codepoint=1, max_codepoint=0x2FFF)
+sane_amount = st.one_of(
+    st.sampled_from(["1", "0,01", "1 234,56", "100"]),
+    st.decimals(min_value=0, max_value=Decimal("1e6"), places=2).map(lambda d: str(d).replace(".", ",")),
+    st.decimals(min_value=0, max_value=Decimal("1e4"), places=6).map(str),
+)
+wild_amount = st.one_of(
+    st.sampled_from(["999999999", "99999999,99", "9999999999999999", "-1", "abc", "", "1e5", "0,123456789"]),
+    st.decimals(min_value=0, max_value=Decimal("1e16"), places=6).map(str),
+    st.decimals(min_value=0, max_value=Decimal("1e14"), places=8).map(str),
+)
+sane_text = st.sampled_from(
+    ["Usługa", "Sp. z o.o.", "Łódź, ul. Długa 1", "<&>'\"", "  spacje  ", "Zażółć gęślą jaźń"]
+)
+wild_text = st.one_of(
+    st.text(_chars, max_size=40),
+    st.text(_chars, min_size=200, max_size=700),
+    st.just("wiersz 1\nwiersz 2\r\n"),
+)
+wild_date = st.one_of(
+    st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)),
+    st.sampled_from(
+        [dt.date(1, 1, 1), dt.date(2005, 12, 31), dt.date(2050, 1, 2), TODAY + dt.timedelta(days=1)]
+    ),
+)
+# Buyers that can receive every rate: a Polish VAT payer, EU companies with a VAT-UE number, one abroad.
+BUYERS = [
+    {"nip": "526-025-02-74", "foreign_id": "", "country_code": "PL"},
+    {"nip": "", "foreign_id": "DE123456789", "country_code": "DE"},
+    {"nip": "", "foreign_id": "EL 123 456 789", "country_code": "GR"},
+    {"nip": "", "foreign_id": "12-3456789", "country_code": "US"},
+]
+WILD: dict[str, Any] = {
+    "nip": st.sampled_from(["", "1234567890", "9999999999", "abc"]),
+    "name": wild_text,
+    "foreign_id": st.sampled_from(["", "x" * 50, "DE 12", "!!!"]),
+    "address_line1": wild_text,
+    "address_line2": wild_text,
+    "country_code": st.sampled_from(["PL", "DE", "US", "XX", "pl", "P"]),
+    "email": st.sampled_from(["zły@", "a@b", "x" * 250 + "@example.com"]),
+    "issue_date": wild_date.map(dt.date.isoformat),
+    "sale_date": wild_date.map(dt.date.isoformat),
+    "due_date": wild_date.map(dt.date.isoformat),
+    "place_of_issue": wild_text,
+    "currency": st.sampled_from([*CURRENCIES, "XYZ", "pln", "EURO"]),
+    "exchange_rate": st.sampled_from(["", "0", "999999,999999", "0,000001", "-4"]),
+    "payment_method": st.sampled_from(["", "9", "x"]),
+    "bank_account": st.sampled_from(["", "DE89370400440532013000", "x" * 64]),
+    "notes": wild_text,
+    "exemption_basis": st.sampled_from(["", "nonsense"]),
+    "exemption_text": st.sampled_from(["", "z" * 256, "z" * 257]),
+}
+LINE_WILD: dict[str, Any] = {
+    "name": wild_text,
+    "quantity": wild_amount,
+    "unit": st.sampled_from(["", "x" * 32, "x" * 33]),
+    "unit_price": wild_amount,
+}
+
+
+@st.composite
+def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
+    values = {
+        "name": draw(sane_text),
+        "quantity": draw(sane_amount),
+        "unit": draw(st.sampled_from(["", "szt.", "h"])),
+        "unit_price": draw(sane_amount),
+        "vat_rate": draw(st.sampled_from(VatRate.values)),
+    }
+    for key in wild:
+        if draw(st.booleans()):
+            values[key] = draw(LINE_WILD[key])
+    return values
+
+
+@st.composite
+def wystaw(draw: Any) -> dict[str, str]:
+    """Mostly sane input with a few fields gone wild, so that both outcomes are common."""
+    issue = draw(st.dates(min_value=TODAY - dt.timedelta(days=400), max_value=TODAY))
+    currency = draw(st.sampled_from(CURRENCIES))
+    data = {
+        "idempotency_key": str(uuid.uuid4()),
+        "name": draw(sane_text),
+        **draw(st.sampled_from(BUYERS)),
+        "address_line1": draw(st.sampled_from(["", "ul. Prosta 1"])),
+        "address_line2": draw(st.sampled_from(["", "00-950 Warszawa"])),
+        "email": draw(st.sampled_from(["", "kupujacy@example.com"])),
+        "issue_date": issue.isoformat(),
+        "sale_date": draw(
+            st.sampled_from(["", issue.isoformat(), (issue - dt.timedelta(days=30)).isoformat()])
+        ),
+        "place_of_issue": draw(st.sampled_from(["", "Kraków"])),
+        "currency": currency,
+        "exchange_rate": "" if currency == "PLN" else draw(st.sampled_from(["4,2512", "0,1234", "1"])),
+        "payment_method": str(draw(st.sampled_from(["", *PaymentMethod.values]))),
+        "due_date": draw(st.sampled_from(["", (issue + dt.timedelta(days=14)).isoformat()])),
+        "bank_account": draw(st.sampled_from(["", "61 1090 1014 0000 0712 1981 2874"])),
+        "notes": draw(st.sampled_from(["", "Dziękujemy.\nZapraszamy ponownie."])),
+        "exemption_basis": draw(st.sampled_from(ExemptionBasis.values[1:])),
+        "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT",
+    }
+    wild = draw(st.sets(st.sampled_from(sorted(WILD)), max_size=2))
+    for key in wild:
+        data[key] = draw(WILD[key])
+    if draw(st.booleans()):
+        data["split_payment"] = "on"
+    line_wild = frozenset(draw(st.sets(st.sampled_from(sorted(LINE_WILD)), max_size=2)))
+    few, many = (
+        st.lists(a_line(line_wild), min_size=1, max_size=4),
+        st.lists(a_line(line_wild), min_size=30, max_size=60),
+    )
+    lines = draw(st.one_of(few, many))
+    data |= {
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+    }
+    for i, values in enumerate(lines):
+        data |= {f"lines-{i}-{key}": value for key, value in values.items()}
+    return data
+
+
+def _numbers_taken(company: Company) -> int:
+    return sum(NumberingCounter.objects.filter(series__company=company).values_list("last_number", flat=True))
+
+
+def _has_messages(response: Any) -> bool:
+    form, formset = response.context["form"], response.context["formset"]
+    return bool(form.errors or formset.non_form_errors() or any(f.errors for f in formset.forms))
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=wystaw())
+def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
+    alice_client: Any, company_a: Company, data: dict[str, str]
+) -> None:
+    invoices_before = Invoice.objects.filter(company=company_a).count()
+    numbers_before = _numbers_taken(company_a)
+    response = alice_client.post(reverse("invoices:issue"), data)
+    if response.status_code == 200:
+        event("refused")
+        assert _has_messages(response), "refused without saying why"
+        assert Invoice.objects.filter(company=company_a).count() == invoices_before
+        assert _numbers_taken(company_a) == numbers_before
+        return
+    assert response.status_code == 302, response.status_code
+    event("issued")
+    invoice = Invoice.objects.prefetch_related("lines").get(
+        company=company_a, idempotency_key=data["idempotency_key"]
+    )
+    assert _numbers_taken(company_a) == numbers_before + 1
+    root = parse_invoice(invoice_xml_build(invoice).xml)  # the simulator's own XSD check
+    invoice_fields(root)
+    for url in (
+        reverse("invoices:list"),
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}),
+        reverse("invoices:preview", kwargs={"invoice_uuid": invoice.uuid}),
+        reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}),
+    ):
+        assert alice_client.get(url).status_code == 200, url
