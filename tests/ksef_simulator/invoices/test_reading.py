@@ -310,6 +310,6 @@ def test_generated_invoices_are_stored_when_generated_whatever_their_issue_day(
         if invoice.permanent_storage_date
     )
     assert all(
-        invoice.ksef_number.split("-")[1] == f"{processing.warsaw_date(warsaw_evening):%Y%m%d}"
+        (invoice.ksef_number or "").split("-")[1] == f"{processing.warsaw_date(warsaw_evening):%Y%m%d}"
         for invoice in stored
     )
