@@ -10,6 +10,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.emails import validate_email_letters
 from accounts.models import Role, User
 from accounts.nip import nip_normalize, validate_nip
 from accounts.services import CompanyData
@@ -91,7 +92,9 @@ class PasswordPairMixin(forms.Form):
 
 class SignUpForm(PasswordPairMixin, CompanyFieldsMixin):
     email = forms.EmailField(
-        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("E-mail address"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        validators=[validate_email_letters],
     )
     full_name = forms.CharField(label=_("Full name"), max_length=150)
 
@@ -136,7 +139,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail address"))
+    email = forms.EmailField(label=_("E-mail address"), validators=[validate_email_letters])
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ACCOUNTANT)
 
 

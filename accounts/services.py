@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.emails import validate_email_letters
 from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
 from accounts.nip import nip_normalize
@@ -49,10 +51,18 @@ def _company_fields(data: CompanyData) -> dict[str, str]:
     }
 
 
+def _email_letters_check(email: str) -> None:
+    try:
+        validate_email_letters(email)
+    except ValidationError as exc:
+        raise ApplicationError(exc.messages[0], code="email_letters") from None
+
+
 @transaction.atomic
 def user_signup(*, email: str, password: str, full_name: str, company: CompanyData) -> User:
     """Create the user, their company and the owner membership together, or nothing at all."""
     email = email.strip().lower()
+    _email_letters_check(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError(_("An account with this e-mail address already exists."), code="email_taken")
     try:
@@ -94,6 +104,7 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
     from accounts.tasks import send_invitation  # the task module imports this one
 
     email = email.strip().lower()
+    _email_letters_check(email)
     if role not in Role.values:
         raise ApplicationError(_("Choose a role."), code="role_invalid")
     if Membership.objects.filter(company=company, user__email__iexact=email).exists():
