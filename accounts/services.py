@@ -22,6 +22,7 @@ from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
 from accounts.nip import nip_normalize
 from accounts.selectors import company_owner_count
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def invitation_send(*, invitation_id: int, base_url: str | None = None) -> bool:
         }
         body = render_to_string("accounts/email/invitation.txt", context)
     Invitation.objects.filter(pk=invitation.pk).update(token_hash=_hash_token(raw))
-    send_mail(subject, body, None, [invitation.email])
+    send_mail(email_subject(subject), body, None, [invitation.email])
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
     logger.info("invitation %s sent", invitation.uuid)
     return True

@@ -45,6 +45,7 @@ from ksef_integration.models import (
     SubmissionStatus,
 )
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -501,7 +502,7 @@ def _notify_owners(company_id: int, *, subject: str, body: str) -> None:
         .values_list("user__email", flat=True)
     )
     if emails:
-        send_mail(subject, body, None, emails, fail_silently=True)
+        send_mail(email_subject(subject), body, None, emails, fail_silently=True)
 
 
 def deadlines_notify(*, now: dt.datetime | None = None) -> int:
