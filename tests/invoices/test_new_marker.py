@@ -42,7 +42,9 @@ def test_a_member_who_acts_on_it_clears_the_marker(company_a: Company, role: str
     assert not Invoice.objects.get(pk=invoice.pk).is_new
 
 
-def test_the_owner_still_sees_it_as_new_after_the_viewer_looked(alice_client: Any, company_a: Company) -> None:
+def test_the_owner_still_sees_it_as_new_after_the_viewer_looked(
+    alice_client: Any, company_a: Company
+) -> None:
     invoice = _new_purchase(company_a)
     _open_as(company_a, Role.VIEWER, invoice)
     only_new = {"direction": "purchase", "only_new": "1"}
