@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.emails import validate_email_letters
 from accounts.errors import ApplicationError
@@ -59,6 +60,7 @@ def _email_letters_check(email: str) -> None:
         raise ApplicationError(exc.messages[0], code="email_letters") from None
 
 
+@sensitive_variables()
 @transaction.atomic
 def user_signup(*, email: str, password: str, full_name: str, company: CompanyData) -> User:
     """Create the user, their company and the owner membership together, or nothing at all."""
@@ -124,6 +126,7 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
     return invitation
 
 
+@sensitive_variables()
 def invitation_send(*, invitation_id: int, base_url: str | None = None) -> bool:
     """Mint the invitation link's secret, e-mail it, and record when. Runs in the worker.
 
@@ -160,6 +163,7 @@ def invitation_send(*, invitation_id: int, base_url: str | None = None) -> bool:
     return True
 
 
+@sensitive_variables()
 def invitation_get_by_token(*, raw_token: str) -> Invitation | None:
     invitation = (
         Invitation.objects.select_related("company").filter(token_hash=_hash_token(raw_token)).first()
@@ -189,6 +193,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     return membership
 
 
+@sensitive_variables()
 @transaction.atomic
 def user_signup_from_invitation(*, invitation: Invitation, password: str, full_name: str) -> User:
     if User.objects.filter(email__iexact=invitation.email).exists():

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
@@ -219,6 +220,7 @@ def _is_offline_type(certificate: x509.Certificate) -> bool:
     return bool(usage.content_commitment) and not usage.digital_signature
 
 
+@sensitive_variables()
 def offline_certificate_upload(
     *, company: Company, user: User | None, certificate_bytes: bytes, private_key_bytes: bytes, password: str
 ) -> OfflineCertificate:
@@ -281,6 +283,7 @@ def offline_certificate_upload(
     return row
 
 
+@sensitive_variables()
 def _load_offline(
     certificate_bytes: bytes, private_key_bytes: bytes, password: str
 ) -> gateway.CertificateCredential:
@@ -326,6 +329,7 @@ def offline_certificate_delete(*, company: Company, user: User | None) -> bool:
     return bool(deleted)
 
 
+@sensitive_variables()
 def _signing_material(
     row: OfflineCertificate,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] | None:
