@@ -55,7 +55,7 @@ def _reports(seen: list[Captured]) -> list[str]:
     assert seen, "the view did not fail"
     request, exc_type, exc_value, tb = seen[-1]
     assert exc_type is Boom
-    pages = []
+    pages: list[str] = []
     for debug in (True, False):  # the DEBUG page, and the report e-mailed to ADMINS with DEBUG off
         with override_settings(DEBUG=debug):
             reporter = ExceptionReporter(request, exc_type, exc_value, tb)
