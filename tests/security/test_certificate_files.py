@@ -313,6 +313,30 @@ def test_a_chain_is_read_as_its_first_certificate(alice_client: Any, company_a: 
     assert stored.serial == certificate_serial_hex(x509.load_pem_x509_certificate(first))
 
 
+@pytest.mark.parametrize("upload", UPLOADS)
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nA\n-----END ENCRYPTED PRIVATE KEY-----\n", id="bad-b64"
+        ),
+        pytest.param(pbkdf2_key(2048)[:-40], id="truncated"),
+        pytest.param(b"\x30\x82\xff\xff" + b"\x00" * 64, id="der-garbage"),
+        pytest.param(b"\x00\xff garbage " * 40, id="garbage"),
+    ],
+)
+def test_a_key_that_cannot_be_read_is_a_form_error(
+    alice_client: Any, company_a: Company, upload: str, key: bytes
+) -> None:
+    certificate, _key = issue_certificate(company_a.nip)
+    response = _post(alice_client, upload, certificate, key)
+    assert response.status_code == 200
+    assert "The private key file cannot be read" in unescape(response.content.decode()) or (
+        "The private key password is wrong" in unescape(response.content.decode())
+    )
+    assert _nothing_stored(company_a)
+
+
 # --- 3. a certificate without the company's NIP --------------------------------------------------------
 
 
