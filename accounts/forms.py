@@ -10,15 +10,24 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.emails import validate_email_letters
 from accounts.models import Role, User
 from accounts.nip import nip_normalize, validate_nip
 from accounts.services import CompanyData
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+
+
+def validate_single_line(value: str) -> None:
+    """A name or an address line is one line: a line break in it would break every e-mail subject and
+    invoice header it goes into."""
+    if _LINE_BREAK.search(value or ""):
+        raise forms.ValidationError(_("Enter this on one line, without line breaks."), code="line_break")
 
 
 class CompanyFieldsMixin(forms.Form):
-    company_name = forms.CharField(label=_("Company name"), max_length=512)
+    company_name = forms.CharField(label=_("Company name"), max_length=512, validators=[validate_single_line])
     nip = forms.CharField(
         label=_("NIP"),
         max_length=16,
@@ -27,10 +36,17 @@ class CompanyFieldsMixin(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     address_line1 = forms.CharField(
-        label=_("Address line 1"), max_length=512, help_text=_("Street, building and unit number")
+        label=_("Address line 1"),
+        max_length=512,
+        help_text=_("Street, building and unit number"),
+        validators=[validate_single_line],
     )
     address_line2 = forms.CharField(
-        label=_("Address line 2"), max_length=512, required=False, help_text=_("Postal code and city")
+        label=_("Address line 2"),
+        max_length=512,
+        required=False,
+        help_text=_("Postal code and city"),
+        validators=[validate_single_line],
     )
     country_code = forms.CharField(
         label=_("Country code"), initial="PL", widget=forms.TextInput(attrs={"maxlength": 2, "size": 2})
@@ -91,9 +107,11 @@ class PasswordPairMixin(forms.Form):
 
 class SignUpForm(PasswordPairMixin, CompanyFieldsMixin):
     email = forms.EmailField(
-        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("E-mail address"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        validators=[validate_email_letters],
     )
-    full_name = forms.CharField(label=_("Full name"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=150, validators=[validate_single_line])
 
     field_order = [
         "email",
@@ -122,7 +140,9 @@ class CompanyCreateForm(CompanyFieldsMixin):
 
 class CompanyForm(CompanyFieldsMixin):
     company_email = forms.EmailField(label=_("Company e-mail"), required=False)
-    company_phone = forms.CharField(label=_("Company phone"), max_length=32, required=False)
+    company_phone = forms.CharField(
+        label=_("Company phone"), max_length=32, required=False, validators=[validate_single_line]
+    )
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -136,7 +156,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail address"))
+    email = forms.EmailField(label=_("E-mail address"), validators=[validate_email_letters])
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ACCOUNTANT)
 
 
@@ -145,7 +165,7 @@ class RoleForm(forms.Form):
 
 
 class InvitationSignUpForm(PasswordPairMixin):
-    full_name = forms.CharField(label=_("Full name"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=150, validators=[validate_single_line])
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

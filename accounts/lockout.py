@@ -8,11 +8,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.emails import email_lockout_key
+
 
 def attempt_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
-    """The e-mail an attempt counts against, case-folded so ``Alice@`` and ``alice@`` share one counter."""
+    """The e-mail an attempt counts against: one key for every spelling that can reach one account
+    (``Alice@`` and ``alice@``; a long s or a dotless i for s or i: accounts.emails)."""
     source: Any = credentials if credentials else request.POST
-    return str(source.get("username") or source.get("email") or "").strip().lower()
+    return email_lockout_key(str(source.get("username") or source.get("email") or ""))
 
 
 def lockout_response(

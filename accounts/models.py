@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.emails import email_normalize
 from accounts.nip import validate_nip
 
 
@@ -36,7 +37,13 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        """The account whose address has the same normal form (accounts.emails): the database's own
+        case-insensitive match (PostgreSQL upper-cases the dotless i to I) only narrows the candidates."""
+        wanted = email_normalize(username or "")
+        for user in self.filter(email__iexact=wanted):
+            if email_normalize(user.email) == wanted:
+                return user
+        raise self.model.DoesNotExist("No user with this e-mail address.")
 
 
 class User(AbstractBaseUser, PermissionsMixin):

@@ -9,17 +9,21 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
+from accounts.emails import validate_email_letters
 from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
 from accounts.nip import nip_normalize
 from accounts.selectors import company_owner_count
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +53,19 @@ def _company_fields(data: CompanyData) -> dict[str, str]:
     }
 
 
+def _email_letters_check(email: str) -> None:
+    try:
+        validate_email_letters(email)
+    except ValidationError as exc:
+        raise ApplicationError(exc.messages[0], code="email_letters") from None
+
+
+@sensitive_variables()
 @transaction.atomic
 def user_signup(*, email: str, password: str, full_name: str, company: CompanyData) -> User:
     """Create the user, their company and the owner membership together, or nothing at all."""
     email = email.strip().lower()
+    _email_letters_check(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError(_("An account with this e-mail address already exists."), code="email_taken")
     try:
@@ -94,6 +107,7 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
     from accounts.tasks import send_invitation  # the task module imports this one
 
     email = email.strip().lower()
+    _email_letters_check(email)
     if role not in Role.values:
         raise ApplicationError(_("Choose a role."), code="role_invalid")
     if Membership.objects.filter(company=company, user__email__iexact=email).exists():
@@ -112,6 +126,7 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
     return invitation
 
 
+@sensitive_variables()
 def invitation_send(*, invitation_id: int, base_url: str | None = None) -> bool:
     """Mint the invitation link's secret, e-mail it, and record when. Runs in the worker.
 
@@ -142,12 +157,13 @@ def invitation_send(*, invitation_id: int, base_url: str | None = None) -> bool:
         }
         body = render_to_string("accounts/email/invitation.txt", context)
     Invitation.objects.filter(pk=invitation.pk).update(token_hash=_hash_token(raw))
-    send_mail(subject, body, None, [invitation.email])
+    send_mail(email_subject(subject), body, None, [invitation.email])
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
     logger.info("invitation %s sent", invitation.uuid)
     return True
 
 
+@sensitive_variables()
 def invitation_get_by_token(*, raw_token: str) -> Invitation | None:
     invitation = (
         Invitation.objects.select_related("company").filter(token_hash=_hash_token(raw_token)).first()
@@ -177,6 +193,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     return membership
 
 
+@sensitive_variables()
 @transaction.atomic
 def user_signup_from_invitation(*, invitation: Invitation, password: str, full_name: str) -> User:
     if User.objects.filter(email__iexact=invitation.email).exists():

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts import services
@@ -37,6 +38,8 @@ from accounts.selectors import (
 BACKEND = "accounts.backends.UserBackend"
 
 
+@sensitive_post_parameters("password1", "password2")
+@sensitive_variables()
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:start")
@@ -226,6 +229,8 @@ def invitation_resend(
     return redirect("accounts:members")
 
 
+@sensitive_post_parameters("password", "password1", "password2")
+@sensitive_variables()
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = services.invitation_get_by_token(raw_token=token)
     if invitation is None:

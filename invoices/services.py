@@ -18,7 +18,7 @@ from decimal import Decimal, localcontext
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import Company, User
+from accounts.models import Company, Membership, Role, User
 from accounts.nip import nip_is_valid, nip_normalize
 from invoices.acceptance import Issue, acceptance_issues
 from invoices.errors import InvoiceError, InvoiceInvalid
@@ -700,8 +700,11 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
     return _idempotent(company, data.idempotency_key, create)
 
 
-def invoice_mark_opened(*, invoice: Invoice) -> None:
-    """An imported invoice stops being "new" (the Zakupy marker) once someone opens it."""
+def invoice_mark_opened(*, invoice: Invoice, membership: Membership) -> None:
+    """An imported invoice stops being "new" (the Zakupy marker, one for the whole company) once someone
+    who acts on invoices (an owner or an accountant) opens it; a viewer looking at it changes nothing."""
+    if membership.company_id != invoice.company_id or membership.role not in (Role.OWNER, Role.ACCOUNTANT):
+        return
     if invoice.is_new:
         Invoice.objects.filter(pk=invoice.pk).update(is_new=False)
         invoice.is_new = False

@@ -235,7 +235,7 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
 @company_required()
 def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
-    services.invoice_mark_opened(invoice=invoice)
+    services.invoice_mark_opened(invoice=invoice, membership=membership)
     context = _detail_context(invoice)
     context.update(
         membership=membership,

@@ -104,7 +104,7 @@ def certificate_read(data: bytes) -> x509.Certificate:
     return certificate
 
 
-@sensitive_variables("data", "password")
+@sensitive_variables()
 def private_key_read(data: bytes, password: str | None) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     """The uploaded private key; its key-derivation cost is checked before anything is decrypted, and the
     decryption runs in a child process with a time limit (``ksef_integration.keyfile``)."""
@@ -158,6 +158,7 @@ def subject_nip(certificate: x509.Certificate) -> str | None:
     return None
 
 
+@sensitive_variables()
 def certificate_load(
     *, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
 ) -> CertificateCredential:
@@ -296,6 +297,7 @@ def translate_error(exc: KsefError) -> ConnectError:
     return ConnectError("ksef_error", _("Connecting to KSeF failed. Nothing was saved. Try again later."))
 
 
+@sensitive_variables()
 def _login(tokens: AuthTokens, permissions: list[str]) -> Login:
     return Login(
         permissions=sorted(permissions),
@@ -306,6 +308,7 @@ def _login(tokens: AuthTokens, permissions: list[str]) -> Login:
     )
 
 
+@sensitive_variables()
 def token_parse(raw: str) -> KsefToken:
     try:
         return KsefToken.parse(raw)
@@ -313,6 +316,7 @@ def token_parse(raw: str) -> KsefToken:
         raise translate_error(exc) from None
 
 
+@sensitive_variables()
 def token_login(*, token: KsefToken, nip: str) -> Login:
     """Log in with a KSeF token in the company's context and read the permissions the token carries."""
     ksef = client()
@@ -324,6 +328,7 @@ def token_login(*, token: KsefToken, nip: str) -> Login:
     return _login(tokens, list(status.permissions))
 
 
+@sensitive_variables()
 def stored_certificate(
     *, certificate_pem: str, private_key_pkcs8: bytes
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]:
@@ -336,6 +341,7 @@ def stored_certificate(
     return x509.load_pem_x509_certificate(certificate_pem.encode()), key
 
 
+@sensitive_variables()
 def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
     certificate, key = stored_certificate(
         certificate_pem=credential.certificate_pem, private_key_pkcs8=credential.private_key_pkcs8
@@ -350,6 +356,7 @@ def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
     return _login(tokens, permissions)
 
 
+@sensitive_variables()
 def session_end(
     *,
     access_token: str,

@@ -94,11 +94,14 @@ class _PbeParams:
 
 def _encrypted_infos(data: bytes) -> list[bytes]:
     """The DER of every PKCS#8 EncryptedPrivateKeyInfo the file may hold (PEM blocks, or the file as DER)."""
-    blocks = [
-        base64.b64decode(re.sub(rb"\s+", b"", body) + b"==", validate=False)
-        for label, body in _PEM.findall(data)
-        if label == b"ENCRYPTED PRIVATE KEY"
-    ]
+    blocks = []
+    for label, body in _PEM.findall(data):
+        if label != b"ENCRYPTED PRIVATE KEY":
+            continue
+        try:
+            blocks.append(base64.b64decode(re.sub(rb"\s+", b"", body) + b"==", validate=False))
+        except binascii.Error:
+            continue  # not base64: the loader cannot read it either, at no cost
     return blocks if blocks or b"-----BEGIN" in data else [data]
 
 

@@ -12,6 +12,7 @@ import functools
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 
 class SecretUnreadable(Exception):
@@ -34,11 +35,13 @@ def _fernet() -> MultiFernet:
     return _multifernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
+@sensitive_variables()
 def secret_encrypt(plain: str | bytes) -> str:
     data = plain.encode() if isinstance(plain, str) else plain
     return _fernet().encrypt(data).decode()
 
 
+@sensitive_variables()
 def secret_decrypt(ciphertext: str) -> bytes:
     try:
         return _fernet().decrypt(ciphertext.encode())

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required, owner_required
@@ -55,6 +56,8 @@ def choose(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     return render(request, "ksef_integration/choose.html")
 
 
+@sensitive_post_parameters("token")
+@sensitive_variables()
 @never_cache
 @owner_required
 def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
@@ -81,6 +84,8 @@ def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     return render(request, "ksef_integration/token.html", context)
 
 
+@sensitive_post_parameters("password")
+@sensitive_variables()
 @never_cache
 @owner_required
 def certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required, owner_required
@@ -20,6 +21,8 @@ from ksef_integration.forms_offline import OfflineCertificateForm
 from ksef_integration.services import offline
 
 
+@sensitive_post_parameters("password")
+@sensitive_variables()
 @never_cache
 @owner_required
 def offline_certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse:

@@ -236,6 +236,9 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Error reports hide sensitive_variables / sensitive_post_parameters even on the DEBUG page.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "ksefportal.error_reports.SecretsHiddenFilter"
+
 # Security headers. The CSP allows only our own origin: everything (CSS, JS, fonts) is served locally.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

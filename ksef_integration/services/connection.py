@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, User
 from ksef_integration import errors, gateway
@@ -70,6 +71,7 @@ def _require_invoice_permissions(company: Company, user: User, permissions: list
         raise _failed(company, user, errors.no_invoice_permissions())
 
 
+@sensitive_variables()
 def connection_connect_token(*, company: Company, user: User, raw_token: str) -> ConnectResult:
     try:
         token = gateway.token_parse(raw_token)
@@ -93,6 +95,7 @@ def connection_connect_token(*, company: Company, user: User, raw_token: str) ->
             return _activate(connection, user, login, label=f"token ••••{token.last4}")
 
 
+@sensitive_variables()
 def connection_connect_certificate(
     *, company: Company, user: User, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
 ) -> ConnectResult:
@@ -212,6 +215,7 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
         return locked
 
 
+@sensitive_variables()
 def _login_with_stored(connection: KsefConnection) -> gateway.Login:
     if connection.method == AuthMethod.TOKEN:
         token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())

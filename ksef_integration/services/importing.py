@@ -57,6 +57,7 @@ from ksef_integration.models import (
 )
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ def _mail_failures(company_id: int, message: str) -> None:
             "Importing invoices from KSeF for %(company)s failed %(count)s times in a row.\n\n"
             "Last error: %(message)s\n\nCheck Data and settings → KSeF in the portal."
         ) % {"company": company.name, "count": FAILURES_BEFORE_MAIL, "message": message}
-    send_mail(subject, body, None, emails)
+    send_mail(email_subject(subject), body, None, emails)
 
 
 # --- the import --------------------------------------------------------------------------------------

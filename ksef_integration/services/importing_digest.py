@@ -14,6 +14,7 @@ from accounts.models import Membership
 from invoices.formatting import money
 from invoices.models import Direction, Invoice
 from ksef_integration.models import ImportDigestSubscription, ImportRun, SubjectType
+from ksefportal.mail import email_subject
 
 DIGEST_MAX_LINES = 100
 
@@ -106,5 +107,5 @@ def digest_send(*, run_id: int) -> int:
                 _("You get this e-mail because you asked for it in Data and settings → KSeF."),
             ]
         )
-    send_mass_mail([(subject, body, None, [email]) for email in emails], fail_silently=False)
+    send_mass_mail([(email_subject(subject), body, None, [email]) for email in emails], fail_silently=False)
     return len(emails)

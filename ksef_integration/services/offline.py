@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
@@ -45,6 +46,7 @@ from ksef_integration.models import (
     SubmissionStatus,
 )
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +220,7 @@ def _is_offline_type(certificate: x509.Certificate) -> bool:
     return bool(usage.content_commitment) and not usage.digital_signature
 
 
+@sensitive_variables()
 def offline_certificate_upload(
     *, company: Company, user: User | None, certificate_bytes: bytes, private_key_bytes: bytes, password: str
 ) -> OfflineCertificate:
@@ -280,6 +283,7 @@ def offline_certificate_upload(
     return row
 
 
+@sensitive_variables()
 def _load_offline(
     certificate_bytes: bytes, private_key_bytes: bytes, password: str
 ) -> gateway.CertificateCredential:
@@ -325,6 +329,7 @@ def offline_certificate_delete(*, company: Company, user: User | None) -> bool:
     return bool(deleted)
 
 
+@sensitive_variables()
 def _signing_material(
     row: OfflineCertificate,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] | None:
@@ -501,7 +506,7 @@ def _notify_owners(company_id: int, *, subject: str, body: str) -> None:
         .values_list("user__email", flat=True)
     )
     if emails:
-        send_mail(subject, body, None, emails, fail_silently=True)
+        send_mail(email_subject(subject), body, None, emails, fail_silently=True)
 
 
 def deadlines_notify(*, now: dt.datetime | None = None) -> int:

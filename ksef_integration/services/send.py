@@ -56,6 +56,7 @@ from ksef_integration.models import (
 from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.services import offline
 from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -457,7 +458,7 @@ def _notify_owners(company: Company, *, subject: str, body: str) -> None:
         .values_list("user__email", flat=True)
     )
     if emails:
-        send_mail(subject, body, None, emails, fail_silently=True)
+        send_mail(email_subject(subject), body, None, emails, fail_silently=True)
 
 
 def _rejection_text(code: int, description: str, details: list[str] | tuple[str, ...]) -> str:

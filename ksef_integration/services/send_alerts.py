@@ -29,6 +29,7 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def stuck_submissions_notify(*, now: dt.datetime | None = None) -> int:
             emails = _owner_emails(company.pk)
             if emails:
                 subject, body = _message(company, stuck)
-                send_mail(subject, body, None, emails, fail_silently=True)
+                send_mail(email_subject(subject), body, None, emails, fail_silently=True)
             reported += len(stuck)
             logger.info("ksef stuck invoices reported: company=%s count=%s", company.uuid, len(stuck))
     return reported

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from accounts.models import Company
 from ksef_integration import keyfile
+from ksef_integration.ksef.qr import certificate_serial_hex
 from ksef_integration.models import KsefConnection, OfflineCertificate
 from tests.offline.conftest import PASSWORD, issue_certificate
 
@@ -261,12 +262,6 @@ def test_a_slow_key_within_the_bound_is_stopped_by_the_time_limit(
 # --- 2. certificates cryptography cannot read ----------------------------------------------------------
 
 
-def _chain(nip: str) -> bytes:
-    first, _key = issue_certificate(nip)
-    second, _key = issue_certificate(nip)
-    return first + second
-
-
 def _csr() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     request = (
@@ -309,11 +304,37 @@ def test_the_duplicated_extension_is_really_there(company_a: Company) -> None:
         certificate.extensions  # noqa: B018
 
 
+def test_a_chain_is_read_as_its_first_certificate(alice_client: Any, company_a: Company) -> None:
+    first, key = issue_certificate(company_a.nip)
+    second, _key = issue_certificate(company_a.nip)
+    response = _post(alice_client, "offline", first + second, key)
+    assert response.status_code == 302
+    stored = OfflineCertificate.objects.get(company=company_a)
+    assert stored.serial == certificate_serial_hex(x509.load_pem_x509_certificate(first))
+
+
 @pytest.mark.parametrize("upload", UPLOADS)
-def test_a_chain_is_read_as_its_first_certificate(alice_client: Any, company_a: Company, upload: str) -> None:
-    _certificate, key = issue_certificate(company_a.nip)
-    response = _post(alice_client, upload, _chain(company_a.nip), key)
-    assert response.status_code in {200, 302}  # a form error (the key is another's) or stored; never a 500
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nA\n-----END ENCRYPTED PRIVATE KEY-----\n", id="bad-b64"
+        ),
+        pytest.param(pbkdf2_key(2048)[:-40], id="truncated"),
+        pytest.param(b"\x30\x82\xff\xff" + b"\x00" * 64, id="der-garbage"),
+        pytest.param(b"\x00\xff garbage " * 40, id="garbage"),
+    ],
+)
+def test_a_key_that_cannot_be_read_is_a_form_error(
+    alice_client: Any, company_a: Company, upload: str, key: bytes
+) -> None:
+    certificate, _key = issue_certificate(company_a.nip)
+    response = _post(alice_client, upload, certificate, key)
+    assert response.status_code == 200
+    assert "The private key file cannot be read" in unescape(response.content.decode()) or (
+        "The private key password is wrong" in unescape(response.content.decode())
+    )
+    assert _nothing_stored(company_a)
 
 
 # --- 3. a certificate without the company's NIP --------------------------------------------------------
