@@ -353,3 +353,11 @@ def test_a_company_name_ending_with_a_full_stop_gets_no_second_one(
     page = alice_client.post(url, follow=True).content.decode()
     assert "Alfa Sp. z o.o." in page
     assert "o.o.." not in page
+
+
+def test_a_post_beyond_the_upload_limit_gets_the_portal_page(alice_client: Any, company_a: Company) -> None:
+    fields = {f"lines-{i}-name": "x" for i in range(10_001)}
+    response = alice_client.post(reverse("invoices:issue"), fields)
+    assert response.status_code == 400
+    assert 'id="bad-request"' in response.content.decode()  # not Django's bare "Bad Request (400)"
+    assert not Invoice.objects.filter(company=company_a).exists()
