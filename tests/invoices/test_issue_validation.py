@@ -353,3 +353,55 @@ def test_a_company_name_ending_with_a_full_stop_gets_no_second_one(
     page = alice_client.post(url, follow=True).content.decode()
     assert "Alfa Sp. z o.o." in page
     assert "o.o.." not in page
+
+
+def test_a_post_beyond_the_upload_limit_gets_the_portal_page(alice_client: Any, company_a: Company) -> None:
+    fields = {f"lines-{i}-name": "x" for i in range(10_001)}
+    response = alice_client.post(reverse("invoices:issue"), fields)
+    assert response.status_code == 400
+    assert 'id="bad-request"' in response.content.decode()  # not Django's bare "Bad Request (400)"
+    assert not Invoice.objects.filter(company=company_a).exists()
+
+
+def test_korekta_shows_the_refusal_next_to_the_field(alice_client: Any, company_a: Company) -> None:
+    today = timezone.localdate()
+    original = services.invoice_issue(company=company_a, user=None, data=issue_data(issue_date=today))
+    url = reverse("invoices:correct", kwargs={"invoice_uuid": original.uuid})
+    assert 'id="rate-annotations"' in alice_client.get(url).content.decode()
+    form = {
+        "idempotency_key": "6f1c1b8e-7f4b-4b53-9f0e-0d7c8a1e2b3c",
+        "reason": "Zmiana stawki",
+        "issue_date": today.isoformat(),
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-name": "Usługa księgowa",
+        "lines-0-quantity": "1",
+        "lines-0-unit": "usł.",
+        "lines-0-unit_price": "1000",
+        "lines-0-vat_rate": "zw",
+    }
+    numbers = numbers_taken(company_a)
+    response = alice_client.post(url, form)
+    assert response.status_code == 200
+    assert {"exemption_basis", "exemption_text"} <= set(field_errors(response))
+    assert numbers_taken(company_a) == numbers
+    form |= {"exemption_basis": "act", "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT"}
+    assert alice_client.post(url, form).status_code == 302
+    assert numbers_taken(company_a) == numbers + 1
+
+
+def test_fixing_a_stopped_invoice_is_checked_the_same_way(alice_client: Any, company_a: Company) -> None:
+    today = timezone.localdate()
+    invoice = services.invoice_issue(company=company_a, user=None, data=issue_data(issue_date=today))
+    Invoice.objects.filter(pk=invoice.pk).update(ksef_status="failed_local", ksef_status_message="x")
+    url = reverse("invoices:edit", kwargs={"invoice_uuid": invoice.uuid})
+    data = issue_post(issue_date=today.isoformat(), sale_date="", due_date="", **{"lines-0-vat_rate": "oo"})
+    data["nip"] = ""
+    response = alice_client.post(url, data)
+    assert response.status_code == 200
+    assert "nip" in field_errors(response)
+    invoice.refresh_from_db()
+    assert invoice.ksef_status == "failed_local"  # nothing changed
+    assert invoice.lines.get().vat_rate == "23"
