@@ -473,12 +473,19 @@ def window_import(
             "invoice_id", flat=True
         )
     )
+    failed_before = set(
+        ImportFailure.objects.filter(company=company, ksef_number__in=list(invoices)).values_list(
+            "ksef_number", flat=True
+        )
+    )
     contractors = ContractorCache(company)
     for ksef_number in sorted(invoices):
         xml = invoices[ksef_number]
         meta = by_number.get(ksef_number)
         invoice_id = existing.get(ksef_number)
         if invoice_id is not None:
+            if ksef_number in failed_before:  # imported meanwhile (a retry racing this window)
+                ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
             if invoice_id in documented:
                 stats.unchanged += 1
             else:  # sent by the portal; keep KSeF's copy of the XML beside it
@@ -502,7 +509,8 @@ def window_import(
             _failure_record(company, ksef_number, subject_type, xml, meta, exc)
             stats.failed += 1
             continue
-        ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
+        if ksef_number in failed_before:
+            ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
         if created is None:
             stats.recognised += 1
         else:
