@@ -46,7 +46,6 @@ from ksef_integration.models import ImportedDocument, ImportFailure, SubjectType
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 _KINDS = {
     fa3.InvoiceKind.VAT: InvoiceKind.VAT,
     fa3.InvoiceKind.UPR: InvoiceKind.VAT,
@@ -166,7 +165,7 @@ def _line_amounts(line: fa3.Line, rate: str) -> tuple[Decimal, Decimal, Decimal]
         net = gross - vat
     if net is None:
         if line.quantity is not None and line.unit_price is not None:
-            net = round_half_up(line.quantity * line.unit_price)
+            net = fit(line.quantity * line.unit_price, MONEY)  # None (shown as 0) beyond the column
         else:
             net = Decimal("0.00")
     net = fit(net, MONEY)
