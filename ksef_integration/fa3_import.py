@@ -46,7 +46,6 @@ from ksef_integration.models import ImportedDocument, ImportFailure, SubjectType
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 _KINDS = {
     fa3.InvoiceKind.VAT: InvoiceKind.VAT,
     fa3.InvoiceKind.UPR: InvoiceKind.VAT,
@@ -166,7 +165,7 @@ def _line_amounts(line: fa3.Line, rate: str) -> tuple[Decimal, Decimal, Decimal]
         net = gross - vat
     if net is None:
         if line.quantity is not None and line.unit_price is not None:
-            net = round_half_up(line.quantity * line.unit_price)
+            net = fit(line.quantity * line.unit_price, MONEY)  # None (shown as 0) beyond the column
         else:
             net = Decimal("0.00")
     net = fit(net, MONEY)
@@ -473,12 +472,19 @@ def window_import(
             "invoice_id", flat=True
         )
     )
+    failed_before = set(
+        ImportFailure.objects.filter(company=company, ksef_number__in=list(invoices)).values_list(
+            "ksef_number", flat=True
+        )
+    )
     contractors = ContractorCache(company)
     for ksef_number in sorted(invoices):
         xml = invoices[ksef_number]
         meta = by_number.get(ksef_number)
         invoice_id = existing.get(ksef_number)
         if invoice_id is not None:
+            if ksef_number in failed_before:  # imported meanwhile (a retry racing this window)
+                ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
             if invoice_id in documented:
                 stats.unchanged += 1
             else:  # sent by the portal; keep KSeF's copy of the XML beside it
@@ -502,7 +508,8 @@ def window_import(
             _failure_record(company, ksef_number, subject_type, xml, meta, exc)
             stats.failed += 1
             continue
-        ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
+        if ksef_number in failed_before:
+            ImportFailure.objects.filter(company=company, ksef_number=ksef_number).delete()
         if created is None:
             stats.recognised += 1
         else:

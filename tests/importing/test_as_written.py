@@ -316,3 +316,26 @@ def test_every_kind_has_its_english_title(kind: str, title: str) -> None:
     invoice = Invoice(number="A/1", kind="VAT", stated_kind=kind)
     with translation.override("en"):
         assert invoice.title == f"{english[kind]} A/1"
+
+
+def test_a_line_whose_quantity_times_price_no_column_holds_is_stored(company_a: Company) -> None:
+    """Large P_8B and P_9A and no P_11: the product (10^21) is no line value any column can hold (10^16);
+    the line is stored with 0.00 and the invoice's totals are P_13_1/P_15 as written. (The XSD allows up to
+    10^30; values SQLite's floats can read back exactly are used so the test means the same on both.)"""
+    xml = faktura(
+        """<KodWaluty>PLN</KodWaluty><P_1>2026-09-01</P_1><P_2>MAX/1</P_2>
+    <P_13_1>1000.00</P_13_1><P_14_1>230.00</P_14_1><P_15>1230.00</P_15>
+    {adnotacje}<RodzajFaktury>VAT</RodzajFaktury>
+    <FaWiersz><NrWierszaFa>1</NrWierszaFa><P_7>Wszystko</P_7><P_8B>100000000</P_8B>
+      <P_9A>10000000000000</P_9A><P_12>23</P_12></FaWiersz>""",
+        buyer_nip=company_a.nip,
+    )
+    assert validate(xml) == []
+    stats = window_import(
+        company=company_a, subject_type=SubjectType.SUBJECT2, invoices={KSEF_NUMBER: xml}, metadata=()
+    )
+    assert (stats.created, stats.failed) == (1, 0)
+    invoice = Invoice.objects.get(ksef_number=KSEF_NUMBER)
+    line = invoice.lines.get()
+    assert (line.net_value, line.quantity) == (Decimal("0.00"), Decimal("100000000"))
+    assert invoice.summary().gross == Decimal("1230.00")

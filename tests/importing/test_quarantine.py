@@ -141,6 +141,10 @@ def test_the_owner_and_staff_can_try_again(
 
     changelist = reverse("admin:ksef_integration_importfailure_changelist")
     remaining = ImportFailure.objects.get(ksef_number=second)
+    assert second in admin_client.get(changelist).content.decode()
+    change = admin_client.get(reverse("admin:ksef_integration_importfailure_change", args=[remaining.pk]))
+    assert change.status_code == 200
+    assert "POISON/2" in change.content.decode()  # the XML, readable by staff
     response = admin_client.post(changelist, {"action": "retry", "_selected_action": [remaining.pk]})
     assert response.status_code == 302
     assert Invoice.objects.filter(company=company, ksef_number=second).exists()
