@@ -223,10 +223,18 @@ def unsent(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 
 @company_required(Role.OWNER, Role.ACCOUNTANT)
 def unsent_banner(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    """The "Wyślij wszystkie niewysłane (N)" banner as a fragment, fetched by Dokumenty after it loads: the
-    list page itself stays a function of its rows (and so stays cacheable)."""
-    count = send_services.unsent_invoices(company_id=membership.company.pk).count()
-    response = render(request, "ksef_integration/_unsent_banner.html", {"unsent_count": count})
+    """What waits on the Dokumenty tab, as a fragment fetched after the page loads (the list page itself stays
+    a function of its rows, and so stays cacheable): on Sprzedaż "Wyślij wszystkie niewysłane (N)", on Zakupy
+    the invoices KSeF has that could not be imported."""
+    from ksef_integration.models import ImportFailure
+
+    company_id = membership.company.pk
+    if request.GET.get("direction") == "purchase":
+        failures = ImportFailure.objects.filter(company_id=company_id).count()
+        response = render(request, "ksef_integration/_import_failures_banner.html", {"failures": failures})
+    else:
+        count = send_services.unsent_invoices(company_id=company_id).count()
+        response = render(request, "ksef_integration/_unsent_banner.html", {"unsent_count": count})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -155,3 +155,25 @@ def test_the_upo_is_offered_with_when_it_arrived_and_kod_i_waits_for_the_ksef_nu
 )
 def test_the_timeline_speaks_polish(error: Exception, text: str) -> None:
     assert gateway.error_text(error).startswith(text)
+
+
+@pytest.mark.django_db
+def test_dokumenty_zakupy_says_when_invoices_could_not_be_imported(
+    alice_client: Any, company_a: Company
+) -> None:
+    from ksef_integration.models import ImportFailure, SubjectType
+
+    url = reverse("ksef_integration:unsent_banner") + "?direction=purchase"
+    assert "import-failures-banner" not in alice_client.get(url).content.decode()
+    ImportFailure.objects.create(
+        company=company_a,
+        ksef_number="5265877635-20261125-0100A0000000-AB",
+        subject_type=SubjectType.SUBJECT2,
+        xml=b"<Faktura/>",
+        reason="test",
+    )
+    banner = alice_client.get(url).content.decode()
+    assert "1 faktury z KSeF nie udało się zaimportować" in banner
+    assert "#ksef-import-failures" in banner
+    listing = alice_client.get(reverse("invoices:list") + "?direction=purchase").content.decode()
+    assert url.replace("&", "&amp;") in listing or url in listing
