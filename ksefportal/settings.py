@@ -326,6 +326,8 @@ KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="
 # Sending: first retry delay (doubling, with jitter, up to 15 min) and how long a worker's claim lasts.
 KSEF_SEND_BACKOFF_SECONDS = env.float("KSEF_SEND_BACKOFF_SECONDS", default=5.0)
 KSEF_SEND_LEASE_SECONDS = env.float("KSEF_SEND_LEASE_SECONDS", default=300.0)
+# How long a company's sending lock outlives a holder that died (its live holder renews it every third).
+KSEF_SEND_LOCK_SECONDS = env.float("KSEF_SEND_LOCK_SECONDS", default=30.0)
 # A company with more due invoices than this sends them in a batch session (issue 6).
 KSEF_SEND_BATCH_THRESHOLD = env.int("KSEF_SEND_BATCH_THRESHOLD", default=50)
 # Owners are e-mailed about a sales invoice not final this many minutes after it was queued.

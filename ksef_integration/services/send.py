@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -105,22 +106,39 @@ def _backoff(attempts: int) -> dt.timedelta:
 # --- the per-company lock ------------------------------------------------------------------------------
 
 
-class _CompanyLock:
-    """One KSeF conversation per company across all workers: Redis when configured, else the cache."""
+class CompanyLock:
+    """One KSeF conversation per company across all workers: Redis when configured, else the cache.
+
+    The lock lives ``KSEF_SEND_LOCK_SECONDS`` (30) and its holder renews it every third of that from a
+    keep-alive thread, so a holder that dies (a SIGKILLed worker process, the OOM killer) blocks its company
+    for at most that long instead of a whole lease; a live holder keeps it however long its drain takes.
+    """
 
     def __init__(self, company_id: int) -> None:
         self.key = f"ksef:send-lock:{company_id}"
-        self.ttl = _lease().total_seconds()
+        self.ttl = max(3.0, min(_setting("KSEF_SEND_LOCK_SECONDS", 30), _lease().total_seconds()))
         self._redis_lock: Any = None
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
 
     def acquire(self) -> bool:
         if settings.REDIS_URL:
             import redis
 
             client = redis.Redis.from_url(settings.REDIS_URL)
-            self._redis_lock = client.lock(self.key, timeout=self.ttl, blocking=False)
-            return bool(self._redis_lock.acquire(blocking=False))
-        return bool(cache.add(self.key, "1", timeout=int(self.ttl) + 1))
+            # not thread-local: the keep-alive thread renews the token this thread took
+            self._redis_lock = client.lock(self.key, timeout=self.ttl, blocking=False, thread_local=False)
+            acquired = bool(self._redis_lock.acquire(blocking=False))
+        else:
+            acquired = bool(cache.add(self.key, "1", timeout=int(self.ttl) + 1))
+        if acquired:
+            self._keeper = threading.Thread(target=self._keep, name=f"{self.key}-keeper", daemon=True)
+            self._keeper.start()
+        return acquired
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            self.extend()
 
     def extend(self) -> None:
         """Keep the lock while a long drain makes progress."""
@@ -131,6 +149,9 @@ class _CompanyLock:
             cache.touch(self.key, timeout=int(self.ttl) + 1)
 
     def release(self) -> None:
+        self._stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=5)
         if self._redis_lock is not None:
             with contextlib.suppress(Exception):
                 self._redis_lock.release()
@@ -139,8 +160,8 @@ class _CompanyLock:
 
 
 @contextlib.contextmanager
-def _company_lock(company_id: int) -> Iterator[_CompanyLock | None]:
-    lock = _CompanyLock(company_id)
+def _company_lock(company_id: int) -> Iterator[CompanyLock | None]:
+    lock = CompanyLock(company_id)
     if not lock.acquire():
         yield None
         return
@@ -1013,7 +1034,7 @@ def _send_round(
     return sent, stop
 
 
-def _drain_locked(company: Company, lock: _CompanyLock, *, budget: float) -> int:
+def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
     """Send and poll the company's due submissions until none is left or ``budget`` seconds have passed.
 
     Work is pipelined in rounds: each round claims due rows (one token), sends the PENDING ones in the
