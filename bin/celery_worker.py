@@ -12,6 +12,7 @@ worker is started again at once, here. What stays as it was:
 - SIGINT from a terminal reaches the whole foreground group, the worker too: it is not passed on a second
   time (a second SIGINT would make Celery shut down cold), only restarts stop.
 - The worker runs in this script's process group: honcho's ``killpg`` reaches every process, as before.
+- SIGQUIT is passed on too (a cold shutdown) and SIGHUP (Celery then restarts itself in place).
 - A worker that exits by itself (a bad setting, a broker that never answered) is not restarted: this
   script exits with its status (compose's ``restart: unless-stopped`` then decides, as before).
 
@@ -89,7 +90,8 @@ def main(argv: list[str]) -> int:
     state: dict[str, Any] = {"stopping": False, "child": None}
 
     def on_signal(signum: int, _frame: object) -> None:
-        state["stopping"] = True
+        if signum != signal.SIGHUP:  # SIGHUP: Celery restarts itself in place; keep supervising it
+            state["stopping"] = True
         child = state["child"]
         if child is not None and child.poll() is None and signum != signal.SIGINT:
             with contextlib.suppress(ProcessLookupError):
