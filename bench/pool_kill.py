@@ -1,25 +1,30 @@
-"""Issue 16: SIGKILL ONE process of the Celery worker's pool (as the OOM killer would), not the whole group.
+"""Issue 16: SIGKILL ONE process of the Celery worker (as the OOM killer would), not the whole group.
 
 ``python bench/pool_kill.py`` needs PostgreSQL (``DATABASE_URL``, a throwaway database is created on its
-server) and Redis (``POOL_KILL_REDIS_URL``, default redis://127.0.0.1:6379/6, a queue of its own). It starts
-gunicorn with the simulator (rate limits off), connects a company that sends automatically, and starts the
-worker exactly as the Procfile's ``worker:`` line does (``sh -c`` of that line; ``POOL_KILL_WORKER``
-replaces it, e.g. ``exec celery -A ksefportal worker --pool threads --concurrency 2``). Then:
+server) and, with ``POOL_KILL_BROKER=redis`` (the default), Redis (``POOL_KILL_REDIS_URL``, default
+redis://127.0.0.1:6379/6, a queue of its own); ``POOL_KILL_BROKER=filesystem`` runs the worker on kombu's
+filesystem broker under ``var/``, as ``make run`` does without ``REDIS_URL``. It starts gunicorn with the
+simulator (rate limits off), connects a company that sends automatically, and starts the worker exactly as
+the Procfile's ``worker:`` line does (``sh -c`` of that line; ``POOL_KILL_WORKER`` replaces it, e.g.
+``exec celery -A ksefportal worker --beat --concurrency 2`` for the line of before issue 16), plus the
+Procfile's ``beat:`` line when it has one (``POOL_KILL_BEAT`` replaces it; empty: none). Then:
 
 1. warm-up: 10 invoices, all accepted;
 2. ``POOL_KILL_MODE=busy`` (default): a send hangs inside KSeF (``hang`` fault, shorter than the read
-   timeout) and the pool process running that task (``inspect active`` names its pid) is SIGKILLed in the
-   middle of the HTTP call; ``idle``: a pool process that runs nothing is SIGKILLed;
+   timeout) and the process running that task (``inspect active``; the worker's own with the threads
+   pool) is SIGKILLed in the middle of the HTTP call; ``idle``: one that runs nothing is SIGKILLed;
+   ``POOL_KILL_EVERY_S`` > 0: then one more process that runs tasks every that many seconds;
 3. for ``POOL_KILL_OBSERVE_S`` (120 s) one invoice a second is issued; the driver records when the first
-   invoice issued after the kill is accepted, and how many ``ksef.sweep`` tasks the worker ran after it;
+   invoice issued after the kill is accepted, the longest time without any acceptance, and how many
+   ``ksef.sweep`` tasks the worker ran after the kill;
 4. then it waits (at most 120 s) for every submission to be final and checks KSeF: duplicates and lost.
 
 Leases (and with them the per-company lock's TTL) are ``POOL_KILL_LEASE_S`` (20 s; production 300 s).
 Prints ``name: value`` lines: ``pool_kill_resume_s`` (kill → first acceptance of a later invoice; ``nan``
-if none), ``pool_kill_accepted_after``, ``pool_kill_sweeps_after``, ``pool_kill_worker_lost_logged``
-(0/1), ``pool_kill_duplicates``, ``pool_kill_lost``, ``pool_kill_drained`` (0/1), and the worker's
-peak RSS summed over its processes (``pool_kill_worker_rss_mb``). Exit status 1 when it stalled, lost or
-duplicated.
+if none), ``pool_kill_max_gap_s``, ``pool_kill_kills``, ``pool_kill_accepted_after``,
+``pool_kill_sweeps_after``, ``pool_kill_worker_lost_logged`` (0/1), ``pool_kill_duplicates``,
+``pool_kill_lost``, ``pool_kill_drained`` (0/1), and the worker's peak RSS summed over its processes
+(``pool_kill_worker_rss_mb``). Exit status 1 when it stalled, lost or duplicated.
 """
 
 from __future__ import annotations
@@ -107,14 +112,12 @@ def rss_kb(pids: list[int]) -> int:
 
 
 def _setup() -> Any:
-    from django.utils import timezone
-
+    """The soak's company (connected with a token, sending automatically), without automatic imports."""
     from bench.soak import _setup as soak_setup
     from ksef_integration.models import KsefConnection
 
     company = soak_setup("")
     KsefConnection.objects.filter(company=company).update(auto_import=False)
-    _ = timezone
     return company
 
 
@@ -169,6 +172,7 @@ def run(
     django.setup()
     from django.db.models import Count
 
+    from invoices.models import Invoice
     from ksef_integration.models import Submission
     from ksef_integration.models.sending import FINAL_STATUSES
     from ksef_simulator.faults import fault_arm, faults_clear
@@ -272,15 +276,7 @@ def run(
         drained = _wait(lambda: not open_rows.exists(), 120, 1)
         held = SimInvoice.objects.filter(context_nip=company.nip, status_code=200)
         groups = held.values("invoice_number").annotate(n=Count("id")).filter(n__gt=1)
-        issued = (
-            set(company.invoice_set.values_list("number", flat=True))
-            if hasattr(company, "invoice_set")
-            else set()
-        )
-        if not issued:
-            from invoices.models import Invoice
-
-            issued = set(Invoice.objects.filter(company=company).values_list("number", flat=True))
+        issued = set(Invoice.objects.filter(company=company).values_list("number", flat=True))
         in_ksef = set(held.values_list("invoice_number", flat=True))
         accepted_numbers = set(_accepted(company).values_list("invoice__number", flat=True))
         figures["pool_kill_duplicates"] = sum(g["n"] - 1 for g in groups)
