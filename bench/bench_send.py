@@ -2,7 +2,7 @@
 
 Setup (not timed): a throwaway database (temporary SQLite file, or a temporary PostgreSQL database when
 ``DATABASE_URL`` points at PostgreSQL, as in bench_simulator), migrated once and shared by the simulator
-(gunicorn, ``DEBUG=0``, 2 sync workers) and the portal (one ``celery worker --concurrency 2`` process;
+(gunicorn, ``DEBUG=0``, 2 sync workers) and the portal (one ``celery worker --pool threads --concurrency 2``;
 Redis as the broker when ``REDIS_URL`` is set, else the file-system broker). A driver process creates a
 company, connects it with a KSeF token over HTTP and issues ``INVOICES`` sales invoices (auto-send off).
 
@@ -28,8 +28,9 @@ Figures:
   beyond what they force; sending 1,000 invoices online would need hours (180 sends per hour).
 
 The run with limits also uses ``INVOICES`` (it takes about as long as the one without: the backlog goes
-in one batch session). Knobs: ``BENCH_SEND_INVOICES`` (1000), ``BENCH_SEND_CONCURRENCY`` (2 worker
-processes), ``BENCH_SEND_LOG_LEVEL`` and ``BENCH_SEND_KEEP_LOGS`` (a directory for the workers' logs). The
+in one batch session). Knobs: ``BENCH_SEND_INVOICES`` (1000), ``BENCH_SEND_CONCURRENCY`` (2),
+``BENCH_SEND_POOL`` (``threads``, as the Procfile runs the worker; ``prefork`` as before issue 16),
+``BENCH_SEND_LOG_LEVEL`` and ``BENCH_SEND_KEEP_LOGS`` (a directory for the workers' logs). The
 machine is shared: other load lowers ``send_limits_off_per_s`` directly, and the ratio compares two runs
 made one after the other, so contention that changes between them moves it by ±15 %.
 """
@@ -59,6 +60,7 @@ from bench.common import server_environment
 ROOT = Path(__file__).resolve().parent.parent
 INVOICES = int(os.environ.get("BENCH_SEND_INVOICES", "1000"))
 CONCURRENCY = int(os.environ.get("BENCH_SEND_CONCURRENCY", "2"))
+POOL = os.environ.get("BENCH_SEND_POOL", "threads")  # the Procfile's (issue 16); "prefork" as before
 DELIVERY_TIMEOUT_S = 600.0
 WINDOWS = {"perSecond": 1.0, "perMinute": 60.0, "perHour": 3600.0}
 
@@ -115,7 +117,7 @@ def _worker(env: dict[str, str], workdir: Path, name: str) -> Iterator[None]:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "ksefportal", "worker", "--loglevel", "WARNING",
-                "--concurrency", str(CONCURRENCY), "--pool", "prefork", "--without-gossip",
+                "--concurrency", str(CONCURRENCY), "--pool", POOL, "--without-gossip",
                 "--without-mingle", "--without-heartbeat", "--queues", env["CELERY_TASK_DEFAULT_QUEUE"],
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -7,7 +7,8 @@ either does not answer.
 
 What runs, each in its own process, all with the production settings (``DEBUG=0``):
 - gunicorn serving the app with the simulator mounted (rate limits off, invoices processed after 0.5 s);
-- one Celery worker with beat (as the Procfile runs it: ``worker --beat --concurrency 2``), so that the
+- the Celery worker and beat, each from its Procfile line as ``make run`` starts them (the worker: the threads
+  pool, concurrency 2, under ``bin/celery_worker.py``, which starts a killed worker again), so that the
   sweeper (every 30 s) and the automatic import fan-out run as in production;
 - this driver: it issues sales invoices (``SOAK_ISSUE_PER_S``, 1 a second; the company sends automatically),
   lets the simulator generate purchase invoices for the company every ``SOAK_INCOMING_EVERY_S`` (30 s,
@@ -16,7 +17,10 @@ What runs, each in its own process, all with the production settings (``DEBUG=0`
   worker's read timeout or a lost answer) every ``SOAK_FAULT_EVERY_S`` (5 s) on a random call of the sending
   path (send, session open/close/status, status list, UPO, batch open) and every ``SOAK_IMPORT_FAULT_EVERY_S``
   (90 s) on one of the import path (export start/status, download, metadata query, authentication), and
-  SIGKILLs the worker's whole process group every ``SOAK_KILL_EVERY_S`` (45 s), starting a new one at once.
+  SIGKILLs the worker's whole process group every ``SOAK_KILL_EVERY_S`` (45 s), starting a new one at once,
+  and, as the OOM killer would, ONE process (the Celery worker, a pool process if the worker line used
+  prefork, or beat; never the Procfile's own process) every ``SOAK_PROCESS_KILL_EVERY_S`` (20 s), which
+  nothing here starts again: the Procfile's supervisor must (issue 16).
 
 Then it stops issuing, clears the faults, and waits (at most ``SOAK_DRAIN_TIMEOUT_S``, 600 s) until every
 submission is final and every generated purchase invoice is imported. Leases are ``SOAK_LEASE_S`` (20 s;
@@ -26,8 +30,9 @@ Figures (``name: value``): ``soak_sent`` (issued), ``soak_accepted`` (our submis
 ``soak_rejected``, ``soak_duplicates`` (extra copies KSeF holds of one invoice number or one file hash),
 ``soak_lost`` (issued, not accepted by us and not in KSeF either), ``soak_max_wait_s`` (issue to acceptance,
 the longest), ``soak_import_generated``, ``soak_imported``, ``soak_import_missing``,
-``soak_import_duplicates``, ``soak_worker_kills``, ``soak_faults_fired``, ``soak_drain_s``,
-``soak_faults_armed``. The exit status is 1 when anything was duplicated or lost or the drain timed out.
+``soak_import_duplicates``, ``soak_worker_kills``, ``soak_process_kills``, ``soak_faults_fired``,
+``soak_drain_s``, ``soak_faults_armed``. The exit status is 1 when anything was duplicated or lost or the
+drain timed out.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ INCOMING_EVERY_S = float(os.environ.get("SOAK_INCOMING_EVERY_S", "30"))
 INCOMING_BATCH = int(os.environ.get("SOAK_INCOMING_BATCH", "25"))
 FAULT_EVERY_S = float(os.environ.get("SOAK_FAULT_EVERY_S", "5"))
 KILL_EVERY_S = float(os.environ.get("SOAK_KILL_EVERY_S", "45"))
+PROCESS_KILL_EVERY_S = float(os.environ.get("SOAK_PROCESS_KILL_EVERY_S", "20"))
 DRAIN_TIMEOUT_S = float(os.environ.get("SOAK_DRAIN_TIMEOUT_S", "600"))
 LEASE_S = float(os.environ.get("SOAK_LEASE_S", "20"))
 READ_TIMEOUT_S = 5.0
@@ -99,37 +105,65 @@ def _say(message: str) -> None:
     print(f"soak: {message}", file=sys.stderr, flush=True)
 
 
-class Worker:
-    """The Celery worker with beat, in its own process group, so that SIGKILL takes the pool children too."""
+def procfile_line(name: str) -> str:
+    """A process's command line as the Procfile (``make run``) gives it."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise RuntimeError(f"the Procfile has no {name}: line")
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env, self.workdir = env, workdir
+
+def processes_below(pid: int) -> list[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if fields[0] != "Z":
+                    children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class Worker:
+    """A Procfile line (the worker's, or beat's) run as ``make run`` runs it (``sh -c``), in its own process
+    group, so that SIGKILL of the group takes every process of it (the supervisor, the worker, any pool)."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, name: str = "worker") -> None:
+        self.env, self.workdir, self.name = env, workdir, name
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
         self.starts += 1
-        log_path = self.workdir / f"worker-{self.starts}.log"
+        log_path = self.workdir / f"{self.name}-{self.starts}.log"
+        path = f"{Path(sys.executable).parent}:{self.env.get('PATH', '')}"
         with log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "ksefportal", "worker", "--beat",
-                    "--schedule", str(self.workdir / "beat-schedule"),
-                    "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle",
-                    "--without-heartbeat", "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
-                ],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                ["sh", "-c", procfile_line(self.name)], cwd=ROOT, env={**self.env, "PATH": path},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        ready = b"ready." if self.name == "worker" else b"beat: Starting"
         deadline = time.monotonic() + 60
-        while b"ready." not in log_path.read_bytes():
+        while ready not in log_path.read_bytes():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start:\n" + log_path.read_text()[-3000:])
+                raise RuntimeError(f"{self.name} did not start:\n" + log_path.read_text()[-3000:])
             time.sleep(0.2)
 
     def kill(self) -> None:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+    def below(self) -> list[int]:
+        """The processes the Procfile's one started (the Celery worker or beat, pool processes if any)."""
+        return processes_below(self.proc.pid) if self.proc is not None and self.proc.poll() is None else []
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -250,9 +284,13 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
     rng = random.Random(20261125)
     worker = Worker(env, workdir)
     worker.start()
+    beat = Worker(env, workdir, "beat") if "beat:" in (ROOT / "Procfile").read_text() else None
+    if beat is not None:
+        beat.start()
     generated: list[str] = []
     faults_armed: list[int] = []
     kills = 0
+    process_kills = 0
 
     def arm(patterns: tuple[str, ...]) -> None:
         pattern = rng.choice(patterns)
@@ -265,6 +303,7 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
         next_issue = next_incoming = next_fault = start
         next_import_fault = start + IMPORT_FAULT_EVERY_S / 2
         next_kill = start + KILL_EVERY_S
+        next_process_kill = start + PROCESS_KILL_EVERY_S / 2
         next_report = start + 30
         while (now := time.monotonic()) < end:
             if now >= next_issue:
@@ -293,12 +332,21 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
                 kills += 1
                 worker.start()
                 next_kill += KILL_EVERY_S
+            if now >= next_process_kill:
+                # One process, not the group: what the OOM killer does. Any process below the Procfile's
+                # ones: the Celery worker (threads) or a prefork pool process, or beat.
+                victims = worker.below() + (beat.below() if beat is not None else [])
+                if victims:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(rng.choice(victims), signal.SIGKILL)
+                        process_kills += 1
+                next_process_kill += PROCESS_KILL_EVERY_S
             if now >= next_report:
                 so_far = _figures(company, generated, kills, 0, 0)
                 _say(
                     f"{(now - start) / 60:.1f} min: issued {so_far['soak_sent']}, "
                     f"accepted {so_far['soak_accepted']}, imported {so_far['soak_imported']} "
-                    f"of {len(generated)}, worker kills {kills}"
+                    f"of {len(generated)}, worker kills {kills}, single-process kills {process_kills}"
                 )
                 next_report += 30
             time.sleep(0.05)
@@ -318,12 +366,15 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
         drain_s = time.monotonic() - drain_start
         figures = _figures(company, generated, kills, fired, drain_s)
         figures["soak_faults_armed"] = len(faults_armed)
+        figures["soak_process_kills"] = process_kills
         if not drained:
             _say(f"the queue did not drain in {DRAIN_TIMEOUT_S:.0f} s; worker log:\n{_log_tail(workdir)}")
         ok = drained and figures["soak_duplicates"] == 0 and figures["soak_lost"] == 0
         return figures, ok
     finally:
         worker.stop()
+        if beat is not None:
+            beat.stop()
 
 
 def _log_tail(workdir: Path) -> str:

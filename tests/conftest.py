@@ -143,7 +143,7 @@ def celery_worker_process(
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "ksefportal", "worker",
-                "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
+                "--loglevel", "INFO", "--concurrency", "1", "--pool", "threads",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
             ],

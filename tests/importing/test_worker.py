@@ -54,7 +54,7 @@ def test_download_now_imports_through_a_real_worker(
 
 
 def _kill_worker(proc: Any) -> None:
-    """SIGKILL the worker and its pool children (the child runs the task), as an OOM kill would."""
+    """SIGKILL the worker and its children if any (a prefork pool's; the threads pool has none)."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
     for pid in [proc.pid, *map(int, children)]:
         with contextlib.suppress(ProcessLookupError):
@@ -86,7 +86,7 @@ def _start_worker(tmp_path: Path) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "ksefportal", "worker",
-                "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
+                "--loglevel", "INFO", "--concurrency", "1", "--pool", "threads",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
             ],

@@ -25,8 +25,12 @@ def test_compose_services_share_one_image_and_read_env() -> None:
         assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert "gunicorn" in " ".join(services["web"]["command"])
     assert "ksefportal.wsgi" in " ".join(services["web"]["command"])
-    assert services["worker"]["command"][:4] == ["celery", "-A", "ksefportal", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "ksefportal", "beat"]
+    # Both under the supervisor that starts a killed process again (issue 16), the worker on threads.
+    supervised = ["python", "bin/celery_worker.py", "-A", "ksefportal"]
+    assert services["worker"]["command"][:5] == [*supervised, "worker"]
+    assert services["worker"]["command"][5:7] == ["--pool", "threads"]
+    assert services["beat"]["command"][:5] == [*supervised, "beat"]
+    assert (ROOT / "bin" / "celery_worker.py").is_file()
     assert "DatabaseScheduler" in " ".join(services["beat"]["command"])
 
 

@@ -64,7 +64,7 @@ def worker(postgres_and_redis: None, live_server: Any, tmp_path: Path) -> Iterat
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "ksefportal", "worker",
-                "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
+                "--loglevel", "INFO", "--concurrency", "1", "--pool", "threads",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
             ],

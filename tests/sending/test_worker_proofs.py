@@ -60,8 +60,9 @@ ONLINE_ONLY = {"KSEF_SEND_BATCH_THRESHOLD": "1000000"}
 
 
 class Workers:
-    """Starts real ``celery worker`` subprocesses as tests/conftest.py does, plus this module's knobs; each in
-    its own process group, so that SIGKILL reaches the pool child running the task, not only the parent."""
+    """Starts real ``celery worker`` subprocesses as tests/conftest.py does (the threads pool, as the Procfile
+    runs it), plus this module's knobs; each in its own process group, so that SIGKILL reaches every process
+    of it (a prefork pool's children too, should the pool change)."""
 
     def __init__(self, api_url: str, tmp_path: Path) -> None:
         self.api_url = api_url
@@ -94,7 +95,7 @@ class Workers:
             proc = subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "ksefportal", "worker",
-                    "--loglevel", "INFO", "--concurrency", "1", "--pool", "prefork",
+                    "--loglevel", "INFO", "--concurrency", "1", "--pool", "threads",
                     "--without-gossip", "--without-mingle", "--without-heartbeat",
                     "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
                 ],
