@@ -22,6 +22,10 @@ What runs, each in its own process, all with the production settings (``DEBUG=0`
   prefork, or beat; never the Procfile's own process) every ``SOAK_PROCESS_KILL_EVERY_S`` (20 s), which
   nothing here starts again: the Procfile's supervisor must (issue 16).
 
+One invoice of the second incoming batch is made unreadable in KSeF (a DTD the portal's parser refuses): the
+import must keep it aside ("nie udało się zaimportować") and import every other invoice
+(``soak_import_poison_kept_aside`` is 1, ``soak_import_missing`` 0).
+
 Then it stops issuing, clears the faults, and waits (at most ``SOAK_DRAIN_TIMEOUT_S``, 600 s) until every
 submission is final and every generated purchase invoice is imported. Leases are ``SOAK_LEASE_S`` (20 s;
 production: 300 s), so that a killed worker's claims come back within the run.
@@ -31,8 +35,8 @@ Figures (``name: value``): ``soak_sent`` (issued), ``soak_accepted`` (our submis
 ``soak_lost`` (issued, not accepted by us and not in KSeF either), ``soak_max_wait_s`` (issue to acceptance,
 the longest), ``soak_import_generated``, ``soak_imported``, ``soak_import_missing``,
 ``soak_import_duplicates``, ``soak_worker_kills``, ``soak_process_kills``, ``soak_faults_fired``,
-``soak_drain_s``, ``soak_faults_armed``. The exit status is 1 when anything was duplicated or lost or the
-drain timed out.
+``soak_drain_s``, ``soak_faults_armed``, ``soak_import_poison_kept_aside``. The exit status is 1 when
+anything was duplicated or lost, the poison invoice was not kept aside, or the drain timed out.
 """
 
 from __future__ import annotations
@@ -253,6 +257,27 @@ def _figures(company: Any, generated: list[str], kills: int, faults_fired: int, 
     }
 
 
+def _poison(ksef_number: str) -> None:
+    """Turn one invoice KSeF holds into a document the portal cannot read (a DTD, which the hardened
+    parser refuses), as a broken issuer's software or a KSeF fault could: the import must keep it aside as
+    "nie udało się zaimportować" and go on with every other invoice."""
+    from ksef_simulator.models import SimInvoice
+
+    unreadable = b'<?xml version="1.0"?><!DOCTYPE Faktura [<!ENTITY x "x">]><Faktura>&x;</Faktura>'
+    SimInvoice.objects.filter(ksef_number=ksef_number).update(xml=unreadable, invoice_size=len(unreadable))
+
+
+def _kept_aside(company: Any, ksef_number: str) -> bool:
+    from invoices.models import Invoice
+    from ksef_integration.models import ImportFailure
+
+    return (
+        bool(ksef_number)
+        and ImportFailure.objects.filter(company=company, ksef_number=ksef_number).exists()
+        and not Invoice.objects.filter(company=company, ksef_number=ksef_number).exists()
+    )
+
+
 def _drained(company: Any, generated: list[str]) -> bool:
     from invoices.models import Direction, Invoice
     from ksef_integration.models import Submission
@@ -288,6 +313,7 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
     if beat is not None:
         beat.start()
     generated: list[str] = []
+    poison = ""
     faults_armed: list[int] = []
     kills = 0
     process_kills = 0
@@ -316,9 +342,13 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
                 next_issue += 1 / ISSUE_PER_S
             if now >= next_incoming:
                 today = timezone.localdate()
-                generated += services_invoices.invoices_generate(
+                batch = services_invoices.invoices_generate(
                     buyer_nip=company.nip, count=INCOMING_BATCH, date_from=today, date_to=today, sellers=10
                 )
+                if not poison and generated:  # the second batch carries the poison, among good invoices
+                    poison = batch.pop(len(batch) // 2)
+                    _poison(poison)
+                generated += batch
                 import_enqueue_on_commit(company=company)  # "Pobierz teraz"; beat would wait 15 minutes
                 next_incoming += INCOMING_EVERY_S
             if now >= next_fault:
@@ -367,9 +397,15 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
         figures = _figures(company, generated, kills, fired, drain_s)
         figures["soak_faults_armed"] = len(faults_armed)
         figures["soak_process_kills"] = process_kills
+        figures["soak_import_poison_kept_aside"] = int(_kept_aside(company, poison))
         if not drained:
             _say(f"the queue did not drain in {DRAIN_TIMEOUT_S:.0f} s; worker log:\n{_log_tail(workdir)}")
-        ok = drained and figures["soak_duplicates"] == 0 and figures["soak_lost"] == 0
+        ok = (
+            drained
+            and figures["soak_duplicates"] == 0
+            and figures["soak_lost"] == 0
+            and (not poison or figures["soak_import_poison_kept_aside"] == 1)
+        )
         return figures, ok
     finally:
         worker.stop()
