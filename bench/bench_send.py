@@ -55,7 +55,7 @@ from typing import Any
 import requests
 
 from bench import bench_simulator as sim
-from bench.common import server_environment
+from bench.common import CONTROL_HEADERS, server_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOICES = int(os.environ.get("BENCH_SEND_INVOICES", "1000"))
@@ -171,6 +171,7 @@ def run() -> dict[str, float]:
                 env = _portal_env(base_env, f"{base}/ksef-sim/v2", f"bench-send-{uuid.uuid4().hex[:8]}")
                 config = f"{base}/ksef-sim/control/config"
                 with requests.Session() as http:
+                    http.headers.update(CONTROL_HEADERS)
                     http.post(config, json={"rateLimitProfile": "off"}, timeout=30).raise_for_status()
                     off = _phase(env, workdir, "off", INVOICES)
                     http.post(config, json={"rateLimitProfile": "default"}, timeout=30).raise_for_status()

@@ -46,7 +46,7 @@ import requests
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port, server_environment
+from bench.common import CONTROL_HEADERS, free_port, server_environment
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,12 @@ def _server(env: dict[str, str], workdir: Path) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start:\n" + log_path.read_text(errors="replace"))
                 with suppress(requests.ConnectionError):
-                    if requests.get(f"{base}/ksef-sim/control/config", timeout=5).status_code == 200:
+                    if (
+                        requests.get(
+                            f"{base}/ksef-sim/control/config", headers=CONTROL_HEADERS, timeout=5
+                        ).status_code
+                        == 200
+                    ):
                         break
                 time.sleep(0.2)
             yield base
@@ -363,7 +368,10 @@ def run() -> dict[str, float]:
             with requests.Session() as http:
                 _check(
                     http.post(
-                        f"{base}/ksef-sim/control/config", json={"rateLimitProfile": "off"}, timeout=30
+                        f"{base}/ksef-sim/control/config",
+                        json={"rateLimitProfile": "off"},
+                        headers=CONTROL_HEADERS,
+                        timeout=30,
                     ),
                     200,
                     "control/config",

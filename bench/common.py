@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -115,6 +116,11 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+CONTROL_TOKEN = secrets.token_urlsafe(24)
+# The header that opens the simulator's control API of a server started with server_environment().
+CONTROL_HEADERS = {"Authorization": f"Bearer {CONTROL_TOKEN}"}
+
+
 def server_environment(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
     """Production settings (``DEBUG=0``) with the simulator on, fresh secrets, and the given database."""
     import hashlib
@@ -132,6 +138,10 @@ def server_environment(database_url: str, workdir: Path, **extra: str) -> dict[s
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
             "KSEF_SIMULATOR_ENABLED": "1",
+            # a loopback benchmark server: the simulator runs with DEBUG off on purpose, and the bench
+            # drives its control API with a token of this run (CONTROL_HEADERS)
+            "KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION": "1",
+            "KSEF_SIMULATOR_CONTROL_TOKEN": CONTROL_TOKEN,
             "KSEF_ENVIRONMENT": "simulator",
             "DATABASE_URL": database_url,
             "EMAIL_URL": f"filemail:///{workdir / 'mail'}",  # django-environ drops one leading slash

@@ -96,6 +96,9 @@ KSEF_SIMULATOR_ENABLED = env.bool("KSEF_SIMULATOR_ENABLED", default=DEBUG or TES
 # Its pages let anyone act as any NIP and its control API injects faults (one "hang" stalls a worker): with
 # DEBUG off it runs only in the test suite or when an operator says, in so many words, that it is unsafe.
 KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION = env.bool("KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION", default=False)
+# With DEBUG off, scripts (the benches) reach the simulator's control API with this bearer token; browsers
+# need a staff login and a CSRF token. Empty: no token is accepted.
+KSEF_SIMULATOR_CONTROL_TOKEN = env.str("KSEF_SIMULATOR_CONTROL_TOKEN", default="")
 if KSEF_SIMULATOR_ENABLED and not (DEBUG or TESTING or KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION):
     raise ImproperlyConfigured(
         "KSEF_SIMULATOR_ENABLED with DEBUG off: the KSeF simulator is a development tool (anyone may mint "

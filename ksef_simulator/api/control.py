@@ -3,6 +3,7 @@
 Open (no login, no CSRF token: scripts and the test suite drive it) only with DEBUG on or in the test suite;
 when the simulator runs with DEBUG off (``KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION``) it takes a logged-in staff
 user and, for a POST or DELETE, Django's CSRF token: one cross-site form could otherwise arm a "hang" fault.
+Scripts (the benches) send ``Authorization: Bearer`` with ``KSEF_SIMULATOR_CONTROL_TOKEN`` instead.
 
 - ``GET /ksef-sim/control/config`` → the knobs; ``POST`` the same shape (any subset) to change them:
   ``{"unavailable": bool, "authDelayMs", "tokenActivationDelayMs", "invoiceProcessingDelayMs",
@@ -15,6 +16,7 @@ user and, for a POST or DELETE, Django's CSRF token: one cross-site form could o
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -43,13 +45,21 @@ _PROFILES = (SimulatorConfig.RateLimitProfile.DEFAULT, SimulatorConfig.RateLimit
 View = Callable[[HttpRequest], HttpResponse]
 
 
+def _bearer_matches(request: HttpRequest) -> bool:
+    """A script's ``Authorization: Bearer <KSEF_SIMULATOR_CONTROL_TOKEN>`` (a browser cannot send this header
+    cross-site without the server's consent, so it needs no CSRF token)."""
+    token = settings.KSEF_SIMULATOR_CONTROL_TOKEN
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 def _control(view: View) -> View:
     """Open in development and tests; with DEBUG off, staff only and CSRF-protected (see the docstring)."""
     protected = csrf_protect(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        if settings.DEBUG or settings.TESTING:
+        if settings.DEBUG or settings.TESTING or _bearer_matches(request):
             return view(request)
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not user.is_staff:

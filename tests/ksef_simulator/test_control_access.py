@@ -58,3 +58,18 @@ def test_the_login_page_next_stays_on_the_site(target: str) -> None:
 def test_the_login_page_next_on_the_site_is_followed() -> None:
     response = Client().post("/ksef-sim/?next=/ksef-sim/certyfikaty/", {"nip": "5260250274"})
     assert response["Location"] == "/ksef-sim/certyfikaty/"
+
+
+def test_a_script_with_the_control_token_needs_no_staff_login(client: Any, settings: Any) -> None:
+    settings.DEBUG = False
+    settings.TESTING = False
+    settings.KSEF_SIMULATOR_CONTROL_TOKEN = "bench-token-of-this-run"
+    assert client.get("/ksef-sim/control/config").status_code == 403
+    wrong = {"HTTP_AUTHORIZATION": "Bearer another-token"}
+    assert client.get("/ksef-sim/control/config", **wrong).status_code == 403
+    right = {"HTTP_AUTHORIZATION": "Bearer bench-token-of-this-run"}
+    assert client.get("/ksef-sim/control/config", **right).status_code == 200
+    posted = client.post("/ksef-sim/control/config", {"unavailable": False}, "application/json", **right)
+    assert posted.status_code == 200
+    settings.KSEF_SIMULATOR_CONTROL_TOKEN = ""
+    assert client.get("/ksef-sim/control/config", HTTP_AUTHORIZATION="Bearer ").status_code == 403
