@@ -65,6 +65,7 @@ from bench.common import (
     gunicorn,
     manage,
     postgres_url,
+    processes_below,
     redis_answers,
     server_environment,
     stop_process_group,
@@ -116,23 +117,6 @@ def procfile_line(name: str) -> str:
         if key.strip() == name:
             return command.strip()
     raise RuntimeError(f"the Procfile has no {name}: line")
-
-
-def processes_below(pid: int) -> list[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if fields[0] != "Z":
-                    children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 class Worker:

@@ -17,23 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import processes_below
 from tests.conftest import ROOT, wait_until
-
-
-def _below(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if fields[0] != "Z":
-                    children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 @pytest.fixture
@@ -70,13 +55,13 @@ def test_a_killed_worker_is_started_again_and_sigterm_leaves_nothing(
 ) -> None:
     proc, log = supervised
     assert wait_until(lambda: _ready_count(log) == 1, timeout=60), log.read_text(errors="replace")
-    [worker] = _below(proc.pid)
+    [worker] = processes_below(proc.pid)
     started = time.monotonic()
     os.kill(worker, signal.SIGKILL)  # as the OOM killer would
     assert wait_until(lambda: _ready_count(log) == 2, timeout=60), log.read_text(errors="replace")
     assert time.monotonic() - started < 30
     assert proc.poll() is None
-    [again] = _below(proc.pid)
+    [again] = processes_below(proc.pid)
     assert again != worker
     assert b"was killed by SIGKILL; starting it again" in log.read_bytes()
     # SIGTERM to the supervisor alone (docker stop): passed on, a warm shutdown, no restart, no leftovers.

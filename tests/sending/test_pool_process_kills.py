@@ -31,6 +31,7 @@ from unittest import mock
 import pytest
 from django.conf import settings
 
+from bench.common import processes_below
 from ksef_integration.models import KsefConnection
 from ksef_integration.services import send
 from ksefportal.celery import app as celery_app
@@ -150,23 +151,6 @@ def broker_connection(broker: str) -> Iterator[Any]:
             yield conn
     finally:
         conn.release()
-
-
-def processes_below(pid: int) -> list[int]:
-    """Every live process below ``pid`` (from /proc), parents before children."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if fields[0] != "Z":
-                    children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in sorted(children.get(todo.pop(0), [])):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def sweep_until(company: Any, target: int, *, timeout: float) -> bool:
