@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from cryptography import x509
@@ -55,17 +55,20 @@ CONNECT_TIMEOUT = (5.0, 15.0)
 
 @dataclass(frozen=True)
 class Login:
+    """What a KSeF login gives the portal. The tokens are secrets: never in a repr (a traceback's locals,
+    a log line), only ever written encrypted."""
+
     permissions: list[str]
-    access_token: str
+    access_token: str = field(repr=False)
     access_valid_until: dt.datetime
-    refresh_token: str
+    refresh_token: str = field(repr=False)
     refresh_valid_until: dt.datetime
 
 
 @dataclass(frozen=True)
 class CertificateCredential:
     certificate_pem: str
-    private_key_pkcs8: bytes
+    private_key_pkcs8: bytes = field(repr=False)  # the private key: never in a repr
     serial: str
     valid_from: dt.datetime
     valid_to: dt.datetime
