@@ -60,10 +60,7 @@ soak: install
 ## messages: refresh the gettext catalogs (needs GNU gettext) and compile them
 messages: install
 	# Templates (templates/) go to the project catalog in locale/; each app's Python code to its own catalog.
-	cd templates && DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. $(BIN)/django-admin makemessages --all --no-obsolete
-	for app in accounts invoices ksef_integration; do \
-	  (cd $$app && DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. $(BIN)/django-admin makemessages --all --no-obsolete); \
-	done
+	$(BIN)/python bin/make_messages.py
 	$(BIN)/python bin/compile_messages.py
 
 ## lock: re-pin every dependency after a change in pyproject.toml

@@ -137,9 +137,13 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Check the status in KSeF now"))
     def check_status(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
-        for submission in queryset:
-            checked = send_services.submission_check_status(submission=submission)
-            self.message_user(request, f"{checked.invoice}: {checked.get_status_display()}", messages.INFO)
+        asked = sum(send_services.submission_check_status(submission=submission) for submission in queryset)
+        self.message_user(
+            request,
+            _("%(count)s queued for a check with KSeF; the statuses change here when KSeF answers.")
+            % {"count": asked},
+            messages.INFO,
+        )
 
 
 # Registers the offline models (issue 8) and the invoices an import could not store (issue 16).

@@ -1211,12 +1211,16 @@ def submission_retry(*, submission: Submission) -> Submission:
     return submission
 
 
-def submission_check_status(*, submission: Submission) -> Submission:
-    """Admin "check status": ask KSeF now about a sent invoice (a due SENT row is polled by the drain)."""
-    Submission.objects.filter(pk=submission.pk, status=S.SENT).update(next_attempt_at=timezone.now())
-    company_send_due(company_id=submission.company_id, budget=20.0)
-    submission.refresh_from_db()
-    return submission
+def submission_check_status(*, submission: Submission) -> bool:
+    """Admin "check status": make a sent invoice due now and queue its company's drain, which asks KSeF.
+    Nothing talks to KSeF inside the admin's request. Returns whether there was anything to ask about."""
+    with transaction.atomic():
+        due = Submission.objects.filter(pk=submission.pk, status__in=(S.SENT, S.PENDING)).update(
+            next_attempt_at=timezone.now()
+        )
+        if due:
+            _enqueue_on_commit(submission.pk, submission.company_id)
+    return bool(due)
 
 
 __all__ = [
