@@ -284,18 +284,22 @@ def _claimed(submission: Submission, token: str) -> Any:
     return Submission.objects.filter(pk=submission.pk, claim_token=token)
 
 
-def _release(submission: Submission, token: str, *, status: str, wait: dt.timedelta, error: str = "") -> None:
-    """Give the row back for a later attempt (PENDING to send, SENT to poll)."""
+def _release(
+    submission: Submission, token: str, *, status: str, wait: dt.timedelta, error: Exception | None = None
+) -> None:
+    """Give the row back for a later attempt (PENDING to send, SENT to poll); ``error`` is recorded in the
+    words the invoice's timeline shows (gateway.error_text), never the client's English."""
+    message = gateway.error_text(error) if error is not None else ""
     with transaction.atomic():
         updated = _claimed(submission, token).update(
             status=status,
             next_attempt_at=timezone.now() + wait,
             claim_token="",
             claimed_at=None,
-            last_error_message=error[:2000],
+            last_error_message=message[:2000],
         )
-        if updated and error:
-            _event(submission.pk, SubmissionEvent.Kind.RETRY, error)
+        if updated and message:
+            _event(submission.pk, SubmissionEvent.Kind.RETRY, message)
 
 
 def _release_untried(rows: list[Submission], token: str, *, wait: dt.timedelta) -> None:
@@ -638,13 +642,7 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
         status.raise_for_failure()
     except KsefDuplicate as dup:
         if not dup.original_ksef_number:
-            _release(
-                submission,
-                token,
-                status=S.SENT,
-                wait=_backoff(submission.attempts),
-                error=gateway.error_text(dup),
-            )
+            _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=dup)
             return
         upo = b""
         if dup.original_session_reference:
@@ -662,6 +660,7 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
         )
         return
     except KsefTransientError as exc:  # 500/550: KSeF dropped the file; send the same bytes again
+        message = gateway.error_text(exc)
         with transaction.atomic():
             if _claimed(submission, token).update(
                 status=S.PENDING,
@@ -671,9 +670,9 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
                 claimed_at=None,
                 next_attempt_at=timezone.now() + _backoff(submission.attempts),
                 last_error_code=str(status.code),
-                last_error_message=gateway.error_text(exc),
+                last_error_message=message,
             ):
-                _event(submission.pk, SubmissionEvent.Kind.RETRY, gateway.error_text(exc))
+                _event(submission.pk, SubmissionEvent.Kind.RETRY, message)
         return
     except KsefRejected as exc:
         _mark_rejected(
@@ -730,13 +729,7 @@ def _accept_many(client: Any, accepted: list[tuple[Submission, str, InvoiceStatu
         try:
             _finish(client, submission, token, status)
         except KsefTransientError as exc:
-            _release(
-                submission,
-                token,
-                status=S.SENT,
-                wait=_backoff(submission.attempts),
-                error=gateway.error_text(exc),
-            )
+            _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=exc)
     if not ready:
         return
     now = timezone.now()
@@ -831,23 +824,11 @@ def _poll(
             raise _Stop from exc
         except KsefNotFound as exc:
             for submission, token in group:  # the session is gone: ask about each invoice later
-                _release(
-                    submission,
-                    token,
-                    status=S.SENT,
-                    wait=_backoff(submission.attempts),
-                    error=gateway.error_text(exc),
-                )
+                _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=exc)
             continue
         except KsefTransientError as exc:
             for submission, token in group:
-                _release(
-                    submission,
-                    token,
-                    status=S.SENT,
-                    wait=_backoff(submission.attempts),
-                    error=gateway.error_text(exc),
-                )
+                _release(submission, token, status=S.SENT, wait=_backoff(submission.attempts), error=exc)
             continue
         accepted: list[tuple[Submission, str, InvoiceStatus]] = []
         for submission, token in group:
@@ -861,7 +842,7 @@ def _poll(
                     _finish(client, submission, token, status)
                 except KsefTransientError as exc:
                     wait = _backoff(submission.attempts)
-                    _release(submission, token, status=S.SENT, wait=wait, error=gateway.error_text(exc))
+                    _release(submission, token, status=S.SENT, wait=wait, error=exc)
         _accept_many(client, accepted)
     return still
 
@@ -1011,7 +992,7 @@ def _send_round(
             except KsefTransientError as exc:
                 failures = offline.transport_failed(company_id=company.pk)  # N in a row = KSeF unavailable
                 wait = _backoff(max(submission.attempts, failures))
-                _release(submission, token, status=S.PENDING, wait=wait, error=gateway.error_text(exc))
+                _release(submission, token, status=S.PENDING, wait=wait, error=exc)
             except KsefRejected as exc:
                 _mark_rejected(
                     submission,

@@ -110,8 +110,11 @@ def _keep_claim(tokens: list[str]) -> None:
     )
 
 
-def _give_back(token: str, *, wait: dt.timedelta, forget_batch: bool, error: str = "") -> None:
-    """Hand the still-claimed rows back as PENDING; ``forget_batch`` only when KSeF cannot have the files."""
+def _give_back(
+    token: str, *, wait: dt.timedelta, forget_batch: bool, error: Exception | str | None = None
+) -> None:
+    """Hand the still-claimed rows back as PENDING; ``forget_batch`` only when KSeF cannot have the files.
+    An exception as ``error`` is recorded as the timeline words it (gateway.error_text)."""
     fields: dict[str, Any] = {
         "status": S.PENDING,
         "claim_token": "",
@@ -121,7 +124,8 @@ def _give_back(token: str, *, wait: dt.timedelta, forget_batch: bool, error: str
     if forget_batch:
         fields.update(batch_reference="", session_reference="")
     if error:
-        fields["last_error_message"] = error[:2000]
+        text = gateway.error_text(error) if isinstance(error, Exception) else error
+        fields["last_error_message"] = text[:2000]
     Submission.objects.filter(claim_token=token, status=S.INFLIGHT).update(**fields)
 
 
@@ -204,7 +208,7 @@ def _open_upload_close(
         session = _guarded(token, lambda: client.batches.batch_open(archive=archive), forget_batch=True)
     except KsefTransientError as exc:
         # No upload happened, so KSeF will never process that session (if it opened one at all).
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=gateway.error_text(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
         return len(rows), None
     reference = session.reference_number
     # Before a single byte is uploaded: these rows are now in this batch, and we only ever ask KSeF about it.
@@ -221,7 +225,7 @@ def _open_upload_close(
         except KsefError as exc:
             if attempt == UPLOAD_ATTEMPTS:
                 # Never closed, so never processed: the files are not in KSeF.
-                _give_back(token, wait=send._backoff(1), forget_batch=True, error=gateway.error_text(exc))
+                _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
                 return len(rows), None
     lock.extend()
     if not _close(client, reference, token):
@@ -277,9 +281,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
             token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(
-            token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=gateway.error_text(exc)
-        )
+        _give_back(token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=exc)
         return len(rows)
     if status.code == 100:  # uploaded (or not) but never closed: closing it tells us which
         _close_and_apply(client, lock, reference, token, deadline=deadline)
@@ -296,11 +298,11 @@ def _close(client: Any, reference: str, token: str) -> bool:
         # KSeF refused to close it (e.g. 21205: a declared part was never uploaded): it will never be
         # processed, so the files are provably not in KSeF.
         logger.info("ksef batch close refused: code=%s", exc.code)
-        _give_back(token, wait=dt.timedelta(0), forget_batch=True, error=gateway.error_text(exc))
+        _give_back(token, wait=dt.timedelta(0), forget_batch=True, error=exc)
         return False
     except (KsefTransientError, KsefNotFound) as exc:
         # Closed or not? The next drain asks KSeF (the rows keep their batch reference).
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
         return False
     return True
 
@@ -336,7 +338,7 @@ def _wait_and_apply(
                 token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
             )
         except (KsefTransientError, KsefNotFound) as exc:
-            _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
+            _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
             return
     logger.info("ksef batch processed by KSeF: code=%s", status.code)
     if status.code in FAILED_AS_A_WHOLE:
@@ -365,7 +367,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             )
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=gateway.error_text(exc))
+        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
         return
     for status in listed:
         row = by_name.get(status.invoice_file_name or "") or by_hash.get(status.invoice_hash or "")
