@@ -261,3 +261,19 @@ def processes_below(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def queue_forget(redis_url: str, queue: str) -> None:
+    """Remove a run's Celery queue and its bindings from Redis (run-wide keys such as locks stay: two runs
+    on one Redis database at the same time would share them, so run one at a time)."""
+    import redis
+
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+        client.delete(queue, *client.scan_iter(match=f"_kombu.binding*.{queue}"))
+
+
+def stop_on_sigterm(signum: int, _frame: object) -> None:
+    """``kill``/``timeout`` end a long bench like Ctrl+C, so that its ``finally`` blocks clean up (the
+    worker, gunicorn, the throwaway database)."""
+    raise KeyboardInterrupt(f"signal {signum}")

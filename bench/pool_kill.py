@@ -51,8 +51,10 @@ from bench.common import (
     gunicorn,
     manage,
     postgres_url,
+    queue_forget,
     redis_answers,
     server_environment,
+    stop_on_sigterm,
     stop_process_group,
     throwaway_postgres,
 )
@@ -327,21 +329,13 @@ def main() -> int:
             print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}", flush=True)
         return 0 if ok else 1
     finally:
-        with contextlib.suppress(Exception):
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-            client.delete(queue, *client.scan_iter(match=f"_kombu.binding*.{queue}"))
+        queue_forget(REDIS_URL, queue)
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             _say(f"logs kept in {workdir}")
 
 
-def _stop_on_sigterm(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     sys.exit(main())

@@ -66,8 +66,10 @@ from bench.common import (
     manage,
     postgres_url,
     processes_below,
+    queue_forget,
     redis_answers,
     server_environment,
+    stop_on_sigterm,
     stop_process_group,
     throwaway_postgres,
 )
@@ -402,17 +404,6 @@ def _log_tail(workdir: Path) -> str:
     return logs[-1].read_text(errors="replace")[-3000:] if logs else ""
 
 
-def _forget_queue(queue: str) -> None:
-    """Remove this run's queue and its bindings from Redis (run-wide keys such as locks are left alone:
-    two soaks on one Redis database at the same time would share them, so run one at a time)."""
-    import redis
-
-    with contextlib.suppress(redis.RedisError):
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        keys = [queue, *client.scan_iter(match=f"_kombu.binding*.{queue}")]
-        client.delete(*keys)
-
-
 def main() -> int:
     server = postgres_url()
     if server is None:
@@ -446,18 +437,13 @@ def main() -> int:
             print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}", flush=True)
         return 0 if ok else 1
     finally:
-        _forget_queue(queue)
+        queue_forget(REDIS_URL, queue)
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             _say(f"logs kept in {workdir}")
 
 
-def _stop_on_sigterm(signum: int, _frame: object) -> None:
-    """``kill``/``timeout`` end the soak like Ctrl+C: the worker, gunicorn and the database are cleaned up."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     sys.exit(main())
