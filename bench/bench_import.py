@@ -70,9 +70,9 @@ def _measure() -> dict[str, float]:
     from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
     from invoices.models import Contractor, Invoice
+    from ksef_integration.connect.services import connection_connect_token
+    from ksef_integration.importing import services as importing
     from ksef_integration.models import ImportRun, KsefConnection, SyncCursor
-    from ksef_integration.services import importing
-    from ksef_integration.services.connection import connection_connect_token
     from ksef_simulator import services_core, services_invoices
     from ksef_simulator.api import exports as sim_exports
     from ksef_simulator.conf import config_update
@@ -197,7 +197,7 @@ def _child(company_id: int, api_url: str) -> None:
     django.setup()
     from django.test import override_settings
 
-    from ksef_integration.services.importing import company_import
+    from ksef_integration.importing.services import company_import
 
     with override_settings(KSEF_API_URL=api_url):
         start = time.perf_counter()

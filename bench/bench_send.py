@@ -209,9 +209,9 @@ def _drive(count: int) -> dict[str, Any]:
 
     from invoices.models import Invoice
     from invoices.services import InvoiceData, LineData, PartyData, invoice_issue
+    from ksef_integration.connect.services import connection_connect_token
     from ksef_integration.models import KsefConnection, Submission, SubmissionStatus
-    from ksef_integration.services import send
-    from ksef_integration.services.connection import connection_connect_token
+    from ksef_integration.sending import online as send
     from ksef_simulator import services_core
     from ksef_simulator.models import SimInvoice
     from tests.factories import MembershipFactory

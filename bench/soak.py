@@ -165,8 +165,8 @@ def _setup(api_url: str) -> Any:
     from django.utils import timezone
 
     from accounts.models import Role
+    from ksef_integration.connect.services import connection_connect_token
     from ksef_integration.models import KsefConnection
-    from ksef_integration.services.connection import connection_connect_token
     from ksef_simulator import services_core
     from ksef_simulator.conf import config_update
     from tests.factories import MembershipFactory
@@ -284,7 +284,7 @@ def soak(env: dict[str, str], workdir: Path, api_url: str) -> tuple[dict[str, fl
     from django.utils import timezone
 
     from invoices import services as invoice_services
-    from ksef_integration.services.importing import import_enqueue_on_commit
+    from ksef_integration.importing.services import import_enqueue_on_commit
     from ksef_simulator import services_invoices
     from ksef_simulator.faults import fault_arm, faults_clear
     from ksef_simulator.models import FaultRule

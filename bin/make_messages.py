@@ -2,7 +2,7 @@
 
 ``makemessages`` works on the current directory, so it runs once inside each folder; it runs in this process
 with only the checkout's root on ``sys.path``, never the app's folder, because an app's module named like a
-standard one (``ksef_integration/secrets.py``) would then replace it (``import secrets`` inside Django).
+standard one (``ksef_integration/encryption.py``) would then replace it (``import secrets`` inside Django).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def _connect_importing(app: AppConfig) -> None:
     """Register the beat schedule of the import fan-out (``ksef.import_due``) after every migrate."""
     from django.db.models.signals import post_migrate
 
-    from ksef_integration.services.importing_schedule import schedule_register
+    from ksef_integration.importing.schedule import schedule_register
 
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.importing_schedule")
 
@@ -30,10 +30,10 @@ def _connect_sending(app: AppConfig) -> None:
     from invoices.acceptance import set_acceptance_check
     from invoices.signals import invoice_issued
     from invoices.visualisation import set_qr_provider, set_timeline_provider
-    from ksef_integration.fa3_mapping import invoice_acceptance_issues
-    from ksef_integration.sending_display import ksef_qr_codes, ksef_timeline
-    from ksef_integration.services.send import on_invoice_issued
-    from ksef_integration.services.sending_schedule import schedule_register
+    from ksef_integration.sending.display import ksef_qr_codes, ksef_timeline
+    from ksef_integration.sending.mapping import invoice_acceptance_issues
+    from ksef_integration.sending.online import on_invoice_issued
+    from ksef_integration.sending.schedule import schedule_register
 
     invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.sending")
     set_qr_provider(ksef_qr_codes)
@@ -48,8 +48,8 @@ def _connect_send_alerts(app: AppConfig) -> None:
     from django.db.models.signals import post_migrate
 
     from invoices.signals import invoice_edited
-    from ksef_integration.services.resend import on_invoice_edited
-    from ksef_integration.services.send_alerts import schedule_register
+    from ksef_integration.sending.alerts import schedule_register
+    from ksef_integration.sending.resend import on_invoice_edited
 
     invoice_edited.connect(on_invoice_edited, dispatch_uid="ksef_integration.resend")
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.send_alerts_schedule")
@@ -60,7 +60,7 @@ def _connect_offline(app: AppConfig) -> None:
     from django.db.models.signals import post_migrate
 
     from invoices.signals import invoice_issued
-    from ksef_integration.services.offline import on_invoice_issued, schedule_register
+    from ksef_integration.offline.services import on_invoice_issued, schedule_register
 
     invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.offline")
     post_migrate.connect(schedule_register, sender=app, dispatch_uid="ksef_integration.offline_schedule")
@@ -75,7 +75,7 @@ def _connect_worker_banner(app: AppConfig) -> None:
 
         from django.conf import settings
 
-        from ksef_integration.gateway import environment
+        from ksef_integration.connect.gateway import environment
 
         logging.getLogger("ksef").info(
             "KSeF %s API at %s; the portal's address: %s",

@@ -10,7 +10,7 @@ from celery import shared_task
 @shared_task(name="ksef.import", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
 def ksef_import(company_id: int) -> str:
     """Import one company's invoices from KSeF (both subject types) up to the high water mark."""
-    from ksef_integration.services.importing import company_import
+    from ksef_integration.importing.services import company_import
 
     return company_import(company_id=company_id).status
 
@@ -18,7 +18,7 @@ def ksef_import(company_id: int) -> str:
 @shared_task(name="ksef.import_due", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
 def ksef_import_due() -> int:
     """Beat fan-out: enqueue ``ksef.import`` for each company that is due (interval or retry)."""
-    from ksef_integration.services.importing import companies_due_for_import
+    from ksef_integration.importing.services import companies_due_for_import
 
     due = companies_due_for_import()
     for company_id in due:
@@ -29,7 +29,7 @@ def ksef_import_due() -> int:
 @shared_task(name="ksef.import_digest", acks_late=True, soft_time_limit=110, time_limit=150)
 def ksef_import_digest(run_id: int) -> int:
     """E-mail the members who opted in about the new purchase invoices of one import run."""
-    from ksef_integration.services.importing_digest import digest_send
+    from ksef_integration.importing.digest import digest_send
 
     return digest_send(run_id=run_id)
 
@@ -43,7 +43,7 @@ def ksef_import_digest(run_id: int) -> int:
 @shared_task(name="ksef.send", acks_late=True, soft_time_limit=110, time_limit=150)
 def send(submission_id: int) -> None:
     """Send one submission to KSeF (and whatever else of its company is due, under the company lock)."""
-    from ksef_integration.services.send import submission_send
+    from ksef_integration.sending.online import submission_send
 
     submission_send(submission_id=submission_id)
 
@@ -51,7 +51,7 @@ def send(submission_id: int) -> None:
 @shared_task(name="ksef.sweep", acks_late=True, expires=25, soft_time_limit=25, time_limit=30)
 def sweep() -> int:
     """Beat: hand back rows whose worker vanished and queue ``ksef.send`` for companies with due work."""
-    from ksef_integration.services.send import submissions_sweep
+    from ksef_integration.sending.online import submissions_sweep
 
     return submissions_sweep()
 
@@ -65,7 +65,7 @@ def sweep() -> int:
 @shared_task(name="ksef.send_alerts", acks_late=True, expires=240, soft_time_limit=110, time_limit=150)
 def send_alerts() -> int:
     """Beat, every 5 minutes: e-mail owners about invoices stuck on their way to KSeF."""
-    from ksef_integration.services.send_alerts import stuck_submissions_notify
+    from ksef_integration.sending.alerts import stuck_submissions_notify
 
     return stuck_submissions_notify()
 
@@ -79,7 +79,7 @@ def send_alerts() -> int:
 @shared_task(name="ksef.offline_probe", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
 def offline_probe() -> int:
     """Beat, every minute: ask KSeF whether it answers companies marked unavailable; send what waited."""
-    from ksef_integration.services.offline import unavailable_companies_probe
+    from ksef_integration.offline.services import unavailable_companies_probe
 
     return unavailable_companies_probe()
 
@@ -87,7 +87,7 @@ def offline_probe() -> int:
 @shared_task(name="ksef.offline_deadlines", acks_late=True, expires=600, soft_time_limit=110, time_limit=150)
 def offline_deadlines() -> int:
     """Beat, hourly: e-mail owners about offline invoices whose deadline for KSeF ends within a day."""
-    from ksef_integration.services.offline import deadlines_notify
+    from ksef_integration.offline.services import deadlines_notify
 
     return deadlines_notify()
 

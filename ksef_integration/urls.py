@@ -1,6 +1,9 @@
 from django.urls import path
 
-from ksef_integration import views, views_import_failures, views_offline, views_resend
+from ksef_integration.connect import views
+from ksef_integration.importing import views as views_import_failures
+from ksef_integration.offline import views as views_offline
+from ksef_integration.sending import views as views_resend
 
 app_name = "ksef_integration"
 

@@ -8,8 +8,8 @@ import factory
 
 from accounts.models import Company, Membership, Role, User
 from accounts.nip import NIP_WEIGHTS
+from ksef_integration.encryption import secret_encrypt
 from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection
-from ksef_integration.secrets import secret_encrypt
 
 
 def valid_nip(rng: random.Random | None = None) -> str:

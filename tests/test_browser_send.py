@@ -21,7 +21,7 @@ from accounts.models import Company
 from invoices import services as invoice_services
 from invoices.models import Invoice, KsefStatus
 from ksef_integration.models import KsefConnection, Submission, SubmissionStatus
-from ksef_integration.sending_display import ksef_qr_codes
+from ksef_integration.sending.display import ksef_qr_codes
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
@@ -213,8 +213,8 @@ def test_rejected_invoice_is_corrected_in_the_browser_and_accepted(
     """KSeF refuses the file; the page says why and offers "Popraw i wyślij ponownie"; the corrected invoice
     (same number) is accepted. Sending is driven here (``company_send_due``), as the worker would do it."""
     from ksef_integration.fa3.digest import invoice_hash
-    from ksef_integration.fa3_mapping import invoice_xml_build
-    from ksef_integration.services.send import company_send_due
+    from ksef_integration.sending.mapping import invoice_xml_build
+    from ksef_integration.sending.online import company_send_due
     from tests.invoices.factories import issue_data
 
     company = connected.company

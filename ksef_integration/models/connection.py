@@ -1,7 +1,7 @@
 """A company's connection to KSeF and the audit trail of what happened to it.
 
 Secrets (the KSeF token, a certificate's private key, cached KSeF session tokens) are stored only as
-Fernet ciphertext (``ksef_integration.secrets``); the only part of a token ever displayed is its last four
+Fernet ciphertext (``ksef_integration.encryption``); the only part of a token ever displayed is its last four
 characters.
 """
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from invoices.models import KsefStatus
 from ksef_integration.models import KsefAvailability, OfflineCertificate, OfflineInvoice
-from ksef_integration.services import offline
+from ksef_integration.offline import services as offline
 
 register = template.Library()
 

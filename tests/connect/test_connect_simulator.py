@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from accounts.models import Company, Role, User
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
 from ksef_integration.models import AuditEvent, ConnectionStatus, KsefConnection
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update

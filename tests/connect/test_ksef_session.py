@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import Company
+from ksef_integration.connect.session import NotConnected, ksef_client_for
 from ksef_integration.models import AuthMethod, KsefConnection
-from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import AuthOperation

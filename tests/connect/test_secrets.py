@@ -8,8 +8,8 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from accounts.models import Company
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 
 pytestmark = pytest.mark.django_db
 TOKEN = "20261125-EC-1DCE3E3000-12ECB5B36E-45|nip-1234563218|" + "ab" * 32
@@ -75,7 +75,7 @@ def test_certificate_expiry_warning(company_a: Company, days: int, expected: str
 
     from django.utils import timezone
 
-    from ksef_integration.selectors import certificate_warnings
+    from ksef_integration.connect.selectors import certificate_warnings
 
     connection = KsefConnection(
         company=company_a,

@@ -20,7 +20,7 @@ from invoices.formatting import money
 from invoices.models import Invoice
 from invoices.totals import DueKind
 from ksef_integration.fa3.schema import validate
-from ksef_integration.fa3_import import window_import
+from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import SubjectType
 from tests.importing.fa3_docs import faktura
 

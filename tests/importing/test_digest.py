@@ -12,8 +12,8 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import Company, Membership, Role
+from ksef_integration.importing.services import company_import
 from ksef_integration.models import ImportDigestSubscription, ImportRun, KsefConnection
-from ksef_integration.services.importing import company_import
 from ksef_integration.tasks import ksef_import_digest
 from ksef_simulator import services_invoices
 from tests.conftest import add_member

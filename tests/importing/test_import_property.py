@@ -24,7 +24,7 @@ from invoices.models import Invoice
 from ksef_integration.fa3 import model as fa3
 from ksef_integration.fa3.builder import build_invoice
 from ksef_integration.fa3.schema import validate
-from ksef_integration.fa3_import import window_import
+from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import ImportFailure, SubjectType
 from ksef_simulator.services_invoices import fa3_build
 

@@ -14,9 +14,9 @@ from accounts.models import Company
 from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus
 from invoices.services import InvoiceData, LineData, PartyData, invoice_issue
 from ksef_integration.fa3.parser import parse_invoice
-from ksef_integration.fa3_import import window_import
-from ksef_integration.fa3_mapping import invoice_xml_build
+from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import ImportedDocument, ImportFailure, SubjectType, Submission
+from ksef_integration.sending.mapping import invoice_xml_build
 from ksef_simulator.services_invoices import fa3_build
 
 pytestmark = pytest.mark.django_db

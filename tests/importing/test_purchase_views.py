@@ -15,10 +15,10 @@ from accounts.models import Company
 from invoices import views as invoice_views
 from invoices.models import Direction, Invoice
 from invoices.visualisation import QrCode, qr_codes
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
+from ksef_integration.importing.services import company_import
 from ksef_integration.ksef.qr import kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission
-from ksef_integration.services.importing import company_import
 from ksef_simulator import services_invoices
 from tests.invoices.factories import invoice_make
 

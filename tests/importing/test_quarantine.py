@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoices.models import Invoice
-from ksef_integration import fa3_import
 from ksef_integration.fa3.schema import validate
+from ksef_integration.importing import mapping as fa3_import
+from ksef_integration.importing.services import company_import
 from ksef_integration.models import ImportFailure, ImportRun, KsefConnection, SubjectType, SyncCursor
-from ksef_integration.services.importing import company_import
 from ksef_simulator import services_invoices
 from tests.importing.fa3_docs import faktura
 
@@ -182,7 +182,7 @@ def test_invoices_imported_before_are_restated_from_their_xml(company_a: Any) ->
 
     from django.core.management import call_command
 
-    from ksef_integration.fa3_import import window_import
+    from ksef_integration.importing.mapping import window_import
 
     xml = faktura(
         """<KodWaluty>PLN</KodWaluty><P_1>2026-09-04</P_1><P_2>PAR/1</P_2><P_15>123.00</P_15>

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from invoices.models import Invoice
+from ksef_integration.encryption import secret_decrypt, secret_encrypt
+from ksef_integration.importing.services import company_import, import_start
 from ksef_integration.ksef.exports import Exports
 from ksef_integration.models import ImportRun, KsefConnection, SubjectType, SyncCursor
-from ksef_integration.secrets import secret_decrypt, secret_encrypt
-from ksef_integration.services.importing import company_import, import_start
 from ksef_simulator import ids, services_invoices
 from ksef_simulator.models import SimExport
 from tests import contract

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from invoices.models import Invoice
-from ksef_integration.models import ImportRun, KsefConnection, SubjectType, SyncCursor
-from ksef_integration.services import importing
-from ksef_integration.services.importing import (
+from ksef_integration.importing import services as importing
+from ksef_integration.importing.schedule import schedule_register
+from ksef_integration.importing.services import (
     FAILURES_BEFORE_MAIL,
     LEASE,
     RETRY_FIRST,
@@ -27,7 +27,7 @@ from ksef_integration.services.importing import (
     company_import,
     retry_delay,
 )
-from ksef_integration.services.importing_schedule import schedule_register
+from ksef_integration.models import ImportRun, KsefConnection, SubjectType, SyncCursor
 from ksef_simulator import services_invoices
 from ksef_simulator.faults import fault_arm
 from tests.importing.conftest import START

@@ -14,10 +14,10 @@ from django.core import mail
 from django.utils import timezone
 
 from invoices.models import Contractor, Direction, Invoice
+from ksef_integration.importing import services as importing
+from ksef_integration.importing.services import company_import, import_start
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.models import ConnectionStatus, ImportRun, KsefConnection, SubjectType, SyncCursor
-from ksef_integration.services import importing
-from ksef_integration.services.importing import company_import, import_start
 from ksef_simulator import services_invoices
 from ksef_simulator.api import exports as sim_exports
 from ksef_simulator.faults import fault_arm

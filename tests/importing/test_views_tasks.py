@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Company, Role
+from ksef_integration.importing.services import companies_due_for_import
 from ksef_integration.models import ConnectionStatus, ImportRun, KsefConnection, SubjectType, SyncCursor
-from ksef_integration.services.importing import companies_due_for_import
 from ksef_integration.tasks import ksef_import_due
 from tests.conftest import add_member
 

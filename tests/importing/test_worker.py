@@ -16,8 +16,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from invoices.models import Invoice
+from ksef_integration.importing import services as importing
 from ksef_integration.models import ImportRun, KsefConnection
-from ksef_integration.services import importing
 from ksef_simulator import services_invoices
 from ksef_simulator.api import exports as sim_exports
 from tests.conftest import ROOT, _database_url, wait_until

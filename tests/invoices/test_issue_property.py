@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from accounts.models import Company
 from invoices.forms import CURRENCIES
 from invoices.models import ExemptionBasis, Invoice, NumberingCounter, PaymentMethod, VatRate
-from ksef_integration.fa3_mapping import invoice_xml_build
+from ksef_integration.sending.mapping import invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
 from ksef_simulator.processing import invoice_fields
 

@@ -19,7 +19,7 @@ from invoices.errors import InvoiceInvalid
 from invoices.forms import MAX_LINES
 from invoices.models import Invoice, InvoiceLine, NumberingCounter
 from invoices.services import LineData, PartyData
-from ksef_integration.fa3_mapping import invoice_acceptance_issues, invoice_xml_build
+from ksef_integration.sending.mapping import invoice_acceptance_issues, invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
 from ksef_simulator.processing import invoice_fields
 from tests.invoices.factories import issue_data

@@ -14,7 +14,7 @@ from accounts.models import Company
 from invoices.models import Invoice, InvoiceLine
 from invoices.pdf import fold
 from ksef_integration.fa3.schema import validate
-from ksef_integration.fa3_import import window_import
+from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import SubjectType
 from tests.importing.fa3_docs import faktura
 

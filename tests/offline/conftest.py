@@ -11,7 +11,7 @@ from accounts.models import Company
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from ksef_integration.models import OfflineCertificate
-from ksef_integration.services import offline
+from ksef_integration.offline import services as offline
 from ksef_simulator import services_core
 from tests.invoices.factories import issue_data
 from tests.sending import test_send_simulator

@@ -11,7 +11,7 @@ import pytest
 from invoices.models import Invoice, KsefOfflineMode, KsefStatus
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE
 from ksef_integration.models import KsefConnection, Submission
-from ksef_integration.sending_display import ksef_qr_codes
+from ksef_integration.sending.display import ksef_qr_codes
 from tests.conftest import screenshot
 from tests.offline.conftest import upload_certificate
 

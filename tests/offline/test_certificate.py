@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Company
+from ksef_integration.encryption import secret_decrypt
 from ksef_integration.models import OfflineCertificate
-from ksef_integration.secrets import secret_decrypt
 from tests.offline.conftest import PASSWORD, issue_certificate
 
 pytestmark = pytest.mark.django_db

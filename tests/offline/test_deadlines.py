@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from ksef_integration import offline_deadlines as od
-from ksef_integration.offline_deadlines import FAILURE, OFFLINE24, UNAVAILABILITY, Failure, deadline
+from ksef_integration.offline import deadlines as od
+from ksef_integration.offline.deadlines import FAILURE, OFFLINE24, UNAVAILABILITY, Failure, deadline
 
 D = dt.date
 

@@ -31,7 +31,7 @@ from ksef_integration import tasks
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE
 from ksef_integration.models import KsefAvailability, KsefConnection, OfflineInvoice, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from ksef_simulator.pages.qr import qr_link_verify

@@ -26,7 +26,8 @@ from ksef_integration.models import (
     Submission,
 )
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import offline, send
+from ksef_integration.offline import services as offline
+from ksef_integration.sending import online as send
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from ksef_simulator.pages.qr import qr_link_verify

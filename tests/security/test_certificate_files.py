@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Company
-from ksef_integration import keyfile
+from ksef_integration.connect import keyfile
 from ksef_integration.ksef.qr import certificate_serial_hex
 from ksef_integration.models import KsefConnection, OfflineCertificate
 from tests.offline.conftest import PASSWORD, issue_certificate

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from accounts import services
 from accounts.models import Company, Invitation, User
 from ksef_integration.models import Submission, SubmissionEvent, SubmissionStatus
-from ksef_integration.services import send
-from ksef_integration.services.send_alerts import stuck_submissions_notify
+from ksef_integration.sending import online as send
+from ksef_integration.sending.alerts import stuck_submissions_notify
 from ksefportal.mail import email_subject
 from tests.invoices.factories import invoice_make
 from tests.sending.test_alerts import connect

@@ -74,7 +74,7 @@ def _post(client: Client, url: str, data: dict[str, Any]) -> None:
 def test_a_key_password_and_the_key_never_appear_in_an_error_report(
     alice: User, company_a: Company, captured: list[Captured], monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
-    monkeypatch.setattr("ksef_integration.keyfile.private_key_load", _boom)
+    monkeypatch.setattr("ksef_integration.connect.keyfile.private_key_load", _boom)
     certificate, key = issue_certificate(company_a.nip)
     client = Client(raise_request_exception=True)
     client.force_login(alice)
@@ -97,7 +97,7 @@ def test_a_key_password_and_the_key_never_appear_in_an_error_report(
 def test_a_ksef_token_never_appears_in_an_error_report(
     alice: User, company_a: Company, captured: list[Captured], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ksef_integration.gateway.token_login", _boom)
+    monkeypatch.setattr("ksef_integration.connect.gateway.token_login", _boom)
     client = Client(raise_request_exception=True)
     client.force_login(alice)
     _post(client, "/uslugi-dodatkowe/ksef/token/", {"token": TOKEN.format(nip=company_a.nip)})

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
 from ksef_integration.ksef.auth import AuthTokens
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 from ksef_integration.ksef.secret import Secret

@@ -24,8 +24,8 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from accounts.models import Company, User
+from ksef_integration.encryption import secret_decrypt
 from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection, OfflineCertificate
-from ksef_integration.secrets import secret_decrypt
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from tests.security import leaks

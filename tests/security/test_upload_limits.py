@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Company
-from ksef_integration.forms import MAX_CREDENTIAL_FILE
+from ksef_integration.connect.forms import MAX_CREDENTIAL_FILE
 from ksef_integration.models import KsefConnection, OfflineCertificate
 
 pytestmark = pytest.mark.django_db

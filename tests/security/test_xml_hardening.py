@@ -18,9 +18,9 @@ from accounts.models import Company
 from invoices.models import Invoice
 from ksef_integration.fa3.parser import Fa3ParseError, parse_invoice
 from ksef_integration.fa3.schema import validate
-from ksef_integration.fa3_import import window_import
+from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import ImportFailure, SubjectType
-from ksef_integration.services.send import _upo_acquisition_date
+from ksef_integration.sending.online import _upo_acquisition_date
 from ksef_simulator import fa3_schema, xades
 from ksef_simulator.http import ApiError
 

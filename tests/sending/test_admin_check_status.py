@@ -17,7 +17,7 @@ from accounts.models import Company
 from invoices import services as invoice_services
 from ksef_integration.models import Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services.send import submission_enqueue
+from ksef_integration.sending.online import submission_enqueue
 from tests.factories import UserFactory, active_connection
 from tests.invoices.factories import issue_data
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Company, Role
 from invoices.models import Invoice
+from ksef_integration.encryption import secret_encrypt
 from ksef_integration.models import (
     AuthMethod,
     ConnectionStatus,
@@ -21,9 +22,8 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.secrets import secret_encrypt
-from ksef_integration.services import send
-from ksef_integration.services.send_alerts import (
+from ksef_integration.sending import online as send
+from ksef_integration.sending.alerts import (
     ALERTS_NAME,
     ALERTS_TASK,
     schedule_register,
@@ -185,7 +185,7 @@ def test_queued_again_and_stuck_again_is_reported_again(company_a: Company) -> N
 def test_two_runs_at_once_report_each_invoice_once(company_a: Company) -> None:
     connect(company_a)
     submission = queued(company_a, minutes_ago=61)
-    from ksef_integration.services.send_alerts import _claim
+    from ksef_integration.sending.alerts import _claim
 
     queued_at = timezone.now() - dt.timedelta(minutes=61)
     now = timezone.now()

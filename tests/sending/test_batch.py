@@ -18,7 +18,8 @@ from invoices.models import Invoice, KsefStatus
 from ksef_integration.ksef.batch import Batches
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import send, send_batch
+from ksef_integration.sending import batch as send_batch
+from ksef_integration.sending import online as send
 from ksef_simulator.faults import fault_arm
 from ksef_simulator.models import SimInvoice, SimSession
 from tests.sending import test_send_simulator

@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.test import override_settings
 
-from ksef_integration.services.send import CompanyLock
+from ksef_integration.sending.online import CompanyLock
 from tests.conftest import ROOT
 
 TTL = 3.0
@@ -21,7 +21,7 @@ COMPANY = 987654
 HOLD = """
 import time, django
 django.setup()
-from ksef_integration.services.send import CompanyLock
+from ksef_integration.sending.online import CompanyLock
 lock = CompanyLock(%d)
 assert lock.acquire()
 print("held", flush=True)

@@ -13,7 +13,7 @@ from accounts.models import Company
 from invoices import services
 from invoices.services import CorrectionData, LineData
 from ksef_integration.fa3 import parse_invoice, validate
-from ksef_integration.fa3_mapping import XmlProblems, invoice_xml_build
+from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 from tests.invoices.factories import issue_data
 
 NS = {"fa": "http://crd.gov.pl/wzor/2025/06/25/13775/"}

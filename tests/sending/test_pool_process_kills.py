@@ -33,7 +33,7 @@ from django.conf import settings
 
 from bench.common import processes_below
 from ksef_integration.models import KsefConnection
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksefportal.celery import app as celery_app
 from tests.conftest import ROOT, _database_url, wait_until
 from tests.sending import test_worker_proofs as proofs

@@ -23,7 +23,7 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksef_simulator.models import SimInvoice
 from tests.conftest import add_member
 from tests.factories import active_connection
@@ -378,7 +378,7 @@ def test_rejected_by_ksef_then_corrected_and_accepted_once(
     submission = Submission.objects.get(invoice=invoice)
     # Our checks stop a broken file, so break the stored one: KSeF must refuse it (schema, code 450).
     from ksef_integration.fa3.digest import invoice_hash
-    from ksef_integration.fa3_mapping import invoice_xml_build
+    from ksef_integration.sending.mapping import invoice_xml_build
 
     broken = invoice_xml_build(invoice).xml.replace(
         b"<KodWaluty>PLN</KodWaluty>", b"<KodWaluty>PLNX</KodWaluty>"

@@ -62,7 +62,7 @@ def test_admin_lists_submissions_and_retries(
     client: Any, company_a: Company, connection: KsefConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: None)
-    from ksef_integration.services.send import submission_enqueue
+    from ksef_integration.sending.online import submission_enqueue
 
     submission = submission_enqueue(invoice=invoice_make(company_a))
     client.force_login(User.objects.create_superuser(email="staff@example.com", password="x"))

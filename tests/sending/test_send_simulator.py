@@ -17,7 +17,7 @@ from invoices import services as invoice_services
 from invoices.models import Invoice, KsefStatus
 from ksef_integration.models import ConnectionStatus, KsefConnection, KsefOnlineSession, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
@@ -85,7 +85,7 @@ def test_issue_is_accepted_with_ksef_number_upo_and_timeline(connected: KsefConn
     assert bytes(sim.xml or b"") == bytes(submission.xml or b"")
     assert list(submission.events.values_list("kind", flat=True)) == ["queued", "sent", "accepted", "upo"]
 
-    from ksef_integration.sending_display import ksef_qr_codes, ksef_timeline
+    from ksef_integration.sending.display import ksef_qr_codes, ksef_timeline
 
     (code,) = ksef_qr_codes(invoice)
     assert code.label == submission.ksef_number
@@ -130,7 +130,7 @@ def test_rejection_is_readable_and_the_owner_is_told(connected: KsefConnection) 
     invoice = issue(connected.company)
     submission = Submission.objects.get(invoice=invoice)
     # Our checks stop a broken file, so break the stored one: KSeF must refuse it (schema, code 450).
-    from ksef_integration.fa3_mapping import invoice_xml_build
+    from ksef_integration.sending.mapping import invoice_xml_build
 
     xml = invoice_xml_build(invoice).xml.replace(
         b"<KodWaluty>PLN</KodWaluty>", b"<KodWaluty>PLNX</KodWaluty>"

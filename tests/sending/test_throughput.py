@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
 from tests import contract

@@ -14,12 +14,12 @@ from django.urls import reverse
 
 from accounts.models import Company, Role
 from invoices.models import Invoice, KsefStatus
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
 from ksef_integration.ksef.errors import KsefTransientError
 from ksef_integration.models import ConnectionStatus, KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending_display import ksef_qr_codes
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
+from ksef_integration.sending.display import ksef_qr_codes
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from tests.conftest import add_member

@@ -34,7 +34,7 @@ from invoices.models import Invoice, KsefStatus
 from ksef_integration.fa3 import schema
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm

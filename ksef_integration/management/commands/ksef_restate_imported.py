@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from invoices.models import Invoice
-from ksef_integration.fa3_import import imported_restate
+from ksef_integration.importing.mapping import imported_restate
 from ksef_integration.models import ImportedDocument
 
 

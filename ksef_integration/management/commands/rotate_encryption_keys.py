@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from ksef_integration.encryption import SecretUnreadable, secret_rotate
 from ksef_integration.models import KsefConnection, OfflineCertificate
-from ksef_integration.secrets import SecretUnreadable, secret_rotate
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
 from invoices.visualisation import QrCode
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
 from ksef_integration.ksef.crypto import sha256_b64
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE, kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission, SubmissionEvent
@@ -63,7 +63,7 @@ def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
     )
     codes = [QrCode(url=url, label=invoice.ksef_number or LABEL_OFFLINE)]
     if invoice.ksef_offline_mode:
-        from ksef_integration.services.offline import kod2_for
+        from ksef_integration.offline.services import kod2_for
 
         kod2 = kod2_for(invoice=invoice, invoice_hash=invoice_hash)
         if kod2:
@@ -76,7 +76,7 @@ def _offline_status(invoice: Invoice, submission: Submission | None) -> str:
     if not invoice.ksef_offline_mode:
         return ""
     from ksef_integration.models import OfflineCertificate
-    from ksef_integration.services import offline
+    from ksef_integration.offline import services as offline
 
     deadline = offline.invoice_deadline(invoice=invoice)
     certificate = OfflineCertificate.objects.filter(company_id=invoice.company_id).first()

@@ -27,9 +27,9 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
-from ksef_integration import gateway, offline_deadlines
+from ksef_integration.connect import gateway
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.errors import ConnectError
-from ksef_integration.fa3_mapping import XmlProblems, invoice_xml_build
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import KsefError, KsefTransientError
 from ksef_integration.ksef.qr import certificate_serial_hex, kod2_url
@@ -45,7 +45,8 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.offline import deadlines as offline_deadlines
+from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ksef_integration.fa3_import import failure_retry
+from ksef_integration.importing.mapping import failure_retry
 from ksef_integration.models import ImportFailure
 
 

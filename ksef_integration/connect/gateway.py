@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from ksef_integration import keyfile
+from ksef_integration.connect import keyfile
 from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
@@ -110,7 +110,7 @@ def certificate_read(data: bytes) -> x509.Certificate:
 @sensitive_variables()
 def private_key_read(data: bytes, password: str | None) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     """The uploaded private key; its key-derivation cost is checked before anything is decrypted, and the
-    decryption runs in a child process with a time limit (``ksef_integration.keyfile``)."""
+    decryption runs in a child process with a time limit (``ksef_integration.connect.keyfile``)."""
     try:
         outcome, key = keyfile.private_key_load(data=data, password=password.encode() if password else None)
     except keyfile.KeyFileRefused as exc:

@@ -14,7 +14,7 @@ from accounts.decorators import company_required
 from accounts.models import Membership, Role
 from invoices.models import KsefStatus
 from invoices.selectors import invoice_get_for_company_or_404
-from ksef_integration.services.resend import invoice_can_resend, invoice_resend
+from ksef_integration.sending.resend import invoice_can_resend, invoice_resend
 
 
 @company_required(Role.OWNER, Role.ACCOUNTANT)

@@ -29,7 +29,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
 from ksef_integration.ksef.batch import package_build
 from ksef_integration.ksef.errors import (
     KsefAuthError,
@@ -41,7 +41,7 @@ from ksef_integration.ksef.errors import (
 )
 from ksef_integration.ksef.sessions import InvoiceStatus, SessionStatus
 from ksef_integration.models import Submission, SubmissionStatus
-from ksef_integration.services import send
+from ksef_integration.sending import online as send
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def _xml_ready(rows: list[Submission], token: str) -> list[Submission]:
     missing = [row for row in rows if not row.xml]
     if missing:
         from invoices.models import Invoice
-        from ksef_integration.fa3_mapping import XmlProblems, invoice_xml_build
+        from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 
         invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
         for row in missing:

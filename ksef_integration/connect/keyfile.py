@@ -4,7 +4,7 @@ A password-protected PKCS#8 key names its own key-derivation cost (PBKDF2 iterat
 asking for 2**31 - 1 iterations would keep a web worker busy for minutes. ``encryption_check`` reads those
 parameters from the ASN.1 (cheap, nothing is decrypted) and refuses costs above what any real tool writes;
 ``private_key_load`` then decrypts in a separate process with a time limit, as a second line of defence.
-No Django here: the same module is the child process (``python -m ksef_integration.keyfile``).
+No Django here: the same module is the child process (``python -m ksef_integration.connect.keyfile``).
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def private_key_load(
             input=request.encode(),
             capture_output=True,
             timeout=seconds,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=Path(__file__).resolve().parents[2],  # the checkout, where the package is
             check=False,
         )
     except subprocess.TimeoutExpired:

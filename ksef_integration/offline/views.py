@@ -17,8 +17,8 @@ from accounts.decorators import company_required, owner_required
 from accounts.models import Membership, Role, User
 from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration.errors import ConnectError
-from ksef_integration.forms_offline import OfflineCertificateForm
-from ksef_integration.services import offline
+from ksef_integration.offline import services as offline
+from ksef_integration.offline.forms import OfflineCertificateForm
 
 
 @sensitive_post_parameters("password")

@@ -22,11 +22,11 @@ from accounts.decorators import company_required, owner_required
 from accounts.models import Membership, Role, User
 from invoices.models import Direction
 from invoices.selectors import invoice_get_for_company_or_404
-from ksef_integration import selectors, services
+from ksef_integration.connect import selectors, services
+from ksef_integration.connect.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
 from ksef_integration.errors import ConnectError
-from ksef_integration.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
-from ksef_integration.sending_display import invoice_upo_bytes, invoice_xml_bytes
-from ksef_integration.services import send as send_services
+from ksef_integration.sending import online as send_services
+from ksef_integration.sending.display import invoice_upo_bytes, invoice_xml_bytes
 
 SESSION_MISSING = "ksef_connect_missing"
 
@@ -280,7 +280,7 @@ def _import_context(membership: Membership) -> dict[str, object]:
     from ksef_integration.models import ImportFailure, ImportRun, SyncCursor
 
     company = membership.company
-    from ksef_integration.services.importing_digest import digest_subscribed
+    from ksef_integration.importing.digest import digest_subscribed
 
     return {
         "digest_form": ImportDigestForm(initial={"enabled": digest_subscribed(membership=membership)}),
@@ -295,7 +295,7 @@ def _import_context(membership: Membership) -> dict[str, object]:
 @company_required(Role.OWNER, Role.ACCOUNTANT)
 def import_now(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     """ "Pobierz teraz": ask a worker to import the company's invoices from KSeF at once."""
-    from ksef_integration.services.importing import import_enqueue_on_commit
+    from ksef_integration.importing.services import import_enqueue_on_commit
 
     connection = selectors.connection_for_company(company=membership.company)
     if connection is None or not connection.can_import:
@@ -345,7 +345,7 @@ def invoice_upo(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Me
 @company_required()
 def import_digest(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     """Each member's own opt-in: an e-mail about the purchase invoices each import brings."""
-    from ksef_integration.services.importing_digest import digest_subscription_set
+    from ksef_integration.importing.digest import digest_subscription_set
 
     form = ImportDigestForm(request.POST)
     if form.is_valid():

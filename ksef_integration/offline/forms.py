@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from ksef_integration.forms import CertificateConnectForm, _CredentialFile
+from ksef_integration.connect.forms import CertificateConnectForm, _CredentialFile
 
 
 class OfflineCertificateForm(CertificateConnectForm):

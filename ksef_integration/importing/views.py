@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
-from ksef_integration.fa3_import import failure_retry
+from ksef_integration.importing.mapping import failure_retry
 from ksef_integration.models import ImportFailure
 
 

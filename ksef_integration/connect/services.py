@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, User
-from ksef_integration import errors, gateway
+from ksef_integration import errors
+from ksef_integration.connect import gateway
+from ksef_integration.connect.selectors import missing_permission_messages
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.models import AuditEvent, AuthMethod, ConnectionStatus, KsefConnection
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
-from ksef_integration.selectors import missing_permission_messages
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
 
 def _resume_sending(company_id: int) -> None:
     # importing the services package (as send does) imports this module: a top-level import is circular
-    from ksef_integration.services.send import on_connection_active
+    from ksef_integration.sending.online import on_connection_active
 
     on_connection_active(company_id=company_id)
 

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company
-from ksef_integration import gateway
+from ksef_integration.connect import gateway
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import KsefError
@@ -24,7 +25,6 @@ from ksef_integration.ksef.identifiers import ContextIdentifier
 from ksef_integration.ksef.keys import PublicKeyStore
 from ksef_integration.ksef.secret import Secret
 from ksef_integration.models import AuthMethod, KsefConnection
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
 
 # Background work may wait longer for KSeF than a person at a form.
 WORKER_POLL = PollPolicy(initial=0.5, factor=1.5, maximum=5.0, timeout=120.0)

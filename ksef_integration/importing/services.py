@@ -24,7 +24,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role
-from ksef_integration.fa3_import import ImportMappingError, failure_retry, window_import
+from ksef_integration.connect.session import NotConnected, ksef_client_for
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.importing.mapping import ImportMappingError, failure_retry, window_import
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AES_IV_SIZE, AES_KEY_SIZE, AesKey
 from ksef_integration.ksef.errors import (
@@ -55,8 +57,6 @@ from ksef_integration.models import (
     SubjectType,
     SyncCursor,
 )
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
-from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
 from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
@@ -478,7 +478,7 @@ def _failures_retry(company: Company, run: ImportRun, purchases: list[int]) -> N
 
 def _digest(run: ImportRun, purchases: list[int]) -> None:
     """The run brought new purchase invoices: e-mail those who asked for it (one message per run)."""
-    from ksef_integration.services.importing_digest import digest_enqueue_on_commit, digest_wanted
+    from ksef_integration.importing.digest import digest_enqueue_on_commit, digest_wanted
 
     if purchases and digest_wanted(company_id=run.company_id):
         digest_enqueue_on_commit(run=run)

@@ -32,8 +32,9 @@ from lxml import etree
 
 from accounts.models import Company, Membership, Role
 from invoices.models import Direction, Invoice, KsefStatus
-from ksef_integration import gateway
-from ksef_integration.fa3_mapping import XmlProblems, invoice_xml_build
+from ksef_integration.connect import gateway
+from ksef_integration.connect.session import NotConnected, ksef_client_for
+from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.ksef.crypto import AesKey
 from ksef_integration.ksef.errors import (
     KsefAuthError,
@@ -54,9 +55,8 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.secrets import SecretUnreadable, secret_decrypt, secret_encrypt
-from ksef_integration.services import offline
-from ksef_integration.services.ksef_session import NotConnected, ksef_client_for
+from ksef_integration.offline import services as offline
+from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
@@ -1023,7 +1023,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
     gives up to 1,000 statuses per request) and accepts what is final in a few statements. A backlog of
     more than ``KSEF_SEND_BATCH_THRESHOLD`` queued invoices goes through a batch session instead.
     """
-    from ksef_integration.services import send_batch
+    from ksef_integration.sending import batch as send_batch
 
     try:
         client = ksef_client_for(company=company)

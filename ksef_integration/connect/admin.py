@@ -1,0 +1,146 @@
+"""Back office for KSeF connections: status at a glance, "verify now", the audit log. Never a secret."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from ksef_integration.connect import services
+from ksef_integration.errors import ConnectError
+from ksef_integration.models import AuditEvent, KsefConnection, Submission, SubmissionEvent
+from ksef_integration.sending import online as send_services
+
+
+class AuditEventInline(admin.TabularInline):
+    model = AuditEvent
+    fk_name = "company"
+    extra = 0
+    can_delete = False
+    _visible = ["created_at", "kind", "actor", "message"]
+    readonly_fields = ["created_at", "kind", "actor", "message"]
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(KsefConnection)
+class KsefConnectionAdmin(admin.ModelAdmin):
+    list_display = [
+        "company",
+        "nip",
+        "status",
+        "environment",
+        "method",
+        "credential",
+        "connected_at",
+        "last_verified_at",
+    ]
+    list_filter = ["status", "environment", "method"]
+    search_fields = ["company__nip", "company__name", "token_reference", "certificate_serial"]
+    list_select_related = ["company"]
+    # Ciphertext columns are not editable and so never rendered; what staff see is listed here.
+    _visible = [
+        "company", "status", "attention_reason", "environment", "method", "credential", "token_reference",
+        "certificate_serial", "certificate_valid_from", "certificate_valid_to", "permissions", "connected_at",
+        "connected_by", "last_verified_at", "auto_send", "auto_import", "import_interval_minutes",
+        "import_start_date",
+    ]  # fmt: skip
+    fields = tuple(_visible)
+    readonly_fields = [
+        f for f in _visible if f not in {"auto_send", "auto_import", "import_interval_minutes"}
+    ]
+    actions = ["verify_now"]
+
+    @admin.display(description="NIP", ordering="company__nip")
+    def nip(self, obj: KsefConnection) -> str:
+        return obj.company.nip
+
+    @admin.display(description=_("credential"))
+    def credential(self, obj: KsefConnection) -> str:
+        return obj.credential_label
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # connections are made by owners through the guided flow
+
+    @admin.action(description=_("Verify now (log in to KSeF)"))
+    def verify_now(self, request: HttpRequest, queryset: QuerySet[KsefConnection]) -> None:
+        actor = request.user if isinstance(request.user, User) else None
+        for connection in queryset.select_related("company"):
+            try:
+                services.connection_verify(company=connection.company, user=actor)
+            except ConnectError as exc:
+                self.message_user(request, f"{connection.company.nip}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{connection.company.nip}: OK", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "company", "kind", "actor", "message"]
+    list_filter = ["kind"]
+    search_fields = ["company__nip", "company__name", "message"]
+    list_select_related = ["company", "actor"]
+    readonly_fields = ["created_at", "company", "kind", "actor", "message", "data"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+# --- sending -------------------------------------------------------------------------------------------
+
+
+class SubmissionEventInline(admin.TabularInline):
+    model = SubmissionEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "message"]
+    readonly_fields = ["created_at", "kind", "message"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = [
+        "invoice",
+        "company",
+        "status",
+        "ksef_number",
+        "attempts",
+        "next_attempt_at",
+        "updated_at",
+    ]
+    list_filter = ["status", "company"]
+    search_fields = ["invoice__number", "ksef_number", "company__nip", "invoice_reference"]
+    list_select_related = ["invoice", "company"]
+    exclude = ["xml"]
+    readonly_fields = [f.name for f in Submission._meta.fields if f.name != "xml"]
+    inlines = [SubmissionEventInline]
+    actions = ["retry", "check_status"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Retry sending now"))
+    def retry(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        for submission in queryset:
+            send_services.submission_retry(submission=submission)
+        self.message_user(request, _("Queued again."), messages.SUCCESS)
+
+    @admin.action(description=_("Check the status in KSeF now"))
+    def check_status(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        asked = sum(send_services.submission_check_status(submission=submission) for submission in queryset)
+        self.message_user(
+            request,
+            _("%(count)s queued for a check with KSeF; the statuses change here when KSeF answers.")
+            % {"count": asked},
+            messages.INFO,
+        )
