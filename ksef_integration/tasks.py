@@ -1,8 +1,15 @@
-"""Celery tasks of the KSeF integration: thin wrappers, one service call each, IDs as arguments."""
+"""Celery tasks of the KSeF integration: thin wrappers, one service call each, IDs as arguments.
+
+Nothing imports this module: work is queued by task name through ``ksef_integration.queue``.
+"""
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
+
+from ksef_integration import queue
 
 # --- importing (issue 7) --------------------------------------------------------------------------------
 
@@ -12,6 +19,7 @@ def ksef_import(company_id: int) -> str:
     """Import one company's invoices from KSeF (both subject types) up to the high water mark."""
     from ksef_integration.importing.services import company_import
 
+    queue.started(queue.IMPORT, company_id)
     return company_import(company_id=company_id).status
 
 
@@ -22,7 +30,7 @@ def ksef_import_due() -> int:
 
     due = companies_due_for_import()
     for company_id in due:
-        ksef_import.apply_async(args=(company_id,), expires=10 * 60)
+        queue.import_company(company_id=company_id, expires=10 * 60)
     return len(due)
 
 
@@ -45,7 +53,7 @@ def send(submission_id: int) -> None:
     """Send one submission to KSeF (and whatever else of its company is due, under the company lock)."""
     from ksef_integration.sending.online import submission_send
 
-    submission_send(submission_id=submission_id)
+    submission_send(submission_id=submission_id)  # drops the company's queued marker before it looks
 
 
 @shared_task(name="ksef.sweep", acks_late=True, expires=25, soft_time_limit=25, time_limit=30)
@@ -93,3 +101,23 @@ def offline_deadlines() -> int:
 
 
 # --- end of offline -------------------------------------------------------------------------------------
+
+
+# --- notifications ----------------------------------------------------------------------------------------
+
+
+@shared_task(
+    name="ksef.notify",
+    acks_late=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    max_retries=8,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def notify(company_id: int, subject: str, body: str) -> int:
+    """E-mail the people told about a company's KSeF matters; retried while the mail server fails."""
+    from ksef_integration.notify import notification_send
+
+    return notification_send(company_id=company_id, subject=subject, body=body)

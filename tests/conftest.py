@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,47 @@ def simulator_keeps_the_contract() -> Iterator[None]:
 
 
 # --- people and companies -------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: markers, locks and counters of one test never reach another."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@dataclass
+class Queued:
+    """What ``ksef_integration.queue`` handed to the broker during a test: (task name, args, options)."""
+
+    messages: list[tuple[str, tuple[Any, ...], dict[str, Any]]]
+
+    def args(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for task, args, _options in self.messages if task == name]
+
+
+@pytest.fixture(autouse=True)
+def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Queued:
+    """What the code under test queues (``ksef_integration.queue``) is recorded instead of published, since no
+    worker runs; e-mails (``ksef.notify``) are sent at once, as the worker would. Tests with a real worker
+    (marked ``real_broker``, or using ``celery_worker_process``) publish to the real broker."""
+    from ksef_integration import queue
+
+    record = Queued(messages=[])
+    if request.node.get_closest_marker("real_broker") or "celery_worker_process" in request.fixturenames:
+        return record
+
+    def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+        record.messages.append((name, args, options))
+        if name == queue.NOTIFY:
+            from ksef_integration.notify import notification_send
+
+            company_id, subject, body = args
+            notification_send(company_id=company_id, subject=subject, body=body)
+
+    monkeypatch.setattr(queue, "publish", publish)
+    return record
 
 
 @pytest.fixture

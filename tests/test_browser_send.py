@@ -27,7 +27,7 @@ from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from tests.conftest import screenshot, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 
 
 # --- reading the PDF's text without a PDF library (only reportlab, a writer, is installed) --------------

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,12 +19,14 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, User
 from ksef_integration import errors
+from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import gateway
 from ksef_integration.connect.selectors import missing_permission_messages
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.models import AuditEvent, AuthMethod, ConnectionStatus, KsefConnection
 
 logger = logging.getLogger(__name__)
+CONNECT_WAIT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,13 @@ class ConnectResult:
 
 
 @contextlib.contextmanager
-def _company_lock(company: Company) -> Iterator[None]:
-    """One connect/verify conversation with KSeF per company at a time (a double click waits its turn)."""
-    key = f"ksef:connect-lock:{company.pk}"
-    if not cache.add(key, "1", timeout=120):
-        raise errors.busy()
-    try:
+def _conversation(company: Company) -> Iterator[None]:
+    """The company's one KSeF conversation (``company_lock``), waited for up to ``CONNECT_WAIT_SECONDS``: a
+    double click waits its turn, and so does a short drain of the queue; a longer one makes it "busy"."""
+    with company_lock(company.pk, wait=CONNECT_WAIT_SECONDS) as lock:
+        if lock is None:
+            raise errors.busy()
         yield
-    finally:
-        cache.delete(key)
 
 
 def _audit(company: Company, kind: str, message: str, *, actor: User | None, **data: object) -> None:
@@ -80,7 +79,7 @@ def connection_connect_token(*, company: Company, user: User, raw_token: str) ->
         raise _failed(company, user, exc) from None
     if token.context_nip != company.nip:
         raise _failed(company, user, errors.other_nip(token.context.value, company.nip))
-    with _company_lock(company):
+    with _conversation(company):
         try:
             login = gateway.token_login(token=token, nip=company.nip)
         except errors.ConnectError as exc:
@@ -110,7 +109,7 @@ def connection_connect_certificate(
             raise errors.certificate_other_nip(credential.nip, company.nip)
     except errors.ConnectError as exc:
         raise _failed(company, user, exc) from None
-    with _company_lock(company):
+    with _conversation(company):
         try:
             login = gateway.certificate_login(credential=credential, nip=company.nip)
         except errors.ConnectError as exc:
@@ -184,7 +183,7 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or not connection.is_connected:
         raise errors.ConnectError("not_connected", _("The company is not connected to KSeF."))
-    with _company_lock(company):
+    with _conversation(company):
         try:
             login = _login_with_stored(connection)
         except errors.ConnectError as exc:

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from accounts.models import Membership
 from invoices.formatting import money
 from invoices.models import Direction, Invoice
+from ksef_integration import queue
 from ksef_integration.models import ImportDigestSubscription, ImportRun, SubjectType
 from ksefportal.mail import email_subject
 
@@ -33,12 +34,7 @@ def digest_wanted(*, company_id: int) -> bool:
 
 def digest_enqueue_on_commit(*, run: ImportRun) -> None:
     """Queue the digest of ``run`` once its invoices are committed (only IDs travel)."""
-    from django.db import transaction
-
-    from ksef_integration.tasks import ksef_import_digest
-
-    run_id = run.pk
-    transaction.on_commit(lambda: ksef_import_digest.delay(run_id))
+    queue.import_digest(run_id=run.pk)
 
 
 def run_purchases(run: ImportRun) -> list[Invoice]:

@@ -17,13 +17,15 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
-from django.core.mail import send_mail
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Company, Membership, Role
+from accounts.models import Company
+from ksef_integration import notify, queue
+from ksef_integration.company_lock import company_lock
 from ksef_integration.connect.session import NotConnected, ksef_client_for
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.importing.mapping import ImportMappingError, failure_retry, window_import
@@ -57,7 +59,6 @@ from ksef_integration.models import (
     SubjectType,
     SyncCursor,
 )
-from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -224,25 +225,18 @@ def _record_failure(cursor: SyncCursor, message: str, *, counts: bool = True) ->
     """Show the error; the owners are e-mailed once, when a streak of counted failures reaches the limit."""
     SyncCursor.objects.filter(pk=cursor.pk).update(last_error=message[:500], last_error_at=timezone.now())
     if counts and cursor.failures_in_row == FAILURES_BEFORE_MAIL:
-        transaction.on_commit(lambda: _mail_failures(cursor.company_id, message))
+        _mail_failures(cursor.company_id, message)
 
 
 def _mail_failures(company_id: int, message: str) -> None:
     company = Company.objects.get(pk=company_id)
-    emails = list(
-        Membership.objects.filter(company=company, role__in=[Role.OWNER, Role.ACCOUNTANT]).values_list(
-            "user__email", flat=True
-        )
-    )
-    if not emails:
-        return
-    with translation.override("pl"):
+    with translation.override(settings.LANGUAGE_CODE):
         subject = _("KSeF: importing invoices for %(company)s keeps failing") % {"company": company.name}
         body = _(
             "Importing invoices from KSeF for %(company)s failed %(count)s times in a row.\n\n"
             "Last error: %(message)s\n\nCheck Data and settings → KSeF in the portal."
         ) % {"company": company.name, "count": FAILURES_BEFORE_MAIL, "message": message}
-    send_mail(email_subject(subject), body, None, emails)
+    notify.company_notify(company_id=company_id, subject=subject, body=body)
 
 
 # --- the import --------------------------------------------------------------------------------------
@@ -418,7 +412,16 @@ def _sync_subject(
 
 
 def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TYPES) -> ImportResult:
-    """Bring the company's invoices of ``subject_types`` up to KSeF's high water mark."""
+    """Bring the company's invoices of ``subject_types`` up to KSeF's high water mark, under the company's
+    lock (one KSeF conversation per company). When a drain of the sending queue holds it, the import is
+    "busy" and the fan-out (``ksef.import_due``, every minute) starts it again: sending goes first."""
+    with company_lock(company_id) as lock:
+        if lock is None:
+            return ImportResult(status="busy")
+        return _company_import(company_id=company_id, subject_types=subject_types)
+
+
+def _company_import(*, company_id: int, subject_types: Sequence[str]) -> ImportResult:
     company = Company.objects.get(pk=company_id)
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or not connection.can_import:
@@ -519,10 +522,7 @@ def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:
 
 def import_enqueue_on_commit(*, company: Company) -> None:
     """Ask a worker to import now ("Pobierz teraz"), once the current transaction has committed."""
-    from ksef_integration.tasks import ksef_import  # the tasks module imports this one
-
-    company_id = company.pk
-    transaction.on_commit(lambda: ksef_import.delay(company_id))
+    queue.import_company(company_id=company.pk)
 
 
 __all__ = [

@@ -18,15 +18,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import Company, Membership, Role, User
-from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
+from accounts.models import Company, User
+from invoices.models import Invoice, KsefOfflineMode, KsefStatus
+from ksef_integration import notify, queue
 from ksef_integration.connect import gateway
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.errors import ConnectError
@@ -36,7 +36,6 @@ from ksef_integration.ksef.qr import certificate_serial_hex, kod2_url
 from ksef_integration.models import (
     AuditEvent,
     KsefAvailability,
-    KsefConnection,
     KsefOutage,
     OfflineCertificate,
     OfflineInvoice,
@@ -47,7 +46,6 @@ from ksef_integration.models import (
 )
 from ksef_integration.offline import deadlines as offline_deadlines
 from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
-from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +88,8 @@ def transport_failed(*, company_id: int) -> int:
             )
     if became:
         logger.warning("ksef unavailable: company=%s", company_id)
-        _notify_owners(
-            company_id,
+        notify.company_notify(
+            company_id=company_id,
             subject=_("KSeF is not answering"),
             body=_(
                 "KSeF has not answered our last %(count)s attempts.\n\n"
@@ -142,9 +140,7 @@ def _resend_waiting(company_id: int) -> None:
     waiting.update(next_attempt_at=timezone.now())
     first = waiting.aggregate(first=Min("id"))["first"]
     if first is not None:
-        from ksef_integration.tasks import send as send_task
-
-        transaction.on_commit(lambda: send_task.delay(first))
+        queue.send_company(company_id=company_id, submission_id=first)
 
 
 def ksef_unavailable(*, company_id: int) -> bool:
@@ -367,8 +363,9 @@ def kod2_for(*, invoice: Invoice, invoice_hash: str) -> str | None:
 # --- issuing offline -------------------------------------------------------------------------------------
 
 
-def _mode_for(invoice: Invoice) -> tuple[str, str, KsefOutage | None]:
-    """(mode, reason, outage) for a just-issued sales invoice; mode "" means online."""
+def issue_mode(invoice: Invoice) -> tuple[str, str, KsefOutage | None]:
+    """(mode, reason, outage) for a just-issued sales invoice of a company that can send; mode "" means
+    online."""
     outage = outage_active()
     if outage is not None:
         return outage.kind, OfflineInvoice.Reason.ANNOUNCED, outage
@@ -379,20 +376,10 @@ def _mode_for(invoice: Invoice) -> tuple[str, str, KsefOutage | None]:
     return "", "", None
 
 
-def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> None:
-    """``invoice_issued`` receiver (connected before the sending one): issue offline when the issuer chose
-    offline24, an outage is announced, or KSeF does not answer the company."""
-    if invoice.direction != Direction.SALES:
-        return
-    connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
-    if connection is None or not connection.can_send:
-        if invoice.ksef_offline_mode:  # chose offline24 but cannot send at all: nothing offline to track
-            Invoice.objects.filter(pk=invoice.pk).update(ksef_offline_mode="")
-        return
-    mode, reason, outage = _mode_for(invoice)
-    if not mode:
-        return
-    invoice_issue_offline(invoice=invoice, mode=mode, reason=reason, outage=outage)
+def offline_choice_drop(*, invoice: Invoice) -> None:
+    """The issuer chose offline24 but the company cannot send at all: there is nothing offline to track."""
+    if invoice.ksef_offline_mode:
+        Invoice.objects.filter(pk=invoice.pk).update(ksef_offline_mode="")
 
 
 def invoice_issue_offline(
@@ -439,9 +426,7 @@ def invoice_issue_offline(
                 % {"mode": KsefOfflineMode(mode).label},
             )
             if not unavailable:  # otherwise the sweeper and the availability probe send it later
-                from ksef_integration.tasks import send as send_task
-
-                transaction.on_commit(lambda: send_task.delay(submission.pk))
+                queue.send_company(company_id=invoice.company_id, submission_id=submission.pk)
     logger.info("invoice issued offline: invoice=%s mode=%s", invoice.uuid, mode)
     return submission
 
@@ -500,16 +485,6 @@ def remaining_text(remaining: dt.timedelta) -> str:
     return _("%(hours)s h %(minutes)s min left") % {"hours": hours, "minutes": minutes}
 
 
-def _notify_owners(company_id: int, *, subject: str, body: str) -> None:
-    emails = list(
-        Membership.objects.filter(company_id=company_id, role=Role.OWNER)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    if emails:
-        send_mail(email_subject(subject), body, None, emails, fail_silently=True)
-
-
 def deadlines_notify(*, now: dt.datetime | None = None) -> int:
     """Beat: e-mail the owners about offline invoices not yet in KSeF whose deadline ends within a day (or
     has passed), once per deadline. Returns how many invoices were reported."""
@@ -540,8 +515,8 @@ def deadlines_notify(*, now: dt.datetime | None = None) -> int:
             }
             for row, deadline in rows
         ]
-        _notify_owners(
-            company_id,
+        notify.company_notify(
+            company_id=company_id,
             subject=_("Offline invoices must reach KSeF soon"),
             body=_(
                 "These invoices were issued offline and KSeF has not accepted them yet:\n\n%(lines)s\n\n"
@@ -613,9 +588,7 @@ def technical_correction(*, invoice: Invoice, user: User | None) -> Submission:
             kind=SubmissionEvent.Kind.QUEUED,
             message=_("Technical correction of the rejected file %(hash)s.") % {"hash": rejected_hash},
         )
-        from ksef_integration.tasks import send as send_task
-
-        transaction.on_commit(lambda: send_task.delay(submission.pk))
+        queue.send_company(company_id=submission.company_id, submission_id=submission.pk)
     submission.refresh_from_db()
     return submission
 
@@ -628,11 +601,12 @@ __all__ = [
     "deadlines_notify",
     "invoice_deadline",
     "invoice_issue_offline",
+    "issue_mode",
     "kod2_for",
     "ksef_unavailable",
     "offline_certificate_delete",
     "offline_certificate_upload",
-    "on_invoice_issued",
+    "offline_choice_drop",
     "outage_active",
     "send_options",
     "technical_correction",
@@ -640,25 +614,3 @@ __all__ = [
     "transport_ok",
     "unavailable_companies_probe",
 ]
-
-
-# --- beat ------------------------------------------------------------------------------------------------
-
-PROBE_TASK, PROBE_NAME = "ksef.offline_probe", "ksef.offline_probe every minute"
-DEADLINES_TASK, DEADLINES_NAME = "ksef.offline_deadlines", "ksef.offline_deadlines every hour"
-
-
-def schedule_register(**_kwargs: Any) -> None:
-    """Make (or repair) the django-celery-beat rows of the offline tasks; run after every migrate."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    minute, _c = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
-    hour, _c = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.HOURS)
-    PeriodicTask.objects.update_or_create(
-        name=PROBE_NAME,
-        defaults={"task": PROBE_TASK, "interval": minute, "enabled": True, "expire_seconds": 55},
-    )
-    PeriodicTask.objects.update_or_create(
-        name=DEADLINES_NAME,
-        defaults={"task": DEADLINES_TASK, "interval": hour, "enabled": True, "expire_seconds": 600},
-    )

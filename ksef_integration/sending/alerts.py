@@ -2,7 +2,7 @@
 (default 60) and still neither accepted nor rejected. One e-mail per company per run; each invoice is
 mentioned at most once per queuing (a resend that gets stuck again is reported again).
 
-The beat row ``ksef.send_alerts`` (every 5 minutes) is made or repaired on migrate by ``schedule_register``.
+The beat row ``ksef.send_alerts`` (every 5 minutes) is declared in ``ksef_integration.schedule``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Company, Membership, Role
+from accounts.models import Company
+from ksef_integration import notify
 from ksef_integration.models import (
     ConnectionStatus,
     KsefConnection,
@@ -29,15 +29,12 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
 S = SubmissionStatus
 OPEN_STATUSES = (S.PENDING, S.INFLIGHT, S.SENT)
 MAX_PER_RUN = 500
-ALERTS_TASK = "ksef.send_alerts"
-ALERTS_NAME = "ksef.send_alerts every 5 minutes"
 
 
 def stuck_threshold() -> dt.timedelta:
@@ -108,16 +105,6 @@ def _situation(submission: Submission, paused: bool) -> str:
     return text
 
 
-def _owner_emails(company_id: int) -> list[str]:
-    return sorted(
-        set(
-            Membership.objects.filter(company_id=company_id, role=Role.OWNER, user__is_active=True)
-            .exclude(user__email="")
-            .values_list("user__email", flat=True)
-        )
-    )
-
-
 def _message(company: Company, stuck: list[StuckInvoice]) -> tuple[str, str]:
     count = len(stuck)
     minutes = int(stuck_threshold().total_seconds() // 60)
@@ -183,21 +170,8 @@ def stuck_submissions_notify(*, now: dt.datetime | None = None) -> int:
         reported = 0
         for company in Company.objects.filter(pk__in=per_company):
             stuck = per_company[company.pk]
-            emails = _owner_emails(company.pk)
-            if emails:
-                subject, body = _message(company, stuck)
-                send_mail(email_subject(subject), body, None, emails, fail_silently=True)
+            subject, body = _message(company, stuck)
+            notify.company_notify(company_id=company.pk, subject=subject, body=body)
             reported += len(stuck)
             logger.info("ksef stuck invoices reported: company=%s count=%s", company.uuid, len(stuck))
     return reported
-
-
-def schedule_register(**_kwargs: Any) -> None:
-    """The beat row that runs ``ksef.send_alerts`` every 5 minutes (made or repaired on migrate)."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _created = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.MINUTES)
-    PeriodicTask.objects.update_or_create(
-        name=ALERTS_NAME,
-        defaults={"task": ALERTS_TASK, "interval": every, "enabled": True, "expire_seconds": 240},
-    )

@@ -15,23 +15,21 @@ import contextlib
 import datetime as dt
 import logging
 import random
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from accounts.models import Company, Membership, Role
+from accounts.models import Company
 from invoices.models import Direction, Invoice, KsefStatus
+from ksef_integration import notify, queue
+from ksef_integration.company_lock import CompanyLock, company_lock
 from ksef_integration.connect import gateway
 from ksef_integration.connect.session import NotConnected, ksef_client_for
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
@@ -57,7 +55,6 @@ from ksef_integration.models import (
 )
 from ksef_integration.offline import services as offline
 from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
-from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
 
@@ -103,103 +100,11 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
 
 
-# --- the per-company lock ------------------------------------------------------------------------------
-
-
-class CompanyLock:
-    """One KSeF conversation per company across all workers: Redis when configured, else the cache.
-
-    The lock lives ``KSEF_SEND_LOCK_SECONDS`` (30) and its holder renews it every third of that from a
-    keep-alive thread, so a holder that dies (a SIGKILLed worker process, the OOM killer) blocks its company
-    for at most that long instead of a whole lease; a live holder keeps it however long its drain takes.
-    """
-
-    def __init__(self, company_id: int) -> None:
-        self.key = f"ksef:send-lock:{company_id}"
-        self.ttl = max(3.0, min(_setting("KSEF_SEND_LOCK_SECONDS", 30), _lease().total_seconds()))
-        self._redis_lock: Any = None
-        self._stop = threading.Event()
-        self._keeper: threading.Thread | None = None
-
-    def acquire(self) -> bool:
-        if settings.REDIS_URL:
-            import redis
-
-            client = redis.Redis.from_url(settings.REDIS_URL)
-            # not thread-local: the keep-alive thread renews the token this thread took
-            self._redis_lock = client.lock(self.key, timeout=self.ttl, blocking=False, thread_local=False)
-            acquired = bool(self._redis_lock.acquire(blocking=False))
-        else:
-            acquired = bool(cache.add(self.key, "1", timeout=int(self.ttl) + 1))
-        if acquired:
-            self._keeper = threading.Thread(target=self._keep, name=f"{self.key}-keeper", daemon=True)
-            self._keeper.start()
-        return acquired
-
-    def _keep(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            self.extend()
-
-    def extend(self) -> None:
-        """Keep the lock while a long drain makes progress."""
-        if self._redis_lock is not None:
-            with contextlib.suppress(Exception):
-                self._redis_lock.reacquire()
-        else:
-            cache.touch(self.key, timeout=int(self.ttl) + 1)
-
-    def release(self) -> None:
-        self._stop.set()
-        if self._keeper is not None:
-            self._keeper.join(timeout=5)
-        if self._redis_lock is not None:
-            with contextlib.suppress(Exception):
-                self._redis_lock.release()
-        else:
-            cache.delete(self.key)
-
-
-@contextlib.contextmanager
-def _company_lock(company_id: int) -> Iterator[CompanyLock | None]:
-    lock = CompanyLock(company_id)
-    if not lock.acquire():
-        yield None
-        return
-    try:
-        yield lock
-    finally:
-        lock.release()
-
-
 # --- queueing ------------------------------------------------------------------------------------------
 
 
 def _event(submission_id: int, kind: str, message: str = "") -> None:
     SubmissionEvent.objects.create(submission_id=submission_id, kind=kind, message=message[:2000])
-
-
-class _SendOnCommit:
-    """The ``ksef.send`` task to queue when the transaction commits; one per company per transaction,
-    since the task drains everything due of its company (a month-end run of 1,000 invoices queues one)."""
-
-    def __init__(self, submission_id: int, company_id: int) -> None:
-        self.submission_id = submission_id
-        self.company_id = company_id
-
-    def __call__(self) -> None:
-        from ksef_integration.tasks import send as send_task
-
-        send_task.delay(self.submission_id)
-
-
-def _enqueue_on_commit(submission_id: int, company_id: int | None = None) -> None:
-    connection = transaction.get_connection()
-    if company_id is not None and connection.in_atomic_block:
-        # Callbacks of a rolled-back savepoint are dropped by Django, so one still listed here will run.
-        for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, _SendOnCommit) and callback.company_id == company_id:
-                return
-    transaction.on_commit(_SendOnCommit(submission_id, company_id or 0))
 
 
 def submission_enqueue(*, invoice: Invoice) -> Submission:
@@ -213,17 +118,8 @@ def submission_enqueue(*, invoice: Invoice) -> Submission:
         if created:
             Invoice.objects.filter(pk=invoice.pk).update(ksef_status=KsefStatus.QUEUED)
             _event(submission.pk, SubmissionEvent.Kind.QUEUED)
-            _enqueue_on_commit(submission.pk, invoice.company_id)
+            queue.send_company(company_id=invoice.company_id, submission_id=submission.pk)
     return submission
-
-
-def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> None:
-    """``invoice_issued`` receiver: queue the invoice when the company sends automatically."""
-    if invoice.direction != Direction.SALES:
-        return
-    connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
-    if connection is not None and connection.auto_send and connection.can_send:
-        submission_enqueue(invoice=invoice)
 
 
 def unsent_invoices(*, company_id: int) -> Any:
@@ -258,7 +154,7 @@ def unsent_send_all(*, company_id: int) -> int:
         ):
             first = waiting.order_by("id").values_list("pk", flat=True).first()
             if first is not None:
-                _enqueue_on_commit(first, company_id)
+                queue.send_company(company_id=company_id, submission_id=first)
     if queued:
         logger.info("ksef unsent invoices queued: company=%s count=%s", connection.company_id, queued)
     return queued
@@ -472,18 +368,8 @@ def _mark_rejected(
             "reason": message,
             "advice": advice,
         }
-    _notify_owners(submission.company, subject=subject, body=body)
+    notify.company_notify(company_id=submission.company_id, subject=subject, body=body)
     logger.info("ksef invoice rejected: submission=%s code=%s local=%s", submission.pk, code, local)
-
-
-def _notify_owners(company: Company, *, subject: str, body: str) -> None:
-    emails = list(
-        Membership.objects.filter(company=company, role=Role.OWNER)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    if emails:
-        send_mail(email_subject(subject), body, None, emails, fail_silently=True)
 
 
 def _rejection_text(code: int, description: str, details: list[str] | tuple[str, ...]) -> str:
@@ -860,17 +746,16 @@ def _pause(company: Company, error: KsefAuthError | NotConnected) -> None:
                 kind=AuditEvent.Kind.VERIFY_FAILED,
                 message=_("Sending to KSeF paused: %(reason)s") % {"reason": reason},
             )
-    if changed:
-        _notify_owners(
-            company,
-            subject=_("Sending invoices to KSeF is paused"),
-            body=_(
-                "KSeF refused the credentials stored for %(company)s, so sending invoices is paused.\n\n"
-                "Reason: %(reason)s\n\nConnect to KSeF again in the portal; "
-                "queued invoices will then be sent."
+            notify.company_notify(
+                company_id=company.pk,
+                subject=_("Sending invoices to KSeF is paused"),
+                body=_(
+                    "KSeF refused the credentials stored for %(company)s, so sending invoices is paused.\n\n"
+                    "Reason: %(reason)s\n\nConnect to KSeF again in the portal; "
+                    "queued invoices will then be sent."
+                )
+                % {"company": company.name, "reason": reason},
             )
-            % {"company": company.name, "reason": reason},
-        )
     logger.warning("ksef sending paused: company=%s", company.uuid)
 
 
@@ -1106,13 +991,11 @@ def _requeue(company_id: int, *, handled: int) -> None:
     )
     if row is None:
         return
-    from ksef_integration.tasks import send as send_task
-
     countdown = (row["next_attempt_at"] - timezone.now()).total_seconds() + 0.05
     if countdown <= 0.05 and not handled:
         return
     if countdown <= max(_lease().total_seconds(), MAX_BACKOFF_SECONDS):  # later ones: the sweeper's job
-        send_task.apply_async(args=(row["pk"],), countdown=countdown)
+        queue.send_company_later(submission_id=row["pk"], countdown=countdown)
 
 
 def company_send_due(*, company_id: int, budget: float = 60.0) -> int:
@@ -1122,7 +1005,7 @@ def company_send_due(*, company_id: int, budget: float = 60.0) -> int:
     releases the lock, so nothing is left behind.
     """
     company = Company.objects.get(pk=company_id)
-    with _company_lock(company_id) as lock:
+    with company_lock(company_id) as lock:
         if lock is None:
             return 0
         handled = _drain_locked(company, lock, budget=budget)
@@ -1133,7 +1016,10 @@ def company_send_due(*, company_id: int, budget: float = 60.0) -> int:
 def submission_send(*, submission_id: int) -> None:
     """The ``ksef.send`` task's work: send this submission (and whatever else of its company is due)."""
     row = Submission.objects.filter(pk=submission_id).values("company_id", "status").first()
-    if row is None or row["status"] in (S.ACCEPTED, S.REJECTED, S.FAILED_LOCAL):
+    if row is None:
+        return
+    queue.started(queue.SEND, row["company_id"])
+    if row["status"] in (S.ACCEPTED, S.REJECTED, S.FAILED_LOCAL):
         return
     company_send_due(company_id=row["company_id"])
 
@@ -1141,7 +1027,7 @@ def submission_send(*, submission_id: int) -> None:
 # --- sweeper and admin actions -----------------------------------------------------------------------
 
 
-def submissions_sweep(*, enqueue: Callable[[int], Any] | None = None) -> int:
+def submissions_sweep() -> int:
     """Hand back rows whose worker vanished (claim older than the lease), then queue one ``ksef.send`` per
     company with due work. Returns how many tasks were queued."""
     now = timezone.now()
@@ -1157,13 +1043,9 @@ def submissions_sweep(*, enqueue: Callable[[int], Any] | None = None) -> int:
         .values("company_id")
         .annotate(first=Min("id"))
     )
-    if enqueue is None:
-        from ksef_integration.tasks import send as send_task
-
-        enqueue = send_task.delay
     count = 0
     for row in due:
-        enqueue(row["first"])
+        queue.send_company(company_id=row["company_id"], submission_id=row["first"])
         count += 1
     return count
 
@@ -1187,7 +1069,7 @@ def submission_retry(*, submission: Submission) -> Submission:
                 next_attempt_at=timezone.now()
             )
         _event(submission.pk, SubmissionEvent.Kind.QUEUED, _("Queued again by hand."))
-        _enqueue_on_commit(submission.pk)
+        queue.send_company(company_id=submission.company_id, submission_id=submission.pk)
     submission.refresh_from_db()
     return submission
 
@@ -1200,13 +1082,12 @@ def submission_check_status(*, submission: Submission) -> bool:
             next_attempt_at=timezone.now()
         )
         if due:
-            _enqueue_on_commit(submission.pk, submission.company_id)
+            queue.send_company(company_id=submission.company_id, submission_id=submission.pk)
     return bool(due)
 
 
 __all__ = [
     "company_send_due",
-    "on_invoice_issued",
     "submission_check_status",
     "submission_enqueue",
     "submission_retry",

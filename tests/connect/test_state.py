@@ -43,11 +43,12 @@ def _shown(client: Any) -> tuple[str, str]:
 
 
 def test_start_settings_and_the_email_agree_when_ksef_does_not_answer(
-    alice_client: Any, connection: KsefConnection, company_a: Company
+    alice_client: Any, connection: KsefConnection, company_a: Company, django_capture_on_commit_callbacks: Any
 ) -> None:
     assert _shown(alice_client) == ("KSeF: aktywne", "aktywne")
-    for _attempt in range(3):  # KSEF_OFFLINE_FAILURES
-        offline.transport_failed(company_id=company_a.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # the e-mail is queued on commit
+        for _attempt in range(3):  # KSEF_OFFLINE_FAILURES
+            offline.transport_failed(company_id=company_a.pk)
     assert [m.subject for m in mail.outbox] == ["KSeF nie odpowiada"]
     assert _shown(alice_client) == ("KSeF: KSeF niedostępny", "KSeF niedostępny")
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.core import mail
 from django.test import Client
 
 from accounts.models import Company, Membership, Role
+from ksef_integration import queue
 from ksef_integration.importing.services import company_import
 from ksef_integration.models import ImportDigestSubscription, ImportRun, KsefConnection
 from ksef_integration.tasks import ksef_import_digest
 from ksef_simulator import services_invoices
-from tests.conftest import add_member
+from tests.conftest import Queued, add_member
 from tests.importing.test_purchase_views import SELLER_NIP, purchase_xml
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,10 @@ def test_each_member_opts_in_on_the_settings_page(alice_client: Any, connected: 
 
 
 def test_one_email_per_import_run_with_new_purchases(
-    connected: KsefConnection, company_b: Company, django_capture_on_commit_callbacks: Any
+    connected: KsefConnection,
+    company_b: Company,
+    django_capture_on_commit_callbacks: Any,
+    queued: Queued,
 ) -> None:
     company = connected.company
     subscribe(Membership.objects.get(company=company, role=Role.OWNER))
@@ -63,10 +66,10 @@ def test_one_email_per_import_run_with_new_purchases(
             xml_bytes=purchase_xml(company.nip, number, net=net, due=due)
         )
 
-    with mock.patch("ksef_integration.tasks.ksef_import_digest.delay") as delay:
-        assert company_import(company_id=company.pk).status == "succeeded"
+    assert company_import(company_id=company.pk).status == "succeeded"
     run = ImportRun.objects.get(company=company)
-    delay.assert_called_once_with(run.pk)  # IDs only
+    assert queued.args(queue.IMPORT_DIGEST) == [(run.pk,)]  # IDs only
+    queued.messages.clear()
 
     assert ksef_import_digest(run.pk) == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "viewer@example.com"]
@@ -79,23 +82,22 @@ def test_one_email_per_import_run_with_new_purchases(
     assert "/dokumenty/?direction=purchase" in message.body
 
     # Nothing new: no digest.
-    with mock.patch("ksef_integration.tasks.ksef_import_digest.delay") as delay:
-        assert company_import(company_id=company.pk).status == "succeeded"
-    delay.assert_not_called()
+    assert company_import(company_id=company.pk).status == "succeeded"
+    assert queued.args(queue.IMPORT_DIGEST) == []
 
 
-def test_no_digest_without_subscribers_or_without_new_purchases(connected: KsefConnection) -> None:
+def test_no_digest_without_subscribers_or_without_new_purchases(
+    connected: KsefConnection, queued: Queued
+) -> None:
     company = connected.company
     services_invoices.invoice_store_incoming(xml_bytes=purchase_xml(company.nip, "FZ/21"))
-    with mock.patch("ksef_integration.tasks.ksef_import_digest.delay") as delay:
-        assert company_import(company_id=company.pk).status == "succeeded"
-    delay.assert_not_called()  # nobody asked for it
+    assert company_import(company_id=company.pk).status == "succeeded"
+    assert queued.args(queue.IMPORT_DIGEST) == []  # nobody asked for it
 
     # A run that brought nothing sends nothing even when called.
     subscribe(Membership.objects.get(company=company, role=Role.OWNER))
-    with mock.patch("ksef_integration.tasks.ksef_import_digest.delay") as delay:
-        assert company_import(company_id=company.pk).status == "succeeded"
-    delay.assert_not_called()
+    assert company_import(company_id=company.pk).status == "succeeded"
+    assert queued.args(queue.IMPORT_DIGEST) == []
     latest = ImportRun.objects.filter(company=company).first()
     assert latest is not None
     assert ksef_import_digest(latest.pk) == 0

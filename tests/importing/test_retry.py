@@ -17,7 +17,6 @@ from django_celery_beat.models import PeriodicTask
 
 from invoices.models import Invoice
 from ksef_integration.importing import services as importing
-from ksef_integration.importing.schedule import schedule_register
 from ksef_integration.importing.services import (
     FAILURES_BEFORE_MAIL,
     LEASE,
@@ -28,6 +27,7 @@ from ksef_integration.importing.services import (
     retry_delay,
 )
 from ksef_integration.models import ImportRun, KsefConnection, SubjectType, SyncCursor
+from ksef_integration.schedule import schedule_register
 from ksef_simulator import services_invoices
 from ksef_simulator.faults import fault_arm
 from tests.importing.conftest import START

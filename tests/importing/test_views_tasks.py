@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -12,10 +11,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Company, Role
+from ksef_integration import queue
 from ksef_integration.importing.services import companies_due_for_import
 from ksef_integration.models import ConnectionStatus, ImportRun, KsefConnection, SubjectType, SyncCursor
 from ksef_integration.tasks import ksef_import_due
-from tests.conftest import add_member
+from tests.conftest import Queued, add_member
 
 pytestmark = pytest.mark.django_db
 
@@ -50,24 +50,26 @@ def test_settings_show_the_cursor_in_words(alice_client: Any, connection: KsefCo
 
 
 def test_download_now_enqueues_on_commit(
-    alice_client: Any, connection: KsefConnection, django_capture_on_commit_callbacks: Any
+    alice_client: Any, connection: KsefConnection, django_capture_on_commit_callbacks: Any, queued: Queued
 ) -> None:
-    with (
-        mock.patch("ksef_integration.tasks.ksef_import.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = alice_client.post("/ustawienia/ksef/pobierz-teraz/")
+        assert queued.messages == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
     assert response.status_code == 302
-    delay.assert_called_once_with(connection.company.pk)
+    assert queued.args(queue.IMPORT) == [(connection.company.pk,)]
 
 
-def test_a_viewer_cannot_download_now(client: Any, connection: KsefConnection) -> None:
+def test_a_viewer_cannot_download_now(
+    client: Any, connection: KsefConnection, django_capture_on_commit_callbacks: Any, queued: Queued
+) -> None:
     viewer = add_member(connection.company, Role.VIEWER, "viewer@example.com")
     client.force_login(viewer.user)
-    with mock.patch("ksef_integration.tasks.ksef_import.delay") as delay:
+    with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/ustawienia/ksef/pobierz-teraz/")
     assert response.status_code in (302, 403, 404)
-    delay.assert_not_called()
+    assert queued.messages == []
 
 
 def test_fan_out_respects_interval_and_running_imports(connection: KsefConnection) -> None:
@@ -85,10 +87,13 @@ def test_fan_out_respects_interval_and_running_imports(connection: KsefConnectio
     assert companies_due_for_import() == []
 
 
-def test_import_due_task_enqueues_each_due_company(connection: KsefConnection) -> None:
-    with mock.patch("ksef_integration.tasks.ksef_import.apply_async") as apply_async:
+def test_import_due_task_enqueues_each_due_company(
+    connection: KsefConnection, django_capture_on_commit_callbacks: Any, queued: Queued
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
         assert ksef_import_due() == 1
-    assert apply_async.call_args.kwargs["args"] == (connection.company.pk,)
+    [(name, args, options)] = queued.messages
+    assert (name, args, options["expires"]) == (queue.IMPORT, (connection.company.pk,), 600)
 
 
 def test_migrate_registers_the_beat_schedule() -> None:

@@ -23,7 +23,7 @@ from ksef_simulator.api import exports as sim_exports
 from tests.conftest import ROOT, _database_url, wait_until
 from tests.importing.conftest import START
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ def test_offline_tab_then_wystaw_offline24_shows_both_codes_and_the_deadline(
     live_server: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: None)  # KSeF answers later
     log_in(page, alice_client, live_server)
 
     page.goto("/uslugi-dodatkowe/ksef/?zakladka=offline")

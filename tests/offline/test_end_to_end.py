@@ -39,7 +39,7 @@ from tests.conftest import ROOT, _database_url, wait_until
 from tests.invoices.factories import issue_data
 from tests.offline.conftest import upload_certificate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 
 COUNT = 20
 

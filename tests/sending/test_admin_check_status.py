@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from accounts.models import Company
 from invoices import services as invoice_services
+from ksef_integration import queue
 from ksef_integration.models import Submission
 from ksef_integration.models import SubmissionStatus as S
 from ksef_integration.sending.online import submission_enqueue
+from tests.conftest import Queued
 from tests.factories import UserFactory, active_connection
 from tests.invoices.factories import issue_data
 
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_check_status_queues_the_drain_and_returns_at_once(
-    client: Any, company_a: Company, monkeypatch: pytest.MonkeyPatch
+    client: Any, company_a: Company, queued: Queued
 ) -> None:
     active_connection(company_a)
     today = timezone.localdate()
@@ -40,8 +42,6 @@ def test_check_status_queues_the_drain_and_returns_at_once(
         session_reference="20261204-SO-16251E808B-904E752A9B-11",
         invoice_reference="20261204-EE-2EDD82F306-71265D7996-C6",
     )
-    queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: queued.append(args))
     staff = UserFactory.create(email="staff@example.com", is_staff=True, is_superuser=True)
     client.force_login(staff)
     with socket.socket() as sock:
@@ -56,7 +56,7 @@ def test_check_status_queues_the_drain_and_returns_at_once(
         )
     assert response.status_code == 200
     assert time.monotonic() - started < 5
-    assert queued == [(submission.pk,)]
+    assert queued.args(queue.SEND) == [(submission.pk,)]
     submission.refresh_from_db()
     assert submission.status == S.SENT
     assert submission.next_attempt_at <= timezone.now()

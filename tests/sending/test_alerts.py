@@ -22,26 +22,16 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from ksef_integration.schedule import schedule_register
 from ksef_integration.sending import online as send
-from ksef_integration.sending.alerts import (
-    ALERTS_NAME,
-    ALERTS_TASK,
-    schedule_register,
-    stuck_submissions_notify,
-    submissions_stuck,
-)
+from ksef_integration.sending.alerts import stuck_submissions_notify, submissions_stuck
 from tests.conftest import add_member
 from tests.invoices.factories import invoice_make
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 S = SubmissionStatus
-
-
-@pytest.fixture(autouse=True)
-def no_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Queue without a worker: these tests are about what happens when nothing gets through."""
-    monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: None)
+ALERTS_TASK = "ksef.send_alerts"
 
 
 def connect(company: Company, *, status: str = ConnectionStatus.ACTIVE) -> KsefConnection:
@@ -89,7 +79,8 @@ def test_stuck_invoice_is_reported_once_to_the_owners_in_polish(company_a: Compa
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert sorted(message.to) == ["alice@example.com", "owner2@example.com"]  # owners, not the accountant
+    # the one rule of ksef_integration.notify: the owners and the accountants
+    assert sorted(message.to) == ["accountant@example.com", "alice@example.com", "owner2@example.com"]
     assert message.subject == f"KSeF: faktury firmy {company_a.name} jeszcze nieprzyjęte (1)"
     body = message.body
     assert number_of(stuck) in body
@@ -194,9 +185,9 @@ def test_two_runs_at_once_report_each_invoice_once(company_a: Company) -> None:
     assert stuck_submissions_notify() == 0
 
 
-def test_a_company_without_owner_emails_sends_nothing_but_still_records(company_a: Company) -> None:
+def test_a_company_with_nobody_to_tell_sends_nothing_but_still_records(company_a: Company) -> None:
     connect(company_a)
-    company_a.memberships.filter(role=Role.OWNER).update(role=Role.ACCOUNTANT)
+    company_a.memberships.update(role=Role.VIEWER)  # viewers are not told (ksef_integration.notify)
     submission = queued(company_a, minutes_ago=61)
     mail.outbox.clear()
     assert stuck_submissions_notify() == 1
@@ -208,10 +199,10 @@ def test_a_company_without_owner_emails_sends_nothing_but_still_records(company_
 def test_the_beat_row_runs_every_five_minutes() -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    PeriodicTask.objects.filter(name=ALERTS_NAME).delete()
+    PeriodicTask.objects.filter(task=ALERTS_TASK).delete()
     schedule_register()
     schedule_register()  # idempotent
-    task = PeriodicTask.objects.get(name=ALERTS_NAME)
+    task = PeriodicTask.objects.get(task=ALERTS_TASK)
     assert task.task == ALERTS_TASK
     assert task.enabled
     assert (task.interval.every, task.interval.period) == (5, IntervalSchedule.MINUTES)

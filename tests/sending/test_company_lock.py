@@ -1,6 +1,6 @@
-"""The company's sending lock: a live holder keeps it as long as its drain takes; a holder that died (its
-process SIGKILLed, so nothing releases it) blocks the company for KSEF_SEND_LOCK_SECONDS at most, not for
-a whole lease (300 s) as before."""
+"""The company's lock (connect, send and import share it): a live holder keeps it as long as its work
+takes; a holder that died (its process SIGKILLed, so nothing releases it) blocks the company for
+KSEF_SEND_LOCK_SECONDS at most, not for a whole lease (300 s) as before."""
 
 from __future__ import annotations
 
@@ -9,19 +9,23 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
+import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from ksef_integration.sending.online import CompanyLock
+from accounts.models import Company
+from ksef_integration.company_lock import CompanyLock, company_lock
 from tests.conftest import ROOT
+from tests.factories import active_connection
 
 TTL = 3.0
 COMPANY = 987654
 HOLD = """
 import time, django
 django.setup()
-from ksef_integration.sending.online import CompanyLock
+from ksef_integration.company_lock import CompanyLock
 lock = CompanyLock(%d)
 assert lock.acquire()
 print("held", flush=True)
@@ -75,3 +79,26 @@ def test_a_killed_holder_blocks_its_company_for_the_lock_lifetime_only(postgres_
         holder.wait()
     assert waited is not None
     assert waited <= TTL + 0.5, waited
+
+
+@pytest.mark.django_db
+def test_connect_send_and_import_share_the_one_company_lock(
+    company_a: Company, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While anything holds the company's lock, neither a drain, an import nor a verify talks to KSeF."""
+    from ksef_integration.connect import services as connect_services
+    from ksef_integration.errors import ConnectError
+    from ksef_integration.importing.services import company_import
+    from ksef_integration.sending.online import company_send_due
+
+    active_connection(company_a)
+    monkeypatch.setattr(connect_services, "CONNECT_WAIT_SECONDS", 0.2)
+    with company_lock(company_a.pk) as held:
+        assert held is not None
+        assert company_send_due(company_id=company_a.pk) == 0
+        assert company_import(company_id=company_a.pk).status == "busy"
+        with pytest.raises(ConnectError) as busy:
+            connect_services.connection_verify(company=company_a, user=alice)
+        assert busy.value.code == "busy"
+    with company_lock(company_a.pk) as again:
+        assert again is not None  # let go by every one of them

@@ -46,7 +46,7 @@ from tests.sending.test_worker_proofs import (
     issue_many,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 connected_company = proofs.connected  # the fixture: a company connected to the simulator, auto-send on
 
 ROUNDS = 3

@@ -17,6 +17,7 @@ from accounts.models import Company, Role
 from invoices import services as invoice_services
 from invoices.errors import InvoiceError
 from invoices.models import Invoice, InvoiceKind, KsefStatus
+from ksef_integration import queue
 from ksef_integration.models import (
     KsefConnection,
     Submission,
@@ -25,7 +26,7 @@ from ksef_integration.models import (
 )
 from ksef_integration.sending import online as send
 from ksef_simulator.models import SimInvoice
-from tests.conftest import add_member
+from tests.conftest import Queued, add_member
 from tests.factories import active_connection
 from tests.invoices.factories import invoice_make, issue_data, ksef_number_for
 from tests.sending import test_send_simulator
@@ -77,11 +78,7 @@ def edit_post(
 
 
 @pytest.fixture
-def queue_nothing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    queued: list[int] = []
-    monkeypatch.setattr(
-        "ksef_integration.tasks.send.delay", lambda submission_id: queued.append(submission_id)
-    )
+def queue_nothing(queued: Queued) -> Queued:
     return queued
 
 
@@ -111,7 +108,7 @@ def rejected_invoice(company: Company, *, status: str = S.REJECTED) -> Invoice:
 def test_owner_corrects_a_rejected_invoice_and_it_is_queued_again(
     alice_client: Any,
     connection: KsefConnection,
-    queue_nothing: list[int],
+    queue_nothing: Queued,
     status: str,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -123,7 +120,7 @@ def test_owner_corrects_a_rejected_invoice_and_it_is_queued_again(
     assert "Usługa księgowa" in page
     assert "Błąd weryfikacji semantyki" in page  # the reason, next to the form
     assert "Zapisz i wyślij ponownie do KSeF" in page
-    queue_nothing.clear()
+    queue_nothing.messages.clear()
     number = invoice.number
 
     today = timezone.localdate()
@@ -142,7 +139,7 @@ def test_owner_corrects_a_rejected_invoice_and_it_is_queued_again(
     submission = Submission.objects.get(invoice=invoice)
     assert submission.status == S.PENDING
     assert submission.xml is None  # rebuilt from the corrected data when sent
-    assert queue_nothing == [submission.pk]
+    assert queue_nothing.args(queue.SEND) == [(submission.pk,)]
     assert submission.events.filter(kind=SubmissionEvent.Kind.QUEUED).count() == 2
     assert Invoice.objects.filter(company=connection.company).count() == 1  # no copy was made
 
@@ -158,7 +155,7 @@ def test_accountant_may_edit_viewer_may_not_other_company_gets_404(
     bob: Any,
     company_b: Company,
     connection: KsefConnection,
-    queue_nothing: list[int],
+    queue_nothing: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     invoice = rejected_invoice(connection.company)
@@ -228,7 +225,7 @@ def test_purchase_and_correction_invoices_are_not_edited_in_wystaw(company_a: Co
 
 @pytest.mark.django_db
 def test_rejected_invoice_page_gives_the_reason_and_the_choices(
-    alice_client: Any, connection: KsefConnection, queue_nothing: list[int]
+    alice_client: Any, connection: KsefConnection, queue_nothing: Queued
 ) -> None:
     invoice = rejected_invoice(connection.company)
     page = alice_client.get(f"/dokumenty/{invoice.uuid}/").content.decode()
@@ -243,7 +240,7 @@ def test_rejected_invoice_page_gives_the_reason_and_the_choices(
 
 @pytest.mark.django_db
 def test_a_rejected_correction_offers_a_new_correction_of_the_original(
-    alice_client: Any, connection: KsefConnection, queue_nothing: list[int]
+    alice_client: Any, connection: KsefConnection, queue_nothing: Queued
 ) -> None:
     company = connection.company
     original = invoice_make(
@@ -282,7 +279,7 @@ def test_a_rejected_correction_offers_a_new_correction_of_the_original(
 def test_resend_without_changes_confirms_then_queues(
     alice_client: Any,
     connection: KsefConnection,
-    queue_nothing: list[int],
+    queue_nothing: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     invoice = rejected_invoice(connection.company)
@@ -290,13 +287,13 @@ def test_resend_without_changes_confirms_then_queues(
     assert "Wyślij ponownie do KSeF" in confirm
     assert "pod tym samym numerem" in confirm
     assert Submission.objects.get(invoice=invoice).status == S.REJECTED  # GET changes nothing
-    queue_nothing.clear()
+    queue_nothing.messages.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert alice_client.post(resend_url(invoice)).status_code == 302
         assert alice_client.post(resend_url(invoice)).status_code == 302  # a second click queues nothing more
     submission = Submission.objects.get(invoice=invoice)
     assert submission.status == S.PENDING
-    assert queue_nothing == [submission.pk]
+    assert queue_nothing.args(queue.SEND) == [(submission.pk,)]
     invoice.refresh_from_db()
     assert invoice.ksef_status == KsefStatus.QUEUED
 

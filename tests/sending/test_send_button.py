@@ -24,8 +24,6 @@ def connection(company_a: Company) -> KsefConnection:
 def test_send_button_confirms_then_queues_once(
     alice_client: Any, company_a: Company, connection: KsefConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: queued.append(args))
     invoice = invoice_make(company_a)
     page = alice_client.get(f"/dokumenty/{invoice.uuid}/").content.decode()
     assert "Wyślij do KSeF" in page
@@ -61,7 +59,6 @@ def test_without_a_connection_nothing_is_sent(alice_client: Any, company_a: Comp
 def test_admin_lists_submissions_and_retries(
     client: Any, company_a: Company, connection: KsefConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ksef_integration.tasks.send.delay", lambda *args: None)
     from ksef_integration.sending.online import submission_enqueue
 
     submission = submission_enqueue(invoice=invoice_make(company_a))

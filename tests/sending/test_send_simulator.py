@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Company
 from invoices import services as invoice_services
 from invoices.models import Invoice, KsefStatus
+from ksef_integration import queue
 from ksef_integration.models import ConnectionStatus, KsefConnection, KsefOnlineSession, Submission
 from ksef_integration.models import SubmissionStatus as S
 from ksef_integration.sending import online as send
@@ -22,6 +23,7 @@ from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
 from ksef_simulator.models import SimInvoice
+from tests.conftest import Queued
 from tests.invoices.factories import issue_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -240,15 +242,18 @@ def test_auth_failure_pauses_the_company_and_tells_the_owner(connected: KsefConn
     assert SimInvoice.objects.count() == 0
 
 
-def test_sweeper_hands_back_stale_claims_and_queues_due_work(connected: KsefConnection) -> None:
+def test_sweeper_hands_back_stale_claims_and_queues_due_work(
+    connected: KsefConnection, queued: Queued
+) -> None:
     invoice = issue(connected.company)
     submission = Submission.objects.get(invoice=invoice)
     Submission.objects.filter(pk=submission.pk).update(
         status=S.INFLIGHT, claim_token="dead", claimed_at=timezone.now() - dt.timedelta(minutes=5)
     )
-    queued: list[int] = []
-    assert send.submissions_sweep(enqueue=queued.append) == 1
-    assert queued == [submission.pk]
+    queue.started(queue.SEND, connected.company_id)  # the task queued on issue ran (and its worker died)
+    queued.messages.clear()
+    assert send.submissions_sweep() == 1
+    assert queued.args(queue.SEND) == [(submission.pk,)]
     submission.refresh_from_db()
     assert submission.status == S.PENDING
     assert submission.claim_token == ""

@@ -12,12 +12,14 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from ksef_integration import queue
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
 from ksef_integration.sending import online as send
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
 from tests import contract
+from tests.conftest import Queued
 from tests.sending import test_send_simulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,17 +63,8 @@ def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
 
 def test_a_row_in_backoff_is_queued_again_when_due_not_by_the_sweeper(
     connected: KsefConnection,
-    monkeypatch: pytest.MonkeyPatch,
+    queued: Queued,
 ) -> None:
-    from ksef_integration import tasks
-
-    queued: list[dict[str, Any]] = []
-
-    def apply_async(*args: Any, **kwargs: Any) -> None:
-        if kwargs:  # our requeue; ``delay`` (queueing on issue) passes positional arguments
-            queued.append(kwargs)
-
-    monkeypatch.setattr(tasks.send, "apply_async", apply_async)
     fault_arm(pattern="sessions.online.send", action="503")
     with override_settings(KSEF_SEND_BACKOFF_SECONDS=2):
         invoice = issue(connected.company)
@@ -80,34 +73,23 @@ def test_a_row_in_backoff_is_queued_again_when_due_not_by_the_sweeper(
     assert submission.status == S.PENDING
     wait = (submission.next_attempt_at - timezone.now()).total_seconds()
     assert 0 < wait <= 2
-    [task] = queued
-    assert task["args"] == (submission.pk,)
-    assert 0 < task["countdown"] <= 2.1
+    [(_name, args, options)] = [m for m in queued.messages if "countdown" in m[2]]  # not the one on issue
+    assert args == (submission.pk,)
+    assert 0 < options["countdown"] <= 2.1
 
 
-def test_nothing_is_queued_when_all_is_delivered(
-    connected: KsefConnection,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from ksef_integration import tasks
-
-    queued: list[dict[str, Any]] = []
-
-    def apply_async(*args: Any, **kwargs: Any) -> None:
-        if kwargs:  # our requeue; ``delay`` (queueing on issue) passes positional arguments
-            queued.append(kwargs)
-
-    monkeypatch.setattr(tasks.send, "apply_async", apply_async)
+def test_nothing_is_queued_when_all_is_delivered(connected: KsefConnection, queued: Queued) -> None:
     invoice = issue(connected.company)
+    on_issue = list(queued.messages)
     send.company_send_due(company_id=connected.company_id)
     assert Submission.objects.get(invoice=invoice).status == S.ACCEPTED
-    assert queued == []
+    assert queued.messages == on_issue
 
 
 def test_a_run_of_invoices_queues_one_task_per_company(
     connected: KsefConnection,
     company_b: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    queued: Queued,
 ) -> None:
     from django.db import transaction
 
@@ -117,20 +99,20 @@ def test_a_run_of_invoices_queues_one_task_per_company(
     connected.save(update_fields=["auto_send"])
     ours = [issue(connected.company) for _ in range(5)]
     theirs = issue(company_b)
-    queued: list[int] = []
-    monkeypatch.setattr(
-        "ksef_integration.tasks.send.delay", lambda submission_id: queued.append(submission_id)
-    )
     with transaction.atomic():
         for invoice in [*ours, theirs]:
             send.submission_enqueue(invoice=invoice)
-        assert queued == []  # nothing before the commit
+        assert queued.messages == []  # nothing before the commit
     first_of_ours = Submission.objects.get(invoice=ours[0]).pk
-    assert sorted(queued) == sorted([first_of_ours, Submission.objects.get(invoice=theirs).pk])
-    # Outside a transaction block each enqueue commits at once and queues its own task.
-    queued.clear()
+    assert sorted(queued.args(queue.SEND)) == sorted(
+        [(first_of_ours,), (Submission.objects.get(invoice=theirs).pk,)]
+    )
+    # While that task waits in the broker, later commits do not queue another: it will see their rows too.
     more = [issue(connected.company) for _ in range(2)]
-    for invoice in more:
-        send.submission_enqueue(invoice=invoice)
-    assert len(queued) == 2
+    send.submission_enqueue(invoice=more[0])
+    assert len(queued.args(queue.SEND)) == 2
+    # Once it has started (and dropped the marker) the next commit queues the next drain.
+    queue.started(queue.SEND, connected.company_id)
+    send.submission_enqueue(invoice=more[1])
+    assert len(queued.args(queue.SEND)) == 3
     assert Invoice.objects.filter(pk__in=[i.pk for i in more], ksef_status="queued").count() == 2

@@ -43,7 +43,7 @@ from tests import contract
 from tests.conftest import ROOT, _database_url, wait_until
 from tests.invoices.factories import issue_data
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 
 LEASE_SECONDS = 5
 SEND_PATH = re.compile(r"/sessions/online/[^/]+/invoices$")

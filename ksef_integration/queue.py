@@ -1,0 +1,77 @@
+"""The one place that queues background work of the KSeF integration.
+
+- By the task's stable name (``ksef.send``…): nothing imports ``ksef_integration.tasks``; tasks import
+  services and never the other way round.
+- When the surrounding transaction commits: work of a rolled-back transaction is never queued, and a worker
+  never looks for a row that is not committed yet. Outside a transaction it is queued at once.
+- A company's drain (``ksef.send``) and import (``ksef.import``) at most once while one already waits in the
+  broker: publishing takes the marker ``ksef:queued:<task>:<company>`` with the cache's atomic ``add``, and
+  the task drops it (``started``) before it looks for work, so work committed after that queues it again and
+  nothing is left behind. The marker expires by itself (``MARKER_SECONDS``) should a message be lost; the
+  sweeper looks for due work every 30 seconds as well. A month-end run of 1,000 invoices queues one drain.
+- A message to send later (``countdown``) is not de-duplicated: it must not hold back work due now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+from django.core.cache import cache
+from django.db import transaction
+
+SEND = "ksef.send"
+IMPORT = "ksef.import"
+IMPORT_DIGEST = "ksef.import_digest"
+NOTIFY = "ksef.notify"
+MARKER_SECONDS = 60
+
+
+def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    """Hand one message to the broker (tests replace this to see what would be queued)."""
+    current_app.send_task(name, args=args, **options)
+
+
+def _marker(name: str, company_id: int) -> str:
+    return f"ksef:queued:{name}:{company_id}"
+
+
+def _queue(name: str, args: tuple[Any, ...], *, company_id: int | None = None, **options: Any) -> None:
+    def send() -> None:
+        if company_id is not None and not cache.add(_marker(name, company_id), 1, timeout=MARKER_SECONDS):
+            return  # one is already waiting for this company; it will see this work too
+        publish(name, args, options)
+
+    transaction.on_commit(send)
+
+
+def started(name: str, company_id: int) -> None:
+    """Called by a per-company task as it starts, before it looks for work: what is committed from now on
+    queues the task again."""
+    cache.delete(_marker(name, company_id))
+
+
+def send_company(*, company_id: int, submission_id: int) -> None:
+    """Queue the drain of the company's due submissions (``submission_id`` names the one that asked)."""
+    _queue(SEND, (submission_id,), company_id=company_id)
+
+
+def send_company_later(*, submission_id: int, countdown: float) -> None:
+    """Queue a drain for when the company's earliest row in backoff is due."""
+    _queue(SEND, (submission_id,), countdown=countdown)
+
+
+def import_company(*, company_id: int, expires: int | None = None) -> None:
+    """Queue an import of the company's invoices from KSeF."""
+    options = {"expires": expires} if expires else {}
+    _queue(IMPORT, (company_id,), company_id=company_id, **options)
+
+
+def import_digest(*, run_id: int) -> None:
+    """Queue the e-mail digest of an import run's new purchase invoices."""
+    _queue(IMPORT_DIGEST, (run_id,))
+
+
+def notify(*, company_id: int, subject: str, body: str) -> None:
+    """Queue an e-mail to the people told about the company's KSeF problems (``notify.recipients``)."""
+    _queue(NOTIFY, (company_id, subject, body))
