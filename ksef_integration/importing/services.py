@@ -31,25 +31,8 @@ from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret
 from ksef_integration.importing.mapping import ImportMappingError, failure_retry, window_import
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AES_IV_SIZE, AES_KEY_SIZE, AesKey
-from ksef_integration.ksef.errors import (
-    KsefAuthError,
-    KsefError,
-    KsefGone,
-    KsefNotFound,
-    KsefRateLimited,
-    KsefRejected,
-    KsefTransientError,
-)
-from ksef_integration.ksef.exports import (
-    EXPORT_BEYOND_HWM,
-    EXPORT_DONE,
-    EXPORT_TRANSIENT,
-    MAX_WINDOW,
-    ExportStatus,
-    SyncWindow,
-    window_checkpoint,
-)
-from ksef_integration.ksef.invoices import InvoiceFilters
+from ksef_integration.ksef.errors import KsefAuthError, KsefError, KsefRateLimited, KsefTransientError
+from ksef_integration.ksef.exports import ExportHandle, SyncHooks, SyncWindow, WindowExport
 from ksef_integration.models import (
     AuditEvent,
     ConnectionStatus,
@@ -72,7 +55,6 @@ FAILURES_BEFORE_MAIL = 3
 # (the hourly export limit) ends the run and the next scheduled run continues from the cursor.
 MAX_INLINE_WAIT = 120
 WAIT_BUDGET = 10 * 60  # all the 429 waits of one run together
-EXPORT_EXPIRED = 210
 # After a run that failed for a passing reason the company is due again after 1, 2, 4, … minutes (consecutive
 # failures), never later than its interval; a 429 waits at least as long as KSeF asked (Retry-After).
 RETRY_FIRST = dt.timedelta(minutes=1)
@@ -249,121 +231,80 @@ def _cursor(company: Company, connection: KsefConnection, subject_type: str) -> 
     return cursor
 
 
-def _patiently(call: Callable[[], T], waited: list[float]) -> T:
-    """``call()``, waiting out KSeF's 429s that ask for a short pause (``Retry-After``), within the budget."""
-    while True:
+# The export in flight, as stored on the cursor; all empty when there is none.
+_NO_EXPORT: dict[str, str | None] = {
+    "export_reference": "",
+    "export_key": "",
+    "export_from": None,
+    "export_to": None,
+}
+
+
+def _export_cleared(cursor: SyncCursor) -> None:
+    """The in-memory cursor, once its export has been cleared in the database."""
+    for name, empty in _NO_EXPORT.items():
+        setattr(cursor, name, empty)
+
+
+class _CursorExport(SyncHooks):
+    """The cursor keeps the export in flight (reference, encrypted AES key, window), so that an interrupted
+    run resumes it instead of starting another; KSeF's short 429s are waited out within the run's budget."""
+
+    def __init__(self, cursor: SyncCursor, waited: list[float]) -> None:
+        self.cursor = cursor
+        self.waited = waited
+
+    def stored(self) -> WindowExport | None:
+        cursor = self.cursor
+        if not cursor.export_reference:
+            return None
+        if cursor.export_from is None:
+            self.forget()
+            return None
         try:
-            return call()
-        except KsefRateLimited as exc:
-            pause = max(1, exc.retry_after)
-            if pause > MAX_INLINE_WAIT or waited[0] + pause > WAIT_BUDGET:
-                raise
-            logger.info("ksef import: rate limited, waiting %s s as KSeF asks", pause)
-            waited[0] += pause
-            _sleep(pause)
+            raw = secret_decrypt(cursor.export_key)
+            aes = AesKey(key=raw[:AES_KEY_SIZE], iv=raw[AES_KEY_SIZE : AES_KEY_SIZE + AES_IV_SIZE])
+        except (SecretUnreadable, ValueError) as exc:
+            logger.info("ksef import: export %s cannot be resumed (%s)", cursor.export_reference, exc)
+            self.forget()
+            return None
+        handle = ExportHandle(reference_number=cursor.export_reference, aes=aes)
+        return WindowExport(date_from=cursor.export_from, date_to=cursor.export_to, handle=handle)
 
+    def started(self, export: WindowExport) -> None:
+        """Committed at once (outside any transaction), before the first poll."""
+        cursor = self.cursor
+        cursor.export_reference = export.handle.reference_number
+        cursor.export_key = secret_encrypt(export.handle.aes.key + export.handle.aes.iv)
+        cursor.export_from, cursor.export_to = export.date_from, export.date_to
+        cursor.save(update_fields=list(_NO_EXPORT))
 
-def _export_key_load(stored: str) -> AesKey:
-    raw = secret_decrypt(stored)
-    return AesKey(key=raw[:AES_KEY_SIZE], iv=raw[AES_KEY_SIZE : AES_KEY_SIZE + AES_IV_SIZE])
+    def forget(self) -> None:
+        SyncCursor.objects.filter(pk=self.cursor.pk).update(**_NO_EXPORT)
+        _export_cleared(self.cursor)
 
-
-def _export_forget(cursor: SyncCursor) -> None:
-    SyncCursor.objects.filter(pk=cursor.pk).update(
-        export_reference="", export_key="", export_from=None, export_to=None
-    )
-    cursor.export_reference, cursor.export_key, cursor.export_from, cursor.export_to = "", "", None, None
-
-
-def _export_resumed(
-    client: KsefClient, cursor: SyncCursor, current: dt.datetime, waited: list[float]
-) -> tuple[str, AesKey, dt.datetime | None, ExportStatus] | None:
-    """The stored export of the window starting at ``current``, polled to its end; None if there is none
-    or KSeF no longer has it (unknown reference, 410, status 210), so a new one must be started."""
-    if not cursor.export_reference or cursor.export_from is None or cursor.export_from != current:
-        if cursor.export_reference:
-            _export_forget(cursor)
-        return None
-    reference = cursor.export_reference
-    try:
-        aes = _export_key_load(cursor.export_key)
-        status = _patiently(lambda: client.exports.export_wait(reference_number=reference), waited)
-    except (KsefNotFound, KsefGone, SecretUnreadable, ValueError) as exc:
-        logger.info("ksef import: export %s cannot be resumed (%s); starting a new one", reference, exc)
-        _export_forget(cursor)
-        return None
-    if status.code == EXPORT_EXPIRED:
-        logger.info("ksef import: export %s expired; starting a new one", reference)
-        _export_forget(cursor)
-        return None
-    logger.info("ksef import: resumed export %s (status %s)", reference, status.code)
-    return reference, aes, cursor.export_to, status
-
-
-def _export_new(
-    client: KsefClient, cursor: SyncCursor, current: dt.datetime, waited: list[float]
-) -> tuple[str, AesKey, dt.datetime | None, ExportStatus]:
-    """Start the export of the window from ``current`` (≤ 100 days, up to the HWM), remember it (reference,
-    encrypted key, window; committed at once, outside any transaction), then poll it to its end."""
-    now = timezone.now()
-    date_to = current + MAX_WINDOW if now - current > MAX_WINDOW else None
-    filters = InvoiceFilters(
-        subject_type=cursor.subject_type,
-        date_type="PermanentStorage",
-        date_from=current,
-        date_to=date_to,
-        restrict_to_hwm=True,
-    )
-    handle = _patiently(lambda: client.exports.export_start(filters=filters), waited)
-    cursor.export_reference = handle.reference_number
-    cursor.export_key = secret_encrypt(handle.aes.key + handle.aes.iv)
-    cursor.export_from, cursor.export_to = current, date_to
-    cursor.save(update_fields=["export_reference", "export_key", "export_from", "export_to"])
-    reference = handle.reference_number
-    status = _patiently(lambda: client.exports.export_wait(reference_number=reference), waited)
-    return reference, handle.aes, date_to, status
+    def call(self, request: Callable[[], T]) -> T:
+        """``request()``, waiting out KSeF's 429s that ask for a short pause (``Retry-After``), within the
+        run's budget."""
+        while True:
+            try:
+                return request()
+            except KsefRateLimited as exc:
+                pause = max(1, exc.retry_after)
+                if pause > MAX_INLINE_WAIT or self.waited[0] + pause > WAIT_BUDGET:
+                    raise
+                logger.info("ksef import: rate limited, waiting %s s as KSeF asks", pause)
+                self.waited[0] += pause
+                _sleep(pause)
 
 
 def sync_windows(client: KsefClient, cursor: SyncCursor, waited: list[float]) -> Iterator[SyncWindow]:
-    """The HWM loop of ksef-api.md §8.4 from ``cursor.checkpoint``, one ``SyncWindow`` per export.
-
-    Each window starts at the previous one's checkpoint: ``lastPermanentStorageDate`` when truncated (that
-    instant is read again on purpose; upsert by KSeF number), else ``to`` (capped at the HWM) or the HWM.
-    The caller commits a window's invoices with its checkpoint before asking for the next one. The export
-    in flight is stored on the cursor, so an interrupted run resumes it instead of starting another.
-    """
-    current = cursor.checkpoint.astimezone(dt.UTC)  # UTC: 100 days across a DST change stay 100 days
-    while True:
-        resumed = _export_resumed(client, cursor, current, waited)
-        reference, aes, date_to, status = resumed or _export_new(client, cursor, current, waited)
-        if status.code == EXPORT_BEYOND_HWM:
-            _export_forget(cursor)
-            return
-        if status.code in EXPORT_TRANSIENT:
-            _export_forget(cursor)
-            raise KsefTransientError(f"KSeF export failed temporarily ({status.code})", status=status.code)
-        if status.code != EXPORT_DONE or status.package is None:
-            _export_forget(cursor)
-            raise KsefRejected(status.code, status.details, description=status.description)
-        package = status.package
-        hwm = package.permanent_storage_hwm_date
-        checkpoint, caught_up = window_checkpoint(package, date_from=current, date_to=date_to)
-        content = client.exports.export_download(package=package, aes=aes)  # pre-signed URLs: no 429
-        yield SyncWindow(
-            subject_type=cursor.subject_type,
-            date_from=current,
-            date_to=date_to,
-            export_reference=reference,
-            invoices=content.invoices,
-            metadata=content.metadata,
-            is_truncated=package.is_truncated,
-            permanent_storage_hwm_date=hwm,
-            checkpoint=checkpoint,
-            caught_up=caught_up,
-        )
-        if caught_up:
-            return
-        current = checkpoint
+    """The client's HWM loop (ksef-api.md §8.4) from ``cursor.checkpoint``, one ``SyncWindow`` per export,
+    with the export in flight kept on the cursor (``_CursorExport``). The caller commits a window's invoices
+    with its checkpoint, and clears the stored export, before asking for the next one."""
+    return client.incremental_sync(
+        subject_type=cursor.subject_type, checkpoint=cursor.checkpoint, hooks=_CursorExport(cursor, waited)
+    )
 
 
 def _sync_subject(
@@ -388,10 +329,7 @@ def _sync_subject(
             SyncCursor.objects.filter(pk=cursor.pk).update(
                 checkpoint=window.checkpoint,
                 invoices_total=F("invoices_total") + stats.created,
-                export_reference="",
-                export_key="",
-                export_from=None,
-                export_to=None,
+                **_NO_EXPORT,
             )
             run.invoices_new += stats.created
             if cursor.subject_type == SubjectType.SUBJECT2:
@@ -401,7 +339,7 @@ def _sync_subject(
             run.heartbeat_at = timezone.now()
             run.save(update_fields=["invoices_new", "invoices_updated", "windows", "heartbeat_at"])
         cursor.checkpoint = window.checkpoint
-        cursor.export_reference, cursor.export_key, cursor.export_from, cursor.export_to = "", "", None, None
+        _export_cleared(cursor)
         logger.info(
             "ksef import window: company=%s subject=%s new=%s recognised=%s checkpoint=%s",
             company.uuid, cursor.subject_type, stats.created, stats.recognised, window.checkpoint.isoformat(),

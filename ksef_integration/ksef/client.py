@@ -14,7 +14,7 @@ from ksef_integration.ksef.auth import Authenticator, AuthTokens, PollPolicy, To
 from ksef_integration.ksef.batch import Batches
 from ksef_integration.ksef.environments import Environment
 from ksef_integration.ksef.errors import KsefError
-from ksef_integration.ksef.exports import Exports, SyncWindow, incremental_sync
+from ksef_integration.ksef.exports import Exports, SyncHooks, SyncWindow, incremental_sync
 from ksef_integration.ksef.http import DEFAULT_TIMEOUT, KsefHttp
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 from ksef_integration.ksef.invoices import Invoices
@@ -129,8 +129,10 @@ class KsefClient:
 
     # --- import ---------------------------------------------------------------------------------------
 
-    def incremental_sync(self, *, subject_type: str, checkpoint: datetime) -> Iterator[SyncWindow]:
+    def incremental_sync(
+        self, *, subject_type: str, checkpoint: datetime, hooks: SyncHooks | None = None
+    ) -> Iterator[SyncWindow]:
         """See ``exports.incremental_sync``: commit each window's invoices, then store its checkpoint."""
         return incremental_sync(
-            self.exports, subject_type=subject_type, checkpoint=checkpoint, clock=self._clock
+            self.exports, subject_type=subject_type, checkpoint=checkpoint, clock=self._clock, hooks=hooks
         )

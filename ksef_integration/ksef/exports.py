@@ -2,6 +2,8 @@
 
 ``incremental_sync`` yields one ``SyncWindow`` per export: the invoices of that window and the checkpoint
 to store *after* they are committed. Windows are contiguous: each starts where the previous one ended.
+It is the only such loop: a caller that must survive a crash mid-window passes ``SyncHooks`` to keep the
+export in flight and resume it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ksef_integration.ksef._values import as_dict, as_list, parse_datetime_opt, require, str_list
 from ksef_integration.ksef.auth import PollPolicy
 from ksef_integration.ksef.crypto import AesKey, sha256_b64
-from ksef_integration.ksef.errors import KsefError, KsefRejected, KsefTransientError
+from ksef_integration.ksef.errors import KsefError, KsefGone, KsefNotFound, KsefRejected, KsefTransientError
 from ksef_integration.ksef.http import KsefHttp
 from ksef_integration.ksef.invoices import InvoiceFilters, InvoiceMetadata, invoice_metadata_parse
 from ksef_integration.ksef.keys import SYMMETRIC_KEY_ENCRYPTION, PublicKeyCertificate, PublicKeyStore
@@ -30,12 +32,14 @@ log = logging.getLogger("ksef")
 
 EXPORT_IN_PROGRESS = 100
 EXPORT_DONE = 200
+EXPORT_EXPIRED = 210
 EXPORT_BEYOND_HWM = 420
 EXPORT_TRANSIENT = frozenset({500, 550})
 MAX_WINDOW = timedelta(days=100)
 MAX_MEMBER_SIZE = 64 * 1024 * 1024  # an invoice is at most 3 MB; anything far bigger is not an invoice
 METADATA_FILE = "_metadata.json"
 EXPORT_POLL = PollPolicy(initial=2.0, factor=1.5, maximum=15.0, timeout=600.0)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,38 @@ class SyncWindow:
     caught_up: bool
 
 
+@dataclass(frozen=True)
+class WindowExport:
+    """The export started for one window: ``from``/``to`` as requested and the handle (reference, AES key)."""
+
+    date_from: datetime
+    date_to: datetime | None
+    handle: ExportHandle
+
+
+class SyncHooks:
+    """What a caller of ``incremental_sync`` may add to the loop; the defaults keep nothing and never wait.
+
+    Exports are limited per hour, so a caller that can die mid-window keeps the export in flight (``started``,
+    called before the first poll) and hands it back on the next run (``stored``) to be resumed instead of
+    starting another; ``forget`` is called when that export is of no further use (another window, gone,
+    expired, failed, or nothing beyond the HWM). A finished window's export is dropped by the caller itself,
+    together with its checkpoint. ``call`` wraps each request to KSeF (e.g. to wait out short 429s).
+    """
+
+    def stored(self) -> WindowExport | None:
+        return None
+
+    def started(self, export: WindowExport) -> None:
+        return None
+
+    def forget(self) -> None:
+        return None
+
+    def call(self, request: Callable[[], T]) -> T:
+        return request()
+
+
 def window_checkpoint(
     package: ExportPackage, *, date_from: datetime, date_to: datetime | None
 ) -> tuple[datetime, bool]:
@@ -282,6 +318,43 @@ def window_checkpoint(
     return max(checkpoint, date_from), caught_up
 
 
+def _export_resumed(
+    exports: Exports, hooks: SyncHooks, date_from: datetime
+) -> tuple[WindowExport, ExportStatus] | None:
+    """The stored export of the window from ``date_from``, polled to its end; None (and forgotten) if it
+    is of another window or KSeF no longer has it (unknown reference, 410, status 210)."""
+    export = hooks.stored()
+    if export is None:
+        return None
+    reference = export.handle.reference_number
+    if export.date_from != date_from:
+        hooks.forget()
+        return None
+    try:
+        status = hooks.call(lambda: exports.export_wait(reference_number=reference))
+    except (KsefNotFound, KsefGone) as exc:
+        log.info("KSeF export %s cannot be resumed (%s); starting a new one", reference, exc)
+        hooks.forget()
+        return None
+    if status.code == EXPORT_EXPIRED:
+        log.info("KSeF export %s expired; starting a new one", reference)
+        hooks.forget()
+        return None
+    log.info("KSeF export %s resumed (status %s)", reference, status.code)
+    return export, status
+
+
+def _export_new(
+    exports: Exports, hooks: SyncHooks, filters: InvoiceFilters
+) -> tuple[WindowExport, ExportStatus]:
+    """Start the export, let the caller keep it, then poll it to its end."""
+    handle = hooks.call(lambda: exports.export_start(filters=filters))
+    export = WindowExport(date_from=filters.date_from, date_to=filters.date_to, handle=handle)
+    hooks.started(export)
+    status = hooks.call(lambda: exports.export_wait(reference_number=handle.reference_number))
+    return export, status
+
+
 def incremental_sync(
     exports: Exports,
     *,
@@ -289,6 +362,7 @@ def incremental_sync(
     checkpoint: datetime,
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
     max_window: timedelta = MAX_WINDOW,
+    hooks: SyncHooks | None = None,
 ) -> Iterator[SyncWindow]:
     """Export ``PermanentStorage`` windows from ``checkpoint`` up to KSeF's high water mark.
 
@@ -297,44 +371,51 @@ def incremental_sync(
     (``to`` when one was needed to keep the window ≤ 100 days, capped at the HWM, else the HWM itself).
     Stops after the window that reaches the HWM, or at once when ``from`` is already beyond it (status 420).
     The next window is only requested when the caller asks for it, i.e. after it committed this one.
+    ``hooks`` (see ``SyncHooks``) resume a stored export and wrap the requests; the pre-signed part
+    downloads are not wrapped (no 429 there).
     """
     if checkpoint.tzinfo is None:
         raise ValueError("the checkpoint must be timezone-aware")
+    hooks = hooks or SyncHooks()
     # In UTC: adding 100 days to a Europe/Warsaw time is wall-clock arithmetic and across a DST change
     # gives a window of 100 days and an hour, which KSeF refuses (21405).
     current = checkpoint.astimezone(UTC)
     while True:
-        now = clock()
-        date_to = current + max_window if now - current > max_window else None
-        filters = InvoiceFilters(
-            subject_type=subject_type,
-            date_type="PermanentStorage",
-            date_from=current,
-            date_to=date_to,
-            restrict_to_hwm=True,
-        )
-        handle = exports.export_start(filters=filters)
-        status = exports.export_wait(reference_number=handle.reference_number)
+        resumed = _export_resumed(exports, hooks, current)
+        if resumed is None:
+            now = clock()
+            filters = InvoiceFilters(
+                subject_type=subject_type,
+                date_type="PermanentStorage",
+                date_from=current,
+                date_to=current + max_window if now - current > max_window else None,
+                restrict_to_hwm=True,
+            )
+            resumed = _export_new(exports, hooks, filters)
+        export, status = resumed
+        reference = export.handle.reference_number
         if status.code == EXPORT_BEYOND_HWM:
-            log.info("KSeF export %s: nothing after the HWM for %s", handle.reference_number, subject_type)
+            log.info("KSeF export %s: nothing after the HWM for %s", reference, subject_type)
+            hooks.forget()
             return
         if status.code in EXPORT_TRANSIENT:
+            hooks.forget()
             raise KsefTransientError(f"KSeF export failed temporarily ({status.code})", status=status.code)
         if status.code != EXPORT_DONE or status.package is None:
+            hooks.forget()
             raise KsefRejected(status.code, status.details, description=status.description)
         package = status.package
-        hwm = package.permanent_storage_hwm_date
-        new_checkpoint, caught_up = window_checkpoint(package, date_from=current, date_to=date_to)
-        content = exports.export_download(package=package, aes=handle.aes)
+        new_checkpoint, caught_up = window_checkpoint(package, date_from=current, date_to=export.date_to)
+        content = exports.export_download(package=package, aes=export.handle.aes)
         yield SyncWindow(
             subject_type=subject_type,
             date_from=current,
-            date_to=date_to,
-            export_reference=handle.reference_number,
+            date_to=export.date_to,
+            export_reference=reference,
             invoices=content.invoices,
             metadata=content.metadata,
             is_truncated=package.is_truncated,
-            permanent_storage_hwm_date=hwm,
+            permanent_storage_hwm_date=package.permanent_storage_hwm_date,
             checkpoint=new_checkpoint,
             caught_up=caught_up,
         )

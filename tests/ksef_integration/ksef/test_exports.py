@@ -20,7 +20,14 @@ from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AesKey, rsa_oaep_decrypt, sha256_b64
 from ksef_integration.ksef.environments import simulator
 from ksef_integration.ksef.errors import KsefRejected, KsefTransientError
-from ksef_integration.ksef.exports import ExportPackage, ExportPart, archive_unpack
+from ksef_integration.ksef.exports import (
+    ExportPackage,
+    ExportPart,
+    SyncHooks,
+    WindowExport,
+    archive_unpack,
+)
+from ksef_integration.ksef.invoices import InvoiceFilters
 from ksef_integration.ksef.numbers import crc8_hex
 from tests.ksef_integration.ksef.conftest import BASE, NOW, MfKey, tokens
 
@@ -68,6 +75,7 @@ class FakeExportService:
     requests: list[dict[str, Any]] = field(default_factory=list)
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
     parts: dict[str, bytes] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)  # references answered with 410 (status expired)
 
     def install(self, mocked: responses.RequestsMock) -> None:
         mocked.add_callback(responses.POST, f"{BASE}/invoices/exports", callback=self.start)
@@ -139,6 +147,8 @@ class FakeExportService:
 
     def status(self, request: Any) -> tuple[int, dict[str, str], str]:
         reference = request.url.rsplit("/", 1)[-1]
+        if reference in self.gone:
+            return 410, {}, json.dumps({"exception": {"exceptionDetailList": []}})
         return 200, {}, json.dumps(self.exports[reference])
 
     def part(self, request: Any) -> tuple[int, dict[str, str], bytes]:
@@ -234,6 +244,109 @@ def test_a_caller_that_stops_after_committing_resumes_without_gaps(
     assert_contiguous(rest, stored_cursor)
     got = set(first.invoices) | {n for w in rest for n in w.invoices}
     assert got == {n for n, _ in service.invoices}
+
+
+class KeptExport(SyncHooks):
+    """A caller that keeps the export in flight, like the importer's cursor does."""
+
+    def __init__(self, mocked: responses.RequestsMock, kept: WindowExport | None = None) -> None:
+        self.mocked = mocked
+        self.kept = kept
+        self.events: list[str] = []
+
+    def stored(self) -> WindowExport | None:
+        return self.kept
+
+    def started(self, export: WindowExport) -> None:
+        last = self.mocked.calls[-1].request
+        self.events.append(f"started after {last.method}")  # i.e. before the first status poll
+        self.kept = export
+
+    def forget(self) -> None:
+        self.events.append("forget")
+        self.kept = None
+
+
+def window_export(client: KsefClient, start: datetime) -> WindowExport:
+    """An export of the window from ``start`` started by an earlier run that then died."""
+    filters = InvoiceFilters(
+        subject_type="Subject2", date_type="PermanentStorage", date_from=start, restrict_to_hwm=True
+    )
+    return WindowExport(date_from=start, date_to=None, handle=client.exports.export_start(filters=filters))
+
+
+def test_a_kept_export_of_the_window_is_resumed_not_started_again(
+    service: FakeExportService, client: KsefClient, mocked: responses.RequestsMock
+):
+    start = NOW - timedelta(days=5)
+    service.invoices = spread(2, start=start, step=timedelta(hours=6))
+    kept = window_export(client, start)
+    hooks = KeptExport(mocked, kept)
+    windows = list(client.incremental_sync(subject_type="Subject2", checkpoint=start, hooks=hooks))
+    assert len(service.requests) == 1  # only the export of the earlier run
+    assert [w.export_reference for w in windows] == [kept.handle.reference_number]
+    assert {n for w in windows for n in w.invoices} == {n for n, _ in service.invoices}
+    assert hooks.events == []  # the caller drops a finished window's export with its checkpoint
+
+
+def test_a_kept_export_of_another_window_is_forgotten_and_a_new_one_kept_before_polling(
+    service: FakeExportService, client: KsefClient, mocked: responses.RequestsMock
+):
+    start = NOW - timedelta(days=5)
+    service.invoices = spread(2, start=start, step=timedelta(hours=6))
+    hooks = KeptExport(mocked, window_export(client, start - timedelta(days=1)))
+    windows = list(client.incremental_sync(subject_type="Subject2", checkpoint=start, hooks=hooks))
+    assert hooks.events == ["forget", "started after POST"]
+    assert len(service.requests) == 2
+    assert hooks.kept is not None
+    assert [w.export_reference for w in windows] == [hooks.kept.handle.reference_number]
+    assert {n for w in windows for n in w.invoices} == {n for n, _ in service.invoices}
+
+
+@pytest.mark.parametrize("answer", ["410", "status 210"])
+def test_a_kept_export_ksef_no_longer_has_is_replaced(
+    service: FakeExportService, client: KsefClient, mocked: responses.RequestsMock, answer: str
+):
+    start = NOW - timedelta(days=5)
+    service.invoices = spread(2, start=start, step=timedelta(hours=6))
+    kept = window_export(client, start)
+    reference = kept.handle.reference_number
+    if answer == "410":
+        service.gone.add(reference)
+    else:
+        service.exports[reference] = {"status": {"code": 210, "description": "Eksport wygasł"}}
+    hooks = KeptExport(mocked, kept)
+    windows = list(client.incremental_sync(subject_type="Subject2", checkpoint=start, hooks=hooks))
+    assert hooks.events == ["forget", "started after POST"]
+    assert len(service.requests) == 2
+    assert {n for w in windows for n in w.invoices} == {n for n, _ in service.invoices}
+
+
+def test_the_hooks_wrap_every_request_but_the_downloads(
+    service: FakeExportService, client: KsefClient, mocked: responses.RequestsMock
+):
+    class Wrapping(SyncHooks):
+        def __init__(self) -> None:
+            self.wrapped: list[str] = []
+
+        def call(self, request: Any) -> Any:
+            before = len(mocked.calls)
+            result = request()
+            self.wrapped += [f"{c.request.method} {c.request.url}" for c in mocked.calls[before:]]
+            return result
+
+    start = NOW - timedelta(days=5)
+    service.invoices = spread(2, start=start, step=timedelta(hours=6))
+    hooks = Wrapping()
+    windows = list(client.incremental_sync(subject_type="Subject2", checkpoint=start, hooks=hooks))
+    (reference,) = [w.export_reference for w in windows]
+    # the export's start (with the public key it needs) and its status; not the pre-signed part downloads
+    assert [call for call in hooks.wrapped if "/invoices/exports" in call] == [
+        f"POST {BASE}/invoices/exports",
+        f"GET {BASE}/invoices/exports/{reference}",
+    ]
+    assert not [call for call in hooks.wrapped if STORAGE in call]
+    assert any(STORAGE in str(call.request.url) for call in mocked.calls)
 
 
 def test_failed_export_raises(mocked: responses.RequestsMock, keys_served: None, client: KsefClient):
