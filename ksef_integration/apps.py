@@ -12,7 +12,8 @@ class KsefIntegrationConfig(AppConfig):
         from invoices.acceptance import set_acceptance_check
         from invoices.signals import invoice_edited, invoice_issued
         from invoices.visualisation import set_qr_provider, set_timeline_provider
-        from ksef_integration.receivers import on_invoice_issued
+        from ksef_integration.connect.signals import connection_active
+        from ksef_integration.receivers import on_connection_active, on_invoice_issued
         from ksef_integration.schedule import schedule_register
         from ksef_integration.sending.display import ksef_qr_codes, ksef_timeline
         from ksef_integration.sending.mapping import invoice_acceptance_issues
@@ -20,6 +21,7 @@ class KsefIntegrationConfig(AppConfig):
 
         # One receiver: it asks the offline package for the mode, then issues offline or queues online.
         invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.issued")
+        connection_active.connect(on_connection_active, dispatch_uid="ksef_integration.connection_active")
         # An invoice corrected after KSeF refused it is sent again.
         invoice_edited.connect(on_invoice_edited, dispatch_uid="ksef_integration.resend")
         # Wystaw and Korekta refuse what KSeF would refuse before a number is taken.

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
+from ksef_integration.ksef.secret import Secret
+
 
 class SecretUnreadable(Exception):
     """A stored secret does not decrypt with any configured key (a key was removed too early)."""
@@ -36,7 +38,10 @@ def _fernet() -> MultiFernet:
 
 
 @sensitive_variables()
-def secret_encrypt(plain: str | bytes) -> str:
+def secret_encrypt(plain: str | bytes | Secret) -> str:
+    """Encrypt a secret for storage; a ``Secret`` is revealed only here, on its way into the cipher."""
+    if isinstance(plain, Secret):
+        plain = plain.reveal()
     data = plain.encode() if isinstance(plain, str) else plain
     return _fernet().encrypt(data).decode()
 

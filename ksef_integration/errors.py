@@ -56,5 +56,9 @@ def no_invoice_permissions() -> ConnectError:
 
 def busy() -> ConnectError:
     return ConnectError(
-        "busy", _("Connecting to KSeF is already in progress. Wait a moment and refresh the page.")
+        "busy",
+        _(
+            "KSeF is busy with this company right now (another connection attempt, or invoices being sent). "
+            "Nothing was saved. Wait a moment and try again."
+        ),
     )

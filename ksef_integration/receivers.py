@@ -1,9 +1,12 @@
-"""The one receiver of ``invoices.signals.invoice_issued``: a sales invoice just issued goes to KSeF.
+"""Receivers of the signals that cross features; ``apps.py`` connects them.
 
+``on_invoice_issued`` is the one receiver of ``invoices.signals.invoice_issued``: a sales invoice just issued
+goes to KSeF.
 The offline package says which mode applies (an announced outage, the issuer's offline24, KSeF not answering
 the company); an offline invoice gets its file and KOD II now and waits in the queue for KSeF, any other is
 queued online when the company sends automatically. One receiver, so the outcome never depends on the order
-in which receivers were connected.
+in which receivers were connected. ``on_connection_active``: connecting does not know about sending; when a
+connection becomes able to send, what waited is sent.
 """
 
 from __future__ import annotations
@@ -26,3 +29,7 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
         return
     if connection.auto_send:
         online.submission_enqueue(invoice=invoice)
+
+
+def on_connection_active(sender: object, *, company_id: int, **kwargs: object) -> None:
+    online.on_connection_active(company_id=company_id)

@@ -26,7 +26,7 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
         f"{path}: {name}"
         for path, names in _imports(package).items()
         for name in names
-        if name.split(".")[0] in forbidden or name in forbidden
+        if name.split(".")[0] in forbidden or any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
 
 
@@ -38,6 +38,20 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
         ("ksef_simulator", ("ksef_integration", "invoices")),
         ("invoices", ("ksef_integration", "ksef_simulator")),
         ("accounts", ("ksef_integration", "ksef_simulator", "invoices")),
+        # The feature packages of ksef_integration (README "Architecture"): sending never imports importing,
+        # importing never imports sending's internals or offline, the pure client and FA(3) know no feature.
+        ("ksef_integration/sending", ("ksef_integration.importing",)),
+        ("ksef_integration/importing", ("ksef_integration.sending", "ksef_integration.offline")),
+        ("ksef_integration/connect", ("ksef_integration.sending", "ksef_integration.importing")),
+        (
+            "ksef_integration/fa3",
+            (
+                "ksef_integration.sending",
+                "ksef_integration.importing",
+                "ksef_integration.offline",
+                "ksef_integration.connect",
+            ),
+        ),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> None:
@@ -46,3 +60,68 @@ def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> No
 
 def test_the_checker_sees_imports() -> None:
     assert "django.conf" in _imports("accounts")["accounts/services.py"]
+
+
+def _code_files() -> list[Path]:
+    return [
+        path
+        for package in ("accounts", "invoices", "ksef_integration", "ksef_simulator", "ksefportal")
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    ]
+
+
+def test_nothing_imports_the_tasks_module() -> None:
+    """Work is queued by task name (ksef_integration.queue); tasks import services, never the reverse."""
+    offenders = []
+    for path in (ROOT / "ksef_integration").rglob("*.py"):
+        if path.name == "tasks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.endswith(".tasks")]
+    assert offenders == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """``from x import _y`` across modules makes ``_y`` an API nobody promised; make it public or move it."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
+        for path in _code_files()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert offenders == []
+
+
+def test_no_module_reaches_into_another_modules_private_names() -> None:
+    """``module._name`` of an imported project module (``send._backoff``) is the same thing in disguise."""
+    offenders = []
+    for path in _code_files():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        project_modules = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0]
+            in ("accounts", "invoices", "ksef_integration", "ksef_simulator", "ksefportal")
+            for alias in node.names
+        }
+        offenders += [
+            f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in project_modules
+            and not node.value.id[0].isupper()  # a class (its ``_meta``…), not a module
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ]
+    assert offenders == []

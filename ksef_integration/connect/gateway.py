@@ -32,7 +32,6 @@ from ksef_integration.ksef.errors import (
     KsefTransientError,
 )
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
-from ksef_integration.ksef.secret import Secret
 
 # Failures that mean the stored credential itself is no good (the owner must act), as opposed to
 # KSeF being down or slow (we just try again later).
@@ -59,10 +58,7 @@ class Login:
     a log line), only ever written encrypted."""
 
     permissions: list[str]
-    access_token: str = field(repr=False)
-    access_valid_until: dt.datetime
-    refresh_token: str = field(repr=False)
-    refresh_valid_until: dt.datetime
+    tokens: AuthTokens  # ``Secret``s from the client to the cipher (connect.session.tokens_columns)
 
 
 @dataclass(frozen=True)
@@ -302,13 +298,7 @@ def translate_error(exc: KsefError) -> ConnectError:
 
 @sensitive_variables()
 def _login(tokens: AuthTokens, permissions: list[str]) -> Login:
-    return Login(
-        permissions=sorted(permissions),
-        access_token=tokens.access_token.reveal(),
-        access_valid_until=tokens.access_valid_until,
-        refresh_token=tokens.refresh_token.reveal(),
-        refresh_valid_until=tokens.refresh_valid_until,
-    )
+    return Login(permissions=sorted(permissions), tokens=tokens)
 
 
 @sensitive_variables()
@@ -360,20 +350,8 @@ def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
 
 
 @sensitive_variables()
-def session_end(
-    *,
-    access_token: str,
-    access_valid_until: dt.datetime,
-    refresh_token: str,
-    refresh_valid_until: dt.datetime,
-) -> None:
+def session_end(*, tokens: AuthTokens) -> None:
     """End the KSeF authentication (its refresh token stops working)."""
-    tokens = AuthTokens(
-        access_token=Secret(access_token),
-        access_valid_until=access_valid_until,
-        refresh_token=Secret(refresh_token),
-        refresh_valid_until=refresh_valid_until,
-    )
     try:
         client(tokens=tokens).logout()
     except KsefError as exc:

@@ -7,6 +7,7 @@ with a plain-language message and leaves the company's data as it was.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from ksef_integration import errors
 from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import gateway
 from ksef_integration.connect.selectors import missing_permission_messages
-from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.connect.session import stored_tokens, tokens_columns
+from ksef_integration.connect.signals import connection_active
+from ksef_integration.encryption import secret_decrypt, secret_encrypt
 from ksef_integration.models import AuditEvent, AuthMethod, ConnectionStatus, KsefConnection
 
 logger = logging.getLogger(__name__)
@@ -60,10 +63,8 @@ def _failed(company: Company, user: User, error: errors.ConnectError) -> errors.
 
 
 def _store_session(connection: KsefConnection, login: gateway.Login) -> None:
-    connection.access_token_ciphertext = secret_encrypt(login.access_token)
-    connection.access_valid_until = login.access_valid_until
-    connection.refresh_token_ciphertext = secret_encrypt(login.refresh_token)
-    connection.refresh_valid_until = login.refresh_valid_until
+    for column, value in tokens_columns(login.tokens).items():
+        setattr(connection, column, value)
 
 
 def _require_invoice_permissions(company: Company, user: User, permissions: list[str]) -> None:
@@ -172,10 +173,8 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
 
 
 def _resume_sending(company_id: int) -> None:
-    # importing the services package (as send does) imports this module: a top-level import is circular
-    from ksef_integration.sending.online import on_connection_active
-
-    on_connection_active(company_id=company_id)
+    """Tell whoever listens (sending, through ``ksef_integration.receivers``) that the company can send."""
+    connection_active.send(sender=KsefConnection, company_id=company_id)
 
 
 def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
@@ -232,20 +231,11 @@ def connection_disconnect(*, company: Company, user: User) -> bool:
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         return False
-    if (
-        connection.refresh_token_ciphertext
-        and connection.refresh_valid_until
-        and connection.access_valid_until
-        and connection.refresh_valid_until > timezone.now()
-    ):
+    tokens = stored_tokens(connection, margin=dt.timedelta(0))
+    if tokens is not None:
         # Best effort: the secrets are deleted whether or not KSeF answers.
-        with contextlib.suppress(errors.ConnectError, SecretUnreadable):
-            gateway.session_end(
-                access_token=secret_decrypt(connection.access_token_ciphertext).decode(),
-                access_valid_until=connection.access_valid_until,
-                refresh_token=secret_decrypt(connection.refresh_token_ciphertext).decode(),
-                refresh_valid_until=connection.refresh_valid_until,
-            )
+        with contextlib.suppress(errors.ConnectError):
+            gateway.session_end(tokens=tokens)
     with transaction.atomic():
         locked = KsefConnection.objects.select_for_update().get(pk=connection.pk)
         _reset_credentials(locked)

@@ -37,14 +37,16 @@ class NotConnected(Exception):
     """The company has no usable KSeF connection (never connected, disconnected, or needs attention)."""
 
 
-def _cached_tokens(connection: KsefConnection) -> AuthTokens | None:
+def stored_tokens(connection: KsefConnection, *, margin: dt.timedelta = REFRESH_MARGIN) -> AuthTokens | None:
+    """The KSeF session stored on the connection, decrypted into ``Secret``s; None when there is none, it
+    cannot be decrypted, or its refresh token ends within ``margin``."""
     if not (
         connection.refresh_token_ciphertext
         and connection.refresh_valid_until
         and connection.access_valid_until
     ):
         return None
-    if connection.refresh_valid_until - REFRESH_MARGIN <= timezone.now():
+    if connection.refresh_valid_until - margin <= timezone.now():
         return None
     try:
         return AuthTokens(
@@ -57,14 +59,19 @@ def _cached_tokens(connection: KsefConnection) -> AuthTokens | None:
         return None
 
 
+def tokens_columns(tokens: AuthTokens) -> dict[str, object]:
+    """The one place a KSeF session becomes stored columns: the tokens encrypted, their expiry as is."""
+    return {
+        "access_token_ciphertext": secret_encrypt(tokens.access_token),
+        "access_valid_until": tokens.access_valid_until,
+        "refresh_token_ciphertext": secret_encrypt(tokens.refresh_token),
+        "refresh_valid_until": tokens.refresh_valid_until,
+    }
+
+
 def _save_tokens(connection_id: int, tokens: AuthTokens) -> None:
     with transaction.atomic():
-        KsefConnection.objects.filter(pk=connection_id).update(
-            access_token_ciphertext=secret_encrypt(tokens.access_token.reveal()),
-            access_valid_until=tokens.access_valid_until,
-            refresh_token_ciphertext=secret_encrypt(tokens.refresh_token.reveal()),
-            refresh_valid_until=tokens.refresh_valid_until,
-        )
+        KsefConnection.objects.filter(pk=connection_id).update(**tokens_columns(tokens))
 
 
 def _login(client: KsefClient, connection: KsefConnection) -> None:
@@ -111,7 +118,7 @@ def ksef_client_for(*, company: Company) -> KsefClient:
     connection_id = connection.pk
     client = KsefClient(
         environment=gateway.environment(),
-        tokens=_cached_tokens(connection),
+        tokens=stored_tokens(connection),
         on_tokens=lambda tokens: _save_tokens(connection_id, tokens),
         poll=WORKER_POLL,
         timeout=(WORKER_TIMEOUT[0], settings.KSEF_WORKER_READ_TIMEOUT),

@@ -24,10 +24,12 @@ def carriers() -> list[tuple[object, list[str]]]:
         (
             gateway.Login(
                 permissions=["InvoiceWrite"],
-                access_token=ACCESS,
-                access_valid_until=LATER,
-                refresh_token=REFRESH,
-                refresh_valid_until=LATER,
+                tokens=AuthTokens(
+                    access_token=Secret(ACCESS),
+                    access_valid_until=LATER,
+                    refresh_token=Secret(REFRESH),
+                    refresh_valid_until=LATER,
+                ),
             ),
             [ACCESS, REFRESH, "access-part", "refresh-part"],
         ),
