@@ -37,11 +37,11 @@ def query_int(request: HttpRequest, name: str, *, default: int, minimum: int, ma
     return value
 
 
-def continuation_token(offset: int) -> str:
+def _continuation_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{offset}".encode()).decode().rstrip("=")
 
 
-def continuation_offset(request: HttpRequest) -> int:
+def _continuation_offset(request: HttpRequest) -> int:
     """The offset in ``x-continuation-token`` (0 without one; 21418 when it is not one of ours)."""
     token = request.headers.get("x-continuation-token")
     if not token:
@@ -82,12 +82,12 @@ class Pager:
     def from_request(cls, request: HttpRequest, *, max_size: int) -> Pager:
         """``pageSize`` within 10..``max_size`` (the spec's bounds; 10 by default) and the token's offset."""
         size = query_int(request, "pageSize", default=10, minimum=10, maximum=max_size)
-        return cls(size=size, offset=continuation_offset(request))
+        return cls(size=size, offset=_continuation_offset(request))
 
     def page(self, rows: _Sliceable[T]) -> tuple[list[T], dict[str, str]]:
         """This page of ``rows`` (already ordered) and the response fields that lead to the next page:
         ``{"continuationToken": ...}``, or nothing on the last page."""
         chunk = list(rows[self.offset : self.offset + self.size + 1])
         if len(chunk) > self.size:
-            return chunk[: self.size], {"continuationToken": continuation_token(self.offset + self.size)}
+            return chunk[: self.size], {"continuationToken": _continuation_token(self.offset + self.size)}
         return chunk, {}
