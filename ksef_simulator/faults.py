@@ -23,8 +23,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ksef_simulator.conf import get_config
-from ksef_simulator.http import ApiError, error_response, too_many_requests
 from ksef_simulator.models import FaultRule
+from ksef_simulator.responses import ApiError, error_response, too_many_requests
 
 _DROP_FLAG = "_ksef_sim_drop_response"
 MAX_HANG_SECONDS = 600.0

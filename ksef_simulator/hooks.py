@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
+from ksef_simulator import faults, limits
+
 
 def before_request(request: HttpRequest, endpoint: str) -> HttpResponse | None:
     """Return a response to answer without running the endpoint (429, 5xx, unavailable), else None."""
-    from ksef_simulator import faults, limits  # imported late: both import http, which imports us
-
     early = faults.before(request, endpoint)
     if early is not None:
         return early
@@ -21,6 +21,4 @@ def before_request(request: HttpRequest, endpoint: str) -> HttpResponse | None:
 
 def after_response(request: HttpRequest, endpoint: str, response: HttpResponse) -> HttpResponse:
     """Return the response to send; may replace it (e.g. drop it after the work was done)."""
-    from ksef_simulator import faults
-
     return faults.after(request, endpoint, response)

@@ -11,8 +11,8 @@ from django.db.models import Q, QuerySet
 
 from ksef_simulator import processing
 from ksef_simulator.api.common_invoices import field, obj, opt_obj, parse_datetime, str_list
-from ksef_simulator.http import ApiError, bad_request, iso, validation_error
 from ksef_simulator.models import SimInvoice
+from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.security import Principal
 
 MAX_WINDOW = dt.timedelta(days=100)

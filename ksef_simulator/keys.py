@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from django.db import transaction
 
-from ksef_simulator.http import bad_request, now_utc
 from ksef_simulator.models import SimulatorKey
+from ksef_simulator.responses import bad_request, iso, now_utc
 
 KEY_VALIDITY = dt.timedelta(days=2 * 365)
 _OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -91,8 +91,6 @@ def rsa_oaep_decrypt(key: SimulatorKey, ciphertext: bytes) -> bytes:
 
 
 def public_key_certificate_json(key: SimulatorKey) -> dict[str, object]:
-    from ksef_simulator.http import iso
-
     return {
         "certificate": base64.b64encode(bytes(key.certificate_der)).decode(),
         "certificateId": key.certificate_id,

@@ -20,8 +20,8 @@ from django.http import HttpRequest, HttpResponse
 
 from ksef_simulator import security
 from ksef_simulator.conf import get_config
-from ksef_simulator.http import error_response, now_utc, too_many_requests
 from ksef_simulator.models import ContextLimitOverride, RateLimitHit, SimulatorConfig
+from ksef_simulator.responses import error_response, now_utc, too_many_requests
 
 Values = dict[str, int]
 WINDOWS = (

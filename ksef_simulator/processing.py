@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from lxml import etree
 
-from ksef_simulator import http, ids
+from ksef_simulator import ids, responses
 from ksef_simulator.fa3_schema import InvoiceFileError, parse_invoice
 from ksef_simulator.models import SimInvoice, SimSession
 
@@ -77,7 +77,7 @@ INVOICE_TYPES = {
 
 def now() -> dt.datetime:
     """The simulator's clock for invoices (tests move it; tokens keep the real one)."""
-    return http.now_utc()
+    return responses.now_utc()
 
 
 @dataclass(frozen=True)

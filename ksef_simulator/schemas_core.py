@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from lxml import etree
 
-from ksef_simulator.http import validation_error
+from ksef_simulator.responses import validation_error
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 AUTH_NAMESPACES = {

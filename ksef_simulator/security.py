@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from ksef_simulator.http import forbidden, now_utc, unauthorized
+from ksef_simulator.responses import forbidden, now_utc, unauthorized
 
 ISSUER = "ksef-simulator"
 OPERATION, ACCESS, REFRESH = "operation", "access", "refresh"

@@ -20,7 +20,6 @@ from django.db import transaction
 
 from ksef_simulator import ids
 from ksef_simulator.conf import get_config
-from ksef_simulator.http import now_utc
 from ksef_simulator.models import (
     CertificateAuthority,
     IssuedCertificate,
@@ -29,6 +28,7 @@ from ksef_simulator.models import (
     SimPerson,
     SimSubject,
 )
+from ksef_simulator.responses import now_utc
 
 # The Owner role: everything except VatUeManage (ksef-api.md §16). EnforcementOperations belongs to
 # bailiffs and enforcement authorities, PefInvoiceWrite to Peppol providers, so neither comes with it.

@@ -100,3 +100,9 @@ def build(
     for invoice in items:
         _document(root, invoice)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def session_upo(session: SimSession) -> bytes:
+    """The UPO of a whole session: every invoice it accepted, on one page."""
+    accepted = list(session.invoices.filter(processed=True, status_code=200).order_by("ordinal_number"))
+    return build(session, accepted, page=(1, 1, 1, len(accepted)))

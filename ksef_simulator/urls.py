@@ -8,7 +8,7 @@ urlpatterns = [
     # Pages playing "Aplikacja Podatnika KSeF": log in as a NIP, tokens, certificates, test data.
     path("", include("ksef_simulator.pages.urls")),
     # Pre-signed downloads and uploads (UPO, export parts, batch parts), outside the API like KSeF's storage.
-    path("storage/", include("ksef_simulator.storage_urls")),
+    path("storage/", include("ksef_simulator.storage")),
     path("v2/", include("ksef_simulator.api.urls")),
     path("api/v2/", include("ksef_simulator.api.urls")),  # the legacy prefix some docs still show
     # The simulator's own controls (faults, delays, switches); not part of KSeF's API.

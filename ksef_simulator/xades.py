@@ -22,7 +22,7 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, SignXMLException
 from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
-from ksef_simulator.http import bad_request
+from ksef_simulator.responses import bad_request
 from ksef_simulator.schemas_core import AUTH_NAMESPACES, auth_xsd
 
 DS = "http://www.w3.org/2000/09/xmldsig#"

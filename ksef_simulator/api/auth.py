@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ksef_simulator import ids, keys, security, services_core, xades
 from ksef_simulator.conf import get_config
-from ksef_simulator.http import ApiError, api_view, bad_request, iso, json_object, now_utc, validation_error
+from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import (
     AuthChallenge,
     AuthOperation,
@@ -27,6 +27,8 @@ from ksef_simulator.models import (
     SimPerson,
     SimulatorKey,
 )
+from ksef_simulator.paging import Pager
+from ksef_simulator.responses import ApiError, bad_request, iso, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=10)
@@ -435,43 +437,10 @@ def refresh(request: HttpRequest) -> HttpResponse:
 # --- auth sessions -------------------------------------------------------------------------------
 
 
-def page_size(request: HttpRequest, *, default: int = 10, low: int = 10, high: int = 100) -> int:
-    raw = request.GET.get("pageSize")
-    if raw is None:
-        return default
-    try:
-        size = int(raw)
-    except ValueError as exc:
-        raise validation_error("pageSize: oczekiwano liczby całkowitej.") from exc
-    if not low <= size <= high:
-        raise validation_error(f"pageSize: dozwolony zakres to {low}..{high}.")
-    return size
-
-
-def continuation_offset(request: HttpRequest) -> int:
-    """The offset hidden in ``x-continuation-token`` (21418 when it is not one of ours)."""
-    raw = request.headers.get("x-continuation-token")
-    if not raw:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(raw.encode()).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "ksef-sim-offset" or not number.isdigit():
-            raise ValueError(text)
-        return int(number)
-    except (ValueError, binascii.Error) as exc:
-        raise bad_request(21418, "Przekazany token kontynuacji ma nieprawidłowy format.") from exc
-
-
-def continuation_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"ksef-sim-offset:{offset}".encode()).decode()
-
-
 @api_view("GET", name="auth.sessions.list")
 def sessions(request: HttpRequest) -> HttpResponse:
     principal = security.principal_from_request(request)
-    size = page_size(request)
-    offset = continuation_offset(request)
+    pager = Pager.from_request(request, max_size=100)
     active = AuthOperation.objects.filter(
         context_type=principal.context_type,
         context_value=principal.context_value,
@@ -479,16 +448,13 @@ def sessions(request: HttpRequest) -> HttpResponse:
         revoked_at__isnull=True,
         refresh_valid_until__gt=now_utc(),
     ).order_by("-started_at", "-id")
-    chunk = list(active[offset : offset + size + 1])
+    chunk, more = pager.page(active)
     items = [
         {**_operation_json(op), "referenceNumber": op.reference_number, "isCurrent": op.reference_number
          == principal.auth_reference}
-        for op in chunk[:size]
+        for op in chunk
     ]  # fmt: skip
-    body: dict[str, Any] = {"items": items}
-    if len(chunk) > size:
-        body["continuationToken"] = continuation_token(offset + size)
-    return JsonResponse(body)
+    return JsonResponse({"items": items, **more})
 
 
 def _revoke(operation: AuthOperation) -> None:

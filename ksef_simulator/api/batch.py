@@ -26,8 +26,9 @@ from ksef_simulator.api.common_invoices import (
     unwrap_key,
 )
 from ksef_simulator.api.sessions import session_create
-from ksef_simulator.http import api_view, bad_request, validation_error
+from ksef_simulator.http import api_view
 from ksef_simulator.models import SimInvoice, SimSession
+from ksef_simulator.responses import bad_request, validation_error
 from ksef_simulator.security import principal_from_request, require_any_permission
 
 WRITE = ["InvoiceWrite", "EnforcementOperations"]

@@ -1,4 +1,4 @@
-"""Request parsing shared by the session, invoice and export endpoints: fields, Base64, dates, keys, paging.
+"""Request parsing shared by the session, invoice and export endpoints: fields, Base64, dates, keys.
 
 ``json_body`` is re-exported for those endpoints.
 """
@@ -8,18 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import math
 import re
 from typing import Any
 
-from django.http import HttpRequest
-
 from ksef_simulator import keys
-from ksef_simulator.http import bad_request, validation_error
 from ksef_simulator.http import json_object as json_body
 from ksef_simulator.models import SimSession
 from ksef_simulator.processing import WARSAW
+from ksef_simulator.responses import bad_request, validation_error
 from ksef_simulator.security import Principal
 
 __all__ = [
@@ -27,15 +24,12 @@ __all__ = [
     "ONLINE_FORMS",
     "b64decode",
     "clean_json",
-    "continuation_offset",
-    "continuation_token",
     "field",
     "form_code",
     "json_body",
     "looks_like_identifier",
     "obj",
     "opt_obj",
-    "page_size",
     "parse_datetime",
     "session_for",
     "sha256_field",
@@ -48,7 +42,6 @@ BATCH_FORMS = ONLINE_FORMS
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _REFERENCE = re.compile(r"^[0-9A-Z-]{36}$")
 _IDENTIFIER = re.compile(r"^[0-9A-Z-]{35,36}$")
-_MAX_OFFSET = 1_000_000_000
 
 
 def looks_like_identifier(value: str) -> bool:
@@ -193,30 +186,3 @@ def parse_datetime(value: Any, name: str) -> dt.datetime:
         return parsed.astimezone(dt.UTC)
     except (ValueError, OverflowError) as exc:
         raise validation_error(f"Pole '{name}' musi być datą i czasem ISO-8601.") from exc
-
-
-def page_size(request: HttpRequest, *, minimum: int, maximum: int, default: int = 10) -> int:
-    raw = request.GET.get("pageSize")
-    if raw is None:
-        return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise validation_error(f"Parametr 'pageSize' musi być liczbą z zakresu {minimum}..{maximum}.")
-    return int(raw)
-
-
-def continuation_offset(request: HttpRequest) -> int:
-    token = request.headers.get("x-continuation-token")
-    if not token:
-        return 0
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        offset = int(decoded["o"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise bad_request(21418, "Przekazany token kontynuacji ma nieprawidłowy format.") from exc
-    if not 0 <= offset <= _MAX_OFFSET:
-        raise bad_request(21418, "Przekazany token kontynuacji ma nieprawidłowy format.")
-    return offset
-
-
-def continuation_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")

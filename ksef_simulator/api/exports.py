@@ -19,8 +19,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ksef_simulator import crypto, ids, invoice_queries, processing, storage
 from ksef_simulator.api.common_invoices import clean_json, field, json_body, looks_like_identifier, unwrap_key
-from ksef_simulator.http import ApiError, api_view, bad_request, gone, iso, validation_error
+from ksef_simulator.http import api_view
 from ksef_simulator.models import SimExport, SimExportPart, SimInvoice
+from ksef_simulator.responses import ApiError, bad_request, gone, iso, validation_error
 from ksef_simulator.security import ACCESS, Principal, principal_from_request, require_any_permission
 
 READ = ["InvoiceRead"]

@@ -6,31 +6,23 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ksef_simulator import invoice_queries, processing
+from ksef_simulator import invoice_queries, processing, storage
 from ksef_simulator.api.common_invoices import json_body, looks_like_identifier
-from ksef_simulator.api.sessions import xml_response
-from ksef_simulator.http import api_view, bad_request, iso, validation_error
+from ksef_simulator.http import api_view
 from ksef_simulator.models import SimInvoice
+from ksef_simulator.paging import query_int
+from ksef_simulator.responses import bad_request, iso, validation_error
 from ksef_simulator.security import principal_from_request, require_any_permission
 
 READ = ["InvoiceRead"]
-
-
-def _int_param(request: HttpRequest, name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise validation_error(f"Parametr '{name}' musi być liczbą z zakresu {minimum}..{maximum}.")
-    return int(raw)
 
 
 @api_view("POST", name="invoices.query.metadata")
 def query_metadata(request: HttpRequest) -> HttpResponse:
     principal = principal_from_request(request)
     require_any_permission(principal, READ)
-    page_offset = _int_param(request, "pageOffset", 0, 0, 2**31 - 1)
-    size = _int_param(request, "pageSize", 10, 10, 250)
+    page_offset = query_int(request, "pageOffset", default=0, minimum=0, maximum=2**31 - 1)
+    size = query_int(request, "pageSize", default=10, minimum=10, maximum=250)
     sort = request.GET.get("sortOrder", "Asc")
     if sort not in ("Asc", "Desc"):
         raise validation_error("Parametr 'sortOrder' musi mieć wartość Asc lub Desc.")
@@ -83,4 +75,4 @@ def invoice_download(request: HttpRequest, ksef_number: str) -> HttpResponse:
             "Faktura została przetworzona, ale nie jest jeszcze dostępna do pobrania. "
             "Spróbuj ponownie później.",
         )
-    return xml_response(bytes(invoice.xml))
+    return storage.object_response(bytes(invoice.xml))

@@ -14,21 +14,20 @@ from ksef_simulator import crypto, ids, processing, storage, upo
 from ksef_simulator.api.common_invoices import (
     ONLINE_FORMS,
     b64decode,
-    continuation_offset,
-    continuation_token,
     field,
     form_code,
     json_body,
     looks_like_identifier,
-    page_size,
     parse_datetime,
     session_for,
     sha256_field,
     unwrap_key,
 )
-from ksef_simulator.http import ApiError, api_view, bad_request, iso, validation_error
+from ksef_simulator.http import api_view
 from ksef_simulator.limits import context_limits
 from ksef_simulator.models import SimInvoice, SimSession
+from ksef_simulator.paging import Pager
+from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.security import Principal, principal_from_request, require_any_permission
 
 WRITE = ["InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations"]
@@ -342,14 +341,10 @@ def invoice_json(request: HttpRequest, invoice: SimInvoice, moment: dt.datetime)
 
 
 def _invoice_page(request: HttpRequest, invoices: QuerySet[SimInvoice]) -> HttpResponse:
-    size = page_size(request, minimum=10, maximum=1000)
-    offset = continuation_offset(request)
+    pager = Pager.from_request(request, max_size=1000)
     moment = processing.now()
-    rows = list(invoices.order_by("ordinal_number")[offset : offset + size + 1])
-    body: dict[str, Any] = {"invoices": [invoice_json(request, i, moment) for i in rows[:size]]}
-    if len(rows) > size:
-        body["continuationToken"] = continuation_token(offset + size)
-    return JsonResponse(body)
+    rows, more = pager.page(invoices.order_by("ordinal_number"))
+    return JsonResponse({"invoices": [invoice_json(request, i, moment) for i in rows], **more})
 
 
 @api_view("GET", name="sessions.invoices.list")
@@ -391,26 +386,8 @@ def session_invoice(request: HttpRequest, reference: str, invoice_reference: str
     return JsonResponse(invoice_json(request, _invoice_for(session, invoice_reference), processing.now()))
 
 
-def xml_response(body: bytes) -> HttpResponse:
-    response = HttpResponse(body, content_type="application/xml")
-    response["x-ms-meta-hash"] = crypto.sha256_b64(body)
-    return response
-
-
 def _upo_not_found(what: str) -> ApiError:
     return bad_request(21178, "Nie znaleziono UPO.", what)
-
-
-def invoice_upo_bytes(invoice: SimInvoice) -> bytes:
-    """The UPO of one accepted invoice sent in a session (test-data invoices have none)."""
-    if invoice.session is None:
-        raise _upo_not_found(f"Brak UPO dla faktury {invoice.reference_number}.")
-    return upo.build(invoice.session, [invoice])
-
-
-def session_upo_bytes(session: SimSession) -> bytes:
-    accepted = list(session.invoices.filter(processed=True, status_code=200).order_by("ordinal_number"))
-    return upo.build(session, accepted, page=(1, 1, 1, len(accepted)))
 
 
 @api_view("GET", name="sessions.invoices.upo")
@@ -422,7 +399,7 @@ def invoice_upo(request: HttpRequest, reference: str, invoice_reference: str) ->
     invoice = _invoice_for(session, invoice_reference)
     if not invoice.accepted:
         raise _upo_not_found(f"Brak UPO dla faktury {invoice_reference}.")
-    return xml_response(invoice_upo_bytes(invoice))
+    return storage.object_response(upo.build(session, [invoice]))
 
 
 @api_view("GET", name="sessions.invoices.upo-by-ksef")
@@ -435,7 +412,7 @@ def invoice_upo_by_ksef(request: HttpRequest, reference: str, ksef_number: str) 
     invoice = session.invoices.filter(ksef_number=ksef_number).first() if found else None
     if invoice is None or not invoice.accepted:
         raise _upo_not_found(f"Brak UPO dla faktury {ksef_number}.")
-    return xml_response(invoice_upo_bytes(invoice))
+    return storage.object_response(upo.build(session, [invoice]))
 
 
 @api_view("GET", name="sessions.upo")
@@ -446,7 +423,7 @@ def session_upo(request: HttpRequest, reference: str, upo_reference: str) -> Htt
     session = session_for(principal, reference)
     if session.upo_reference != upo_reference or not (session.finalized and session.status_code == 200):
         raise _upo_not_found(f"Brak UPO o numerze referencyjnym {upo_reference}.")
-    return xml_response(session_upo_bytes(session))
+    return storage.object_response(upo.session_upo(session))
 
 
 # --- the session list -----------------------------------------------------------------------------
@@ -475,8 +452,7 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("sessionType")
     if kind not in SimSession.Kind.values:
         raise validation_error("Parametr 'sessionType' jest wymagany (Online lub Batch).")
-    size = page_size(request, minimum=10, maximum=1000)
-    offset = continuation_offset(request)
+    pager = Pager.from_request(request, max_size=1000)
     sessions = SimSession.objects.filter(
         kind=kind, context_type=principal.context_type, context_value=principal.context_value
     )
@@ -497,11 +473,11 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
         for name in statuses:
             condition |= _STATUS_GROUPS[name]
         sessions = sessions.filter(condition)
-    rows = list(
+    rows, more = pager.page(
         sessions.order_by("-created_at", "-id").annotate(
             ok=Count("invoices", filter=Q(invoices__processed=True, invoices__status_code=200)),
             failed=Count("invoices", filter=Q(invoices__processed=True) & ~Q(invoices__status_code=200)),
-        )[offset : offset + size + 1]
+        )
     )
     items = [
         {
@@ -514,9 +490,6 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
             "successfulInvoiceCount": s.ok,
             "failedInvoiceCount": s.failed,
         }
-        for s in rows[:size]
+        for s in rows
     ]
-    body: dict[str, Any] = {"sessions": items}
-    if len(rows) > size:
-        body["continuationToken"] = continuation_token(offset + size)
-    return JsonResponse(body)
+    return JsonResponse({"sessions": items, **more})

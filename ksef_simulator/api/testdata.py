@@ -8,8 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from ksef_simulator.http import api_view, bad_request, json_object, now_utc, validation_error
+from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import BlockedContext, SimGrant, SimPerson, SimSubject
+from ksef_simulator.responses import bad_request, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 
 EXISTS = "Podmiot lub uprawnienie już istnieje."

@@ -7,9 +7,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ksef_simulator import security, services_core
-from ksef_simulator.api.auth import continuation_offset, continuation_token, page_size
-from ksef_simulator.http import ApiError, api_view, bad_request, iso, json_object, validation_error
+from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import KsefToken
+from ksef_simulator.paging import Pager
+from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.schemas_core import validate_request
 
 READERS = ("CredentialsManage", "CredentialsRead")
@@ -87,8 +88,7 @@ def _filters(request: HttpRequest) -> tuple[set[str], str, str, str]:
 
 def _list(request: HttpRequest) -> HttpResponse:
     principal = security.principal_from_request(request)
-    size = page_size(request)
-    offset = continuation_offset(request)
+    pager = Pager.from_request(request, max_size=100)
     statuses, description, author, author_type = _filters(request)
     tokens = _visible(principal).order_by("-created_at", "-id")
     if description:
@@ -99,11 +99,8 @@ def _list(request: HttpRequest) -> HttpResponse:
         tokens = tokens.filter(author_type=author_type)
     # The status moves with time (Pending → Active), so it is filtered after it is computed.
     matching = [t for t in tokens if not statuses or services_core.token_effective_status(t) in statuses]
-    page = matching[offset : offset + size]
-    body: dict[str, Any] = {"tokens": [_token_json(t) for t in page]}
-    if len(matching) > offset + size:
-        body["continuationToken"] = continuation_token(offset + size)
-    return JsonResponse(body)
+    page, more = pager.page(matching)
+    return JsonResponse({"tokens": [_token_json(t) for t in page], **more})
 
 
 @api_view("GET", "POST", name="tokens")

@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 import pytest
@@ -61,3 +62,16 @@ def test_wrong_method_is_405_in_the_problem_format(client: Any) -> None:
     )
     assert response.status_code == 405
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_legacy_error_carries_a_w3c_traceparent_as_service_code(client: Any) -> None:
+    """Like the spec's ExceptionResponse example: ``00-<32 hex trace>-<16 hex span>-00``, new per answer."""
+    codes = set()
+    for _ in range(2):
+        response = client.post("/ksef-sim/v2/security/public-key-certificates")
+        assert response.status_code == 405
+        exception = response.json()["exception"]
+        assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", exception["serviceCode"])
+        assert len(exception["referenceNumber"]) == 36
+        codes.add(exception["serviceCode"])
+    assert len(codes) == 2

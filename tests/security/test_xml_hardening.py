@@ -22,7 +22,7 @@ from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import ImportFailure, SubjectType
 from ksef_integration.sending.online import _upo_acquisition_date
 from ksef_simulator import fa3_schema, xades
-from ksef_simulator.http import ApiError
+from ksef_simulator.responses import ApiError
 
 FA3 = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 UPO = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
