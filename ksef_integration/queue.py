@@ -7,8 +7,9 @@
 - A company's drain (``ksef.send``) and import (``ksef.import``) at most once while one already waits in the
   broker: publishing takes the marker ``ksef:queued:<task>:<company>`` with the cache's atomic ``add``, and
   the task drops it (``started``) before it looks for work, so work committed after that queues it again and
-  nothing is left behind. The marker expires by itself (``MARKER_SECONDS``) should a message be lost; the
-  sweeper looks for due work every 30 seconds as well. A month-end run of 1,000 invoices queues one drain.
+  nothing is left behind. The marker expires by itself after ``MARKER_SECONDS`` should a message be lost or
+  the task run where the cache is not shared; the sweeper looks for due work every 30 seconds as well. A
+  month-end run of 1,000 invoices queues one drain.
 - A message to send later (``countdown``) is not de-duplicated: it must not hold back work due now.
 """
 
@@ -24,7 +25,7 @@ SEND = "ksef.send"
 IMPORT = "ksef.import"
 IMPORT_DIGEST = "ksef.import_digest"
 NOTIFY = "ksef.notify"
-MARKER_SECONDS = 60
+MARKER_SECONDS = 10
 
 
 def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:

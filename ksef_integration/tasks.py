@@ -7,20 +7,28 @@ from __future__ import annotations
 
 import smtplib
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from ksef_integration import queue
+
+IMPORT_BUSY_RETRY_SECONDS = 15
+IMPORT_BUSY_RETRIES = 8  # two minutes; the fan-out (every minute) picks up what is still due after that
 
 # --- importing (issue 7) --------------------------------------------------------------------------------
 
 
-@shared_task(name="ksef.import", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
-def ksef_import(company_id: int) -> str:
-    """Import one company's invoices from KSeF (both subject types) up to the high water mark."""
+@shared_task(name="ksef.import", bind=True, acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+def ksef_import(self: Task, company_id: int) -> str:
+    """Import one company's invoices from KSeF (both subject types) up to the high water mark. When the
+    company is busy (its lock is held: a drain, another import, a dead worker's lock running out) it tries
+    again shortly, so "Pobierz teraz" is not lost; the fan-out catches anything beyond that."""
     from ksef_integration.importing.services import company_import
 
     queue.started(queue.IMPORT, company_id)
-    return company_import(company_id=company_id).status
+    status = company_import(company_id=company_id).status
+    if status == "busy" and self.request.retries < IMPORT_BUSY_RETRIES:
+        raise self.retry(countdown=IMPORT_BUSY_RETRY_SECONDS, max_retries=IMPORT_BUSY_RETRIES)
+    return status
 
 
 @shared_task(name="ksef.import_due", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)

@@ -137,17 +137,15 @@ def broker_connection(broker: str) -> Iterator[Any]:
         return
     from kombu import Connection
 
-    from ksef_integration.tasks import send as send_task
+    from ksef_integration import queue
 
     conn = Connection("filesystem://", transport_options=FS_OPTIONS)
-    original = send_task.apply_async
 
-    def apply_async(args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        options["connection"] = conn
-        return original(args, kwargs, **options)
+    def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+        celery_app.send_task(name, args=args, connection=conn, **options)
 
     try:
-        with mock.patch.object(send_task, "apply_async", apply_async):
+        with mock.patch.object(queue, "publish", publish):
             yield conn
     finally:
         conn.release()
