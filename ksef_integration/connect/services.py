@@ -173,7 +173,7 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
 
 def _resume_sending(company_id: int) -> None:
     # importing the services package (as send does) imports this module: a top-level import is circular
-    from ksef_integration.sending.online import on_connection_active
+    from ksef_integration.sending.drain import on_connection_active
 
     on_connection_active(company_id=company_id)
 

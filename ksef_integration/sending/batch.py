@@ -23,10 +23,12 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Company
 from ksef_integration.connect import gateway
@@ -41,7 +43,7 @@ from ksef_integration.ksef.errors import (
 )
 from ksef_integration.ksef.sessions import InvoiceStatus, SessionStatus
 from ksef_integration.models import Submission, SubmissionStatus
-from ksef_integration.sending import online as send
+from ksef_integration.sending import online, state
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ STATUS_POLL_FIRST = 0.1
 STATUS_POLL_MAX = 1.0  # sessionMisc allows 120 requests per minute: stay below 2 per second on average
 
 
-def _batch_eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
+def eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
     """The rows of ``queryset`` (due rows of one company) that may go into a new batch package.
 
     Invoices issued in an offline mode are left to the online path, which declares ``offlineMode`` per
@@ -72,8 +74,8 @@ def _batch_eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
     )
 
 
-def eligible_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``_batch_eligible`` for rows already read (``send._scan``): the drain's cheap "is it a backlog?"."""
+def eligible_rows(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``eligible`` for rows already read (the drain's scan): the drain's cheap "is it a backlog?"."""
     return [
         row
         for row in rows
@@ -97,7 +99,7 @@ def _claim(pks: list[int], token: str) -> list[Submission]:
         claim_token=token,
         claimed_at=now,
         attempts=F("attempts") + 1,
-        next_attempt_at=now + send._lease(),
+        next_attempt_at=now + state.lease(),
     )
     return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
 
@@ -106,7 +108,7 @@ def _keep_claim(tokens: list[str]) -> None:
     """Still working on these rows (waiting for KSeF): keep the sweeper's hands off them."""
     now = timezone.now()
     Submission.objects.filter(claim_token__in=tokens, status=S.INFLIGHT).update(
-        claimed_at=now, next_attempt_at=now + send._lease()
+        claimed_at=now, next_attempt_at=now + state.lease()
     )
 
 
@@ -134,9 +136,9 @@ def _give_back(
 
 def company_batches(*, client: Any, company: Company, lock: Any, threshold: int, deadline: float) -> int:
     """Resolve the company's batches of unknown outcome, then send a new one when the backlog of due PENDING
-    rows exceeds ``threshold``. Returns how many rows were handled. Raises ``send._Stop`` on 429/auth."""
+    rows exceeds ``threshold``. Returns how many rows were handled. Raises ``state.Stop`` on 429/auth."""
     handled = 0
-    due = send._due(company.pk)
+    due = state.due(company.pk)
     unresolved = list(
         due.filter(status=S.PENDING, invoice_reference="")
         .exclude(batch_reference="")
@@ -145,10 +147,10 @@ def company_batches(*, client: Any, company: Company, lock: Any, threshold: int,
     )
     for reference in unresolved:
         handled += _resolve(client, company, lock, reference, deadline=deadline)
-    eligible = _batch_eligible(send._due(company.pk))
-    if threshold >= 0 and eligible.count() > threshold:
+    backlog = eligible(state.due(company.pk))
+    if threshold >= 0 and backlog.count() > threshold:
         pks = list(
-            eligible.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:BATCH_MAX_INVOICES]
+            backlog.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:BATCH_MAX_INVOICES]
         )
         handled += _send_new(client, company, lock, pks, deadline=deadline)
     return handled
@@ -160,7 +162,7 @@ def _guarded(token: str, call: Any, *, forget_batch: bool) -> Any:
         return call()
     except KsefRateLimited as exc:
         _give_back(token, wait=dt.timedelta(seconds=exc.retry_after), forget_batch=forget_batch)
-        raise send._Stop from exc
+        raise state.Stop from exc
     except KsefAuthError:
         _give_back(token, wait=dt.timedelta(minutes=5), forget_batch=forget_batch)
         raise
@@ -208,7 +210,7 @@ def _open_upload_close(
         session = _guarded(token, lambda: client.batches.batch_open(archive=archive), forget_batch=True)
     except KsefTransientError as exc:
         # No upload happened, so KSeF will never process that session (if it opened one at all).
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=True, error=exc)
         return len(rows), None
     reference = session.reference_number
     # Before a single byte is uploaded: these rows are now in this batch, and we only ever ask KSeF about it.
@@ -225,7 +227,7 @@ def _open_upload_close(
         except KsefError as exc:
             if attempt == UPLOAD_ATTEMPTS:
                 # Never closed, so never processed: the files are not in KSeF.
-                _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
+                _give_back(token, wait=state.backoff(1), forget_batch=True, error=exc)
                 return len(rows), None
     lock.extend()
     if not _close(client, reference, token):
@@ -251,10 +253,10 @@ def _xml_ready(rows: list[Submission], token: str) -> list[Submission]:
             try:
                 built = invoice_xml_build(invoices[row.invoice_id])
             except XmlProblems as exc:
-                message = send._("The invoice was not sent because of problems in its data: %(problems)s") % {
+                message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
                     "problems": "; ".join(exc.problems)
                 }
-                send._mark_rejected(row, token, code="local", message=message, local=True)
+                state.mark_rejected(row, token, code="local", message=message, local=True)
                 row.status = S.FAILED_LOCAL
                 continue
             row.xml = built.xml
@@ -269,7 +271,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
     """Rows recorded in batch ``reference`` whose outcome we do not know: ask KSeF about that session."""
     token = uuid.uuid4().hex
     pks = list(
-        send._due(company.pk)
+        state.due(company.pk)
         .filter(status=S.PENDING, batch_reference=reference, invoice_reference="")
         .values_list("pk", flat=True)
     )
@@ -281,7 +283,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
             token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(rows[0].attempts), forget_batch=False, error=exc)
         return len(rows)
     if status.code == 100:  # uploaded (or not) but never closed: closing it tells us which
         _close_and_apply(client, lock, reference, token, deadline=deadline)
@@ -302,7 +304,7 @@ def _close(client: Any, reference: str, token: str) -> bool:
         return False
     except (KsefTransientError, KsefNotFound) as exc:
         # Closed or not? The next drain asks KSeF (the rows keep their batch reference).
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
         return False
     return True
 
@@ -338,15 +340,15 @@ def _wait_and_apply(
                 token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
             )
         except (KsefTransientError, KsefNotFound) as exc:
-            _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+            _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
             return
     logger.info("ksef batch processed by KSeF: code=%s", status.code)
     if status.code in FAILED_AS_A_WHOLE:
-        message = send._(
+        message = _(
             "KSeF processed none of the invoices of batch session %(reference)s (status %(code)s: "
             "%(description)s); they will be sent again."
         ) % {"reference": reference, "code": status.code, "description": status.description}
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=message)
+        _give_back(token, wait=state.backoff(1), forget_batch=True, error=message)
         return
     _apply(client, reference, token)
 
@@ -367,7 +369,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             )
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
         return
     for status in listed:
         row = by_name.get(status.invoice_file_name or "") or by_hash.get(status.invoice_hash or "")
@@ -381,7 +383,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             sent.append(row)
     if sent:
         Submission.objects.filter(claim_token=token).bulk_update(sent, ["invoice_reference", "status"])
-        send._sent_bookkeeping(sent)
+        state.sent_bookkeeping(sent)
     # Not in the processed session's list: KSeF does not have these files.
     _give_back(token, wait=dt.timedelta(0), forget_batch=True)
     waiting = [(row, token) for row in sent]
@@ -389,10 +391,10 @@ def _apply(client: Any, reference: str, token: str) -> None:
     for _round in range(3):
         if not waiting:
             break
-        waiting = send._poll(client, waiting, known=known)
+        waiting = online.poll(client, waiting, known=known)
         known = None  # the session is final, so this is only for statuses that could not be acted on
     for row, row_token in waiting:
-        send._release(row, row_token, status=S.SENT, wait=dt.timedelta(0))
+        state.release(row, row_token, status=S.SENT, wait=dt.timedelta(0))
     logger.info("ksef batch applied: listed=%s ours=%s", len(listed), len(sent))
 
 
