@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -90,18 +90,6 @@ def _file_name(submission: Submission) -> str:
 
 
 # --- claims ----------------------------------------------------------------------------------------------
-
-
-def _claim(pks: list[int], token: str) -> list[Submission]:
-    now = timezone.now()
-    Submission.objects.filter(pk__in=pks, status=S.PENDING, next_attempt_at__lte=now).update(
-        status=S.INFLIGHT,
-        claim_token=token,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now + state.lease(),
-    )
-    return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
 
 
 def _keep_claim(tokens: list[str]) -> None:
@@ -199,10 +187,10 @@ def _open_upload_close(
     Returns (rows handled, (batch reference, claim token) when KSeF is processing the batch)."""
     token = uuid.uuid4().hex
     started = time.monotonic()
-    rows = _claim(pks, token)
+    rows = state.claim(pks, token, to_poll=False)
     if not rows:
         return 0, None
-    ready = _xml_ready(rows, token)
+    ready = state.xml_ready(rows, token)
     if not ready:
         return len(rows), None
     archive = package_build({_file_name(row): bytes(row.xml or b"") for row in ready})
@@ -217,8 +205,8 @@ def _open_upload_close(
     for row in ready:
         row.batch_reference = reference
         row.session_reference = reference
-    Submission.objects.filter(claim_token=token).bulk_update(
-        ready, ["xml", "xml_sha256_b64", "batch_reference", "session_reference"]
+    Submission.objects.filter(pk__in=[row.pk for row in ready], claim_token=token).update(
+        batch_reference=reference, session_reference=reference
     )
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
         try:
@@ -241,29 +229,6 @@ def _open_upload_close(
     return len(rows), (reference, token)
 
 
-def _xml_ready(rows: list[Submission], token: str) -> list[Submission]:
-    """Build the XML of rows that have none (rows with data problems fail locally, as online)."""
-    missing = [row for row in rows if not row.xml]
-    if missing:
-        from invoices.models import Invoice
-        from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
-
-        invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
-        for row in missing:
-            try:
-                built = invoice_xml_build(invoices[row.invoice_id])
-            except XmlProblems as exc:
-                message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
-                    "problems": "; ".join(exc.problems)
-                }
-                state.mark_rejected(row, token, code="local", message=message, local=True)
-                row.status = S.FAILED_LOCAL
-                continue
-            row.xml = built.xml
-            row.xml_sha256_b64 = built.sha256_b64
-    return [row for row in rows if row.status != S.FAILED_LOCAL]
-
-
 # --- finding out what KSeF did with a batch ---------------------------------------------------------------
 
 
@@ -275,7 +240,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
         .filter(status=S.PENDING, batch_reference=reference, invoice_reference="")
         .values_list("pk", flat=True)
     )
-    rows = _claim(pks, token)
+    rows = state.claim(pks, token, to_poll=False)
     if not rows:
         return 0
     try:

@@ -175,7 +175,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
             token = uuid.uuid4().hex
             # Rows of a batch whose outcome is unknown are only ever resolved by asking about that batch.
             skip = {r["pk"] for r in unresolved}
-            rows = state.claim_round([r["pk"] for r in due[:ROUND_SIZE] if r["pk"] not in skip], token)
+            rows = state.claim([r["pk"] for r in due[:ROUND_SIZE] if r["pk"] not in skip], token)
             handled += len(rows)
             to_send = [row for row in rows if row.status == S.INFLIGHT]
             waiting += [(row, token) for row in rows if row.status == S.SENT]

@@ -18,7 +18,6 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import Company
 from invoices.models import Invoice, KsefStatus
@@ -38,7 +37,6 @@ from ksef_integration.ksef.sessions import InvoiceStatus, OnlineSession
 from ksef_integration.models import KsefOnlineSession, Submission, SubmissionEvent
 from ksef_integration.offline import services as offline
 from ksef_integration.sending import state
-from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 from ksef_integration.sending.state import S
 
 logger = logging.getLogger(__name__)
@@ -108,24 +106,6 @@ def _lookup(client: Any, *, session_reference: str, invoice_hash: str) -> Invoic
     return None
 
 
-def _ensure_xml(submission: Submission, token: str) -> bytes | None:
-    if submission.xml:
-        return bytes(submission.xml)
-    invoice = Invoice.objects.prefetch_related("lines").get(pk=submission.invoice_id)
-    try:
-        built = invoice_xml_build(invoice)
-    except XmlProblems as exc:
-        message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
-            "problems": "; ".join(exc.problems)
-        }
-        state.mark_rejected(submission, token, code="local", message=message, local=True)
-        return None
-    state.claimed(submission, token).update(xml=built.xml, xml_sha256_b64=built.sha256_b64)
-    submission.xml = built.xml
-    submission.xml_sha256_b64 = built.sha256_b64
-    return built.xml
-
-
 def _send_claimed(
     client: Any,
     company: Company,
@@ -142,9 +122,9 @@ def _send_claimed(
     never reached KSeF before (no session reference when claimed), so there is nothing to look up first;
     with ``deferred`` the invoice's "sent" mirror and event are left to ``state.sent_bookkeeping``.
     """
-    xml = _ensure_xml(submission, token)
-    if xml is None:
+    if not state.xml_ready([submission], token):
         return False
+    xml = bytes(submission.xml or b"")
     if submission.invoice_reference:  # sent before; only its status is missing
         return state.mark_sent(
             submission,
@@ -420,31 +400,17 @@ def poll(
     return still
 
 
-def _xml_prepare(rows: list[Submission], token: str, *, session_reference: str) -> None:
-    """Build the XML of rows that have none yet and tie every row to the round's session before sending,
-    in one statement (a crash after the send is then resolved by asking that session)."""
-    missing = [row for row in rows if not row.xml]
-    if missing:
-        invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
-        for row in missing:
-            try:
-                built = invoice_xml_build(invoices[row.invoice_id])
-            except XmlProblems as exc:
-                message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
-                    "problems": "; ".join(exc.problems)
-                }
-                state.mark_rejected(row, token, code="local", message=message, local=True)
-                row.status = S.FAILED_LOCAL
-                continue
-            row.xml = built.xml
-            row.xml_sha256_b64 = built.sha256_b64
-    ready = [row for row in rows if row.status != S.FAILED_LOCAL]
+def _session_tie(rows: list[Submission], token: str, *, session_reference: str) -> list[Submission]:
+    """The rows ready to send (``state.xml_ready``), tied to the round's session before sending, in one
+    statement (a crash after the send is then resolved by asking that session)."""
+    ready = state.xml_ready(rows, token)
     for row in ready:
         row.session_reference = session_reference
     if ready:
-        Submission.objects.filter(claim_token=token).bulk_update(
-            ready, ["xml", "xml_sha256_b64", "session_reference"]
+        Submission.objects.filter(pk__in=[row.pk for row in ready], claim_token=token).update(
+            session_reference=session_reference
         )
+    return ready
 
 
 def send_round(
@@ -460,8 +426,7 @@ def send_round(
     try:
         if fresh:
             session = _online_session(client, company)
-            _xml_prepare(fresh, token, session_reference=session.reference_number)
-            fresh = [row for row in fresh if row.status != S.FAILED_LOCAL]
+            fresh = _session_tie(fresh, token, session_reference=session.reference_number)
         queue = [(row, True) for row in fresh] + [(row, False) for row in others]
         for index, (submission, is_fresh) in enumerate(queue):
             try:

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import logging
 import random
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +35,7 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 
 logger = logging.getLogger(__name__)
 
@@ -123,28 +123,30 @@ def release_untried(rows: list[Submission], token: str, *, wait: dt.timedelta) -
         )
 
 
-def claim_send(submission_id: int) -> str | None:
-    """Claim one due PENDING row to send; its claim token, or None when another worker has it."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    updated = Submission.objects.filter(pk=submission_id, status=S.PENDING, next_attempt_at__lte=now).update(
-        status=S.INFLIGHT,
-        claim_token=token,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now + lease(),
-    )
-    return token if updated == 1 else None
-
-
-def claim_poll(submission_id: int) -> str | None:
-    """Claim one due SENT row to poll; its claim token, or None when another worker has it."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    updated = Submission.objects.filter(pk=submission_id, status=S.SENT, next_attempt_at__lte=now).update(
-        claim_token=token, claimed_at=now, next_attempt_at=now + lease()
-    )
-    return token if updated == 1 else None
+def xml_ready(rows: list[Submission], token: str) -> list[Submission]:
+    """The claimed ``rows`` whose FA(3) file is ready to send. A row without one gets it built now and saved
+    (built once: every later attempt sends these bytes again); a row whose data cannot make a valid file
+    fails locally (FAILED_LOCAL: KSeF never sees it, the owner is told) and is left out."""
+    missing = [row for row in rows if not row.xml]
+    if missing:
+        invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
+        built_rows: list[Submission] = []
+        for row in missing:
+            try:
+                built = invoice_xml_build(invoices[row.invoice_id])
+            except XmlProblems as exc:
+                message = _("The invoice was not sent because of problems in its data: %(problems)s") % {
+                    "problems": "; ".join(exc.problems)
+                }
+                mark_rejected(row, token, code="local", message=message, local=True)
+                row.status = S.FAILED_LOCAL
+                continue
+            row.xml = built.xml
+            row.xml_sha256_b64 = built.sha256_b64
+            built_rows.append(row)
+        if built_rows:
+            Submission.objects.filter(claim_token=token).bulk_update(built_rows, ["xml", "xml_sha256_b64"])
+    return [row for row in rows if row.status != S.FAILED_LOCAL]
 
 
 def mark_sent(
@@ -322,9 +324,10 @@ def pause(company: Company, error: KsefAuthError | NotConnected) -> None:
     logger.warning("ksef sending paused: company=%s", company.uuid)
 
 
-def claim_round(pks: list[int], token: str) -> list[Submission]:
-    """Claim these due rows for this round (one token for the round): PENDING rows to send and SENT rows
-    to poll; each only if still due and unclaimed."""
+def claim(pks: list[int], token: str, *, to_poll: bool = True) -> list[Submission]:
+    """Claim these rows for one round under ``token``, each only if still due and unclaimed: PENDING rows to
+    send (INFLIGHT, one more attempt) and, ``to_poll``, SENT rows to ask KSeF about. The one way a row is
+    claimed; returns the claimed rows (another worker's are not among them)."""
     if not pks:
         return []
     now = timezone.now()
@@ -336,7 +339,8 @@ def claim_round(pks: list[int], token: str) -> list[Submission]:
         attempts=F("attempts") + 1,
         next_attempt_at=lease_end,
     )
-    Submission.objects.filter(pk__in=pks, status=S.SENT, next_attempt_at__lte=now).update(
-        claim_token=token, claimed_at=now, next_attempt_at=lease_end
-    )
+    if to_poll:
+        Submission.objects.filter(pk__in=pks, status=S.SENT, next_attempt_at__lte=now).update(
+            claim_token=token, claimed_at=now, next_attempt_at=lease_end
+        )
     return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))

@@ -262,6 +262,16 @@ def test_sweeper_hands_back_stale_claims_and_queues_due_work(
 
 def test_claim_is_exclusive(connected: KsefConnection) -> None:
     submission = Submission.objects.get(invoice=issue(connected.company))
-    first = state.claim_send(submission.pk)
-    assert first is not None
-    assert state.claim_send(submission.pk) is None
+    assert [row.pk for row in state.claim([submission.pk], "first")] == [submission.pk]
+    assert state.claim([submission.pk], "second") == []
+    submission.refresh_from_db()
+    assert (submission.status, submission.claim_token, submission.attempts) == (S.INFLIGHT, "first", 1)
+
+
+def test_a_sent_row_is_claimed_to_poll_only_when_asked(connected: KsefConnection) -> None:
+    submission = Submission.objects.get(invoice=issue(connected.company))
+    Submission.objects.filter(pk=submission.pk).update(status=S.SENT, invoice_reference="ref")
+    assert state.claim([submission.pk], "batch", to_poll=False) == []
+    assert [row.pk for row in state.claim([submission.pk], "round")] == [submission.pk]
+    submission.refresh_from_db()
+    assert (submission.status, submission.claim_token, submission.attempts) == (S.SENT, "round", 0)
