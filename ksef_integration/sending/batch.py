@@ -23,16 +23,18 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company
+from ksef_integration.company_lock import CompanyLock
 from ksef_integration.connect import gateway
 from ksef_integration.ksef.batch import package_build
+from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import (
     KsefAuthError,
     KsefError,
@@ -48,6 +50,7 @@ from ksef_integration.sending import online, state
 logger = logging.getLogger(__name__)
 
 S = SubmissionStatus
+T = TypeVar("T")
 BATCH_MAX_INVOICES = 5_000  # KSeF takes 10,000 per session; smaller packages keep memory and retries small
 # A backlog goes out in up to this many batches (of at least BATCH_CHUNK_MIN invoices), all closed before
 # the first is waited for: KSeF processes the next while we fetch the UPOs of the previous one.
@@ -122,7 +125,9 @@ def _give_back(
 # --- the drain's entry point --------------------------------------------------------------------------
 
 
-def company_batches(*, client: Any, company: Company, lock: Any, threshold: int, deadline: float) -> int:
+def company_batches(
+    *, client: KsefClient, company: Company, lock: CompanyLock, threshold: int, deadline: float
+) -> int:
     """Resolve the company's batches of unknown outcome, then send a new one when the backlog of due PENDING
     rows exceeds ``threshold``. Returns how many rows were handled. Raises ``state.Stop`` on 429/auth."""
     handled = 0
@@ -144,7 +149,7 @@ def company_batches(*, client: Any, company: Company, lock: Any, threshold: int,
     return handled
 
 
-def _guarded(token: str, call: Any, *, forget_batch: bool) -> Any:
+def _guarded(token: str, call: Callable[[], T], *, forget_batch: bool) -> T:
     """Run ``call``; on 429 or an auth failure give the rows back and stop talking to KSeF."""
     try:
         return call()
@@ -156,7 +161,9 @@ def _guarded(token: str, call: Any, *, forget_batch: bool) -> Any:
         raise
 
 
-def _send_new(client: Any, company: Company, lock: Any, pks: list[int], *, deadline: float) -> int:
+def _send_new(
+    client: KsefClient, company: Company, lock: CompanyLock, pks: list[int], *, deadline: float
+) -> int:
     """Send the backlog ``pks`` in up to ``BATCH_PIPELINE`` batches: each is opened, uploaded and closed
     before the first is waited for, so KSeF processes one while we read the results of another."""
     size = max(BATCH_CHUNK_MIN, math.ceil(len(pks) / BATCH_PIPELINE))
@@ -181,7 +188,7 @@ def _send_new(client: Any, company: Company, lock: Any, pks: list[int], *, deadl
 
 
 def _open_upload_close(
-    client: Any, company: Company, lock: Any, pks: list[int]
+    client: KsefClient, company: Company, lock: CompanyLock, pks: list[int]
 ) -> tuple[int, tuple[str, str] | None]:
     """Claim ``pks``, pack their XMLs, open a batch session, record it on the rows, upload and close it.
     Returns (rows handled, (batch reference, claim token) when KSeF is processing the batch)."""
@@ -232,7 +239,9 @@ def _open_upload_close(
 # --- finding out what KSeF did with a batch ---------------------------------------------------------------
 
 
-def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadline: float) -> int:
+def _resolve(
+    client: KsefClient, company: Company, lock: CompanyLock, reference: str, *, deadline: float
+) -> int:
     """Rows recorded in batch ``reference`` whose outcome we do not know: ask KSeF about that session."""
     token = uuid.uuid4().hex
     pks = list(
@@ -257,7 +266,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
     return len(rows)
 
 
-def _close(client: Any, reference: str, token: str) -> bool:
+def _close(client: KsefClient, reference: str, token: str) -> bool:
     """Close the batch; True when KSeF is now processing it (else the rows were given back)."""
     try:
         _guarded(token, lambda: client.batches.batch_close(session_reference=reference), forget_batch=False)
@@ -274,14 +283,16 @@ def _close(client: Any, reference: str, token: str) -> bool:
     return True
 
 
-def _close_and_apply(client: Any, lock: Any, reference: str, token: str, *, deadline: float) -> None:
+def _close_and_apply(
+    client: KsefClient, lock: CompanyLock, reference: str, token: str, *, deadline: float
+) -> None:
     if _close(client, reference, token):
         _wait_and_apply(client, lock, reference, token, deadline=deadline, status=None)
 
 
 def _wait_and_apply(
-    client: Any,
-    lock: Any,
+    client: KsefClient,
+    lock: CompanyLock,
     reference: str,
     token: str,
     *,
@@ -318,7 +329,7 @@ def _wait_and_apply(
     _apply(client, reference, token)
 
 
-def _apply(client: Any, reference: str, token: str) -> None:
+def _apply(client: KsefClient, reference: str, token: str) -> None:
     """Map the batch session's invoice list to our rows by file name (else hash); rows KSeF does not list
     were not in the processed package: they are sent again."""
     rows = list(Submission.objects.filter(claim_token=token, status=S.INFLIGHT))

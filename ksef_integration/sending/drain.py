@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,7 +65,7 @@ def submission_enqueue(*, invoice: Invoice) -> Submission:
     return submission
 
 
-def unsent_invoices(*, company_id: int) -> Any:
+def unsent_invoices(*, company_id: int) -> QuerySet[Invoice]:
     """The company's issued sales invoices that are on no way to KSeF: no KSeF number, never queued, not
     issued offline (offline ones have their own queue and deadline). Whatever the reason they stayed behind
     (automatic sending off, no connection, a connection that needed attention), one action sends them."""

@@ -13,16 +13,12 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Company
-from invoices.models import Invoice, KsefStatus
-from ksef_integration.connect import gateway
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AesKey
 from ksef_integration.ksef.errors import (
     KsefAuthError,
@@ -34,7 +30,7 @@ from ksef_integration.ksef.errors import (
     KsefTransientError,
 )
 from ksef_integration.ksef.sessions import InvoiceStatus, OnlineSession
-from ksef_integration.models import KsefOnlineSession, Submission, SubmissionEvent
+from ksef_integration.models import KsefOnlineSession, Submission
 from ksef_integration.offline import services as offline
 from ksef_integration.sending import state
 from ksef_integration.sending.state import S
@@ -51,19 +47,10 @@ KNOWN_TO_KSEF = frozenset({100, 150, 200, 440})
 LIST_THRESHOLD = 3
 LIST_MIN_INTERVAL = 3.0  # sessionInvoiceList allows 20 requests a minute (ksef-api.md §11.1)
 UPO_THREADS = 8
-ACCEPTED_FIELDS = [
-    "status", "ksef_number", "acquisition_date", "upo", "duplicate", "claim_token", "finished_at",
-    "last_error_code", "last_error_message",
-]  # fmt: skip
-INVOICE_ACCEPTED_FIELDS = [
-    "ksef_status", "ksef_number", "ksef_acquisition_date", "ksef_status_message", "xml_sha256_b64",
-]  # fmt: skip
-
-
 # --- the conversation with KSeF --------------------------------------------------------------------------
 
 
-def _online_session(client: Any, company: Company) -> OnlineSession:
+def _online_session(client: KsefClient, company: Company) -> OnlineSession:
     """The company's open online session, reused while valid; a new one when there is none."""
     row = KsefOnlineSession.objects.filter(
         company=company, valid_until__gt=timezone.now() + SESSION_MARGIN
@@ -93,7 +80,7 @@ def _session_forget(company: Company, reference: str) -> None:
     KsefOnlineSession.objects.filter(company=company, reference_number=reference).delete()
 
 
-def _lookup(client: Any, *, session_reference: str, invoice_hash: str) -> InvoiceStatus | None:
+def _lookup(client: KsefClient, *, session_reference: str, invoice_hash: str) -> InvoiceStatus | None:
     """The file with this hash in the session, if KSeF has it (and has not thrown it away)."""
     if not (session_reference and invoice_hash):
         return None
@@ -107,7 +94,7 @@ def _lookup(client: Any, *, session_reference: str, invoice_hash: str) -> Invoic
 
 
 def _send_claimed(
-    client: Any,
+    client: KsefClient,
     company: Company,
     submission: Submission,
     token: str,
@@ -181,7 +168,7 @@ def _send_claimed(
     )
 
 
-def _finish(client: Any, submission: Submission, token: str, status: InvoiceStatus) -> None:
+def _finish(client: KsefClient, submission: Submission, token: str, status: InvoiceStatus) -> None:
     """Act on a final invoice status: accepted (200, or 440 = already there), rejected, or send again."""
     try:
         status.raise_for_failure()
@@ -207,27 +194,10 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
         )
         return
     except KsefTransientError as exc:  # 500/550: KSeF dropped the file; send the same bytes again
-        message = gateway.error_text(exc)
-        with transaction.atomic():
-            if state.claimed(submission, token).update(
-                status=S.PENDING,
-                invoice_reference="",
-                session_reference="",
-                claim_token="",
-                claimed_at=None,
-                next_attempt_at=timezone.now() + state.backoff(submission.attempts),
-                last_error_code=str(status.code),
-                last_error_message=message,
-            ):
-                state.event(submission.pk, SubmissionEvent.Kind.RETRY, message)
+        state.mark_dropped(submission, token, code=status.code, error=exc)
         return
     except KsefRejected as exc:
-        state.mark_rejected(
-            submission,
-            token,
-            code=str(exc.code),
-            message=state.rejection_text(exc.code, exc.description, exc.details),
-        )
+        state.mark_refused(submission, token, exc)
         return
     assert status.ksef_number  # noqa: S101 - status 200 always carries it
     if status.upo_download_url:
@@ -246,7 +216,7 @@ def _finish(client: Any, submission: Submission, token: str, status: InvoiceStat
     )
 
 
-def _upo_fetch_all(client: Any, urls: list[str]) -> list[bytes | KsefError]:
+def _upo_fetch_all(client: KsefClient, urls: list[str]) -> list[bytes | KsefError]:
     """Download UPOs from their pre-signed URLs (no rate limit applies to them), a few at a time."""
     if len(urls) <= 1:
         return [_upo_or_error(client, url) for url in urls]
@@ -254,14 +224,14 @@ def _upo_fetch_all(client: Any, urls: list[str]) -> list[bytes | KsefError]:
         return list(pool.map(lambda url: _upo_or_error(client, url), urls))
 
 
-def _upo_or_error(client: Any, url: str) -> bytes | KsefError:
+def _upo_or_error(client: KsefClient, url: str) -> bytes | KsefError:
     try:
         return bytes(client.sessions.upo_download(url=url))
     except KsefError as exc:
         return exc
 
 
-def _accept_many(client: Any, accepted: list[tuple[Submission, str, InvoiceStatus]]) -> None:
+def _accept_many(client: KsefClient, accepted: list[tuple[Submission, str, InvoiceStatus]]) -> None:
     """Mark a poll's successes accepted in a handful of statements (their UPOs fetched in parallel)."""
     with_url = [(s, t, st) for s, t, st in accepted if st.upo_download_url]
     upos = _upo_fetch_all(client, [st.upo_download_url or "" for _, _, st in with_url])
@@ -279,58 +249,13 @@ def _accept_many(client: Any, accepted: list[tuple[Submission, str, InvoiceStatu
             state.release(
                 submission, token, status=S.SENT, wait=state.backoff(submission.attempts), error=exc
             )
-    if not ready:
-        return
-    now = timezone.now()
-    by_pk = {submission.pk: (submission, token, status, upo) for submission, token, status, upo in ready}
-    with transaction.atomic():
-        owned_filter = Q()
-        for submission, token, _status, _upo in ready:
-            owned_filter |= Q(pk=submission.pk, claim_token=token)
-        owned = set(Submission.objects.select_for_update().filter(owned_filter).values_list("pk", flat=True))
-        rows: list[Submission] = []
-        invoices: list[Invoice] = []
-        events: list[SubmissionEvent] = []
-        for pk in sorted(owned):
-            submission, _token, status, upo = by_pk[pk]
-            acquired = status.acquisition_date or state.upo_acquisition_date(upo)
-            submission.status = S.ACCEPTED
-            submission.ksef_number = status.ksef_number or ""
-            submission.acquisition_date = acquired
-            submission.upo = upo.decode("utf-8", errors="replace")
-            submission.duplicate = False
-            submission.claim_token = ""
-            submission.finished_at = now
-            submission.last_error_code = ""
-            submission.last_error_message = ""
-            rows.append(submission)
-            invoices.append(
-                Invoice(
-                    pk=submission.invoice_id,
-                    ksef_status=KsefStatus.ACCEPTED,
-                    ksef_number=submission.ksef_number,
-                    ksef_acquisition_date=acquired,
-                    ksef_status_message="",
-                    xml_sha256_b64=submission.xml_sha256_b64,
-                )
-            )
-            events.append(
-                SubmissionEvent(
-                    submission_id=pk, kind=SubmissionEvent.Kind.ACCEPTED, message=submission.ksef_number
-                )
-            )
-            events.append(SubmissionEvent(submission_id=pk, kind=SubmissionEvent.Kind.UPO))
-        if rows:
-            Submission.objects.bulk_update(rows, ACCEPTED_FIELDS)
-            Invoice.objects.bulk_update(invoices, INVOICE_ACCEPTED_FIELDS)
-            SubmissionEvent.objects.bulk_create(events)
-    logger.info("ksef invoices accepted: %s", len(owned))
+    state.mark_accepted_many(ready)
 
 
 _last_listed: dict[str, float] = {}  # session reference → when this process last listed its invoices
 
 
-def _statuses(client: Any, session_reference: str, references: list[str]) -> dict[str, InvoiceStatus]:
+def _statuses(client: KsefClient, session_reference: str, references: list[str]) -> dict[str, InvoiceStatus]:
     """The status of each of ``references`` in one session: one by one when few, else from the session's
     invoice list (1,000 per request)."""
     if len(references) <= LIST_THRESHOLD:
@@ -351,7 +276,10 @@ def _statuses(client: Any, session_reference: str, references: list[str]) -> dic
 
 
 def poll(
-    client: Any, claimed: list[tuple[Submission, str]], *, known: dict[str, InvoiceStatus] | None = None
+    client: KsefClient,
+    claimed: list[tuple[Submission, str]],
+    *,
+    known: dict[str, InvoiceStatus] | None = None,
 ) -> list[tuple[Submission, str]]:
     """Ask KSeF once about each sent invoice and act on the final ones; returns those still processing.
     ``known``: statuses just read (by invoice reference), used instead of asking again."""
@@ -414,7 +342,7 @@ def _session_tie(rows: list[Submission], token: str, *, session_reference: str) 
 
 
 def send_round(
-    client: Any, company: Company, rows: list[Submission], token: str
+    client: KsefClient, company: Company, rows: list[Submission], token: str
 ) -> tuple[list[tuple[Submission, str]], bool]:
     """Send the round's PENDING rows; returns (rows now SENT, stop talking to KSeF?)."""
     sent: list[tuple[Submission, str]] = []
@@ -458,12 +386,7 @@ def send_round(
                 wait = state.backoff(max(submission.attempts, failures))
                 state.release(submission, token, status=S.PENDING, wait=wait, error=exc)
             except KsefRejected as exc:
-                state.mark_rejected(
-                    submission,
-                    token,
-                    code=str(exc.code),
-                    message=state.rejection_text(exc.code, exc.description, exc.details),
-                )
+                state.mark_refused(submission, token, exc)
     except KsefError as exc:  # opening the session failed: nothing was sent
         if isinstance(exc, KsefRateLimited):
             wait = dt.timedelta(seconds=exc.retry_after)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
@@ -26,7 +26,8 @@ from invoices.models import Invoice, KsefStatus
 from ksef_integration import notify
 from ksef_integration.connect import gateway
 from ksef_integration.connect.session import NotConnected
-from ksef_integration.ksef.errors import KsefAuthError
+from ksef_integration.ksef.errors import KsefAuthError, KsefRejected, KsefTransientError
+from ksef_integration.ksef.sessions import InvoiceStatus
 from ksef_integration.models import (
     AuditEvent,
     ConnectionStatus,
@@ -42,6 +43,13 @@ logger = logging.getLogger(__name__)
 S = SubmissionStatus
 MAX_BACKOFF_SECONDS = 900.0
 UPO_NS = "{http://upo.schematy.mf.gov.pl/KSeF/v4-3}"
+ACCEPTED_FIELDS = [
+    "status", "ksef_number", "acquisition_date", "upo", "duplicate", "claim_token", "finished_at",
+    "last_error_code", "last_error_message",
+]  # fmt: skip
+INVOICE_ACCEPTED_FIELDS = [
+    "ksef_status", "ksef_number", "ksef_acquisition_date", "ksef_status_message", "xml_sha256_b64",
+]  # fmt: skip
 
 
 def _setting(name: str, default: float) -> float:
@@ -88,6 +96,28 @@ def mirror(invoice_id: int, **fields: Any) -> None:
 def claimed(submission: Submission, token: str) -> QuerySet[Submission]:
     """The row, only while this worker's claim ``token`` still holds it: every write goes through this."""
     return Submission.objects.filter(pk=submission.pk, claim_token=token)
+
+
+def claim(pks: list[int], token: str, *, to_poll: bool = True) -> list[Submission]:
+    """Claim these rows for one round under ``token``, each only if still due and unclaimed: PENDING rows to
+    send (INFLIGHT, one more attempt) and, ``to_poll``, SENT rows to ask KSeF about. The one way a row is
+    claimed; returns the claimed rows (another worker's are not among them)."""
+    if not pks:
+        return []
+    now = timezone.now()
+    lease_end = now + lease()
+    Submission.objects.filter(pk__in=pks, status=S.PENDING, next_attempt_at__lte=now).update(
+        status=S.INFLIGHT,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        next_attempt_at=lease_end,
+    )
+    if to_poll:
+        Submission.objects.filter(pk__in=pks, status=S.SENT, next_attempt_at__lte=now).update(
+            claim_token=token, claimed_at=now, next_attempt_at=lease_end
+        )
+    return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
 
 
 def release(
@@ -248,6 +278,94 @@ def mark_accepted(
     logger.info("ksef invoice accepted: submission=%s duplicate=%s", submission.pk, duplicate)
 
 
+def mark_accepted_many(ready: list[tuple[Submission, str, InvoiceStatus, bytes]]) -> int:
+    """``mark_accepted`` for many rows at once (a poll's successes, each with its status and UPO), in a
+    handful of statements; rows whose claim was lost are left alone. Returns how many were accepted."""
+    if not ready:
+        return 0
+    now = timezone.now()
+    by_pk = {submission.pk: (submission, token, status, upo) for submission, token, status, upo in ready}
+    with transaction.atomic():
+        owned_filter = Q()
+        for submission, token, _status, _upo in ready:
+            owned_filter |= Q(pk=submission.pk, claim_token=token)
+        owned = set(Submission.objects.select_for_update().filter(owned_filter).values_list("pk", flat=True))
+        rows: list[Submission] = []
+        invoices: list[Invoice] = []
+        events: list[SubmissionEvent] = []
+        for pk in sorted(owned):
+            submission, _token, status, upo = by_pk[pk]
+            acquired = status.acquisition_date or upo_acquisition_date(upo)
+            submission.status = S.ACCEPTED
+            submission.ksef_number = status.ksef_number or ""
+            submission.acquisition_date = acquired
+            submission.upo = upo.decode("utf-8", errors="replace")
+            submission.duplicate = False
+            submission.claim_token = ""
+            submission.finished_at = now
+            submission.last_error_code = ""
+            submission.last_error_message = ""
+            rows.append(submission)
+            invoices.append(
+                Invoice(
+                    pk=submission.invoice_id,
+                    ksef_status=KsefStatus.ACCEPTED,
+                    ksef_number=submission.ksef_number,
+                    ksef_acquisition_date=acquired,
+                    ksef_status_message="",
+                    xml_sha256_b64=submission.xml_sha256_b64,
+                )
+            )
+            events.append(
+                SubmissionEvent(
+                    submission_id=pk, kind=SubmissionEvent.Kind.ACCEPTED, message=submission.ksef_number
+                )
+            )
+            events.append(SubmissionEvent(submission_id=pk, kind=SubmissionEvent.Kind.UPO))
+        if rows:
+            Submission.objects.bulk_update(rows, ACCEPTED_FIELDS)
+            Invoice.objects.bulk_update(invoices, INVOICE_ACCEPTED_FIELDS)
+            SubmissionEvent.objects.bulk_create(events)
+    logger.info("ksef invoices accepted: %s", len(owned))
+    return len(owned)
+
+
+def mark_dropped(submission: Submission, token: str, *, code: int, error: KsefTransientError) -> None:
+    """KSeF dropped the file (status 500/550): back to PENDING without its references, to send the same
+    bytes again after a backoff."""
+    message = gateway.error_text(error)
+    with transaction.atomic():
+        if claimed(submission, token).update(
+            status=S.PENDING,
+            invoice_reference="",
+            session_reference="",
+            claim_token="",
+            claimed_at=None,
+            next_attempt_at=timezone.now() + backoff(submission.attempts),
+            last_error_code=str(code),
+            last_error_message=message,
+        ):
+            event(submission.pk, SubmissionEvent.Kind.RETRY, message)
+
+
+def mark_refused(submission: Submission, token: str, error: KsefRejected) -> None:
+    """KSeF rejected the file: ``mark_rejected`` with KSeF's code and its reason in the timeline's words."""
+    mark_rejected(
+        submission,
+        token,
+        code=str(error.code),
+        message=_rejection_text(error.code, error.description, error.details),
+    )
+
+
+def _rejection_text(code: int, description: str, details: list[str] | tuple[str, ...]) -> str:
+    """KSeF's reason for a rejection, in the words the timeline and the e-mail show."""
+    reason = description or _("no description given")
+    if details:
+        reason += " — " + "; ".join(details)[:300]
+    return _("KSeF rejected the invoice (code %(code)s): %(reason)s") % {"code": code, "reason": reason}
+
+
 def mark_rejected(
     submission: Submission, token: str, *, code: str, message: str, local: bool = False
 ) -> None:
@@ -290,14 +408,6 @@ def mark_rejected(
     logger.info("ksef invoice rejected: submission=%s code=%s local=%s", submission.pk, code, local)
 
 
-def rejection_text(code: int, description: str, details: list[str] | tuple[str, ...]) -> str:
-    """KSeF's reason for a rejection, in the words the timeline and the e-mail show."""
-    reason = description or _("no description given")
-    if details:
-        reason += " — " + "; ".join(details)[:300]
-    return _("KSeF rejected the invoice (code %(code)s): %(reason)s") % {"code": code, "reason": reason}
-
-
 def pause(company: Company, error: KsefAuthError | NotConnected) -> None:
     """KSeF refused our credentials: mark the connection "needs attention" and tell the owner once."""
     reason = getattr(error, "message_pl", "") or _("KSeF refused the stored credentials.")
@@ -322,25 +432,3 @@ def pause(company: Company, error: KsefAuthError | NotConnected) -> None:
                 % {"company": company.name, "reason": reason},
             )
     logger.warning("ksef sending paused: company=%s", company.uuid)
-
-
-def claim(pks: list[int], token: str, *, to_poll: bool = True) -> list[Submission]:
-    """Claim these rows for one round under ``token``, each only if still due and unclaimed: PENDING rows to
-    send (INFLIGHT, one more attempt) and, ``to_poll``, SENT rows to ask KSeF about. The one way a row is
-    claimed; returns the claimed rows (another worker's are not among them)."""
-    if not pks:
-        return []
-    now = timezone.now()
-    lease_end = now + lease()
-    Submission.objects.filter(pk__in=pks, status=S.PENDING, next_attempt_at__lte=now).update(
-        status=S.INFLIGHT,
-        claim_token=token,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        next_attempt_at=lease_end,
-    )
-    if to_poll:
-        Submission.objects.filter(pk__in=pks, status=S.SENT, next_attempt_at__lte=now).update(
-            claim_token=token, claimed_at=now, next_attempt_at=lease_end
-        )
-    return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
