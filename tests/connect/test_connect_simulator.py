@@ -9,11 +9,11 @@ import logging
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 
 from accounts.models import Company, Role, User
+from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import gateway
 from ksef_integration.models import AuditEvent, ConnectionStatus, KsefConnection
 from ksef_simulator import services_core
@@ -182,8 +182,9 @@ def test_rate_limited(simulator: Any, alice_client: Any, company_a: Company) -> 
 
 
 def test_double_click_waits_its_turn(simulator: Any, alice_client: Any, company_a: Company) -> None:
-    cache.add(f"ksef:connect-lock:{company_a.pk}", "1", timeout=60)
-    html = _connect(alice_client, _token(company_a)).content.decode()
+    with company_lock(company_a.pk) as held:  # another conversation with KSeF for this company
+        assert held is not None
+        html = _connect(alice_client, _token(company_a)).content.decode()
     assert "Łączenie z KSeF już trwa" in html
     assert _nothing_stored(company_a)
 
