@@ -211,7 +211,7 @@ def _drive(count: int) -> dict[str, Any]:
     from invoices.services import InvoiceData, LineData, PartyData, invoice_issue
     from ksef_integration.connect.services import connection_connect_token
     from ksef_integration.models import KsefConnection, Submission, SubmissionStatus
-    from ksef_integration.sending import online as send
+    from ksef_integration.sending import drain
     from ksef_simulator import services_core
     from ksef_simulator.models import SimInvoice
     from tests.factories import MembershipFactory
@@ -254,7 +254,7 @@ def _drive(count: int) -> dict[str, Any]:
     start = time.perf_counter()
     with transaction.atomic():
         for invoice in invoices:
-            send.submission_enqueue(invoice=invoice)
+            drain.submission_enqueue(invoice=invoice)
     enqueued = time.perf_counter() - start
     rows = Submission.objects.filter(company=company)
     accepted = rows.filter(status=SubmissionStatus.ACCEPTED)
@@ -275,7 +275,7 @@ def _drive(count: int) -> dict[str, Any]:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {accepted.count()} of {count} accepted in {DELIVERY_TIMEOUT_S:.0f} s")
         if time.monotonic() - last_sweep > 30:  # what beat does in production
-            send.submissions_sweep()
+            drain.submissions_sweep()
             last_sweep = time.monotonic()
         time.sleep(0.05)
     seconds = time.perf_counter() - start

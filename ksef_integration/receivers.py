@@ -14,7 +14,7 @@ from __future__ import annotations
 from invoices.models import Direction, Invoice
 from ksef_integration.models import KsefConnection
 from ksef_integration.offline import services as offline
-from ksef_integration.sending import online
+from ksef_integration.sending import drain
 
 
 def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> None:
@@ -28,8 +28,8 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
     if mode and offline.invoice_issue_offline(invoice=invoice, mode=mode, reason=reason, outage=outage):
         return
     if connection.auto_send:
-        online.submission_enqueue(invoice=invoice)
+        drain.submission_enqueue(invoice=invoice)
 
 
 def on_connection_active(sender: object, *, company_id: int, **kwargs: object) -> None:
-    online.on_connection_active(company_id=company_id)
+    drain.on_connection_active(company_id=company_id)

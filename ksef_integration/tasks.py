@@ -59,7 +59,7 @@ def ksef_import_digest(run_id: int) -> int:
 @shared_task(name="ksef.send", acks_late=True, soft_time_limit=110, time_limit=150)
 def send(submission_id: int) -> None:
     """Send one submission to KSeF (and whatever else of its company is due, under the company lock)."""
-    from ksef_integration.sending.online import submission_send
+    from ksef_integration.sending.drain import submission_send
 
     submission_send(submission_id=submission_id)  # drops the company's queued marker before it looks
 
@@ -67,7 +67,7 @@ def send(submission_id: int) -> None:
 @shared_task(name="ksef.sweep", acks_late=True, expires=25, soft_time_limit=25, time_limit=30)
 def sweep() -> int:
     """Beat: hand back rows whose worker vanished and queue ``ksef.send`` for companies with due work."""
-    from ksef_integration.sending.online import submissions_sweep
+    from ksef_integration.sending.drain import submissions_sweep
 
     return submissions_sweep()
 

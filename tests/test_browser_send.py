@@ -213,8 +213,8 @@ def test_rejected_invoice_is_corrected_in_the_browser_and_accepted(
     """KSeF refuses the file; the page says why and offers "Popraw i wyślij ponownie"; the corrected invoice
     (same number) is accepted. Sending is driven here (``company_send_due``), as the worker would do it."""
     from ksef_integration.fa3.digest import invoice_hash
+    from ksef_integration.sending.drain import company_send_due
     from ksef_integration.sending.mapping import invoice_xml_build
-    from ksef_integration.sending.online import company_send_due
     from tests.invoices.factories import issue_data
 
     company = connected.company

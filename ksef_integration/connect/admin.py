@@ -11,7 +11,7 @@ from accounts.models import User
 from ksef_integration.connect import services
 from ksef_integration.errors import ConnectError
 from ksef_integration.models import AuditEvent, KsefConnection, Submission, SubmissionEvent
-from ksef_integration.sending import online as send_services
+from ksef_integration.sending import drain as send_services
 
 
 class AuditEventInline(admin.TabularInline):

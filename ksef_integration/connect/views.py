@@ -25,7 +25,7 @@ from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration.connect import selectors, services
 from ksef_integration.connect.forms import CertificateConnectForm, KsefSettingsForm, TokenConnectForm
 from ksef_integration.errors import ConnectError
-from ksef_integration.sending import online as send_services
+from ksef_integration.sending import drain as send_services
 from ksef_integration.sending.display import invoice_upo_bytes, invoice_xml_bytes
 
 SESSION_MISSING = "ksef_connect_missing"

@@ -23,14 +23,18 @@ import logging
 import math
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Company
+from ksef_integration.company_lock import CompanyLock
 from ksef_integration.connect import gateway
 from ksef_integration.ksef.batch import package_build
+from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import (
     KsefAuthError,
     KsefError,
@@ -41,11 +45,12 @@ from ksef_integration.ksef.errors import (
 )
 from ksef_integration.ksef.sessions import InvoiceStatus, SessionStatus
 from ksef_integration.models import Submission, SubmissionStatus
-from ksef_integration.sending import online as send
+from ksef_integration.sending import online, state
 
 logger = logging.getLogger(__name__)
 
 S = SubmissionStatus
+T = TypeVar("T")
 BATCH_MAX_INVOICES = 5_000  # KSeF takes 10,000 per session; smaller packages keep memory and retries small
 # A backlog goes out in up to this many batches (of at least BATCH_CHUNK_MIN invoices), all closed before
 # the first is waited for: KSeF processes the next while we fetch the UPOs of the previous one.
@@ -58,7 +63,7 @@ STATUS_POLL_FIRST = 0.1
 STATUS_POLL_MAX = 1.0  # sessionMisc allows 120 requests per minute: stay below 2 per second on average
 
 
-def _batch_eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
+def eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
     """The rows of ``queryset`` (due rows of one company) that may go into a new batch package.
 
     Invoices issued in an offline mode are left to the online path, which declares ``offlineMode`` per
@@ -72,8 +77,8 @@ def _batch_eligible(queryset: QuerySet[Submission]) -> QuerySet[Submission]:
     )
 
 
-def eligible_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``_batch_eligible`` for rows already read (``send._scan``): the drain's cheap "is it a backlog?"."""
+def eligible_rows(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``eligible`` for rows already read (the drain's scan): the drain's cheap "is it a backlog?"."""
     return [
         row
         for row in rows
@@ -90,23 +95,11 @@ def _file_name(submission: Submission) -> str:
 # --- claims ----------------------------------------------------------------------------------------------
 
 
-def _claim(pks: list[int], token: str) -> list[Submission]:
-    now = timezone.now()
-    Submission.objects.filter(pk__in=pks, status=S.PENDING, next_attempt_at__lte=now).update(
-        status=S.INFLIGHT,
-        claim_token=token,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now + send._lease(),
-    )
-    return list(Submission.objects.filter(pk__in=pks, claim_token=token).order_by("id"))
-
-
 def _keep_claim(tokens: list[str]) -> None:
     """Still working on these rows (waiting for KSeF): keep the sweeper's hands off them."""
     now = timezone.now()
     Submission.objects.filter(claim_token__in=tokens, status=S.INFLIGHT).update(
-        claimed_at=now, next_attempt_at=now + send._lease()
+        claimed_at=now, next_attempt_at=now + state.lease()
     )
 
 
@@ -132,11 +125,13 @@ def _give_back(
 # --- the drain's entry point --------------------------------------------------------------------------
 
 
-def company_batches(*, client: Any, company: Company, lock: Any, threshold: int, deadline: float) -> int:
+def company_batches(
+    *, client: KsefClient, company: Company, lock: CompanyLock, threshold: int, deadline: float
+) -> int:
     """Resolve the company's batches of unknown outcome, then send a new one when the backlog of due PENDING
-    rows exceeds ``threshold``. Returns how many rows were handled. Raises ``send._Stop`` on 429/auth."""
+    rows exceeds ``threshold``. Returns how many rows were handled. Raises ``state.Stop`` on 429/auth."""
     handled = 0
-    due = send._due(company.pk)
+    due = state.due(company.pk)
     unresolved = list(
         due.filter(status=S.PENDING, invoice_reference="")
         .exclude(batch_reference="")
@@ -145,28 +140,30 @@ def company_batches(*, client: Any, company: Company, lock: Any, threshold: int,
     )
     for reference in unresolved:
         handled += _resolve(client, company, lock, reference, deadline=deadline)
-    eligible = _batch_eligible(send._due(company.pk))
-    if threshold >= 0 and eligible.count() > threshold:
+    backlog = eligible(state.due(company.pk))
+    if threshold >= 0 and backlog.count() > threshold:
         pks = list(
-            eligible.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:BATCH_MAX_INVOICES]
+            backlog.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:BATCH_MAX_INVOICES]
         )
         handled += _send_new(client, company, lock, pks, deadline=deadline)
     return handled
 
 
-def _guarded(token: str, call: Any, *, forget_batch: bool) -> Any:
+def _guarded(token: str, call: Callable[[], T], *, forget_batch: bool) -> T:
     """Run ``call``; on 429 or an auth failure give the rows back and stop talking to KSeF."""
     try:
         return call()
     except KsefRateLimited as exc:
         _give_back(token, wait=dt.timedelta(seconds=exc.retry_after), forget_batch=forget_batch)
-        raise send._Stop from exc
+        raise state.Stop from exc
     except KsefAuthError:
         _give_back(token, wait=dt.timedelta(minutes=5), forget_batch=forget_batch)
         raise
 
 
-def _send_new(client: Any, company: Company, lock: Any, pks: list[int], *, deadline: float) -> int:
+def _send_new(
+    client: KsefClient, company: Company, lock: CompanyLock, pks: list[int], *, deadline: float
+) -> int:
     """Send the backlog ``pks`` in up to ``BATCH_PIPELINE`` batches: each is opened, uploaded and closed
     before the first is waited for, so KSeF processes one while we read the results of another."""
     size = max(BATCH_CHUNK_MIN, math.ceil(len(pks) / BATCH_PIPELINE))
@@ -191,16 +188,16 @@ def _send_new(client: Any, company: Company, lock: Any, pks: list[int], *, deadl
 
 
 def _open_upload_close(
-    client: Any, company: Company, lock: Any, pks: list[int]
+    client: KsefClient, company: Company, lock: CompanyLock, pks: list[int]
 ) -> tuple[int, tuple[str, str] | None]:
     """Claim ``pks``, pack their XMLs, open a batch session, record it on the rows, upload and close it.
     Returns (rows handled, (batch reference, claim token) when KSeF is processing the batch)."""
     token = uuid.uuid4().hex
     started = time.monotonic()
-    rows = _claim(pks, token)
+    rows = state.claim(pks, token, to_poll=False)
     if not rows:
         return 0, None
-    ready = _xml_ready(rows, token)
+    ready = state.xml_ready(rows, token)
     if not ready:
         return len(rows), None
     archive = package_build({_file_name(row): bytes(row.xml or b"") for row in ready})
@@ -208,15 +205,15 @@ def _open_upload_close(
         session = _guarded(token, lambda: client.batches.batch_open(archive=archive), forget_batch=True)
     except KsefTransientError as exc:
         # No upload happened, so KSeF will never process that session (if it opened one at all).
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=True, error=exc)
         return len(rows), None
     reference = session.reference_number
     # Before a single byte is uploaded: these rows are now in this batch, and we only ever ask KSeF about it.
     for row in ready:
         row.batch_reference = reference
         row.session_reference = reference
-    Submission.objects.filter(claim_token=token).bulk_update(
-        ready, ["xml", "xml_sha256_b64", "batch_reference", "session_reference"]
+    Submission.objects.filter(pk__in=[row.pk for row in ready], claim_token=token).update(
+        batch_reference=reference, session_reference=reference
     )
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
         try:
@@ -225,7 +222,7 @@ def _open_upload_close(
         except KsefError as exc:
             if attempt == UPLOAD_ATTEMPTS:
                 # Never closed, so never processed: the files are not in KSeF.
-                _give_back(token, wait=send._backoff(1), forget_batch=True, error=exc)
+                _give_back(token, wait=state.backoff(1), forget_batch=True, error=exc)
                 return len(rows), None
     lock.extend()
     if not _close(client, reference, token):
@@ -239,41 +236,20 @@ def _open_upload_close(
     return len(rows), (reference, token)
 
 
-def _xml_ready(rows: list[Submission], token: str) -> list[Submission]:
-    """Build the XML of rows that have none (rows with data problems fail locally, as online)."""
-    missing = [row for row in rows if not row.xml]
-    if missing:
-        from invoices.models import Invoice
-        from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
-
-        invoices = Invoice.objects.prefetch_related("lines").in_bulk([row.invoice_id for row in missing])
-        for row in missing:
-            try:
-                built = invoice_xml_build(invoices[row.invoice_id])
-            except XmlProblems as exc:
-                message = send._("The invoice was not sent because of problems in its data: %(problems)s") % {
-                    "problems": "; ".join(exc.problems)
-                }
-                send._mark_rejected(row, token, code="local", message=message, local=True)
-                row.status = S.FAILED_LOCAL
-                continue
-            row.xml = built.xml
-            row.xml_sha256_b64 = built.sha256_b64
-    return [row for row in rows if row.status != S.FAILED_LOCAL]
-
-
 # --- finding out what KSeF did with a batch ---------------------------------------------------------------
 
 
-def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadline: float) -> int:
+def _resolve(
+    client: KsefClient, company: Company, lock: CompanyLock, reference: str, *, deadline: float
+) -> int:
     """Rows recorded in batch ``reference`` whose outcome we do not know: ask KSeF about that session."""
     token = uuid.uuid4().hex
     pks = list(
-        send._due(company.pk)
+        state.due(company.pk)
         .filter(status=S.PENDING, batch_reference=reference, invoice_reference="")
         .values_list("pk", flat=True)
     )
-    rows = _claim(pks, token)
+    rows = state.claim(pks, token, to_poll=False)
     if not rows:
         return 0
     try:
@@ -281,7 +257,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
             token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(rows[0].attempts), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(rows[0].attempts), forget_batch=False, error=exc)
         return len(rows)
     if status.code == 100:  # uploaded (or not) but never closed: closing it tells us which
         _close_and_apply(client, lock, reference, token, deadline=deadline)
@@ -290,7 +266,7 @@ def _resolve(client: Any, company: Company, lock: Any, reference: str, *, deadli
     return len(rows)
 
 
-def _close(client: Any, reference: str, token: str) -> bool:
+def _close(client: KsefClient, reference: str, token: str) -> bool:
     """Close the batch; True when KSeF is now processing it (else the rows were given back)."""
     try:
         _guarded(token, lambda: client.batches.batch_close(session_reference=reference), forget_batch=False)
@@ -302,19 +278,21 @@ def _close(client: Any, reference: str, token: str) -> bool:
         return False
     except (KsefTransientError, KsefNotFound) as exc:
         # Closed or not? The next drain asks KSeF (the rows keep their batch reference).
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
         return False
     return True
 
 
-def _close_and_apply(client: Any, lock: Any, reference: str, token: str, *, deadline: float) -> None:
+def _close_and_apply(
+    client: KsefClient, lock: CompanyLock, reference: str, token: str, *, deadline: float
+) -> None:
     if _close(client, reference, token):
         _wait_and_apply(client, lock, reference, token, deadline=deadline, status=None)
 
 
 def _wait_and_apply(
-    client: Any,
-    lock: Any,
+    client: KsefClient,
+    lock: CompanyLock,
     reference: str,
     token: str,
     *,
@@ -338,20 +316,20 @@ def _wait_and_apply(
                 token, lambda: client.sessions.session_status(session_reference=reference), forget_batch=False
             )
         except (KsefTransientError, KsefNotFound) as exc:
-            _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+            _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
             return
     logger.info("ksef batch processed by KSeF: code=%s", status.code)
     if status.code in FAILED_AS_A_WHOLE:
-        message = send._(
+        message = _(
             "KSeF processed none of the invoices of batch session %(reference)s (status %(code)s: "
             "%(description)s); they will be sent again."
         ) % {"reference": reference, "code": status.code, "description": status.description}
-        _give_back(token, wait=send._backoff(1), forget_batch=True, error=message)
+        _give_back(token, wait=state.backoff(1), forget_batch=True, error=message)
         return
     _apply(client, reference, token)
 
 
-def _apply(client: Any, reference: str, token: str) -> None:
+def _apply(client: KsefClient, reference: str, token: str) -> None:
     """Map the batch session's invoice list to our rows by file name (else hash); rows KSeF does not list
     were not in the processed package: they are sent again."""
     rows = list(Submission.objects.filter(claim_token=token, status=S.INFLIGHT))
@@ -367,7 +345,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             )
         )
     except (KsefTransientError, KsefNotFound) as exc:
-        _give_back(token, wait=send._backoff(1), forget_batch=False, error=exc)
+        _give_back(token, wait=state.backoff(1), forget_batch=False, error=exc)
         return
     for status in listed:
         row = by_name.get(status.invoice_file_name or "") or by_hash.get(status.invoice_hash or "")
@@ -381,7 +359,7 @@ def _apply(client: Any, reference: str, token: str) -> None:
             sent.append(row)
     if sent:
         Submission.objects.filter(claim_token=token).bulk_update(sent, ["invoice_reference", "status"])
-        send._sent_bookkeeping(sent)
+        state.sent_bookkeeping(sent)
     # Not in the processed session's list: KSeF does not have these files.
     _give_back(token, wait=dt.timedelta(0), forget_batch=True)
     waiting = [(row, token) for row in sent]
@@ -389,10 +367,10 @@ def _apply(client: Any, reference: str, token: str) -> None:
     for _round in range(3):
         if not waiting:
             break
-        waiting = send._poll(client, waiting, known=known)
+        waiting = online.poll(client, waiting, known=known)
         known = None  # the session is final, so this is only for statuses that could not be acted on
     for row, row_token in waiting:
-        send._release(row, row_token, status=S.SENT, wait=dt.timedelta(0))
+        state.release(row, row_token, status=S.SENT, wait=dt.timedelta(0))
     logger.info("ksef batch applied: listed=%s ours=%s", len(listed), len(sent))
 
 

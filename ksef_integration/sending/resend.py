@@ -11,7 +11,7 @@ import logging
 
 from invoices.models import Direction, Invoice
 from ksef_integration.models import KsefConnection, Submission, SubmissionStatus
-from ksef_integration.sending.online import submission_enqueue, submission_retry
+from ksef_integration.sending.drain import submission_enqueue, submission_retry
 
 logger = logging.getLogger(__name__)
 

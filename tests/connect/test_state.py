@@ -18,7 +18,7 @@ from invoices import services as invoice_services
 from ksef_integration.encryption import secret_encrypt
 from ksef_integration.models import ConnectionStatus, KsefConnection, Submission
 from ksef_integration.offline import services as offline
-from ksef_integration.sending.online import company_send_due, submission_enqueue
+from ksef_integration.sending.drain import company_send_due, submission_enqueue
 from tests.factories import active_connection
 from tests.invoices.factories import issue_data
 

@@ -31,7 +31,7 @@ from ksef_integration import tasks
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE
 from ksef_integration.models import KsefAvailability, KsefConnection, OfflineInvoice, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from ksef_simulator.pages.qr import qr_link_verify
@@ -128,7 +128,7 @@ def test_twenty_invoices_issued_while_ksef_is_down_are_all_delivered_offline_onc
     accepted = Submission.objects.filter(company=company, status=S.ACCEPTED)
     while accepted.count() < COUNT and time.monotonic() < deadline:
         if time.monotonic() - last_sweep >= 2.0:  # as beat would
-            send.submissions_sweep()
+            drain.submissions_sweep()
             last_sweep = time.monotonic()
         time.sleep(0.2)
     assert accepted.count() == COUNT, _tail(worker)

@@ -27,7 +27,7 @@ from ksef_integration.models import (
 )
 from ksef_integration.models import SubmissionStatus as S
 from ksef_integration.offline import services as offline
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
 from ksef_simulator.pages.qr import qr_link_verify
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def deliver(invoice: Invoice) -> Submission:
     submission = Submission.objects.get(invoice=invoice)
     Submission.objects.filter(pk=submission.pk).update(next_attempt_at=timezone.now())
-    send.submission_send(submission_id=submission.pk)
+    drain.submission_send(submission_id=submission.pk)
     submission.refresh_from_db()
     return submission
 
@@ -118,7 +118,7 @@ def test_ksef_unreachable_marks_the_connection_then_recovers_and_sends_what_wait
     assert offline.unavailable_companies_probe() == 0
     assert not KsefAvailability.objects.get(company=company).is_unavailable
     assert Submission.objects.filter(next_attempt_at__gt=timezone.now()).count() == 0  # due again
-    send.company_send_due(company_id=company.pk)
+    drain.company_send_due(company_id=company.pk)
     assert set(Submission.objects.values_list("status", flat=True)) == {S.ACCEPTED}
     modes = dict(
         SimInvoice.objects.filter(seller_nip=company.nip).values_list("invoice_number", "offline_requested")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from accounts import services
 from accounts.models import Company, Invitation, User
 from ksef_integration.models import Submission, SubmissionEvent, SubmissionStatus
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_integration.sending.alerts import stuck_submissions_notify
 from ksefportal.mail import email_subject
 from tests.invoices.factories import invoice_make
@@ -56,7 +56,7 @@ def test_the_ksef_alert_is_sent_although_the_company_name_has_a_line_break(
     broken_name: Company, django_capture_on_commit_callbacks: Any
 ) -> None:
     connect(broken_name)
-    submission = send.submission_enqueue(invoice=invoice_make(broken_name))
+    submission = drain.submission_enqueue(invoice=invoice_make(broken_name))
     when = timezone.now() - dt.timedelta(minutes=90)
     SubmissionEvent.objects.filter(submission=submission).update(created_at=when)
     Submission.objects.filter(pk=submission.pk).update(

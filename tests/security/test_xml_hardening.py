@@ -20,7 +20,7 @@ from ksef_integration.fa3.parser import Fa3ParseError, parse_invoice
 from ksef_integration.fa3.schema import validate
 from ksef_integration.importing.mapping import window_import
 from ksef_integration.models import ImportFailure, SubjectType
-from ksef_integration.sending.online import _upo_acquisition_date
+from ksef_integration.sending.state import upo_acquisition_date
 from ksef_simulator import fa3_schema, xades
 from ksef_simulator.responses import ApiError
 
@@ -119,8 +119,8 @@ def test_import_of_a_ksef_package(payload: str, secret_file: Path, company_a: Co
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))
 def test_client_upo_reader(payload: str, secret_file: Path) -> None:
     plain = SHAPES["upo"].format(ref=FILE_VALUE).encode()
-    assert _upo_acquisition_date(plain) is not None  # the control: a plain UPO is read
-    assert _upo_acquisition_date(_document("upo", payload, secret_file)) is None
+    assert upo_acquisition_date(plain) is not None  # the control: a plain UPO is read
+    assert upo_acquisition_date(_document("upo", payload, secret_file)) is None
 
 
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))

@@ -18,7 +18,7 @@ from invoices import services as invoice_services
 from ksef_integration import queue
 from ksef_integration.models import Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending.online import submission_enqueue
+from ksef_integration.sending.drain import submission_enqueue
 from tests.conftest import Queued
 from tests.factories import UserFactory, active_connection
 from tests.invoices.factories import issue_data

@@ -23,7 +23,7 @@ from ksef_integration.models import (
     SubmissionStatus,
 )
 from ksef_integration.schedule import schedule_register
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_integration.sending.alerts import stuck_submissions_notify, submissions_stuck
 from tests.conftest import add_member
 from tests.invoices.factories import invoice_make
@@ -49,7 +49,7 @@ def connect(company: Company, *, status: str = ConnectionStatus.ACTIVE) -> KsefC
 def queued(company: Company, *, minutes_ago: float, status: str = S.PENDING, **fields: Any) -> Submission:
     """A submission queued ``minutes_ago`` (its QUEUED event and row moved back in time)."""
     invoice = invoice_make(company)
-    submission = send.submission_enqueue(invoice=invoice)
+    submission = drain.submission_enqueue(invoice=invoice)
     when = timezone.now() - dt.timedelta(minutes=minutes_ago)
     SubmissionEvent.objects.filter(submission=submission).update(created_at=when)
     Submission.objects.filter(pk=submission.pk).update(created_at=when, status=status, **fields)
@@ -163,7 +163,7 @@ def test_queued_again_and_stuck_again_is_reported_again(company_a: Company) -> N
     # It was later rejected and resent by hand: a new queuing, reported only once it is stuck again.
     Submission.objects.filter(pk=submission.pk).update(status=S.REJECTED)
     submission.refresh_from_db()
-    send.submission_retry(submission=submission)
+    drain.submission_retry(submission=submission)
     assert not submissions_stuck().filter(pk=submission.pk).exists()
     assert stuck_submissions_notify() == 0
     later = timezone.now() + dt.timedelta(minutes=61)

@@ -19,7 +19,7 @@ from ksef_integration.ksef.batch import Batches
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
 from ksef_integration.sending import batch as send_batch
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain as send_drain
 from ksef_simulator.faults import fault_arm
 from ksef_simulator.models import SimInvoice, SimSession
 from tests.sending import test_send_simulator
@@ -45,7 +45,7 @@ def backlog(connected: KsefConnection) -> Iterator[list[Invoice]]:
 
 def drain(company: Company) -> None:
     Submission.objects.filter(company=company, status=S.PENDING).update(next_attempt_at=timezone.now())
-    send.company_send_due(company_id=company.pk, budget=20)
+    send_drain.company_send_due(company_id=company.pk, budget=20)
 
 
 def sweep_after_lease(company: Company) -> None:
@@ -53,7 +53,7 @@ def sweep_after_lease(company: Company) -> None:
     Submission.objects.filter(company=company, status=S.INFLIGHT).update(
         claimed_at=timezone.now() - dt.timedelta(hours=1)
     )
-    send.submissions_sweep()  # queues nothing for real here (tests/conftest.py ``queued``)
+    send_drain.submissions_sweep()  # queues nothing for real here (tests/conftest.py ``queued``)
 
 
 def batch_sessions(company: Company) -> list[SimSession]:
@@ -110,7 +110,7 @@ def test_eligible_rows_are_queued_never_sent_ones(connected: KsefConnection, bac
     company = connected.company
     first = Submission.objects.get(invoice=backlog[0])
     Submission.objects.filter(pk=first.pk).update(session_reference="ref-of-an-earlier-attempt")
-    eligible = send_batch._batch_eligible(Submission.objects.filter(company=company))
+    eligible = send_batch.eligible(Submission.objects.filter(company=company))
     assert set(eligible.values_list("pk", flat=True)) == set(
         Submission.objects.filter(company=company).exclude(pk=first.pk).values_list("pk", flat=True)
     )

@@ -89,7 +89,7 @@ def test_connect_send_and_import_share_the_one_company_lock(
     from ksef_integration.connect import services as connect_services
     from ksef_integration.errors import ConnectError
     from ksef_integration.importing.services import company_import
-    from ksef_integration.sending.online import company_send_due
+    from ksef_integration.sending.drain import company_send_due
 
     active_connection(company_a)
     monkeypatch.setattr(connect_services, "CONNECT_WAIT_SECONDS", 0.2)

@@ -33,7 +33,7 @@ from django.conf import settings
 
 from bench.common import processes_below
 from ksef_integration.models import KsefConnection
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksefportal.celery import app as celery_app
 from tests.conftest import ROOT, _database_url, wait_until
 from tests.sending import test_worker_proofs as proofs
@@ -159,7 +159,7 @@ def sweep_until(company: Any, target: int, *, timeout: float) -> bool:
         if accepted_count(company) >= target:
             return True
         if time.monotonic() - last >= 1.0:
-            send.submissions_sweep()
+            drain.submissions_sweep()
             last = time.monotonic()
         time.sleep(0.2)
     return accepted_count(company) >= target

@@ -24,7 +24,7 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_simulator.models import SimInvoice
 from tests.conftest import Queued, add_member
 from tests.factories import active_connection
@@ -93,7 +93,7 @@ def rejected_invoice(company: Company, *, status: str = S.REJECTED) -> Invoice:
     invoice = invoice_services.invoice_issue(
         company=company, user=None, data=issue_data(issue_date=today, sale_date=today, due_date=today)
     )
-    submission = send.submission_enqueue(invoice=invoice)
+    submission = drain.submission_enqueue(invoice=invoice)
     message = "KSeF odrzucił fakturę (kod 450): Błąd weryfikacji semantyki dokumentu faktury"
     Submission.objects.filter(pk=submission.pk).update(
         status=status, last_error_code="450", last_error_message=message, finished_at=timezone.now()
@@ -307,7 +307,7 @@ connected = test_send_simulator.connected
 
 def deliver(invoice: Invoice) -> Submission:
     submission = Submission.objects.get(invoice=invoice)
-    send.submission_send(submission_id=submission.pk)
+    drain.submission_send(submission_id=submission.pk)
     submission.refresh_from_db()
     return submission
 

@@ -59,7 +59,7 @@ def test_without_a_connection_nothing_is_sent(alice_client: Any, company_a: Comp
 def test_admin_lists_submissions_and_retries(
     client: Any, company_a: Company, connection: KsefConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ksef_integration.sending.online import submission_enqueue
+    from ksef_integration.sending.drain import submission_enqueue
 
     submission = submission_enqueue(invoice=invoice_make(company_a))
     client.force_login(User.objects.create_superuser(email="staff@example.com", password="x"))

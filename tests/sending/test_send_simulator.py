@@ -18,7 +18,7 @@ from invoices.models import Invoice, KsefStatus
 from ksef_integration import queue
 from ksef_integration.models import ConnectionStatus, KsefConnection, KsefOnlineSession, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain, state
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
@@ -56,7 +56,7 @@ def issue(company: Company, **overrides: Any) -> Invoice:
 
 def run(invoice: Invoice) -> Submission:
     submission = Submission.objects.get(invoice=invoice)
-    send.submission_send(submission_id=submission.pk)
+    drain.submission_send(submission_id=submission.pk)
     submission.refresh_from_db()
     return submission
 
@@ -189,7 +189,7 @@ def test_429_honours_retry_after(connected: KsefConnection) -> None:
     submission = run(invoice)
     assert submission.status == S.PENDING
     assert submission.next_attempt_at >= started + dt.timedelta(seconds=6)
-    send.submission_send(submission_id=submission.pk)  # not due yet: nothing happens
+    drain.submission_send(submission_id=submission.pk)  # not due yet: nothing happens
     submission.refresh_from_db()
     assert submission.status == S.PENDING
     assert submission.attempts == 1
@@ -252,7 +252,7 @@ def test_sweeper_hands_back_stale_claims_and_queues_due_work(
     )
     queue.started(queue.SEND, connected.company_id)  # the task queued on issue ran (and its worker died)
     queued.messages.clear()
-    assert send.submissions_sweep() == 1
+    assert drain.submissions_sweep() == 1
     assert queued.args(queue.SEND) == [(submission.pk,)]
     submission.refresh_from_db()
     assert submission.status == S.PENDING
@@ -262,6 +262,16 @@ def test_sweeper_hands_back_stale_claims_and_queues_due_work(
 
 def test_claim_is_exclusive(connected: KsefConnection) -> None:
     submission = Submission.objects.get(invoice=issue(connected.company))
-    first = send._claim_send(submission.pk)
-    assert first is not None
-    assert send._claim_send(submission.pk) is None
+    assert [row.pk for row in state.claim([submission.pk], "first")] == [submission.pk]
+    assert state.claim([submission.pk], "second") == []
+    submission.refresh_from_db()
+    assert (submission.status, submission.claim_token, submission.attempts) == (S.INFLIGHT, "first", 1)
+
+
+def test_a_sent_row_is_claimed_to_poll_only_when_asked(connected: KsefConnection) -> None:
+    submission = Submission.objects.get(invoice=issue(connected.company))
+    Submission.objects.filter(pk=submission.pk).update(status=S.SENT, invoice_reference="ref")
+    assert state.claim([submission.pk], "batch", to_poll=False) == []
+    assert [row.pk for row in state.claim([submission.pk], "round")] == [submission.pk]
+    submission.refresh_from_db()
+    assert (submission.status, submission.claim_token, submission.attempts) == (S.SENT, "round", 0)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from ksef_integration import queue
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain, online
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
 from tests import contract
@@ -45,7 +45,7 @@ def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
     Submission.objects.filter(company=company).update(next_attempt_at=timezone.now())
     since = len(contract.RECORDS)
     with CaptureQueriesContext(connection) as queries:
-        send.company_send_due(company_id=company.pk)
+        drain.company_send_due(company_id=company.pk)
     assert Submission.objects.filter(company=company, status=S.ACCEPTED).count() == len(invoices)
     # 18 statements per invoice before (claim, read, XML, session, sent, mirror, events, one by one);
     # now one UPDATE per send (the reference, saved at once) plus a few per round, plus (issue 8) one
@@ -57,7 +57,7 @@ def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
     assert per_invoice <= 3.0, (len(queries.captured_queries), rounds)
     # Statuses come from the session's invoice list, not one request per invoice (only the last few
     # stragglers are asked about one by one).
-    assert _requests(STATUS_ONE, since) <= 2 * send.LIST_THRESHOLD
+    assert _requests(STATUS_ONE, since) <= 2 * online.LIST_THRESHOLD
     assert 1 <= _requests(STATUS_LIST, since) <= 15
 
 
@@ -68,7 +68,7 @@ def test_a_row_in_backoff_is_queued_again_when_due_not_by_the_sweeper(
     fault_arm(pattern="sessions.online.send", action="503")
     with override_settings(KSEF_SEND_BACKOFF_SECONDS=2):
         invoice = issue(connected.company)
-        send.company_send_due(company_id=connected.company_id)
+        drain.company_send_due(company_id=connected.company_id)
     submission = Submission.objects.get(invoice=invoice)
     assert submission.status == S.PENDING
     wait = (submission.next_attempt_at - timezone.now()).total_seconds()
@@ -81,7 +81,7 @@ def test_a_row_in_backoff_is_queued_again_when_due_not_by_the_sweeper(
 def test_nothing_is_queued_when_all_is_delivered(connected: KsefConnection, queued: Queued) -> None:
     invoice = issue(connected.company)
     on_issue = list(queued.messages)
-    send.company_send_due(company_id=connected.company_id)
+    drain.company_send_due(company_id=connected.company_id)
     assert Submission.objects.get(invoice=invoice).status == S.ACCEPTED
     assert queued.messages == on_issue
 
@@ -101,7 +101,7 @@ def test_a_run_of_invoices_queues_one_task_per_company(
     theirs = issue(company_b)
     with transaction.atomic():
         for invoice in [*ours, theirs]:
-            send.submission_enqueue(invoice=invoice)
+            drain.submission_enqueue(invoice=invoice)
         assert queued.messages == []  # nothing before the commit
     first_of_ours = Submission.objects.get(invoice=ours[0]).pk
     assert sorted(queued.args(queue.SEND)) == sorted(
@@ -109,10 +109,10 @@ def test_a_run_of_invoices_queues_one_task_per_company(
     )
     # While that task waits in the broker, later commits do not queue another: it will see their rows too.
     more = [issue(connected.company) for _ in range(2)]
-    send.submission_enqueue(invoice=more[0])
+    drain.submission_enqueue(invoice=more[0])
     assert len(queued.args(queue.SEND)) == 2
     # Once it has started (and dropped the marker) the next commit queues the next drain.
     queue.started(queue.SEND, connected.company_id)
-    send.submission_enqueue(invoice=more[1])
+    drain.submission_enqueue(invoice=more[1])
     assert len(queued.args(queue.SEND)) == 3
     assert Invoice.objects.filter(pk__in=[i.pk for i in more], ksef_status="queued").count() == 2

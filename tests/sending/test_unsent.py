@@ -18,7 +18,7 @@ from ksef_integration.connect import gateway
 from ksef_integration.ksef.errors import KsefTransientError
 from ksef_integration.models import ConnectionStatus, KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_integration.sending.display import ksef_qr_codes
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
@@ -112,7 +112,7 @@ def test_send_all_unsent_from_dokumenty_and_start(
     assert all(invoice.number in confirm.content.decode() for invoice in invoices)
     alice_client.post(reverse("ksef_integration:unsent"))
     assert Submission.objects.filter(invoice__in=invoices, status=S.PENDING).count() == 3
-    assert send.unsent_invoices(company_id=company_a.pk).count() == 0
+    assert drain.unsent_invoices(company_id=company_a.pk).count() == 0
     assert "niewysłane" not in alice_client.get(reverse("ksef_integration:unsent_banner")).content.decode()
 
     viewer = add_member(company_a, Role.VIEWER, "viewer@example.com")

@@ -34,7 +34,7 @@ from invoices.models import Invoice, KsefStatus
 from ksef_integration.fa3 import schema
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.sending import online as send
+from ksef_integration.sending import drain
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
 from ksef_simulator.faults import fault_arm
@@ -175,7 +175,7 @@ def drive(company: Company, count: int, *, timeout: float, tick: Callable[[], No
         if tick is not None:
             tick()
         if time.monotonic() - last_sweep >= 1.0:
-            send.submissions_sweep()
+            drain.submissions_sweep()
             last_sweep = time.monotonic()
         time.sleep(0.2)
     return accepted_count(company) == count
