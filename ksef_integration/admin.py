@@ -3,3 +3,4 @@
 from ksef_integration.connect import admin as connect_admin  # noqa: F401
 from ksef_integration.importing import admin as importing_admin  # noqa: F401
 from ksef_integration.offline import admin as offline_admin  # noqa: F401
+from ksef_integration.sending import admin as sending_admin  # noqa: F401

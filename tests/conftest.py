@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("KSEF_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
+FILE_CACHE = "django.core.cache.backends.filebased.FileBasedCache"
 # Secrets scan of every page and log record of the run (fails the run on a leak).
 pytest_plugins = ["tests.security.leaks"]
 
@@ -95,14 +96,19 @@ class Queued:
 
 
 @pytest.fixture(autouse=True)
-def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Queued:
+def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Queued:
     """What the code under test queues (``ksef_integration.queue``) is recorded instead of published, since no
     worker runs; e-mails (``ksef.notify``) are sent at once, as the worker would. Tests with a real worker
-    (marked ``real_broker``, or using ``celery_worker_process``) publish to the real broker."""
+    (marked ``real_broker``, or using ``celery_worker_process``) publish to the real broker, and share one
+    cache with their workers as web and worker processes do in production (the queue's markers)."""
     from ksef_integration import queue
 
     record = Queued(messages=[])
     if request.node.get_closest_marker("real_broker") or "celery_worker_process" in request.fixturenames:
+        shared = tmp_path / "shared-cache"
+        monkeypatch.setenv("KSEF_TEST_CACHE_DIR", str(shared))  # the workers this test starts read it
+        settings_fixture = request.getfixturevalue("settings")
+        settings_fixture.CACHES = {"default": {"BACKEND": FILE_CACHE, "LOCATION": str(shared)}}
         return record
 
     def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:

@@ -44,4 +44,12 @@ MIDDLEWARE = [*MIDDLEWARE, "tests.contract.ContractRecorderMiddleware"]
 MIDDLEWARE.append("tests.security.leaks.LeakScanMiddleware")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A worker started by a test shares the test's cache (tests/conftest.py, ``queued``).
+if os.environ.get("KSEF_TEST_CACHE_DIR"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ["KSEF_TEST_CACHE_DIR"],
+        }
+    }
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
