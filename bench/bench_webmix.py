@@ -325,6 +325,9 @@ def run() -> dict[str, float]:
                     "warmup": WARMUP, "seconds": SECONDS, "seed": 17,
                 }  # fmt: skip
                 result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+                if result["errors"]:
+                    log = (workdir / "gunicorn.log").read_text(errors="replace")
+                    _say(f"the server's log ends with:\n{log[-4000:]}")
         errors = sum(result["errors"].values())
         if errors:
             _say(f"errors by page: {result['errors']}; e.g. {result['samples']}")

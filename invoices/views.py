@@ -26,10 +26,10 @@ from invoices.acceptance import Issue
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
 from invoices.forms import CURRENCIES, BaseLineFormSet, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
-from invoices.list_cache import is_unfiltered, list_filters_html, list_pages, list_rows_html
+from invoices.list_cache import is_unfiltered, list_filters_html, list_rows_html
 from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
-from invoices.pdf import invoice_pdf_render
-from invoices.visualisation import qr_codes, qr_svg, timeline_html
+from invoices.pdf import invoice_pdf_bytes
+from invoices.visualisation import document_html, qr_codes, timeline_html
 
 WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 
@@ -52,17 +52,6 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     filters = selectors.InvoiceFilters(direction) if form is None else form.filters(direction)
     filtered = form is not None and form.is_filtered()
     after = selectors.Cursor.decode(request.GET.get("after"))
-    can_write = _can_write(membership)
-    parts: tuple[object, ...] | None = None
-    if unfiltered and list_pages.usable(request):
-        company = membership.company
-        # With the rows, these are all the page shows (the paging links come from the parameters and rows).
-        parts = (company.uuid, company.name, company.nip, can_write, direction, request.GET.urlencode())
-        versions = selectors.invoice_list_versions(company=company, direction=direction, after=after)
-        if versions is not None:
-            cached = list_pages.get(list_pages.shown(*parts, rows=versions))
-            if cached is not None:
-                return cached
     page = selectors.invoice_list(company=membership.company, filters=filters, after=after)
     next_url = None
     if page.next_cursor is not None:
@@ -73,7 +62,7 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     first_params.pop("after", None)
     first_url = f"?{first_params.urlencode()}" if after else None
     form = form or FilterForm(request.GET or None)
-    response = render(
+    return render(
         request,
         "invoices/document_list.html",
         {
@@ -89,13 +78,9 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             "rows_html": list_rows_html(invoices=page.invoices) if page.invoices else "",
             "next_url": next_url,
             "first_url": first_url,
-            "can_write": can_write,
+            "can_write": _can_write(membership),
         },
     )
-    # Filed under the versions of the rows it was rendered from (one snapshot), not those read before.
-    if parts is not None and (page_versions := page.versions()) is not None:
-        list_pages.put(list_pages.shown(*parts, rows=page_versions), request, response)
-    return response
 
 
 def _show_issues(form: Any, formset: BaseLineFormSet, issues: list[Issue]) -> None:
@@ -218,16 +203,9 @@ def contractor_lookup(request: HttpRequest, *, membership: Membership) -> JsonRe
 
 
 def _detail_context(invoice: Invoice) -> dict[str, Any]:
-    lines = list(invoice.lines.all())
-    codes = qr_codes(invoice)
     return {
         "invoice": invoice,
-        "lines_before": [line for line in lines if line.before_correction],
-        "lines_after": [line for line in lines if not line.before_correction],
-        "rate_totals": invoice.rate_totals(),
-        "summary": invoice.summary(),
-        "stated": invoice.stated,
-        "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
+        "document_html": document_html(invoice, qr_codes(invoice)),
         "KsefStatus": KsefStatus,
     }
 
@@ -256,7 +234,7 @@ def invoice_preview(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
 @company_required()
 def invoice_pdf(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
-    pdf = invoice_pdf_render(invoice, qr_codes=qr_codes(invoice))
+    pdf = invoice_pdf_bytes(invoice, qr_codes=qr_codes(invoice))
     response = HttpResponse(pdf, content_type="application/pdf")
     filename = "".join(ch if ch.isalnum() else "_" for ch in invoice.number)
     response["Content-Disposition"] = f'inline; filename="faktura_{filename}.pdf"'

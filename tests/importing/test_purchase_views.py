@@ -78,7 +78,7 @@ def test_kod1_of_an_imported_invoice_uses_the_original_xml_and_the_seller_nip(
         assert expected in html
         assert f"<strong>{invoice.ksef_number}</strong>" in html
 
-    with mock.patch.object(invoice_views, "invoice_pdf_render", return_value=b"%PDF-1.7") as render:
+    with mock.patch.object(invoice_views, "invoice_pdf_bytes", return_value=b"%PDF-1.7") as render:
         response = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert response.status_code == 200
     assert render.call_args.kwargs["qr_codes"] == [QrCode(url=expected, label=invoice.ksef_number or "")]
