@@ -10,12 +10,17 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -32,6 +37,7 @@ from invoices.pdf import invoice_pdf_bytes
 from invoices.visualisation import document_html, qr_codes, timeline_html
 
 WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
+BLANK_LINES_CACHE_SECONDS = 24 * 60 * 60
 
 
 def _can_write(membership: Membership) -> bool:
@@ -115,9 +121,22 @@ def _invoice_form_context(membership: Membership, **extra: Any) -> dict[str, Any
     }
 
 
+def _blank_lines_html(formset: BaseLineFormSet) -> SafeString:
+    """The lines section of a blank Wystaw/Dodaj form (``invoices/_lines.html`` for an unbound formset
+    without initial lines): the same for everyone, so rendered once per language and release and kept in
+    the shared cache."""
+    key = f"invoices:blank-lines:{settings.RELEASE_KEY}:{get_language()}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("invoices/_lines.html", {"formset": formset})
+        cache.set(key, html, BLANK_LINES_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+
+
 def _invoice_form_page(request: HttpRequest, membership: Membership, direction: str) -> HttpResponse:
     _require_write(request, membership)
     today = timezone.localdate()
+    lines_html: SafeString | None = None  # a posted form's lines are rendered with their values and errors
     if request.method == "POST":
         form = InvoiceForm(request.POST, direction=direction)
         formset = LineFormSet(request.POST, prefix="lines")
@@ -150,6 +169,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             initial["bank_account"] = selectors.last_sales_bank_account(company=membership.company)
         form = InvoiceForm(initial=initial, direction=direction)
         formset = LineFormSet(prefix="lines")
+        lines_html = _blank_lines_html(formset)
     sales = direction == Direction.SALES
     return render(
         request,
@@ -158,6 +178,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             membership,
             form=form,
             formset=formset,
+            lines_html=lines_html,
             sales=sales,
             nav_active="issue" if sales else "add",
             title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
