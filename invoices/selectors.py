@@ -28,11 +28,12 @@ def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
 
 
 def invoice_get_for_company_or_404(*, company: Company, invoice_uuid: uuid.UUID | str) -> Invoice:
-    """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user."""
+    """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user. The
+    corrected invoice, which only a correction has, is read when asked for (joining it cost every page)."""
     invoice = (
         invoices_for_company(company=company)
         .filter(uuid=invoice_uuid)
-        .select_related("corrected_invoice", "created_by")
+        .select_related("created_by")
         .prefetch_related(
             Prefetch("lines", queryset=InvoiceLine.objects.order_by("before_correction", "ordinal"))
         )
