@@ -1,5 +1,11 @@
 """The invoice as a PDF (reportlab), with the QR codes the visualisation hook supplies and their labels.
 
+A PDF is rendered once per version of what it shows and then served from the cache (``invoice_pdf_bytes``),
+under the invoice's id and ``invoices.visualisation.shown_digest`` (every stored value of the invoice and
+its lines, the QR codes with the KSeF state, language and release): nothing has to invalidate it, and an
+old version simply expires. Kept in the cache rather than in storage: it is made again from the database
+whenever needed, so losing it (eviction, a flushed Redis) costs one rendering and nothing else.
+
 DejaVu Sans is embedded when the system has it, so Polish letters render; otherwise the PDF falls back to
 Helvetica (which cannot show ą, ę, ł …), and says so in the log.
 """
@@ -14,6 +20,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -29,7 +36,7 @@ from reportlab.platypus.doctemplate import LayoutError
 from invoices.formatting import bank_account, money, price, quantity, rate_code
 from invoices.models import Invoice, InvoiceKind, InvoiceLine, KsefStatus
 from invoices.totals import DueKind
-from invoices.visualisation import QrCode, qr_png
+from invoices.visualisation import QrCode, qr_png, shown_digest
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,19 @@ def fold(text: str, *, max_lines: int = CELL_LINES, max_chars: int | None = None
     if max_chars is not None and len(folded) > max_chars:
         folded = folded[: max_chars - 1] + "…"
     return folded
+
+
+PDF_CACHE_SECONDS = 7 * 24 * 60 * 60
+
+
+def invoice_pdf_bytes(invoice: Invoice, *, qr_codes: Sequence[QrCode] = ()) -> bytes:
+    """The invoice's PDF, rendered once per version of what it shows and kept in the cache."""
+    key = f"invoices:pdf:{invoice.pk}:{shown_digest(invoice, qr_codes)}"
+    pdf: bytes | None = cache.get(key)
+    if pdf is None:
+        pdf = invoice_pdf_render(invoice, qr_codes=qr_codes)
+        cache.set(key, pdf, PDF_CACHE_SECONDS)
+    return pdf
 
 
 def invoice_pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode] = ()) -> bytes:

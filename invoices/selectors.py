@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connections, router
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Company
 from invoices.models import Contractor, Direction, Invoice, InvoiceLine
-from ksefportal.model_rows import CompiledQuery, RowVersion
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
@@ -30,11 +28,12 @@ def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
 
 
 def invoice_get_for_company_or_404(*, company: Company, invoice_uuid: uuid.UUID | str) -> Invoice:
-    """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user."""
+    """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user. The
+    corrected invoice, which only a correction has, is read when asked for (joining it cost every page)."""
     invoice = (
         invoices_for_company(company=company)
         .filter(uuid=invoice_uuid)
-        .select_related("corrected_invoice", "created_by")
+        .select_related("created_by")
         .prefetch_related(
             Prefetch("lines", queryset=InvoiceLine.objects.order_by("before_correction", "ordinal"))
         )
@@ -42,6 +41,7 @@ def invoice_get_for_company_or_404(*, company: Company, invoice_uuid: uuid.UUID 
     )
     if invoice is None:
         raise Http404
+    invoice.company = company  # the company asked for, not read again by whatever needs it
     return invoice
 
 
@@ -140,7 +140,6 @@ class ListedInvoice(NamedTuple):
     ksef_number: str
     is_new: bool
     stated_kind: str  # RodzajFaktury as written on an imported invoice, "" on the portal's own
-    row_version: str | None  # ksefportal.model_rows.RowVersion: None on databases without row versions
 
     @property
     def counterparty_name(self) -> str:
@@ -151,21 +150,10 @@ class ListedInvoice(NamedTuple):
         return self.buyer_nip if self.direction == Direction.SALES else self.seller_nip
 
 
-# The rows of a page by id and row version, and whether an older page follows: everything the rows show.
-PageVersions = tuple[tuple[tuple[int, str], ...], bool]
-
-
 @dataclass(frozen=True)
 class InvoicePage:
     invoices: list[ListedInvoice]
     next_cursor: Cursor | None
-
-    def versions(self) -> PageVersions | None:
-        """As ``invoice_list_versions`` gives them for this page; None without row versions."""
-        rows = tuple((invoice.id, invoice.row_version) for invoice in self.invoices)
-        if any(version is None for _, version in rows):
-            return None
-        return rows, self.next_cursor is not None  # type: ignore[return-value]  # no None left
 
 
 def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> QuerySet[Invoice]:
@@ -195,65 +183,12 @@ def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> Query
     return qs
 
 
-def _page_queryset(
-    qs: QuerySet[Invoice], after: Cursor | None, page_size: int, fields: tuple[str, ...] = LIST_FIELDS
-) -> Any:
+def _page_queryset(qs: QuerySet[Invoice], after: Cursor | None, page_size: int) -> Any:
     if after is not None:
         qs = qs.filter(issue_date__lte=after.issue_date).filter(
             Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id)
         )
-    qs = qs.annotate(row_version=RowVersion()).order_by("-issue_date", "-id")
-    return qs.values_list(*fields, "row_version")[: page_size + 1]
-
-
-def _unfiltered_page(
-    *,
-    company_id: int,
-    direction: str,
-    after_date: dt.date | None,
-    after_id: int,
-    fields: tuple[str, ...] = LIST_FIELDS,
-) -> Any:
-    company = Company(id=company_id)
-    after = Cursor(after_date, after_id) if after_date is not None else None
-    return _page_queryset(
-        invoice_list_queryset(company=company, filters=InvoiceFilters(direction)), after, PAGE_SIZE, fields
-    )
-
-
-# The list without filters (nearly every visit, and "Older »"), compiled once: the same ORM query, markers
-# for the values (ksefportal.model_rows.CompiledQuery).
-_MARKERS: dict[str, Any] = {"company_id": -7_340_011, "direction": "\x00direction"}
-_UNFILTERED_FIRST = CompiledQuery(lambda **m: _unfiltered_page(after_date=None, after_id=0, **m), **_MARKERS)
-_UNFILTERED_AFTER = CompiledQuery(
-    _unfiltered_page, after_date=dt.date(1, 1, 3), after_id=-7_340_013, **_MARKERS
-)
-# The same pages by id and row version only (invoice_list_versions).
-_VERSIONS_FIRST = CompiledQuery(
-    lambda **m: _unfiltered_page(after_date=None, after_id=0, fields=("id",), **m), **_MARKERS
-)
-_VERSIONS_AFTER = CompiledQuery(
-    lambda **m: _unfiltered_page(fields=("id",), **m),
-    after_date=dt.date(1, 1, 3),
-    after_id=-7_340_013,
-    **_MARKERS,
-)
-
-
-def invoice_list_versions(*, company: Company, direction: str, after: Cursor | None) -> PageVersions | None:
-    """The unfiltered page's rows by id and row version, and whether an older page follows, without reading
-    what the rows hold: equal committed versions mean an equal page (the whole-page cache,
-    invoices.list_cache, which asks only outside transactions). A fraction of the cost of reading the rows.
-    None on databases without row versions."""
-    alias = router.db_for_read(Invoice)
-    if connections[alias].vendor != "postgresql":
-        return None
-    values: dict[str, Any] = {"company_id": company.pk, "direction": direction}
-    if after is None:
-        rows = _VERSIONS_FIRST.rows(alias, **values)
-    else:
-        rows = _VERSIONS_AFTER.rows(alias, after_date=after.issue_date, after_id=after.id, **values)
-    return tuple(rows[:PAGE_SIZE]), len(rows) > PAGE_SIZE
+    return qs.order_by("-issue_date", "-id").values_list(*LIST_FIELDS)[: page_size + 1]
 
 
 def invoice_list(
@@ -265,16 +200,7 @@ def invoice_list(
     part of the seek condition on purpose — it is what lets the database start the index scan at the cursor
     instead of filtering every row before it.
     """
-    if page_size == PAGE_SIZE and filters == InvoiceFilters(filters.direction):
-        values: dict[str, Any] = {"company_id": company.pk, "direction": filters.direction}
-        if after is None:
-            fetched = _UNFILTERED_FIRST.rows(router.db_for_read(Invoice), **values)
-        else:
-            fetched = _UNFILTERED_AFTER.rows(
-                router.db_for_read(Invoice), after_date=after.issue_date, after_id=after.id, **values
-            )
-    else:
-        fetched = _page_queryset(invoice_list_queryset(company=company, filters=filters), after, page_size)
+    fetched = _page_queryset(invoice_list_queryset(company=company, filters=filters), after, page_size)
     rows = [ListedInvoice._make(row) for row in fetched]
     next_cursor = None
     if len(rows) > page_size:

@@ -10,12 +10,17 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -26,12 +31,13 @@ from invoices.acceptance import Issue
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
 from invoices.forms import CURRENCIES, BaseLineFormSet, CorrectionForm, FilterForm, InvoiceForm, LineFormSet
-from invoices.list_cache import is_unfiltered, list_filters_html, list_pages, list_rows_html
+from invoices.list_cache import is_unfiltered, list_filters_html, list_rows_html
 from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
-from invoices.pdf import invoice_pdf_render
-from invoices.visualisation import qr_codes, qr_svg, timeline_html
+from invoices.pdf import invoice_pdf_bytes
+from invoices.visualisation import document_html, qr_codes, timeline_html
 
 WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
+BLANK_LINES_CACHE_SECONDS = 24 * 60 * 60
 
 
 def _can_write(membership: Membership) -> bool:
@@ -52,17 +58,6 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     filters = selectors.InvoiceFilters(direction) if form is None else form.filters(direction)
     filtered = form is not None and form.is_filtered()
     after = selectors.Cursor.decode(request.GET.get("after"))
-    can_write = _can_write(membership)
-    parts: tuple[object, ...] | None = None
-    if unfiltered and list_pages.usable(request):
-        company = membership.company
-        # With the rows, these are all the page shows (the paging links come from the parameters and rows).
-        parts = (company.uuid, company.name, company.nip, can_write, direction, request.GET.urlencode())
-        versions = selectors.invoice_list_versions(company=company, direction=direction, after=after)
-        if versions is not None:
-            cached = list_pages.get(list_pages.shown(*parts, rows=versions))
-            if cached is not None:
-                return cached
     page = selectors.invoice_list(company=membership.company, filters=filters, after=after)
     next_url = None
     if page.next_cursor is not None:
@@ -73,7 +68,7 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
     first_params.pop("after", None)
     first_url = f"?{first_params.urlencode()}" if after else None
     form = form or FilterForm(request.GET or None)
-    response = render(
+    return render(
         request,
         "invoices/document_list.html",
         {
@@ -89,13 +84,9 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             "rows_html": list_rows_html(invoices=page.invoices) if page.invoices else "",
             "next_url": next_url,
             "first_url": first_url,
-            "can_write": can_write,
+            "can_write": _can_write(membership),
         },
     )
-    # Filed under the versions of the rows it was rendered from (one snapshot), not those read before.
-    if parts is not None and (page_versions := page.versions()) is not None:
-        list_pages.put(list_pages.shown(*parts, rows=page_versions), request, response)
-    return response
 
 
 def _show_issues(form: Any, formset: BaseLineFormSet, issues: list[Issue]) -> None:
@@ -130,9 +121,22 @@ def _invoice_form_context(membership: Membership, **extra: Any) -> dict[str, Any
     }
 
 
+def _blank_lines_html(formset: BaseLineFormSet) -> SafeString:
+    """The lines section of a blank Wystaw/Dodaj form (``invoices/_lines.html`` for an unbound formset
+    without initial lines): the same for everyone, so rendered once per language and release and kept in
+    the shared cache."""
+    key = f"invoices:blank-lines:{settings.RELEASE_KEY}:{get_language()}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("invoices/_lines.html", {"formset": formset})
+        cache.set(key, html, BLANK_LINES_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+
+
 def _invoice_form_page(request: HttpRequest, membership: Membership, direction: str) -> HttpResponse:
     _require_write(request, membership)
     today = timezone.localdate()
+    lines_html: SafeString | None = None  # a posted form's lines are rendered with their values and errors
     if request.method == "POST":
         form = InvoiceForm(request.POST, direction=direction)
         formset = LineFormSet(request.POST, prefix="lines")
@@ -165,6 +169,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             initial["bank_account"] = selectors.last_sales_bank_account(company=membership.company)
         form = InvoiceForm(initial=initial, direction=direction)
         formset = LineFormSet(prefix="lines")
+        lines_html = _blank_lines_html(formset)
     sales = direction == Direction.SALES
     return render(
         request,
@@ -173,6 +178,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             membership,
             form=form,
             formset=formset,
+            lines_html=lines_html,
             sales=sales,
             nav_active="issue" if sales else "add",
             title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
@@ -218,16 +224,9 @@ def contractor_lookup(request: HttpRequest, *, membership: Membership) -> JsonRe
 
 
 def _detail_context(invoice: Invoice) -> dict[str, Any]:
-    lines = list(invoice.lines.all())
-    codes = qr_codes(invoice)
     return {
         "invoice": invoice,
-        "lines_before": [line for line in lines if line.before_correction],
-        "lines_after": [line for line in lines if not line.before_correction],
-        "rate_totals": invoice.rate_totals(),
-        "summary": invoice.summary(),
-        "stated": invoice.stated,
-        "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
+        "document_html": document_html(invoice, qr_codes(invoice)),
         "KsefStatus": KsefStatus,
     }
 
@@ -256,7 +255,7 @@ def invoice_preview(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
 @company_required()
 def invoice_pdf(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
-    pdf = invoice_pdf_render(invoice, qr_codes=qr_codes(invoice))
+    pdf = invoice_pdf_bytes(invoice, qr_codes=qr_codes(invoice))
     response = HttpResponse(pdf, content_type="application/pdf")
     filename = "".join(ch if ch.isalnum() else "_" for ch in invoice.number)
     response["Content-Disposition"] = f'inline; filename="faktura_{filename}.pdf"'

@@ -3,16 +3,31 @@
 ``qr_provider`` is a settable callable ``(invoice) -> list[QrCode]``. By default an invoice has no QR code;
 ksef_integration sets the provider at start-up to return KOD I (and KOD II for offline invoices) with their
 labels (the KSeF number, or "OFFLINE"). This keeps ``invoices`` free of any KSeF knowledge.
+
+The document itself (the HTML shown on the invoice's page and its preview, and the PDF) is made from the
+invoice's stored values, its lines and its QR codes only, so it is rendered once per version of those and
+kept in the shared cache under ``shown_digest`` (every stored value of the invoice and its lines, the QR
+codes — which carry the KSeF state: KSeF number, the hash of the file KSeF holds, KOD II — the language and
+the release, ``settings.RELEASE_KEY``). Any change, by a service, the KSeF status mirror, a queryset
+``update()``, the admin or a deployment, gives another key: nothing has to be invalidated. The document is
+the same for every member of the company (who may see the invoice at all); nothing of the viewer is in it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import segno
+from django.conf import settings
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 if TYPE_CHECKING:
     from invoices.models import Invoice
@@ -46,11 +61,52 @@ def qr_codes(invoice: Invoice) -> list[QrCode]:
     return list(qr_provider(invoice))
 
 
+@lru_cache(maxsize=2048)
 def qr_svg(url: str, *, scale: int = 3) -> str:
-    """The QR code as inline SVG markup (no XML declaration), for the HTML pages."""
+    """The QR code as inline SVG markup (no XML declaration), for the HTML pages. A pure function of its
+    arguments, so each process keeps the latest codes (~5 KB each) instead of drawing them on every view."""
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="svg", scale=scale, xmldecl=False, svgns=True, border=2)
     return buffer.getvalue().decode()
+
+
+DOCUMENT_CACHE_SECONDS = 7 * 24 * 60 * 60
+
+
+def shown_digest(invoice: Invoice, codes: Sequence[QrCode]) -> str:
+    """A digest of everything the document is made from: the invoice's stored values, its lines (the
+    prefetched ``invoice.lines.all()``, as the rendering reads them), the QR codes, language and release."""
+    lines = invoice.lines.all()
+    shown = (
+        settings.RELEASE_KEY,
+        get_language(),
+        settings.SITE_NAME,
+        settings.TIME_ZONE,
+        [getattr(invoice, field.attname) for field in invoice._meta.concrete_fields],
+        [[getattr(line, field.attname) for field in line._meta.concrete_fields] for line in lines],
+        [(code.url, code.label) for code in codes],
+    )
+    return hashlib.blake2b(repr(shown).encode(), digest_size=20).hexdigest()
+
+
+def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
+    """The invoice as HTML (``invoices/_document.html``), rendered once per version of what it shows."""
+    key = f"invoices:document:{invoice.pk}:{shown_digest(invoice, codes)}"
+    html = cache.get(key)
+    if html is None:
+        lines = list(invoice.lines.all())
+        context = {
+            "invoice": invoice,
+            "lines_before": [line for line in lines if line.before_correction],
+            "lines_after": [line for line in lines if not line.before_correction],
+            "rate_totals": invoice.rate_totals(),
+            "summary": invoice.summary(),
+            "stated": invoice.stated,
+            "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
+        }
+        html = render_to_string("invoices/_document.html", context)
+        cache.set(key, html, DOCUMENT_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
 
 
 def qr_png(url: str, *, scale: int = 6) -> bytes:

@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from ksefportal.release import release_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -118,7 +120,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "ksefportal.middleware.CSPMiddleware",  # django-csp's, with the headers built once
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -159,17 +161,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # The same backend, with a health check that skips the round trip while the connection is quiet
-        # and prepared statements for the statements of every page (off for PgBouncer < 1.21 in
-        # transaction mode).
-        DATABASES["default"]["ENGINE"] = "ksefportal.db_postgresql"
-        DATABASES["default"]["PREPARED_STATEMENTS"] = env.bool("DB_PREPARED_STATEMENTS", default=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+        "DB_SERVER_SIDE_BINDING", default=False
+    ):
+        # psycopg's documented options, through Django's: bind parameters on the server and prepare a
+        # statement once a connection has run it DB_PREPARE_THRESHOLD times (docs/QUALITY.md has the figures).
+        # Off by default: Django binds on the client, which every connection pooler accepts.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=env.int("DB_PREPARE_THRESHOLD", default=5)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# What this release renders with (code, templates, catalogs), computed at start-up: markup kept in the shared
+# cache is filed under it, so a deployment never serves the previous release's (ksefportal/release.py).
+RELEASE_KEY = release_key(BASE_DIR)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "ksefportal.cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     # Sessions read from Redis (written through to the database): one query less on every page.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:

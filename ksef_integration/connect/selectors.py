@@ -25,7 +25,10 @@ PERMISSION_LABELS = {
 
 
 def connection_for_company(*, company: Company) -> KsefConnection | None:
-    return KsefConnection.objects.filter(company=company).first()
+    connection = KsefConnection.objects.filter(company=company).first()
+    if connection is not None:
+        connection.company = company  # the company asked for, not read again by whatever needs it
+    return connection
 
 
 @dataclass(frozen=True)

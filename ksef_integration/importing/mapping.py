@@ -658,6 +658,7 @@ def _document_kwargs(
         "ksef_number": ksef_number,
         "subject_type": subject_type,
         "xml": xml,
+        "xml_sha256_b64": sha256_b64(xml),
         "invoice_hash": ((metadata.invoice_hash if metadata else None) or sha256_b64(xml))[:44],
         "metadata": metadata.raw if metadata else {},
         "permanent_storage_date": metadata.permanent_storage_date if metadata else None,

@@ -109,6 +109,8 @@ class ImportedDocument(models.Model):
     ksef_number = models.CharField(_("KSeF number"), max_length=64)
     subject_type = models.CharField(_("subject type"), max_length=16, choices=SubjectType.choices)
     xml = models.BinaryField(editable=False)
+    # SHA-256 (Base64) of ``xml`` itself, for KOD I: kept so that showing the invoice never reads the XML.
+    xml_sha256_b64 = models.CharField(max_length=44, blank=True, editable=False)
     invoice_hash = models.CharField(max_length=44, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     permanent_storage_date = models.DateTimeField(null=True, blank=True)

@@ -38,22 +38,39 @@ def invoice_upo_bytes(invoice: Invoice) -> bytes | None:
     return upo.encode("utf-8") if upo else None
 
 
+def _imported_xml_hash(invoice: Invoice) -> str | None:
+    """The SHA-256 of the original XML KSeF gave us (None when the invoice was not imported), kept on the
+    document at import; computed and kept here once for a document stored without it."""
+    kept = (
+        ImportedDocument.objects.filter(invoice_id=invoice.pk)
+        .values_list("xml_sha256_b64", flat=True)
+        .first()
+    )
+    if kept is None or kept:
+        return kept
+    original = _imported_xml(invoice)
+    if original is None:
+        return None
+    computed = sha256_b64(original)
+    ImportedDocument.objects.filter(invoice_id=invoice.pk).update(xml_sha256_b64=computed)
+    return computed
+
+
 def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
     """KOD I for an invoice KSeF numbered (sent or imported) or issued offline: the seller's NIP, P_1 and the
     file's hash, labelled with the KSeF number or OFFLINE (then with KOD II). An imported invoice's hash is
-    computed from the original XML KSeF gave us."""
-    original = _imported_xml(invoice)
-    invoice_hash = sha256_b64(original) if original is not None else invoice.xml_sha256_b64
+    the one of the original XML KSeF gave us."""
+    if not invoice.seller_nip or (not invoice.ksef_number and not invoice.ksef_offline_mode):
+        # An online invoice on its way: its code carries the KSeF number, which KSeF has not given yet.
+        # Printing "OFFLINE" would present it as an offline invoice, which it is not (and it has no KOD II).
+        return []
+    invoice_hash = _imported_xml_hash(invoice) or invoice.xml_sha256_b64
     if not invoice_hash:
         invoice_hash = (
             Submission.objects.filter(invoice_id=invoice.pk).values_list("xml_sha256_b64", flat=True).first()
             or ""
         )
-    if not invoice_hash or not invoice.seller_nip:
-        return []
-    if not invoice.ksef_number and not invoice.ksef_offline_mode:
-        # An online invoice on its way: its code carries the KSeF number, which KSeF has not given yet.
-        # Printing "OFFLINE" would present it as an offline invoice, which it is not (and it has no KOD II).
+    if not invoice_hash:
         return []
     url = kod1_url(
         qr_host=gateway.environment(),

@@ -9,6 +9,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Company
@@ -17,6 +19,7 @@ from invoices.models import Direction, Invoice
 from invoices.visualisation import QrCode, qr_codes
 from ksef_integration.connect import gateway
 from ksef_integration.importing.services import company_import
+from ksef_integration.ksef.crypto import sha256_b64
 from ksef_integration.ksef.qr import kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission
 from ksef_simulator import services_invoices
@@ -78,7 +81,7 @@ def test_kod1_of_an_imported_invoice_uses_the_original_xml_and_the_seller_nip(
         assert expected in html
         assert f"<strong>{invoice.ksef_number}</strong>" in html
 
-    with mock.patch.object(invoice_views, "invoice_pdf_render", return_value=b"%PDF-1.7") as render:
+    with mock.patch.object(invoice_views, "invoice_pdf_bytes", return_value=b"%PDF-1.7") as render:
         response = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert response.status_code == 200
     assert render.call_args.kwargs["qr_codes"] == [QrCode(url=expected, label=invoice.ksef_number or "")]
@@ -210,3 +213,25 @@ def test_zakupy_filters_contractor_dates_amount_status_and_only_new(
     # an unchecked box is not a filter: the panel stays closed
     response = alice_client.get(listing, {"direction": "purchase", "contractor": ""})
     assert response.context["filtered"] is False
+
+
+def test_kod_i_comes_from_the_hash_kept_at_import_without_reading_the_xml(
+    imported: tuple[Invoice, bytes],
+) -> None:
+    invoice, xml = imported
+    document = ImportedDocument.objects.get(invoice=invoice)
+    assert document.xml_sha256_b64 == sha256_b64(xml)
+    expected = [
+        QrCode(
+            url=kod1_url(qr_host=gateway.environment(), seller_nip=SELLER_NIP, issue_date=ISSUE, xml=xml),
+            label=invoice.ksef_number or "",
+        )
+    ]
+    xml_column = '"ksef_integration_importeddocument"."xml"'
+    with CaptureQueriesContext(connection) as captured:
+        assert qr_codes(invoice) == expected
+    assert not [q for q in captured.captured_queries if xml_column in q["sql"]]
+    # A document stored without the hash (before it was kept) gets it on its first view, once.
+    ImportedDocument.objects.filter(pk=document.pk).update(xml_sha256_b64="")
+    assert qr_codes(invoice) == expected
+    assert ImportedDocument.objects.get(pk=document.pk).xml_sha256_b64 == sha256_b64(xml)

@@ -2,13 +2,15 @@
 
 import zlib
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.models import Company
 from invoices import services
-from invoices.models import Invoice
+from invoices.models import Invoice, KsefStatus
 from invoices.pdf import invoice_pdf_render
 from invoices.visualisation import QrCode, set_qr_provider
 from tests.invoices.factories import issue_data
@@ -60,3 +62,33 @@ def test_polish_letters_are_drawn_with_glyphs_from_the_embedded_font(invoice: In
     cmaps = b"".join(s for s in streams if b"beginbfchar" in s or b"beginbfrange" in s)
     assert b"<0142>" in cmaps
     assert b"<0179>" in cmaps
+
+
+def test_a_pdf_is_rendered_once_per_version_of_what_it_shows(alice_client: Any, invoice: Invoice) -> None:
+    """Kept in the cache under everything it shows: the same version is not rendered again, and any change
+    (a value updated without a signal, the KSeF state in the QR codes, a new release) renders it anew."""
+    url = reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid})
+    rendered: list[bytes] = []
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        rendered.append(invoice_pdf_render(*args, **kwargs))
+        return rendered[-1]
+
+    with mock.patch("invoices.pdf.invoice_pdf_render", side_effect=counted):
+        first = alice_client.get(url).content
+        assert alice_client.get(url).content == first
+        assert len(rendered) == 1
+        Invoice.objects.filter(pk=invoice.pk).update(ksef_status=KsefStatus.ACCEPTED, ksef_number="K-1")
+        alice_client.get(url)
+        assert len(rendered) == 2
+        previous = set_qr_provider(lambda inv: [QrCode("https://qr-test.ksef.mf.gov.pl/x", "K-1")])
+        try:
+            assert b"https://qr-test.ksef.mf.gov.pl/x" in alice_client.get(url).content
+        finally:
+            set_qr_provider(previous)
+        assert len(rendered) == 3
+        with override_settings(RELEASE_KEY="the-next-release"):
+            alice_client.get(url)
+        assert len(rendered) == 4
+        alice_client.get(url)  # the current release's version is still kept
+        assert len(rendered) == 4
