@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from invoices.models import Direction, Invoice
 from ksef_integration.models import KsefConnection
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import issue as offline
 from ksef_integration.sending import online
 
 

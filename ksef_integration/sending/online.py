@@ -53,7 +53,8 @@ from ksef_integration.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import availability
+from ksef_integration.offline.issue import send_options
 from ksef_integration.sending.mapping import XmlProblems, invoice_xml_build
 
 logger = logging.getLogger(__name__)
@@ -490,7 +491,7 @@ def _send_claimed(
         _claimed(submission, token).update(session_reference=session.reference_number)
         submission.session_reference = session.reference_number
     try:
-        sent = client.sessions.invoice_send(session=session, xml=xml, **offline.send_options(submission))
+        sent = client.sessions.invoice_send(session=session, xml=xml, **send_options(submission))
     except KsefRateLimited:
         raise
     except KsefTransientError:
@@ -875,7 +876,9 @@ def _send_round(
                 stop = True
                 break
             except KsefTransientError as exc:
-                failures = offline.transport_failed(company_id=company.pk)  # N in a row = KSeF unavailable
+                failures = availability.transport_failed(
+                    company_id=company.pk
+                )  # N in a row = KSeF unavailable
                 wait = _backoff(max(submission.attempts, failures))
                 _release(submission, token, status=S.PENDING, wait=wait, error=exc)
             except KsefRejected as exc:
@@ -892,7 +895,7 @@ def _send_round(
             wait = _backoff(1)
             _pause(company, exc)
         else:  # KSeF (or the address configured for it) does not answer: wait longer each time in a row
-            wait = _backoff(offline.transport_failed(company_id=company.pk))
+            wait = _backoff(availability.transport_failed(company_id=company.pk))
         _release_untried([row for row in rows if row.status == S.INFLIGHT], token, wait=wait)
         stop = True
     finally:
@@ -920,7 +923,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
     except KsefTransientError:
         # Nothing was claimed: the due rows wait longer each time in a row, so that neither the next drain
         # nor the sweeper knocks at an address that does not answer every few seconds.
-        wait = _backoff(offline.transport_failed(company_id=company.pk))
+        wait = _backoff(availability.transport_failed(company_id=company.pk))
         _due(company.pk).update(next_attempt_at=timezone.now() + wait)
         return 0
     deadline = time.monotonic() + budget
@@ -950,7 +953,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
             sent, stop = _send_round(client, company, to_send, token) if to_send else ([], False)
             waiting += sent
             if sent:
-                offline.transport_ok(company_id=company.pk)  # issue 8: KSeF answers again
+                availability.transport_ok(company_id=company.pk)  # issue 8: KSeF answers again
             lock.extend()
             if stop:
                 raise _Stop
