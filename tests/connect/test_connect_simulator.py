@@ -9,12 +9,13 @@ import logging
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 
 from accounts.models import Company, Role, User
+from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import gateway
+from ksef_integration.connect import services as connect_services
 from ksef_integration.models import AuditEvent, ConnectionStatus, KsefConnection
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
@@ -181,9 +182,12 @@ def test_rate_limited(simulator: Any, alice_client: Any, company_a: Company) -> 
     assert _nothing_stored(company_a)
 
 
-def test_double_click_waits_its_turn(simulator: Any, alice_client: Any, company_a: Company) -> None:
-    cache.add(f"ksef:connect-lock:{company_a.pk}", "1", timeout=60)
-    html = _connect(alice_client, _token(company_a)).content.decode()
+def test_double_click_waits_its_turn(
+    simulator: Any, alice_client: Any, company_a: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connect_services, "CONNECT_WAIT_SECONDS", 0.5)
+    with company_lock(company_a.pk):  # the first click's conversation with KSeF, still going on
+        html = _connect(alice_client, _token(company_a)).content.decode()
     assert "Łączenie z KSeF już trwa" in html
     assert _nothing_stored(company_a)
 
