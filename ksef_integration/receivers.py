@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from invoices.models import Direction, Invoice
 from ksef_integration.models import KsefConnection
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import issue
 from ksef_integration.sending import drain
 
 
@@ -22,10 +22,10 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
         return
     connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
     if connection is None or not connection.can_send:
-        offline.offline_choice_drop(invoice=invoice)
+        issue.offline_choice_drop(invoice=invoice)
         return
-    mode, reason, outage = offline.issue_mode(invoice)
-    if mode and offline.invoice_issue_offline(invoice=invoice, mode=mode, reason=reason, outage=outage):
+    mode, reason, outage = issue.issue_mode(invoice)
+    if mode and issue.invoice_issue_offline(invoice=invoice, mode=mode, reason=reason, outage=outage):
         return
     if connection.auto_send:
         drain.submission_enqueue(invoice=invoice)

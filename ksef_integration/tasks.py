@@ -95,7 +95,7 @@ def send_alerts() -> int:
 @shared_task(name="ksef.offline_probe", acks_late=True, expires=55, soft_time_limit=50, time_limit=60)
 def offline_probe() -> int:
     """Beat, every minute: ask KSeF whether it answers companies marked unavailable; send what waited."""
-    from ksef_integration.offline.services import unavailable_companies_probe
+    from ksef_integration.offline.availability import unavailable_companies_probe
 
     return unavailable_companies_probe()
 
@@ -103,7 +103,7 @@ def offline_probe() -> int:
 @shared_task(name="ksef.offline_deadlines", acks_late=True, expires=600, soft_time_limit=110, time_limit=150)
 def offline_deadlines() -> int:
     """Beat, hourly: e-mail owners about offline invoices whose deadline for KSeF ends within a day."""
-    from ksef_integration.offline.services import deadlines_notify
+    from ksef_integration.offline.reminders import deadlines_notify
 
     return deadlines_notify()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-MAX_CREDENTIAL_FILE = 64 * 1024  # certificates and keys are a few kilobytes; anything bigger is not one
+from ksef_integration.connect.credentials import MAX_FILE_BYTES
 
 
 class SecretTextInput(forms.TextInput):
@@ -29,20 +29,22 @@ class TokenConnectForm(forms.Form):
     )
 
 
-class _CredentialFile(forms.FileField):
+class CredentialFileField(forms.FileField):
+    """An uploaded certificate or key file, refused early when it is too big to be one."""
+
     def clean(self, data: object, initial: object = None) -> object:
         uploaded = super().clean(data, initial)
-        if uploaded is not None and getattr(uploaded, "size", 0) > MAX_CREDENTIAL_FILE:
+        if uploaded is not None and getattr(uploaded, "size", 0) > MAX_FILE_BYTES:
             raise forms.ValidationError(_("The file is too large to be a certificate or a key (max 64 KB)."))
         return uploaded
 
 
 class CertificateConnectForm(forms.Form):
-    certificate = _CredentialFile(
+    certificate = CredentialFileField(
         label=_("KSeF certificate (.crt, .pem or .cer)"),
         error_messages={"required": _("Choose the certificate file downloaded from KSeF.")},
     )
-    private_key = _CredentialFile(
+    private_key = CredentialFileField(
         label=_("Private key (.key or .pem)"),
         error_messages={"required": _("Choose the private key file that belongs to the certificate.")},
     )

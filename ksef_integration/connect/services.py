@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import Company, User
 from ksef_integration import errors
 from ksef_integration.company_lock import company_lock
-from ksef_integration.connect import gateway
+from ksef_integration.connect import credentials, gateway
 from ksef_integration.connect.selectors import missing_permission_messages
 from ksef_integration.connect.session import stored_tokens, tokens_columns
 from ksef_integration.connect.signals import connection_active
@@ -101,7 +101,7 @@ def connection_connect_certificate(
     *, company: Company, user: User, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
 ) -> ConnectResult:
     try:
-        credential = gateway.certificate_load(
+        credential = credentials.certificate_load(
             certificate_bytes=certificate_bytes, private_key_bytes=private_key_bytes, password=password
         )
         if credential.nip is None:
@@ -219,7 +219,7 @@ def _login_with_stored(connection: KsefConnection) -> gateway.Login:
     if connection.method == AuthMethod.TOKEN:
         token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
         return gateway.token_login(token=token, nip=connection.company.nip)
-    credential = gateway.certificate_from_storage(
+    credential = credentials.certificate_from_storage(
         certificate_pem=connection.certificate_pem,
         private_key_pkcs8=secret_decrypt(connection.private_key_ciphertext),
     )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company
-from ksef_integration.connect import gateway
+from ksef_integration.connect import credentials, gateway
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
@@ -81,7 +81,7 @@ def _login(client: KsefClient, connection: KsefConnection) -> None:
         token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
         client.login_with_token(token=token, context=ContextIdentifier.nip(nip))
         return
-    certificate, key = gateway.stored_certificate(
+    certificate, key = credentials.stored_certificate(
         certificate_pem=connection.certificate_pem,
         private_key_pkcs8=secret_decrypt(connection.private_key_ciphertext),
     )

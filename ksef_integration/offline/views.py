@@ -17,7 +17,7 @@ from accounts.decorators import company_required, owner_required
 from accounts.models import Membership, Role, User
 from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration.errors import ConnectError
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import certificate, issue
 from ksef_integration.offline.forms import OfflineCertificateForm
 
 
@@ -31,7 +31,7 @@ def offline_certificate(request: HttpRequest, *, membership: Membership) -> Http
         user = request.user
         assert isinstance(user, User)  # noqa: S101 (owner_required guarantees a logged-in user)
         try:
-            row = offline.offline_certificate_upload(
+            row = certificate.offline_certificate_upload(
                 company=membership.company,
                 user=user,
                 certificate_bytes=form.cleaned_data["certificate"].read(),
@@ -47,7 +47,7 @@ def offline_certificate(request: HttpRequest, *, membership: Membership) -> Http
                 % {"serial": row.serial},
             )
             return redirect("ksef_integration:settings")
-    current = offline.offline_certificate_for(company=membership.company)
+    current = certificate.offline_certificate_for(company=membership.company)
     return render(request, "ksef_integration/offline_certificate.html", {"form": form, "current": current})
 
 
@@ -56,7 +56,7 @@ def offline_certificate(request: HttpRequest, *, membership: Membership) -> Http
 def offline_certificate_delete(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)  # noqa: S101
-    if offline.offline_certificate_delete(company=membership.company, user=user):
+    if certificate.offline_certificate_delete(company=membership.company, user=user):
         messages.success(request, _("Offline certificate removed."))
     return redirect("ksef_integration:settings")
 
@@ -69,8 +69,8 @@ def invoice_technical_correction(
     invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     user = request.user
     try:
-        offline.technical_correction(invoice=invoice, user=user if isinstance(user, User) else None)
-    except offline.CorrectionRefused as exc:
+        issue.technical_correction(invoice=invoice, user=user if isinstance(user, User) else None)
+    except issue.CorrectionRefused as exc:
         messages.error(request, exc.message)
     else:
         messages.success(

@@ -80,7 +80,7 @@ def ksef_qr_codes(invoice: Invoice) -> list[QrCode]:
     )
     codes = [QrCode(url=url, label=invoice.ksef_number or LABEL_OFFLINE)]
     if invoice.ksef_offline_mode:
-        from ksef_integration.offline.services import kod2_for
+        from ksef_integration.offline.certificate import kod2_for
 
         kod2 = kod2_for(invoice=invoice, invoice_hash=invoice_hash)
         if kod2:
@@ -93,19 +93,20 @@ def _offline_status(invoice: Invoice, submission: Submission | None) -> str:
     if not invoice.ksef_offline_mode:
         return ""
     from ksef_integration.models import OfflineCertificate
-    from ksef_integration.offline import services as offline
+    from ksef_integration.offline.issue import technical_correction_possible
+    from ksef_integration.offline.reminders import invoice_deadline, remaining_text
 
-    deadline = offline.invoice_deadline(invoice=invoice)
+    deadline = invoice_deadline(invoice=invoice)
     certificate = OfflineCertificate.objects.filter(company_id=invoice.company_id).first()
     context = {
         "invoice": invoice,
         "mode_label": KsefOfflineMode(invoice.ksef_offline_mode).label,
         "deadline": deadline,
-        "remaining": offline.remaining_text(deadline.remaining) if deadline and deadline.remaining else "",
+        "remaining": remaining_text(deadline.remaining) if deadline and deadline.remaining else "",
         "accepted": invoice.ksef_status == KsefStatus.ACCEPTED,
         "has_kod2": certificate is not None and certificate.is_valid_now,
         "can_upload": True,
-        "can_correct": submission is not None and offline.technical_correction_possible(invoice=invoice),
+        "can_correct": submission is not None and technical_correction_possible(invoice=invoice),
     }
     return render_to_string("ksef_integration/_offline_status.html", context)
 

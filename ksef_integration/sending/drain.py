@@ -34,7 +34,7 @@ from ksef_integration.models import (
     Submission,
     SubmissionEvent,
 )
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import availability
 from ksef_integration.sending import batch, online, state
 from ksef_integration.sending.state import S
 
@@ -152,7 +152,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
     except KsefTransientError:
         # Nothing was claimed: the due rows wait longer each time in a row, so that neither the next drain
         # nor the sweeper knocks at an address that does not answer every few seconds.
-        wait = state.backoff(offline.transport_failed(company_id=company.pk))
+        wait = state.backoff(availability.transport_failed(company_id=company.pk))
         state.due(company.pk).update(next_attempt_at=timezone.now() + wait)
         return 0
     deadline = time.monotonic() + budget
@@ -182,7 +182,7 @@ def _drain_locked(company: Company, lock: CompanyLock, *, budget: float) -> int:
             sent, stop = online.send_round(client, company, to_send, token) if to_send else ([], False)
             waiting += sent
             if sent:
-                offline.transport_ok(company_id=company.pk)  # issue 8: KSeF answers again
+                availability.transport_ok(company_id=company.pk)  # issue 8: KSeF answers again
             lock.extend()
             if stop:
                 raise state.Stop

@@ -31,7 +31,7 @@ from ksef_integration.ksef.errors import (
 )
 from ksef_integration.ksef.sessions import InvoiceStatus, OnlineSession
 from ksef_integration.models import KsefOnlineSession, Submission
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import availability, issue
 from ksef_integration.sending import state
 from ksef_integration.sending.state import S
 
@@ -136,7 +136,7 @@ def _send_claimed(
         state.claimed(submission, token).update(session_reference=session.reference_number)
         submission.session_reference = session.reference_number
     try:
-        sent = client.sessions.invoice_send(session=session, xml=xml, **offline.send_options(submission))
+        sent = client.sessions.invoice_send(session=session, xml=xml, **issue.send_options(submission))
     except KsefRateLimited:
         raise
     except KsefTransientError:
@@ -382,7 +382,9 @@ def send_round(
                 stop = True
                 break
             except KsefTransientError as exc:
-                failures = offline.transport_failed(company_id=company.pk)  # N in a row = KSeF unavailable
+                failures = availability.transport_failed(
+                    company_id=company.pk
+                )  # N in a row = KSeF unavailable
                 wait = state.backoff(max(submission.attempts, failures))
                 state.release(submission, token, status=S.PENDING, wait=wait, error=exc)
             except KsefRejected as exc:
@@ -394,7 +396,7 @@ def send_round(
             wait = state.backoff(1)
             state.pause(company, exc)
         else:  # KSeF (or the address configured for it) does not answer: wait longer each time in a row
-            wait = state.backoff(offline.transport_failed(company_id=company.pk))
+            wait = state.backoff(availability.transport_failed(company_id=company.pk))
         state.release_untried([row for row in rows if row.status == S.INFLIGHT], token, wait=wait)
         stop = True
     finally:

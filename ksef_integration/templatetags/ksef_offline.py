@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from invoices.models import KsefStatus
 from ksef_integration.models import KsefAvailability, OfflineCertificate, OfflineInvoice
-from ksef_integration.offline import services as offline
+from ksef_integration.offline.availability import outage_active
+from ksef_integration.offline.reminders import invoice_deadline, remaining_text
 
 register = template.Library()
 
@@ -36,7 +37,7 @@ def _readiness(membership: Any) -> dict[str, Any]:
         .select_related("invoice")
         .order_by("id")[:50]
     )
-    deadlines = [d for d in (offline.invoice_deadline(invoice=row.invoice) for row in waiting) if d and d.day]
+    deadlines = [d for d in (invoice_deadline(invoice=row.invoice) for row in waiting) if d and d.day]
     nearest = min(deadlines, key=lambda d: d.day) if deadlines else None  # type: ignore[arg-type, return-value]
     return {
         "membership": membership,
@@ -44,10 +45,10 @@ def _readiness(membership: Any) -> dict[str, Any]:
         "certificate": certificate,
         "certificate_valid": certificate is not None and certificate.is_valid_now,
         "unavailable_since": availability.unavailable_since if availability else None,
-        "outage": offline.outage_active(),
+        "outage": outage_active(),
         "waiting_count": len(waiting),
         "nearest": nearest,
-        "nearest_left": offline.remaining_text(nearest.remaining) if nearest and nearest.remaining else "",
+        "nearest_left": remaining_text(nearest.remaining) if nearest and nearest.remaining else "",
         "now": timezone.now(),
     }
 

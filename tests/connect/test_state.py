@@ -17,7 +17,7 @@ from accounts.models import Company
 from invoices import services as invoice_services
 from ksef_integration.encryption import secret_encrypt
 from ksef_integration.models import ConnectionStatus, KsefConnection, Submission
-from ksef_integration.offline import services as offline
+from ksef_integration.offline import availability
 from ksef_integration.sending.drain import company_send_due, submission_enqueue
 from tests.factories import active_connection
 from tests.invoices.factories import issue_data
@@ -48,11 +48,11 @@ def test_start_settings_and_the_email_agree_when_ksef_does_not_answer(
     assert _shown(alice_client) == ("KSeF: aktywne", "aktywne")
     with django_capture_on_commit_callbacks(execute=True):  # the e-mail is queued on commit
         for _attempt in range(3):  # KSEF_OFFLINE_FAILURES
-            offline.transport_failed(company_id=company_a.pk)
+            availability.transport_failed(company_id=company_a.pk)
     assert [m.subject for m in mail.outbox] == ["KSeF nie odpowiada"]
     assert _shown(alice_client) == ("KSeF: KSeF niedostępny", "KSeF niedostępny")
 
-    offline.availability_restored(company_id=company_a.pk)
+    availability.availability_restored(company_id=company_a.pk)
     assert _shown(alice_client) == ("KSeF: aktywne", "aktywne")
 
 

@@ -11,7 +11,7 @@ from accounts.models import Company
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from ksef_integration.models import OfflineCertificate
-from ksef_integration.offline import services as offline
+from ksef_integration.offline.certificate import offline_certificate_upload
 from ksef_simulator import services_core
 from tests.invoices.factories import issue_data
 from tests.sending import test_send_simulator
@@ -29,7 +29,7 @@ def issue_certificate(nip: str, *, kind: str = "Offline", key_type: str = "RSA")
 
 def upload_certificate(company: Company, *, key_type: str = "RSA") -> OfflineCertificate:
     certificate, key = issue_certificate(company.nip, key_type=key_type)
-    return offline.offline_certificate_upload(
+    return offline_certificate_upload(
         company=company, user=None, certificate_bytes=certificate, private_key_bytes=key, password=PASSWORD
     )
 

@@ -26,7 +26,9 @@ from ksef_integration.models import (
     Submission,
 )
 from ksef_integration.models import SubmissionStatus as S
-from ksef_integration.offline import services as offline
+from ksef_integration.offline.availability import availability_probe, unavailable_companies_probe
+from ksef_integration.offline.issue import CorrectionRefused, invoice_issue_offline, technical_correction
+from ksef_integration.offline.reminders import deadlines_notify, invoice_deadline
 from ksef_integration.sending import drain
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import SimInvoice
@@ -67,7 +69,7 @@ def test_offline24_chosen_on_wystaw_has_both_codes_a_deadline_and_is_delivered_a
     page = alice_client.get(
         reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
     ).content.decode()
-    deadline = offline.invoice_deadline(invoice=invoice)
+    deadline = invoice_deadline(invoice=invoice)
     assert deadline is not None
     assert deadline.day is not None
     assert deadline.day > invoice.issue_date
@@ -111,11 +113,11 @@ def test_ksef_unreachable_marks_the_connection_then_recovers_and_sends_what_wait
     assert [code.label for code in qr_codes(waiting)] == [LABEL_OFFLINE]
     detail = alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": waiting.uuid})).content
     assert "nie ma KODU II" in detail.decode()
-    assert not offline.availability_probe(company_id=company.pk)  # still down
+    assert not availability_probe(company_id=company.pk)  # still down
 
     config_update(unavailable=False)
     Submission.objects.update(next_attempt_at=timezone.now() + dt.timedelta(hours=1))  # deep in backoff
-    assert offline.unavailable_companies_probe() == 0
+    assert unavailable_companies_probe() == 0
     assert not KsefAvailability.objects.get(company=company).is_unavailable
     assert Submission.objects.filter(next_attempt_at__gt=timezone.now()).count() == 0  # due again
     drain.company_send_due(company_id=company.pk)
@@ -149,11 +151,11 @@ def test_an_announced_failure_recorded_in_admin_gives_invoices_its_mode_and_dead
     invoice = issue(connected.company)
     invoice.refresh_from_db()
     assert invoice.ksef_offline_mode == "awaryjny"
-    deadline = offline.invoice_deadline(invoice=invoice)
+    deadline = invoice_deadline(invoice=invoice)
     assert deadline is not None
     assert deadline.day is None  # the failure still lasts
     KsefOutage.objects.filter(pk=outage.pk).update(ends_at=now)
-    deadline = offline.invoice_deadline(invoice=invoice)
+    deadline = invoice_deadline(invoice=invoice)
     assert deadline is not None
     assert deadline.day is not None
     assert (deadline.day - timezone.localdate()).days >= 9  # 7 business days, at least one weekend
@@ -162,17 +164,17 @@ def test_an_announced_failure_recorded_in_admin_gives_invoices_its_mode_and_dead
 def test_the_owner_is_reminded_once_before_the_deadline_passes(connected: KsefConnection) -> None:
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     invoice = issue(connected.company, issue_date=yesterday, sale_date=yesterday, due_date=yesterday)
-    offline.invoice_issue_offline(invoice=invoice, mode="offline24", reason=OfflineInvoice.Reason.CHOSEN)
+    invoice_issue_offline(invoice=invoice, mode="offline24", reason=OfflineInvoice.Reason.CHOSEN)
     invoice.refresh_from_db()
-    deadline = offline.invoice_deadline(invoice=invoice)
+    deadline = invoice_deadline(invoice=invoice)
     assert deadline is not None
     assert deadline.ends_at is not None
     mail.outbox.clear()
-    assert offline.deadlines_notify(now=deadline.ends_at - dt.timedelta(days=3)) == 0
-    assert offline.deadlines_notify(now=deadline.ends_at - dt.timedelta(hours=5)) == 1
+    assert deadlines_notify(now=deadline.ends_at - dt.timedelta(days=3)) == 0
+    assert deadlines_notify(now=deadline.ends_at - dt.timedelta(hours=5)) == 1
     assert invoice.number in mail.outbox[-1].body
     assert mail.outbox[-1].to == ["alice@example.com"]
-    assert offline.deadlines_notify(now=deadline.ends_at - dt.timedelta(hours=4)) == 0  # once per deadline
+    assert deadlines_notify(now=deadline.ends_at - dt.timedelta(hours=4)) == 0  # once per deadline
 
 
 def test_a_technical_correction_resends_the_same_content_linked_to_the_rejected_file(
@@ -181,7 +183,7 @@ def test_a_technical_correction_resends_the_same_content_linked_to_the_rejected_
     company = connected.company
     upload_certificate(company)
     invoice = issue(company)
-    offline.invoice_issue_offline(invoice=invoice, mode="offline24", reason=OfflineInvoice.Reason.CHOSEN)
+    invoice_issue_offline(invoice=invoice, mode="offline24", reason=OfflineInvoice.Reason.CHOSEN)
     submission = Submission.objects.get(invoice=invoice)
     # A technically broken file (an element the schema does not know) is what KSeF receives first.
     assert submission.xml is not None
@@ -219,8 +221,8 @@ def test_a_technical_correction_resends_the_same_content_linked_to_the_rejected_
     assert check.ok
     assert check.invoice == held
     # Only once.
-    with pytest.raises(offline.CorrectionRefused):
-        offline.technical_correction(invoice=Invoice.objects.get(pk=invoice.pk), user=None)
+    with pytest.raises(CorrectionRefused):
+        technical_correction(invoice=Invoice.objects.get(pk=invoice.pk), user=None)
 
 
 def test_an_invoice_issued_without_a_connection_stays_online(alice_client: Any, company_a: Company) -> None:

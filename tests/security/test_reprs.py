@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from ksef_integration.connect import gateway
+from ksef_integration.connect import credentials, gateway
 from ksef_integration.ksef.auth import AuthTokens
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 from ksef_integration.ksef.secret import Secret
@@ -34,7 +34,7 @@ def carriers() -> list[tuple[object, list[str]]]:
             [ACCESS, REFRESH, "access-part", "refresh-part"],
         ),
         (
-            gateway.CertificateCredential(
+            credentials.CertificateCredential(
                 certificate_pem="-----BEGIN CERTIFICATE-----",
                 private_key_pkcs8=KEY,
                 serial="01",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Company
-from ksef_integration.connect.forms import MAX_CREDENTIAL_FILE
+from ksef_integration.connect.credentials import MAX_FILE_BYTES
 from ksef_integration.models import KsefConnection, OfflineCertificate
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def _nothing_stored(company: Company) -> bool:
 @pytest.mark.parametrize("which", ["certificate", "key"])
 @pytest.mark.parametrize(
     "size",
-    [MAX_CREDENTIAL_FILE + 1, settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1],  # to memory, and to a temp file
+    [MAX_FILE_BYTES + 1, settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1],  # to memory, and to a temp file
     ids=["64KB+1", "over-the-request-memory-limit"],
 )
 def test_an_oversized_file_is_refused_in_polish(
@@ -60,7 +60,7 @@ def test_a_file_of_exactly_64_kb_passes_the_size_check(
     alice_client: Any, company_a: Company, url: str
 ) -> None:
     # The limit is the boundary, not below it: this file is refused for what it is, not for its size.
-    response = _post(alice_client, url, certificate=b"A" * MAX_CREDENTIAL_FILE, key=PEM)
+    response = _post(alice_client, url, certificate=b"A" * MAX_FILE_BYTES, key=PEM)
     assert response.status_code == 200
     assert TOO_LARGE not in response.content.decode()
     assert _nothing_stored(company_a)
