@@ -42,7 +42,6 @@ each answer, to model people rather than ``wrk``; the stable figures are taken w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -57,15 +56,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    ROOT,
+    bench_database,
     free_port,
     gunicorn,
+    helper_run,
     manage,
+    pages_check,
     percentile,
-    postgres_url,
     redis_answers,
     server_environment,
-    throwaway_postgres,
 )
 
 CLIENTS = int(os.environ.get("BENCH_WEBLOAD_CLIENTS", "50"))
@@ -299,18 +298,8 @@ def _use_wrk() -> bool:
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
-def _helper(env: dict[str, str], mode: str, stdin: str = "", timeout: float = 1800) -> Any:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), mode],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"bench_webload {mode} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
 def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
-    result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+    result = helper_run(__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
     latencies = result["latencies"]
     if result["errors"]:
         _say(f"e.g. {result['samples']}")
@@ -321,40 +310,22 @@ def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
     }  # fmt: skip
 
 
-def _check_pages(base: str, paths: dict[str, str], cookie_name: str, cookie: str, number_marker: str) -> None:
-    import requests
-
+def _expected(paths: dict[str, str], number_marker: str) -> dict[str, bytes]:
+    """What each page must show before the load starts."""
     markers = {
         "list": b"doc-card__party",
         "invoice": number_marker.encode(),
         "pdf": b"%PDF",
         "settings": b"KSeF",
     }
-    for page, path in paths.items():
-        response = requests.get(
-            f"{base}{path}", cookies={cookie_name: cookie}, timeout=60, allow_redirects=False
-        )
-        if response.status_code != 200 or markers.get(page, b"") not in response.content:
-            raise RuntimeError(f"{path} answered {response.status_code} without the expected content")
-
-
-@contextlib.contextmanager
-def _database(workdir: Path) -> Any:
-    server = postgres_url()
-    if server is None:
-        _say("PostgreSQL does not answer: a temporary SQLite file (figures not comparable with PostgreSQL)")
-        yield f"sqlite:///{workdir / 'webload.sqlite3'}"
-        return
-    with throwaway_postgres(server, "ksef_load_web") as url:
-        _say(f"a throwaway PostgreSQL database ({url.rsplit('/', 1)[-1]})")
-        yield url
+    return {path: markers.get(page, b"") for page, path in paths.items()}
 
 
 def run() -> dict[str, float]:
     wanted = [p for p in os.environ.get("BENCH_WEBLOAD_PAGES", ",".join(PAGES)).split(",") if p]
     workdir = Path(tempfile.mkdtemp(prefix="ksef-webload-"))
     try:
-        with _database(workdir) as database_url:
+        with bench_database(workdir, "web", _say) as database_url:
             port = free_port()
             extra = {"KSEF_API_URL": f"http://127.0.0.1:{port}/ksef-sim/v2", "ALLOWED_HOSTS": "127.0.0.1"}
             if redis_answers(REDIS_URL):
@@ -369,7 +340,7 @@ def run() -> dict[str, float]:
             _say(f"gunicorn: {WORKERS} {kind}; {CLIENTS} clients")
             with gunicorn(env, workdir, port=port, workers=WORKERS, threads=THREADS) as base:
                 started = time.perf_counter()
-                data = _helper({**env, "BENCH_WEBLOAD_CLIENTS": str(CLIENTS)}, "setup")
+                data = helper_run(__file__, {**env, "BENCH_WEBLOAD_CLIENTS": str(CLIENTS)}, "setup")
                 _say(f"{INVOICES} invoices, {CLIENTS} sessions: {time.perf_counter() - started:.0f} s")
                 invoice = data["invoice"]
                 paths = {
@@ -380,7 +351,7 @@ def run() -> dict[str, float]:
                     "connect": "/uslugi-dodatkowe/ksef/token/",
                 }
                 paths = {page: path for page, path in paths.items() if page in wanted}
-                _check_pages(base, paths, data["cookie_name"], data["cookies"][0], data["number"])
+                pages_check(base, {data["cookie_name"]: data["cookies"][0]}, _expected(paths, data["number"]))
                 use_wrk = _use_wrk()
                 _say(f"load generator: {'wrk' if use_wrk else 'Python (asyncio)'}")
                 figures: dict[str, float] = {"web_generator_wrk": int(use_wrk)}

@@ -32,16 +32,13 @@ Knobs (environment): ``BENCH_WEBMIX_USERS`` (200), ``BENCH_WEBMIX_THINK_S`` (1.0
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +46,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    ROOT,
+    bench_database,
     free_port,
     gunicorn,
+    helper_run,
     manage,
+    pages_check,
     percentile,
-    postgres_url,
     redis_answers,
     server_environment,
-    throwaway_postgres,
 )
 
 USERS = int(os.environ.get("BENCH_WEBMIX_USERS", "200"))
@@ -257,22 +254,10 @@ def load_main() -> None:
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
-def _helper(env: dict[str, str], mode: str, stdin: str = "", timeout: float = 1800) -> Any:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), mode],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"bench_webmix {mode} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
-def _check_pages(base: str, data: dict[str, Any]) -> None:
-    """Every page answers 200 with its content before the load, so that errors cannot pass as speed."""
-    import requests
-
+def _expected(data: dict[str, Any]) -> dict[str, bytes]:
+    """What each page of the mix must show before the load starts."""
     invoice = data["invoices"][0]
-    expected = {
+    return {
         "/dokumenty/": b"doc-card__party",
         f"/dokumenty/{invoice}/": invoice.encode(),
         "/dokumenty/wystaw/": b"<form",
@@ -281,29 +266,12 @@ def _check_pages(base: str, data: dict[str, Any]) -> None:
         "/ustawienia/ksef/": b"KSeF",
         "/": b"<html",
     }
-    cookies = {data["cookie_name"]: data["cookies"][-1]}
-    for path, marker in expected.items():
-        response = requests.get(f"{base}{path}", cookies=cookies, timeout=60, allow_redirects=False)
-        if response.status_code != 200 or marker not in response.content:
-            raise RuntimeError(f"{path} answered {response.status_code} without the expected content")
-
-
-@contextlib.contextmanager
-def _database(workdir: Path) -> Iterator[str]:
-    server = postgres_url()
-    if server is None:
-        _say("PostgreSQL does not answer: a temporary SQLite file (figures not comparable with PostgreSQL)")
-        yield f"sqlite:///{workdir / 'webmix.sqlite3'}"
-        return
-    with throwaway_postgres(server, "ksef_load_mix") as url:
-        _say(f"a throwaway PostgreSQL database ({url.rsplit('/', 1)[-1]})")
-        yield url
 
 
 def run() -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="ksef-webmix-"))
     try:
-        with _database(workdir) as database_url:
+        with bench_database(workdir, "mix", _say) as database_url:
             port = free_port()
             extra = {"KSEF_API_URL": f"http://127.0.0.1:{port}/ksef-sim/v2", "ALLOWED_HOSTS": "127.0.0.1"}
             if redis_answers(REDIS_URL):
@@ -316,15 +284,15 @@ def run() -> dict[str, float]:
             _say(f"gunicorn: {WORKERS} sync workers; {USERS} users, think time {THINK_S} s, open loop")
             with gunicorn(env, workdir, port=port, workers=WORKERS, threads=1) as base:
                 started = time.perf_counter()
-                data = _helper(env, "setup")
+                data = helper_run(__file__, env, "setup")
                 _say(f"{INVOICES} invoices, {USERS} sessions: {time.perf_counter() - started:.0f} s")
-                _check_pages(base, data)
+                pages_check(base, {data["cookie_name"]: data["cookies"][-1]}, _expected(data))
                 cfg = {
                     "host": "127.0.0.1", "port": port, "cookie_name": data["cookie_name"],
                     "cookies": data["cookies"], "invoices": data["invoices"], "think_s": THINK_S,
                     "warmup": WARMUP, "seconds": SECONDS, "seed": 17,
                 }  # fmt: skip
-                result = _helper(env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+                result = helper_run(__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
                 if result["errors"]:
                     log = (workdir / "gunicorn.log").read_text(errors="replace")
                     _say(f"the server's log ends with:\n{log[-4000:]}")

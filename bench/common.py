@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import math
 import os
 import random
@@ -277,3 +278,37 @@ def stop_on_sigterm(signum: int, _frame: object) -> None:
     """``kill``/``timeout`` end a long bench like Ctrl+C, so that its ``finally`` blocks clean up (the
     worker, gunicorn, the throwaway database)."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def helper_run(script: str, env: dict[str, str], mode: str, stdin: str = "", timeout: float = 1800) -> Any:
+    """Run ``python <script> <mode>`` (a bench's setup or load process) and read the JSON it prints."""
+    done = subprocess.run(
+        [sys.executable, script, mode],
+        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(script).stem} {mode} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def pages_check(base: str, cookies: dict[str, str], expected: dict[str, bytes]) -> None:
+    """Every page answers 200 with its content before the load, so that errors cannot pass as speed."""
+    import requests
+
+    for path, marker in expected.items():
+        response = requests.get(f"{base}{path}", cookies=cookies, timeout=60, allow_redirects=False)
+        if response.status_code != 200 or marker not in response.content:
+            raise RuntimeError(f"{path} answered {response.status_code} without the expected content")
+
+
+@contextlib.contextmanager
+def bench_database(workdir: Path, name: str, say: Callable[[str], None]) -> Iterator[str]:
+    """A throwaway PostgreSQL database for a web bench, or a temporary SQLite file without PostgreSQL."""
+    server = postgres_url()
+    if server is None:
+        say("PostgreSQL does not answer: a temporary SQLite file (figures not comparable with PostgreSQL)")
+        yield f"sqlite:///{workdir / (name + '.sqlite3')}"
+        return
+    with throwaway_postgres(server, f"ksef_load_{name}") as url:
+        say(f"a throwaway PostgreSQL database ({url.rsplit('/', 1)[-1]})")
+        yield url

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -80,20 +80,18 @@ def connection_connect_token(*, company: Company, user: User, raw_token: str) ->
         raise _failed(company, user, exc) from None
     if token.context_nip != company.nip:
         raise _failed(company, user, errors.other_nip(token.context.value, company.nip))
-    with _conversation(company):
-        try:
-            login = gateway.token_login(token=token, nip=company.nip)
-        except errors.ConnectError as exc:
-            raise _failed(company, user, exc) from None
-        _require_invoice_permissions(company, user, login.permissions)
-        with transaction.atomic():
-            connection = _connection_for_update(company)
-            _reset_credentials(connection)
-            connection.method = AuthMethod.TOKEN
-            connection.token_ciphertext = secret_encrypt(token.secret.reveal())
-            connection.token_last4 = token.last4
-            connection.token_reference = token.reference_number
-            return _activate(connection, user, login, label=f"token ••••{token.last4}")
+
+    def store(connection: KsefConnection) -> None:
+        connection.method = AuthMethod.TOKEN
+        connection.token_ciphertext = secret_encrypt(token.secret)
+        connection.token_last4 = token.last4
+        connection.token_reference = token.reference_number
+
+    return _connect(
+        company, user,
+        login=lambda: gateway.token_login(token=token, nip=company.nip),
+        store=store, label=f"token ••••{token.last4}",
+    )  # fmt: skip
 
 
 @sensitive_variables()
@@ -110,22 +108,44 @@ def connection_connect_certificate(
             raise errors.certificate_other_nip(credential.nip, company.nip)
     except errors.ConnectError as exc:
         raise _failed(company, user, exc) from None
+
+    def store(connection: KsefConnection) -> None:
+        connection.method = AuthMethod.CERTIFICATE
+        connection.certificate_pem = credential.certificate_pem
+        connection.private_key_ciphertext = secret_encrypt(credential.private_key_pkcs8)
+        connection.certificate_serial = credential.serial
+        connection.certificate_valid_from = credential.valid_from
+        connection.certificate_valid_to = credential.valid_to
+
+    return _connect(
+        company, user,
+        login=lambda: gateway.certificate_login(credential=credential, nip=company.nip),
+        store=store, label=f"certyfikat {credential.serial}",
+    )  # fmt: skip
+
+
+@sensitive_variables()
+def _connect(
+    company: Company,
+    user: User,
+    *,
+    login: Callable[[], gateway.Login],
+    store: Callable[[KsefConnection], None],
+    label: str,
+) -> ConnectResult:
+    """Log in with a new credential under the company's lock; only when KSeF accepted it (with the
+    permissions to send or import) is the credential stored, replacing whatever was there."""
     with _conversation(company):
         try:
-            login = gateway.certificate_login(credential=credential, nip=company.nip)
+            session = login()
         except errors.ConnectError as exc:
             raise _failed(company, user, exc) from None
-        _require_invoice_permissions(company, user, login.permissions)
+        _require_invoice_permissions(company, user, session.permissions)
         with transaction.atomic():
             connection = _connection_for_update(company)
             _reset_credentials(connection)
-            connection.method = AuthMethod.CERTIFICATE
-            connection.certificate_pem = credential.certificate_pem
-            connection.private_key_ciphertext = secret_encrypt(credential.private_key_pkcs8)
-            connection.certificate_serial = credential.serial
-            connection.certificate_valid_from = credential.valid_from
-            connection.certificate_valid_to = credential.valid_to
-            return _activate(connection, user, login, label=f"certyfikat {credential.serial}")
+            store(connection)
+            return _activate(connection, user, session, label=label)
 
 
 def _connection_for_update(company: Company) -> KsefConnection:

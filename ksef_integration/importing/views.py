@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
 from ksef_integration.connect import selectors
+from ksef_integration.downloads import xml_attachment
 from ksef_integration.importing.digest import digest_subscribed, digest_subscription_set
 from ksef_integration.importing.mapping import failure_retry
 from ksef_integration.importing.services import import_enqueue_on_commit
@@ -37,10 +38,7 @@ def import_failure_xml(
     failure = _failure_or_404(membership, failure_uuid)  # first: another company's row is a 404 always
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in failure.ksef_number)
-    response = HttpResponse(bytes(failure.xml), content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
-    return response
+    return xml_attachment(bytes(failure.xml), name=failure.ksef_number)
 
 
 @require_POST

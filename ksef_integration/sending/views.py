@@ -5,6 +5,7 @@ file and UPO. Owners and accountants send; other companies' invoices are 404."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -14,9 +15,10 @@ from django.utils.translation import ngettext
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
-from invoices.models import Direction, KsefStatus
+from invoices.models import Direction, Invoice, KsefStatus
 from invoices.selectors import invoice_get_for_company_or_404
 from ksef_integration.connect import selectors
+from ksef_integration.downloads import xml_attachment
 from ksef_integration.models import ImportFailure
 from ksef_integration.sending import drain
 from ksef_integration.sending.display import invoice_upo_bytes, invoice_xml_bytes
@@ -122,29 +124,27 @@ def unsent_banner(request: HttpRequest, *, membership: Membership) -> HttpRespon
 @company_required()
 def invoice_xml(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     """The invoice's FA(3) file: the original KSeF gave us (imported), else the one the portal sent."""
-    invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])
-    xml = invoice_xml_bytes(invoice)
-    if xml is None:
-        raise Http404
-    return _xml_attachment(xml, name=invoice.ksef_number or invoice.number)
-
-
-def _xml_attachment(body: bytes, *, name: str) -> HttpResponse:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
-    response = HttpResponse(body, content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{safe}.xml"'
-    return response
+    return _download(request, membership, invoice_uuid, invoice_xml_bytes, prefix="")
 
 
 @company_required()
 def invoice_upo(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     """The UPO (Urzędowe Poświadczenie Odbioru) KSeF gave for the invoice, as KSeF wrote it."""
+    return _download(request, membership, invoice_uuid, invoice_upo_bytes, prefix="UPO_")
+
+
+def _download(
+    request: HttpRequest,
+    membership: Membership,
+    invoice_uuid: uuid.UUID,
+    content: Callable[[Invoice], bytes | None],
+    *,
+    prefix: str,
+) -> HttpResponse:
     invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    upo = invoice_upo_bytes(invoice)
-    if upo is None:
+    body = content(invoice)
+    if body is None:
         raise Http404
-    return _xml_attachment(upo, name=f"UPO_{invoice.ksef_number or invoice.number}")
+    return xml_attachment(body, name=f"{prefix}{invoice.ksef_number or invoice.number}")
