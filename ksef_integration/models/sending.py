@@ -57,7 +57,7 @@ class Submission(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # When the owners were told the invoice is stuck (once per queuing; see services/send_alerts.py).
+    # When the owners were told the invoice is stuck (once per queuing; see sending/alerts.py).
     stuck_notified_at = models.DateTimeField(_("owners told it is stuck at"), null=True, blank=True)
 
     class Meta:

@@ -68,7 +68,7 @@ def submissions_stuck(*, now: dt.datetime | None = None) -> Any:
     """Open submissions queued before the threshold whose owners have not been told since that queuing.
 
     Invoices issued offline are left out: they wait for KSeF on purpose, and their owners are warned
-    against their legal deadline instead (``services.offline.deadlines_notify``)."""
+    against their legal deadline instead (``offline.reminders.deadlines_notify``)."""
     now = now or timezone.now()
     return (
         Submission.objects.filter(status__in=OPEN_STATUSES, invoice__ksef_offline_mode="")

@@ -18,7 +18,7 @@ def ksef_connection_state(company: Company) -> ConnectionState:
 
 @register.simple_tag
 def ksef_unsent_count(company: Company) -> int:
-    """How many issued sales invoices are on no way to KSeF (see ``services.send.unsent_invoices``)."""
+    """How many issued sales invoices are on no way to KSeF (see ``sending.drain.unsent_invoices``)."""
     from ksef_integration.sending.drain import unsent_invoices
 
     return int(unsent_invoices(company_id=company.pk).count())
