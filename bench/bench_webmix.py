@@ -80,7 +80,7 @@ def _say(message: str) -> None:
 def _imported_purchases(company: Any, count: int) -> list[str]:
     """``count`` purchase invoices imported as KSeF gives them (FA(3) XML); their uuids."""
     from invoices.models import Invoice
-    from ksef_integration.fa3_import import window_import
+    from ksef_integration.importing.mapping import window_import
     from ksef_integration.models import SubjectType
     from tests.importing.fa3_docs import faktura
 
@@ -114,7 +114,7 @@ def setup_main() -> None:
     from bench.common import invoices_bulk_build
     from invoices import services as invoice_services
     from ksef_integration.models import KsefConnection
-    from ksef_integration.services.connection import connection_connect_token
+    from ksef_integration.connect.services import connection_connect_token
     from ksef_simulator import services_core
     from ksef_simulator.conf import config_update
     from tests.factories import MembershipFactory

@@ -70,14 +70,14 @@ def test_the_scan_catches_a_secret_on_a_page_and_in_a_log(
     before = len(leaks.LEAKS)
     Company.objects.filter(pk=company_a.pk).update(name=planted)  # a page that shows it
     assert alice_client.get("/ustawienia/firma/").status_code == 200
-    logging.getLogger("ksef_integration.services").debug("sending with token %s", planted)
+    logging.getLogger("ksef_integration.sending.drain").debug("sending with token %s", planted)
     try:
         raise ValueError(f"cannot use {planted}")
     except ValueError:
         logging.getLogger("ksef_integration").exception("failed")
     caught = leaks.LEAKS[before:]
     assert any("the page GET /ustawienia/firma/" in line for line in caught), caught
-    assert any("ksef_integration.services" in line for line in caught), caught
+    assert any("ksef_integration.sending.drain" in line for line in caught), caught
     assert sum("log record" in line for line in caught) == 2
 
 
