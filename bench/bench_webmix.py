@@ -113,8 +113,8 @@ def setup_main() -> None:
     from accounts.models import Role
     from bench.common import invoices_bulk_build
     from invoices import services as invoice_services
-    from ksef_integration.models import KsefConnection
     from ksef_integration.connect.services import connection_connect_token
+    from ksef_integration.models import KsefConnection
     from ksef_simulator import services_core
     from ksef_simulator.conf import config_update
     from tests.factories import MembershipFactory
