@@ -312,3 +312,13 @@ def bench_database(workdir: Path, name: str, say: Callable[[str], None]) -> Iter
     with throwaway_postgres(server, f"ksef_load_{name}") as url:
         say(f"a throwaway PostgreSQL database ({url.rsplit('/', 1)[-1]})")
         yield url
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
+    """Whether ``predicate`` became true within ``timeout`` seconds (asked every ``interval``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

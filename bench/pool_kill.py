@@ -51,12 +51,14 @@ from bench.common import (
     gunicorn,
     manage,
     postgres_url,
+    processes_below,
     queue_forget,
     redis_answers,
     server_environment,
     stop_on_sigterm,
     stop_process_group,
     throwaway_postgres,
+    wait_until,
 )
 
 MODE = os.environ.get("POOL_KILL_MODE", "busy")
@@ -82,24 +84,6 @@ def procfile_lines() -> dict[str, str]:
         if command and name.strip() != "web":
             lines[name.strip()] = command.strip()
     return lines
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def rss_kb(pids: list[int]) -> int:
@@ -139,15 +123,6 @@ def _accepted(company: Any) -> Any:
     from ksef_integration.models import Submission, SubmissionStatus
 
     return Submission.objects.filter(company=company, status=SubmissionStatus.ACCEPTED)
-
-
-def _wait(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def _pool_pids(app: Any, timeout: float = 5) -> tuple[list[int], dict[int, str]]:
@@ -199,20 +174,20 @@ def run(
     figures: dict[str, float] = {}
     peak_rss = 0
     try:
-        if not _wait(lambda: b"ready." in log_path.read_bytes() or proc.poll() is not None, 90):
+        if not wait_until(lambda: b"ready." in log_path.read_bytes() or proc.poll() is not None, 90):
             raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
         for _ in range(10):
             _issue(company)
-        if not _wait(lambda: _accepted(company).count() == 10, 90):
+        if not wait_until(lambda: _accepted(company).count() == 10, 90):
             raise RuntimeError("warm-up did not finish:\n" + log_path.read_text()[-3000:])
-        peak_rss = rss_kb([proc.pid, *descendants(proc.pid)])
+        peak_rss = rss_kb([proc.pid, *processes_below(proc.pid)])
         pids, busy = _pool_pids(app)
-        others = set(descendants(proc.pid)) - set(pids)  # the shell's exec'd worker, beat (--beat)
-        _say(f"worker {proc.pid}: processes {sorted(descendants(proc.pid))}, pool {pids}")
+        others = set(processes_below(proc.pid)) - set(pids)  # the shell's exec'd worker, beat (--beat)
+        _say(f"worker {proc.pid}: processes {sorted(processes_below(proc.pid))}, pool {pids}")
         if MODE == "busy":
             rule = fault_arm(pattern="sessions.online.send", action="hang", seconds=HANG_S)
             _issue(company)
-            if not _wait(lambda: not FaultRule.objects.filter(pk=rule.pk).exists(), 30, 0.05):
+            if not wait_until(lambda: not FaultRule.objects.filter(pk=rule.pk).exists(), 30, 0.05):
                 raise RuntimeError("the send never reached KSeF:\n" + log_path.read_text()[-3000:])
             time.sleep(0.3)  # the send is inside KSeF, the pool process waits for its answer
             pids, busy = _pool_pids(app)
@@ -242,7 +217,7 @@ def run(
                 progress, last_progress = count, now
             max_gap = max(max_gap, now - last_progress)
             if now >= next_kill:
-                pool = [p for p in descendants(proc.pid) if p not in others]
+                pool = [p for p in processes_below(proc.pid) if p not in others]
                 with contextlib.suppress(Exception):
                     pool = _pool_pids(app, timeout=2)[0] or pool
                 if pool:
@@ -259,7 +234,7 @@ def run(
                 resume_s = now - killed_at
                 _say(f"an invoice issued after the kill was accepted {resume_s:.1f} s after it")
             if now >= next_report:
-                peak_rss = max(peak_rss, rss_kb([proc.pid, *descendants(proc.pid)]))
+                peak_rss = max(peak_rss, rss_kb([proc.pid, *processes_below(proc.pid)]))
                 new = _accepted(company).exclude(pk__in=accepted_before).count()
                 _say(f"+{now - killed_at:.0f} s: accepted since the kill {new}, issued {len(issued_after)}")
                 next_report += 15
@@ -275,7 +250,7 @@ def run(
         figures["pool_kill_child_death_logged"] = int(f"pid:{victim} exited" in after)
         faults_clear()
         open_rows = Submission.objects.filter(company=company).exclude(status__in=FINAL_STATUSES)
-        drained = _wait(lambda: not open_rows.exists(), 120, 1)
+        drained = wait_until(lambda: not open_rows.exists(), 120, 1)
         held = SimInvoice.objects.filter(context_nip=company.nip, status_code=200)
         groups = held.values("invoice_number").annotate(n=Count("id")).filter(n__gt=1)
         issued = set(Invoice.objects.filter(company=company).values_list("number", flat=True))
