@@ -1,4 +1,5 @@
-"""Services of the simulator's core: who holds which permissions, KSeF tokens and KSeF certificates.
+"""Services of the simulator's core: who holds which permissions, KSeF tokens, and the Certyfikaty page's
+KSeF certificates (issued through ``services_certificates``).
 
 Plain keyword-only functions: the API views and the simulator's web pages both call them.
 """
@@ -12,23 +13,14 @@ import secrets
 from collections.abc import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.db import transaction
 
-from ksef_simulator import ids
+from ksef_simulator import ids, services_certificates
 from ksef_simulator.conf import get_config
-from ksef_simulator.models import (
-    CertificateAuthority,
-    IssuedCertificate,
-    KsefToken,
-    SimGrant,
-    SimPerson,
-    SimSubject,
-)
-from ksef_simulator.responses import now_utc
+from ksef_simulator.models import IssuedCertificate, KsefToken, SimGrant, SimPerson, SimSubject
+from ksef_simulator.responses import ApiError, now_utc
 
 # The Owner role: everything except VatUeManage (ksef-api.md §16). EnforcementOperations belongs to
 # bailiffs and enforcement authorities, PefInvoiceWrite to Peppol providers, so neither comes with it.
@@ -189,146 +181,51 @@ def token_mark_revoked(token: KsefToken) -> None:
     token.save(update_fields=["status", "revoked_at"])
 
 
-# --- KSeF certificates ---------------------------------------------------------------------------
-
-CA_VALIDITY = dt.timedelta(days=10 * 365)
-CERTIFICATE_VALIDITY = dt.timedelta(days=2 * 365)
-
-
-def _ca() -> CertificateAuthority:
-    with transaction.atomic():
-        authority = CertificateAuthority.objects.select_for_update().order_by("pk").first()
-        if authority is not None:
-            return authority
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Symulator KSeF"),
-                x509.NameAttribute(NameOID.COMMON_NAME, "KSeF CA (symulator)"),
-            ]
-        )
-        start = now_utc() - dt.timedelta(days=1)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + CA_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
-        return CertificateAuthority.objects.create(
-            private_key_pem=key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode(),
-            certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        )
-
-
-def ca_certificate() -> x509.Certificate:
-    """The simulator's "KSeF CA" certificate (created on first use)."""
-    return x509.load_der_x509_certificate(bytes(_ca().certificate_der))
-
-
-def is_issued_by_ksef_ca(certificate: x509.Certificate) -> bool:
-    try:
-        certificate.verify_directly_issued_by(ca_certificate())
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return IssuedCertificate.objects.filter(
-        serial_number=format(certificate.serial_number, "X"), revoked_at__isnull=True
-    ).exists()
-
-
-def _key_usage(kind: str) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=kind == "Authentication",
-        content_commitment=kind == "Offline",
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+# --- KSeF certificates (the Certyfikaty page) -------------------------------------------------------
 
 
 def certificate_issue(*, nip: str, kind: str, key_type: str, password: str) -> tuple[str, str, str]:
     """Issue a KSeF certificate for a seal of ``nip``: ``(certificate PEM, encrypted key PEM, serial)``.
 
-    The subject carries ``organizationIdentifier=VATPL-<NIP>``, O, CN and C=PL; the key is encrypted
-    with ``password``. The XAdES login accepts it, also with ``verifyCertificateChain=true``.
+    What Aplikacja Podatnika does for its user: generate the key, build the CSR from the seal's data
+    (``organizationIdentifier=VATPL-<NIP>``, O, CN, C=PL) and enroll it as ``POST /certificates/enrollments``
+    does (same checks, limits and issuing), processed at once. The key is encrypted with ``password``.
     """
-    if kind not in ("Authentication", "Offline") or key_type not in ("RSA", "EC"):
+    if kind not in services_certificates.KINDS or key_type not in ("RSA", "EC"):
         raise CoreError(21405, "Nieprawidłowy typ certyfikatu lub klucza.")
     if not password:
         raise CoreError(21405, "Hasło do klucza prywatnego jest wymagane.")
-    authority = _ca()
-    ca_key = serialization.load_pem_private_key(authority.private_key_pem.encode(), password=None)
-    if not isinstance(ca_key, rsa.RSAPrivateKey):
-        raise CoreError(500, "KSeF CA key is not RSA")
-    issuer = x509.load_der_x509_certificate(bytes(authority.certificate_der))
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if key_type == "RSA"
         else ec.generate_private_key(ec.SECP256R1())
     )
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"VATPL-{nip}"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"Podmiot {nip}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Podmiot {nip} ({kind})"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-        ]
-    )
-    start = now_utc() - dt.timedelta(minutes=5)
-    serial = x509.random_serial_number()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(start)
-        .not_valid_after(start + CERTIFICATE_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(kind), critical=True)
-    )
-    if kind == "Authentication":
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+    data = {
+        "organizationIdentifier": f"VATPL-{nip}",
+        "organizationName": f"Podmiot {nip}",
+        "commonName": f"Podmiot {nip} ({kind})",
+        "countryName": "PL",
+    }
+    subject = x509.Name([x509.NameAttribute(services_certificates.oid_of(k), v) for k, v in data.items()])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    caller = services_certificates.Caller(subject_type="Nip", subject_value=nip, certificate_subject=data)
+    try:
+        enrollment = services_certificates.enrollment_submit(
+            caller=caller,
+            name=f"Aplikacja Podatnika {kind}",
+            kind=kind,
+            csr_der=csr.public_bytes(serialization.Encoding.DER),
         )
-    certificate = builder.sign(ca_key, hashes.SHA256())
-    serial_hex = format(serial, "X")
-    IssuedCertificate.objects.create(
-        serial_number=serial_hex,
-        nip=nip,
-        kind=kind,
-        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        valid_from=start,
-        valid_to=start + CERTIFICATE_VALIDITY,
-    )
+        done = services_certificates.enrollment_process_now(enrollment)
+    except ApiError as exc:
+        raise CoreError(exc.code or exc.status, exc.description) from exc
+    if done.outcome_code != 200:
+        raise CoreError(25007, "; ".join(done.outcome_details) or "Wniosek odrzucony.")
+    row = IssuedCertificate.objects.get(serial_number=done.certificate_serial)
+    certificate = x509.load_der_x509_certificate(bytes(row.certificate_der))
     encrypted_key = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(password.encode()),
     ).decode()
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), encrypted_key, serial_hex
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), encrypted_key, row.serial_number

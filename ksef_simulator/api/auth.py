@@ -16,13 +16,14 @@ from cryptography import x509
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ksef_simulator import ids, keys, security, services_core, xades
+from ksef_simulator import ids, keys, security, services_certificates, services_core, xades
 from ksef_simulator.conf import get_config
 from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import (
     AuthChallenge,
     AuthOperation,
     BlockedContext,
+    IssuedCertificate,
     KsefToken,
     SimPerson,
     SimulatorKey,
@@ -62,6 +63,7 @@ class Login:
     subject_value: str = ""
     method: tuple[str, str, str, str] = ("Token", "Token", "token.ksef", "Token KSeF")
     ksef_token: KsefToken | None = None
+    certificate_subject: dict[str, str] = field(default_factory=dict)  # what enrollment data will return
     allowed_ips: dict[str, Any] = field(default_factory=dict)
     failure: tuple[int, str] | None = None  # (450 or 460, detail) found while checking the credentials
 
@@ -171,6 +173,7 @@ def _start(request: HttpRequest, login: Login) -> HttpResponse:
         method_category=login.method[1],
         method_code=login.method[2],
         method_display_name=login.method[3],
+        certificate_subject=login.certificate_subject,
         ksef_token_reference=login.ksef_token.reference_number if login.ksef_token else "",
         outcome_code=code,
         outcome_details=details,
@@ -246,17 +249,23 @@ def ksef_token(request: HttpRequest) -> HttpResponse:
 # --- XAdES login ---------------------------------------------------------------------------------
 
 
-def _certificate_failure(certificate: x509.Certificate, *, verify_chain: bool, ours: bool) -> str | None:
+def _certificate_failure(
+    certificate: x509.Certificate, *, verify_chain: bool, ours: IssuedCertificate | None
+) -> str | None:
     now = now_utc()
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         return "Nieważny certyfikat"
+    if ours is not None:  # revoked, or its validity shortened (PUT /testdata/certificates/{serial})
+        problem = services_certificates.certificate_problem(ours, now=now)
+        if problem is not None:
+            return problem
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not usage.digital_signature:
         return "Niepoprawny certyfikat"  # e.g. an Offline KSeF certificate (nonRepudiation only)
-    if verify_chain and not ours:
+    if verify_chain and ours is None:
         return "Niezaufany łańcuch certyfikatów"
     return None
 
@@ -274,14 +283,21 @@ def xades_signature(request: HttpRequest) -> HttpResponse:
         raise bad_request(21117, "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.")
     certificate = document.certificate
     assert certificate is not None  # noqa: S101 (parse_and_verify always sets it)
-    subject_type, subject_value = xades.certificate_identity(certificate, document.subject_identifier_type)
-    ours = services_core.is_issued_by_ksef_ca(certificate)
+    ours = services_certificates.issued_certificate_find(certificate)
+    if ours is not None and document.subject_identifier_type == "certificateSubject":
+        # A KSeF certificate carries the identity it was issued to (a NIP, a PESEL or a fingerprint).
+        subject_type, subject_value = ours.subject_type, ours.subject_value
+    else:
+        subject_type, subject_value = xades.certificate_identity(
+            certificate, document.subject_identifier_type
+        )
     login = Login(
         context_type=document.context_type,
         context_value=document.context_value,
         subject_type=subject_type,
         subject_value=subject_value,
-        method=xades.certificate_method(certificate, issued_by_ksef=ours),
+        method=xades.certificate_method(certificate, issued_by_ksef=ours is not None),
+        certificate_subject=services_certificates.enrollment_data_of(certificate),
         allowed_ips=document.allowed_ips,
     )
     problem = _certificate_failure(certificate, verify_chain=verify_chain, ours=ours)
@@ -289,7 +305,10 @@ def xades_signature(request: HttpRequest) -> HttpResponse:
         login.failure = (460, problem)
     elif not usable:
         login.failure = (450, "Nieprawidłowe wyzwanie autoryzacyjne")
-    return _start(request, login)
+    response = _start(request, login)
+    if ours is not None and login.failure is None:
+        services_certificates.certificate_mark_used(ours)
+    return response
 
 
 # --- status, redeem, refresh ---------------------------------------------------------------------

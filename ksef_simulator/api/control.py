@@ -7,7 +7,8 @@ Scripts (the benches) send ``Authorization: Bearer`` with ``KSEF_SIMULATOR_CONTR
 
 - ``GET /ksef-sim/control/config`` → the knobs; ``POST`` the same shape (any subset) to change them:
   ``{"unavailable": bool, "authDelayMs", "tokenActivationDelayMs", "invoiceProcessingDelayMs",
-  "permanentStorageLagMs", "hwmLagMs": int, "rateLimitProfile": "default" | "off"}``.
+  "permanentStorageLagMs", "hwmLagMs", "certificateEnrollmentDelayMs": int,
+  "rateLimitProfile": "default" | "off"}``.
 - ``GET /ksef-sim/control/faults`` lists armed faults; ``POST`` arms one
   ``{"pattern": "sessions.online.*", "action": "429"|"500"|"503"|"hang"|"drop", "count": 1, "seconds": 0}``
   (see ``ksef_simulator.faults``); ``DELETE`` disarms all.
@@ -35,6 +36,7 @@ from ksef_simulator.models import FaultRule, SimulatorConfig
 _MS_FIELDS = {
     "authDelayMs": "auth_delay",
     "tokenActivationDelayMs": "token_activation_delay",
+    "certificateEnrollmentDelayMs": "certificate_enrollment_delay",
     "invoiceProcessingDelayMs": "invoice_processing_delay",
     "permanentStorageLagMs": "permanent_storage_lag",
     "hwmLagMs": "hwm_lag",

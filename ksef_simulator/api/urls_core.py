@@ -1,8 +1,9 @@
-"""Routes of the core: keys, auth, KSeF tokens, limits and test data (literal paths before parameters)."""
+"""Routes of the core: keys, auth, KSeF tokens, certificates, limits and test data (literal paths before
+parameters)."""
 
 from django.urls import path
 
-from ksef_simulator.api import auth, limits, security_keys, testdata, tokens
+from ksef_simulator.api import auth, certificates, limits, security_keys, testdata, tokens
 
 urlpatterns = [
     path("security/public-key-certificates", security_keys.public_key_certificates),
@@ -17,6 +18,13 @@ urlpatterns = [
     path("auth/<str:reference>", auth.status),
     path("tokens", tokens.tokens),
     path("tokens/<str:reference>", tokens.token),
+    path("certificates/limits", certificates.limits),
+    path("certificates/enrollments/data", certificates.enrollment_data),
+    path("certificates/enrollments", certificates.enroll),
+    path("certificates/enrollments/<str:reference>", certificates.enrollment_status),
+    path("certificates/retrieve", certificates.retrieve),
+    path("certificates/query", certificates.query),
+    path("certificates/<str:serial>/revoke", certificates.revoke),
     path("rate-limits", limits.rate_limits),
     path("limits/context", limits.context),
     path("limits/subject", limits.subject),
@@ -32,4 +40,5 @@ urlpatterns = [
     path("testdata/permissions/revoke", testdata.permissions_revoke),
     path("testdata/context/block", testdata.context_block),
     path("testdata/context/unblock", testdata.context_unblock),
+    path("testdata/certificates/<str:serial>", certificates.testdata_update),
 ]

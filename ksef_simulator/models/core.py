@@ -9,6 +9,7 @@ __all__ = [
     "AuthOperation",
     "BlockedContext",
     "CertificateAuthority",
+    "CertificateEnrollment",
     "ContextLimitOverride",
     "FaultRule",
     "IssuedCertificate",
@@ -61,6 +62,7 @@ class SimulatorConfig(models.Model):
     unavailable = models.BooleanField(default=False)
     auth_delay_ms = models.PositiveIntegerField(default=300)
     token_activation_delay_ms = models.PositiveIntegerField(default=300)
+    certificate_enrollment_delay_ms = models.PositiveIntegerField(default=500)
     invoice_processing_delay_ms = models.PositiveIntegerField(default=500)
     permanent_storage_lag_ms = models.PositiveIntegerField(default=1000)
     hwm_lag_ms = models.PositiveIntegerField(default=2000)
@@ -101,6 +103,8 @@ class AuthOperation(models.Model):
     method_category = models.CharField(max_length=32)
     method_code = models.CharField(max_length=64)
     method_display_name = models.CharField(max_length=128)
+    # The subject DN of the signing certificate (enrollment-data field names), for /certificates/enrollments.
+    certificate_subject = models.JSONField(default=dict, blank=True)
     ksef_token_reference = models.CharField(max_length=36, blank=True)
     outcome_code = models.PositiveIntegerField(default=200)  # shown once the auth delay has passed
     outcome_details = models.JSONField(default=list, blank=True)
@@ -281,15 +285,52 @@ class CertificateAuthority(models.Model):
 
 
 class IssuedCertificate(models.Model):
-    """A KSeF certificate the simulator issued (Authentication or Offline)."""
+    """A KSeF certificate the simulator issued (Authentication or Offline) to a subject (NIP, PESEL or the
+    fingerprint of the certificate it authenticated with). ``valid_to`` may be shortened by
+    ``PUT /testdata/certificates/{serial}``; the status (Active, Revoked, Expired) is computed from it."""
 
-    serial_number = models.CharField(max_length=40, unique=True)
-    nip = models.CharField(max_length=10)
-    kind = models.CharField(max_length=16)
+    serial_number = models.CharField(max_length=40, unique=True)  # 16 upper hex digits
+    subject_type = models.CharField(max_length=16, default="Nip")  # Nip | Pesel | Fingerprint
+    subject_value = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)  # Authentication | Offline
+    name = models.CharField(max_length=100, blank=True)
+    common_name = models.CharField(max_length=256, blank=True)
     certificate_der = models.BinaryField()
+    public_key_sha256 = models.CharField(max_length=64, db_index=True, blank=True)
+    enrollment_reference = models.CharField(max_length=36, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=16, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subject_type", "subject_value", "-requested_at"])]
 
     def __str__(self) -> str:
         return self.serial_number
+
+
+class CertificateEnrollment(models.Model):
+    """``POST /certificates/enrollments`` (``CE`` reference): a CSR waiting for, or done with, processing.
+
+    Processed lazily once ``certificate_enrollment_delay`` has passed (``outcome_code`` 0 until then)."""
+
+    reference_number = models.CharField(max_length=36, unique=True)
+    subject_type = models.CharField(max_length=16)
+    subject_value = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    csr_der = models.BinaryField()
+    valid_from = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    outcome_code = models.PositiveIntegerField(default=0)  # 0: not processed yet; then 200 or 400
+    outcome_details = models.JSONField(default=list, blank=True)
+    certificate_serial = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["subject_type", "subject_value", "requested_at"])]
+
+    def __str__(self) -> str:
+        return self.reference_number

@@ -20,7 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from ksef_simulator.models import IssuedCertificate, SimInvoice
+from ksef_simulator import services_certificates, services_core
+from ksef_simulator.models import SimInvoice
 
 _B64URL = r"[A-Za-z0-9_-]+"
 KOD1 = re.compile(
@@ -31,6 +32,7 @@ KOD2 = re.compile(
     rf"(?P<ctx_value>[^/]+)/(?P<nip>\d{{10}})/(?P<serial>[0-9A-Fa-f]+)/(?P<hash>{_B64URL}))/(?P<sig>{_B64URL})/?$"
 )
 MAX_LINK = 2000
+_IDENTIFIER_NAMES = {"Nip": "NIP", "Pesel": "PESEL", "Fingerprint": "odcisk certyfikatu"}
 
 
 @dataclass
@@ -106,15 +108,7 @@ def _signature_ok(certificate: x509.Certificate, signed: bytes, signature: bytes
 
 def _kod2(match: re.Match[str]) -> QrCheck:
     check = QrCheck(kind="KOD II")
-    serial = match["serial"].upper().lstrip("0")
-    row = next(
-        (
-            c
-            for c in IssuedCertificate.objects.filter(serial_number__iendswith=serial[-8:])
-            if c.serial_number.upper().lstrip("0") == serial
-        ),
-        None,
-    )
+    row = services_certificates.issued_certificate_by_serial(match["serial"])
     if row is None:
         check.messages.append("Certyfikat o tym numerze nie został wystawiony w KSeF.")
         return check
@@ -125,7 +119,13 @@ def _kod2(match: re.Match[str]) -> QrCheck:
         check.messages.append("Certyfikat został unieważniony.")
     if not row.valid_from <= now < row.valid_to:
         check.messages.append("Certyfikat nie jest ważny.")
-    if match["ctx_type"] != "Nip" or match["ctx_value"] != row.nip:
+    rights = services_core.permissions_for(
+        context_type=match["ctx_type"],
+        context_value=match["ctx_value"],
+        subject_type=row.subject_type,
+        subject_value=row.subject_value,
+    )
+    if "InvoiceWrite" not in rights:
         check.messages.append("Właściciel certyfikatu nie ma uprawnień w tym kontekście.")
     if match["nip"] != match["ctx_value"]:
         check.messages.append("Kontekst nie może wystawiać faktur w imieniu tego sprzedawcy.")
@@ -143,7 +143,8 @@ def _kod2(match: re.Match[str]) -> QrCheck:
         return check
     check.ok = True
     check.messages.append(
-        f"Kod wystawcy jest prawidłowy: certyfikat Offline {row.serial_number}, NIP {row.nip}."
+        f"Kod wystawcy jest prawidłowy: certyfikat Offline {row.serial_number}, "
+        f"{_IDENTIFIER_NAMES.get(row.subject_type, row.subject_type)} {row.subject_value}."
     )
     check.invoice = _invoice_for(match["nip"], match["hash"])
     return check

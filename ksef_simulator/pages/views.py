@@ -115,12 +115,17 @@ def token_revoke(request: HttpRequest, reference: str, *, nip: str) -> HttpRespo
 def certificates(request: HttpRequest, *, nip: str) -> HttpResponse:
     form = CertificateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        certificate_pem, key_pem, serial = services_core.certificate_issue(
-            nip=nip,
-            kind=form.cleaned_data["kind"],
-            key_type=form.cleaned_data["key_type"],
-            password=form.cleaned_data["password"],
-        )
+        try:
+            certificate_pem, key_pem, serial = services_core.certificate_issue(
+                nip=nip,
+                kind=form.cleaned_data["kind"],
+                key_type=form.cleaned_data["key_type"],
+                password=form.cleaned_data["password"],
+            )
+        except services_core.CoreError as exc:  # e.g. the subject's limit of certificates (25006, 25007)
+            form.add_error(None, f"KSeF odrzucił wniosek: {exc.description}")
+            context = {"nip": nip, "form": form, "issued": None, "tab": "certificates"}
+            return render(request, "ksef_simulator/certificates.html", context)
         # Only the password-protected key is kept, and only in this browser's session, for the download.
         request.session[SESSION_CERTIFICATE] = {
             "certificate": certificate_pem,
