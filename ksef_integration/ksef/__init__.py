@@ -9,6 +9,7 @@ from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.environments import DEMO, PROD, TEST, Environment, environment_get, simulator
 from ksef_integration.ksef.errors import (
     KsefAuthError,
+    KsefCertificateRefused,
     KsefDuplicate,
     KsefError,
     KsefForbidden,
@@ -33,6 +34,7 @@ __all__ = [
     "ContextIdentifier",
     "Environment",
     "KsefAuthError",
+    "KsefCertificateRefused",
     "KsefClient",
     "KsefDuplicate",
     "KsefError",

@@ -12,6 +12,7 @@ from cryptography import x509
 
 from ksef_integration.ksef.auth import Authenticator, AuthTokens, PollPolicy, TokenStatus
 from ksef_integration.ksef.batch import Batches
+from ksef_integration.ksef.certificates import Certificates
 from ksef_integration.ksef.environments import Environment
 from ksef_integration.ksef.errors import KsefError
 from ksef_integration.ksef.exports import Exports, SyncHooks, SyncWindow, incremental_sync
@@ -29,7 +30,8 @@ REFRESH_MARGIN = timedelta(minutes=2)
 class KsefClient:
     """A KSeF API 2.0 client for one environment and (after login) one context.
 
-    The endpoint groups are attributes: ``auth``, ``sessions``, ``batches``, ``invoices``, ``exports``.
+    The endpoint groups are attributes: ``auth``, ``sessions``, ``batches``, ``invoices``, ``exports``,
+    ``certificates``.
     ``on_tokens`` is called whenever new tokens arrive (login, refresh) so the caller can store them.
     """
 
@@ -62,6 +64,7 @@ class KsefClient:
         self.batches = Batches(http=self.http, keys=self.keys, bearer=self.access_token)
         self.invoices = Invoices(http=self.http, bearer=self.access_token)
         self.exports = Exports(http=self.http, keys=self.keys, bearer=self.access_token, **polling)
+        self.certificates = Certificates(http=self.http, bearer=self.access_token, **polling)
 
     def __repr__(self) -> str:
         return f"KsefClient(environment={self.environment.name!r}, logged_in={self.tokens is not None})"

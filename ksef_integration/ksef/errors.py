@@ -9,7 +9,8 @@ KsefError
 │   └── KsefForbidden           403 (``reason_code``, missing permissions)
 ├── KsefRejected                400 exception codes, invoice/session statuses ≥ 400 (except 440)
 │   ├── KsefUnknownKey          21470: the publicKeyId is unknown or withdrawn
-│   └── KsefNotFound            404 and the "not found" exception codes
+│   ├── KsefNotFound            404 and the "not found" exception codes (25005, 25008 among them)
+│   └── KsefCertificateRefused  25001-25011 and a rejected certificate enrollment; ``reason`` for callers
 ├── KsefDuplicate               invoice status 440: already in KSeF (treat as success)
 ├── KsefGone                    410: an async status older than its retention
 └── KsefTokenFormatError        a pasted KSeF token does not have the KSeF 2.0 shape
@@ -86,6 +87,82 @@ class KsefUnknownKey(KsefRejected):
 
 class KsefNotFound(KsefRejected):
     """The reference or KSeF number is unknown to KSeF."""
+
+
+# (reason, message_pl, message_en) per certificate exception code (the spec's /certificates tables).
+_CERTIFICATE_CODES: dict[int, tuple[str, str, str]] = {
+    25001: (
+        "auth_method_not_allowed",
+        "Dane do wniosku o certyfikat KSeF są dostępne tylko po logowaniu podpisem (nie tokenem KSeF).",
+        "Certificate enrollment data is only available after signing in with a signature, not a KSeF token.",
+    ),
+    25002: (
+        "auth_method_not_allowed",
+        "O certyfikat KSeF można wnioskować tylko po logowaniu podpisem (nie tokenem KSeF).",
+        "A KSeF certificate can only be requested after signing in with a signature, not a KSeF token.",
+    ),
+    25003: (
+        "subject_mismatch",
+        "Dane we wniosku nie zgadzają się z danymi podpisu użytego do logowania.",
+        "The request's subject does not match the signature used to sign in.",
+    ),
+    25004: (
+        "invalid_csr",
+        "KSeF nie przyjął wniosku certyfikacyjnego (błędny format lub podpis).",
+        "KSeF did not accept the certificate request (bad format or signature).",
+    ),
+    25006: (
+        "enrollment_limit",
+        "Osiągnięto limit wniosków o certyfikaty KSeF.",
+        "The limit of KSeF certificate requests has been reached.",
+    ),
+    25007: (
+        "certificate_limit",
+        "Osiągnięto limit aktywnych certyfikatów KSeF. Unieważnij niepotrzebny certyfikat.",
+        "The limit of active KSeF certificates has been reached. Revoke a certificate you no longer use.",
+    ),
+    25009: (
+        "not_revocable",
+        "Certyfikatu nie można unieważnić: jest już unieważniony albo nieważny.",
+        "The certificate cannot be revoked: it is already revoked or no longer valid.",
+    ),
+    25010: (
+        "invalid_key",
+        "KSeF nie przyjmuje tego rodzaju klucza (dozwolone: EC P-256, RSA 2048).",
+        "KSeF does not accept this kind of key (allowed: EC P-256, RSA 2048).",
+    ),
+    25011: (
+        "invalid_signature_algorithm",
+        "KSeF nie przyjmuje algorytmu podpisu wniosku.",
+        "KSeF does not accept the request's signature algorithm.",
+    ),
+}
+CERTIFICATE_CODES = frozenset(_CERTIFICATE_CODES)
+_ENROLLMENT_REJECTED = (
+    "rejected",
+    "KSeF odrzucił wniosek o certyfikat.",
+    "KSeF rejected the certificate request.",
+)
+
+
+class KsefCertificateRefused(KsefRejected):
+    """KSeF refused a certificate operation (codes 25001-25011) or rejected an enrollment (its status 400).
+
+    ``reason`` is a stable key (``auth_method_not_allowed``, ``certificate_limit``, ``rejected``…);
+    ``message_pl``/``message_en`` are for people.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        details: Sequence[str] = (),
+        *,
+        description: str = "",
+        errors: Sequence[ApiErrorDetail] = (),
+        status: int | None = None,
+    ) -> None:
+        super().__init__(code, details, description=description, errors=errors, status=status)
+        self.reason, self.message_pl, self.message_en = _CERTIFICATE_CODES.get(code, _ENROLLMENT_REJECTED)
 
 
 class KsefDuplicate(KsefError):
@@ -239,6 +316,9 @@ class KsefForbidden(KsefAuthError):
         self.reason_code = reason_code
         self.required_permissions = list(required_permissions)
         self.present_permissions = list(present_permissions)
+        if reason_code == "auth-method-not-allowed":
+            self.message_pl = "Tej operacji nie można wykonać po logowaniu tokenem KSeF: potrzebny podpis."
+            self.message_en = "This operation is not available after a KSeF-token login: sign in instead."
         if required_permissions:
             needed = ", ".join(required_permissions)
             self.message_pl = f"Brak uprawnień w KSeF do tej operacji (wymagane jedno z: {needed})."

@@ -22,7 +22,9 @@ from requests.auth import AuthBase
 
 from ksef_integration.ksef._values import as_dict, as_list, str_list
 from ksef_integration.ksef.errors import (
+    CERTIFICATE_CODES,
     ApiErrorDetail,
+    KsefCertificateRefused,
     KsefError,
     KsefForbidden,
     KsefGone,
@@ -45,7 +47,7 @@ USER_AGENT = "ksef-portal-client/1.0 (+python-requests)"
 UNKNOWN_KEY_CODE = 21470
 NOT_YET_AVAILABLE_CODE = 21165
 # Exception codes meaning "there is no such thing" (ksef-api.md §17).
-NOT_FOUND_CODES = frozenset({21164, 21173, 21175, 21178, 21304})
+NOT_FOUND_CODES = frozenset({21164, 21173, 21175, 21178, 21304, 25005, 25008})
 
 
 class _Bearer(AuthBase):
@@ -361,6 +363,8 @@ def raise_for_response(response: requests.Response) -> None:
             )
         if main.code in NOT_FOUND_CODES:
             raise KsefNotFound(main.code, details, **kwargs)
+        if main.code in CERTIFICATE_CODES:
+            raise KsefCertificateRefused(main.code, details, **kwargs)
         raise KsefRejected(main.code, details, **kwargs)
     if status == 404:
         raise KsefNotFound(404, [detail] if detail else [], description="Not Found", status=404)
