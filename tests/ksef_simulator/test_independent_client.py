@@ -2,7 +2,8 @@
 against the real TEST environment, drives the whole journey against the simulator over real HTTP.
 
 self-signed XAdES login → generate a KSeF token → token login → online session → send an FA(3) →
-KSeF number → UPO → metadata query → download by KSeF number → export, download and decrypt.
+KSeF number → UPO → metadata query → download by KSeF number → export, download and decrypt; and the
+certificates: enrollment data → CSR → enrollment → status → retrieve → query → login with the new certificate.
 
 The package refuses pre-signed URLs on loopback hosts, so the simulator is reached (and builds its storage
 URLs) under ``ksef-sim.test``, which /etc/hosts maps to 127.0.0.1 (added by ``.ci/run`` in CI). Only the
@@ -24,18 +25,23 @@ from typing import Any, TypeVar
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 from ksef_client import KsefClient, KsefClientOptions
 from ksef_client.models import (
+    EnrollCertificateRequest,
     FormCode,
     GenerateTokenRequest,
     InvoiceExportRequest,
     InvoiceQueryDateRange,
     InvoiceQueryFilters,
+    KsefCertificateType,
+    QueryCertificatesRequest,
+    RetrieveCertificatesRequest,
 )
 from ksef_client.services.auth import build_auth_token_request_xml
 from ksef_client.services.crypto import build_encryption_data
-from ksef_client.services.csr import generate_csr_rsa
+from ksef_client.services.csr import generate_csr_ec, generate_csr_rsa
 from ksef_client.services.workflows import (
     AuthCoordinator,
     AuthResult,
@@ -134,7 +140,13 @@ def _xades_login(
         context_identifier_value=nip,
         subject_identifier_type="certificateSubject",
     )
-    signed = XAdESSigner(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256).sign(
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    algorithm = (
+        SignatureMethod.ECDSA_SHA256
+        if isinstance(key, ec.EllipticCurvePrivateKey)
+        else SignatureMethod.RSA_SHA256
+    )
+    signed = XAdESSigner(method=methods.enveloped, signature_algorithm=algorithm).sign(
         etree.fromstring(document.encode()),
         key=key_pem,
         cert=[certificate_pem],
@@ -343,3 +355,73 @@ def _try(call: Callable[[], T]) -> T | None:
         if exc.status_code == 400 and "21165" in f"{exc.message} {exc.response_body!r}":
             return None
         raise
+
+
+def test_the_ksef_client_package_enrolls_a_ksef_certificate_and_logs_in_with_it(ksef: KsefClient) -> None:
+    nip = nip_random(random.Random())
+    auth = AuthCoordinator(ksef.auth)
+    certificate_pem, key_pem = _self_signed_certificate(nip)
+    access = _xades_login(ksef, auth, nip, certificate_pem, key_pem).access_token
+
+    # 1. Limits and the enrollment data (the DN of the certificate that signed the login).
+    limits = ksef.certificates.get_limits(access)
+    assert limits.can_request
+    assert limits.certificate.remaining == limits.certificate.limit == 100
+    data = ksef.certificates.get_enrollment_data(access)
+    assert (data.common_name, data.country_name, data.serial_number) == (
+        f"Pieczęć testowa {nip}",
+        "PL",
+        f"TINPL-{nip}",
+    )
+
+    # 2. The package's own EC P-256 CSR from that data, and the enrollment.
+    csr = generate_csr_ec(data.to_dict())
+    accepted = ksef.certificates.send_enrollment(
+        EnrollCertificateRequest(
+            certificate_name="Klient niezalezny ksef-client",
+            certificate_type=KsefCertificateType.AUTHENTICATION,
+            csr=csr.csr_base64,
+        ),
+        access_token=access,
+    )
+
+    # 3. Asynchronous processing: poll the status until the certificate is issued.
+    status = _poll(
+        lambda: ksef.certificates.get_enrollment_status(accepted.reference_number, access_token=access),
+        lambda s: s.status.code != 100,
+    )
+    assert status.status.code == 200, status.status
+    serial = status.certificate_serial_number
+    assert serial is not None
+    assert len(serial) == 16
+
+    # 4. Retrieve it; it is the KSeF CA's certificate for the package's key.
+    retrieved = ksef.certificates.retrieve_certificate(
+        RetrieveCertificatesRequest(certificate_serial_numbers=[serial]), access_token=access
+    )
+    (item,) = retrieved.certificates
+    certificate = x509.load_der_x509_certificate(base64.b64decode(item.certificate))
+    key = load_der_private_key(base64.b64decode(csr.private_key_base64), password=None)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert certificate.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    ) == key.public_key().public_bytes(serialization.Encoding.DER, spki)
+
+    # 5. Query: the certificate is listed, active, for the NIP.
+    listed = ksef.certificates.query_certificates(
+        QueryCertificatesRequest(), page_size=10, page_offset=0, access_token=access
+    )
+    assert listed.has_more is False
+    (row,) = [c for c in listed.certificates if c.certificate_serial_number == serial]
+    assert getattr(row.status, "value", row.status) == "Active"
+
+    # 6. Log in with the new KSeF certificate.
+    new_certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    new_key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    login = _xades_login(ksef, auth, nip, new_certificate_pem, new_key_pem)
+    assert login.access_token
+    method = ksef.auth.get_auth_status(login.reference_number, login.authentication_token)
+    assert method.authentication_method_info is not None
+    assert method.authentication_method_info.code == "xades.internal-certificate"
