@@ -31,6 +31,7 @@ from ksef_integration.models import (
     AuthMethod,
     ConnectionStatus,
     KsefConnection,
+    KsefOnlineSession,
     token_sunset_passed,
 )
 
@@ -191,6 +192,9 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
     _store_session(connection, login)
     connection.save()
     company_id = connection.company_id
+    # The online session opened under the replaced credential (a token that no longer works, after the token
+    # sunset) carries no new invoice: the next send opens one under the credential just stored.
+    KsefOnlineSession.objects.filter(company_id=company_id).delete()
     transaction.on_commit(lambda: _resume_sending(company_id))
     _audit(
         connection.company, AuditEvent.Kind.CONNECTED,

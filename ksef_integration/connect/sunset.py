@@ -100,39 +100,32 @@ def reminder_message(*, company: Company, days: int) -> tuple[str, str]:
     with translation.override(settings.LANGUAGE_CODE):
         if days < 0:
             subject = _("KSeF: the token of %(company)s has expired — invoices are waiting") % values
-            body = (
-                _(
-                    "KSeF tokens stopped working after %(date)s, so sending the invoices of %(company)s to KSeF "
-                    "and importing them from KSeF are paused.\n\n"
-                    "Nothing is lost: invoices you issue wait in the queue and go to KSeF as soon as you connect "
-                    "with a KSeF certificate. It takes a few minutes:\n%(url)s"
-                )
-                % values
+            body = _(
+                "KSeF tokens stopped working after %(date)s, so sending the invoices of %(company)s "
+                "to KSeF and importing them from KSeF are paused.\n\n"
+                "Nothing is lost: invoices you issue wait in the queue and go to KSeF as soon as "
+                "you connect with a KSeF certificate. It takes a few minutes:\n%(url)s"
             )
-            return subject, body
-        subject = (
-            ngettext(
-                "KSeF: %(days)s day left to switch %(company)s to a KSeF certificate",
-                "KSeF: %(days)s days left to switch %(company)s to a KSeF certificate",
-                days,
-            )
-            % values
+            return subject, body % values
+        subject = ngettext(
+            "KSeF: %(days)s day left to switch %(company)s to a KSeF certificate",
+            "KSeF: %(days)s days left to switch %(company)s to a KSeF certificate",
+            days,
         )
-        body = (
-            ngettext(
-                "%(company)s connects to KSeF with a KSeF token. KSeF tokens work only until %(date)s "
-                "(%(days)s day left); from the next day KSeF accepts only KSeF certificates.\n\n"
-                "Switch to a KSeF certificate now, it takes a few minutes:\n%(url)s\n\n"
-                "Until you switch, invoices issued after %(date)s will wait in the portal and not reach KSeF.",
-                "%(company)s connects to KSeF with a KSeF token. KSeF tokens work only until %(date)s "
-                "(%(days)s days left); from the next day KSeF accepts only KSeF certificates.\n\n"
-                "Switch to a KSeF certificate now, it takes a few minutes:\n%(url)s\n\n"
-                "Until you switch, invoices issued after %(date)s will wait in the portal and not reach KSeF.",
-                days,
-            )
-            % values
+        body = ngettext(
+            "%(company)s connects to KSeF with a KSeF token. KSeF tokens work only until %(date)s "
+            "(%(days)s day left); from the next day KSeF accepts only KSeF certificates.\n\n"
+            "Switch to a KSeF certificate now, it takes a few minutes:\n%(url)s\n\n"
+            "Until you switch, invoices issued after %(date)s will wait in the portal "
+            "and not reach KSeF.",
+            "%(company)s connects to KSeF with a KSeF token. KSeF tokens work only until %(date)s "
+            "(%(days)s days left); from the next day KSeF accepts only KSeF certificates.\n\n"
+            "Switch to a KSeF certificate now, it takes a few minutes:\n%(url)s\n\n"
+            "Until you switch, invoices issued after %(date)s will wait in the portal "
+            "and not reach KSeF.",
+            days,
         )
-    return subject, body
+    return subject % values, body % values
 
 
 def _remind(company: Company, *, days: int) -> None:
