@@ -62,3 +62,15 @@ def busy() -> ConnectError:
             "Nothing was saved. Wait a moment and try again."
         ),
     )
+
+
+def token_sunset(sunset: str) -> ConnectError:
+    """A KSeF token after the token sunset (ksef-api.md §21): KSeF no longer takes it, so it is not tried."""
+    return ConnectError(
+        "token_sunset",
+        _(
+            "KSeF tokens stopped working after %(date)s; since then only KSeF certificates connect to KSeF. "
+            "Connect with a KSeF certificate instead."
+        )
+        % {"date": sunset},
+    )

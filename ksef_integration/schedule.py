@@ -14,7 +14,7 @@ class Beat:
     task: str
     name: str
     every: int
-    period: str  # django-celery-beat's IntervalSchedule period: "seconds", "minutes", "hours"
+    period: str  # django-celery-beat's IntervalSchedule period: "seconds", "minutes", "hours", "days"
     expire_seconds: int
 
 
@@ -24,6 +24,8 @@ BEATS = (
     Beat("ksef.offline_probe", "ksef.offline_probe every minute", 60, "seconds", 55),
     Beat("ksef.send_alerts", "ksef.send_alerts every 5 minutes", 5, "minutes", 240),
     Beat("ksef.offline_deadlines", "ksef.offline_deadlines every hour", 1, "hours", 600),
+    # Daily; a missed or repeated run changes nothing: each reminder is recorded once (connect.sunset).
+    Beat("ksef.token_sunset_reminders", "ksef.token_sunset_reminders every day", 1, "days", 6 * 3600),
 )
 
 

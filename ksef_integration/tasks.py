@@ -111,6 +111,27 @@ def offline_deadlines() -> int:
 # --- end of offline -------------------------------------------------------------------------------------
 
 
+# --- token sunset (issue 18) ------------------------------------------------------------------------------
+
+
+@shared_task(
+    name="ksef.token_sunset_reminders",
+    acks_late=True,
+    expires=6 * 3600,
+    soft_time_limit=110,
+    time_limit=150,
+)
+def token_sunset_reminders() -> int:
+    """Beat, daily: remind companies still connected by a KSeF token that tokens end (30, 14, 7, 1 days
+    before ``KSEF_TOKEN_SUNSET``, once after); each reminder once per company and threshold."""
+    from ksef_integration.connect.sunset import reminders_send
+
+    return reminders_send()
+
+
+# --- end of token sunset ----------------------------------------------------------------------------------
+
+
 # --- notifications ----------------------------------------------------------------------------------------
 
 

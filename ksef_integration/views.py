@@ -4,7 +4,6 @@ log). Views only translate HTTP into service calls."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -62,8 +61,6 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
             *selectors.missing_permission_messages(connection),
             *selectors.certificate_warnings(connection),
         ],
-        "sunset_days": selectors.token_sunset_days(),
-        "sunset": settings.KSEF_TOKEN_SUNSET,
         "events": selectors.recent_events(company=membership.company, limit=10),
         **import_settings_context(membership),
     }

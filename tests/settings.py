@@ -16,6 +16,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("KSEF_ENVIRONMENT", "simulator")
 os.environ["SECURE_SSL_REDIRECT"] = "0"
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+# KSeF tokens log in until KSEF_TOKEN_SUNSET (2026-12-31 by default); the suite connects companies by token
+# everywhere, so it must not stop working the day after. Tests of the sunset move it themselves.
+os.environ.setdefault("KSEF_TOKEN_SUNSET", "2099-12-31")
 
 from ksefportal.settings import *  # noqa: F403
 from ksefportal.settings import DATABASES, MIDDLEWARE, REDIS_URL, STORAGES, VAR_DIR

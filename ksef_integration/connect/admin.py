@@ -1,16 +1,20 @@
-"""Back office for KSeF connections: status at a glance, "verify now", the audit log. Never a secret."""
+"""Back office for KSeF connections: status at a glance, "verify now", the audit log, and the token sunset's
+list "Firmy na tokenie" with its "Wyślij przypomnienie". Never a secret."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
-from ksef_integration.connect import services
+from ksef_integration.connect import services, sunset
 from ksef_integration.errors import ConnectError
-from ksef_integration.models import AuditEvent, KsefConnection
+from ksef_integration.models import AuditEvent, KsefConnection, TokenConnection
 
 
 class AuditEventInline(admin.TabularInline):
@@ -93,3 +97,72 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 # --- sending -------------------------------------------------------------------------------------------
+
+
+@admin.register(TokenConnection)
+class TokenConnectionAdmin(admin.ModelAdmin):
+    """ "Firmy na tokenie": every company still connected by a KSeF token, with the days its token has left
+    and the last reminder it got. "Wyślij przypomnienie" only queues the e-mails (the notifier's task sends
+    them)."""
+
+    list_display = ["company", "nip", "status", "days_left", "last_reminder", "connected_at"]
+    list_filter = ["status"]
+    search_fields = ["company__nip", "company__name"]
+    list_select_related = ["company"]
+    ordering = ["company__name"]
+    fields = (
+        "company", "status", "attention_reason", "credential", "connected_at", "auto_send", "auto_import",
+    )  # fmt: skip
+    readonly_fields = fields
+    actions = ["send_reminder"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KsefConnection]:
+        return (
+            TokenConnection.objects.on_token()
+            .select_related("company")
+            .annotate(last_reminder_at=Max("company__ksef_sunset_reminders__sent_at"))
+        )
+
+    @admin.display(description="NIP", ordering="company__nip")
+    def nip(self, obj: TokenConnection) -> str:
+        return obj.company.nip
+
+    @admin.display(description=_("credential"))
+    def credential(self, obj: TokenConnection) -> str:
+        return obj.credential_label
+
+    @admin.display(description=_("days left"))
+    def days_left(self, obj: TokenConnection) -> str:
+        days = sunset.days_left()
+        return str(days) if days >= 0 else sunset.expired_text()
+
+    @admin.display(description=_("last reminder"), ordering="last_reminder_at")
+    def last_reminder(self, obj: TokenConnection) -> dt.datetime | None:
+        return getattr(obj, "last_reminder_at", None)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a list to act on; the connection itself is edited under "KSeF connections"
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description=_("Send a reminder"))
+    def send_reminder(self, request: HttpRequest, queryset: QuerySet[TokenConnection]) -> None:
+        actor = request.user if isinstance(request.user, User) else None
+        count = sum(
+            sunset.reminder_send_now(connection=connection, user=actor)
+            for connection in queryset.select_related("company")
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "A reminder to %(count)s company was queued.",
+                "Reminders to %(count)s companies were queued.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company
+from ksef_integration.connect import sunset
 from ksef_integration.models import AuditEvent, ConnectionStatus, KsefAvailability, KsefConnection
 
 PERMISSION_LABELS = {
@@ -36,16 +36,18 @@ class ConnectionState:
     """What Start, Dane i ustawienia → KSeF and the e-mails say about the company's KSeF, from one place:
     the connection's status and whether KSeF answered its last calls (``KsefAvailability``)."""
 
-    code: str  # "none", "active", "unavailable", "attention"
+    code: str  # "none", "active", "unavailable", "attention", "token_expired"
     label: str
     ok: bool
     since: dt.datetime | None = None
 
 
 def connection_state(*, company: Company) -> ConnectionState:
-    connection = KsefConnection.objects.filter(company=company).only("status").first()
+    connection = KsefConnection.objects.filter(company=company).only("status", "method").first()
     if connection is None or not connection.is_connected:
         return ConnectionState("none", _("not connected"), ok=False)
+    if connection.token_expired:  # the token sunset, not a KSeF failure: it says what to do instead
+        return ConnectionState("token_expired", sunset.expired_text(), ok=False)
     if connection.status == ConnectionStatus.ATTENTION:
         return ConnectionState("attention", str(connection.get_status_display()), ok=False)
     unavailable_since = (
@@ -116,5 +118,5 @@ def certificate_warnings(connection: KsefConnection | None) -> list[str]:
 
 def token_sunset_days() -> int | None:
     """Days left until KSeF tokens stop working (None once the sunset has passed)."""
-    days = (settings.KSEF_TOKEN_SUNSET - timezone.localdate()).days
+    days = sunset.days_left()
     return days if days >= 0 else None

@@ -26,7 +26,14 @@ from ksef_integration.connect.selectors import missing_permission_messages
 from ksef_integration.connect.session import stored_tokens, tokens_columns
 from ksef_integration.connect.signals import connection_active
 from ksef_integration.encryption import secret_decrypt, secret_encrypt
-from ksef_integration.models import AuditEvent, AuthMethod, ConnectionStatus, KsefConnection
+from ksef_integration.models import (
+    AuditEvent,
+    AuthMethod,
+    ConnectionStatus,
+    KsefConnection,
+    KsefOnlineSession,
+    token_sunset_passed,
+)
 
 logger = logging.getLogger(__name__)
 CONNECT_WAIT_SECONDS = 15.0
@@ -74,6 +81,8 @@ def _require_invoice_permissions(company: Company, user: User, permissions: list
 
 @sensitive_variables()
 def connection_connect_token(*, company: Company, user: User, raw_token: str) -> ConnectResult:
+    if token_sunset_passed():  # KSeF would refuse it: no login is tried
+        raise _failed(company, user, errors.token_sunset(f"{settings.KSEF_TOKEN_SUNSET:%d.%m.%Y}"))
     try:
         token = gateway.token_parse(raw_token)
     except errors.ConnectError as exc:
@@ -183,6 +192,9 @@ def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, l
     _store_session(connection, login)
     connection.save()
     company_id = connection.company_id
+    # The online session opened under the replaced credential (a token that no longer works, after the token
+    # sunset) carries no new invoice: the next send opens one under the credential just stored.
+    KsefOnlineSession.objects.filter(company_id=company_id).delete()
     transaction.on_commit(lambda: _resume_sending(company_id))
     _audit(
         connection.company, AuditEvent.Kind.CONNECTED,
@@ -202,6 +214,8 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or not connection.is_connected:
         raise errors.ConnectError("not_connected", _("The company is not connected to KSeF."))
+    if connection.token_expired:  # the sunset, not a broken credential: nothing to mark, nothing to try
+        raise errors.token_sunset(f"{settings.KSEF_TOKEN_SUNSET:%d.%m.%Y}")
     with _conversation(company):
         try:
             login = _login_with_stored(connection)
@@ -251,7 +265,7 @@ def connection_disconnect(*, company: Company, user: User) -> bool:
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         return False
-    tokens = stored_tokens(connection, margin=dt.timedelta(0))
+    tokens = None if connection.token_expired else stored_tokens(connection, margin=dt.timedelta(0))
     if tokens is not None:
         # Best effort: the secrets are deleted whether or not KSeF answers.
         with contextlib.suppress(errors.ConnectError):

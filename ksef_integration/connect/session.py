@@ -37,6 +37,11 @@ class NotConnected(Exception):
     """The company has no usable KSeF connection (never connected, disconnected, or needs attention)."""
 
 
+class TokenExpired(NotConnected):
+    """The company is connected by a KSeF token after the token sunset: nothing logs in with it (it would only
+    fail, again and again); what waits goes out once the company connects with a certificate."""
+
+
 def stored_tokens(connection: KsefConnection, *, margin: dt.timedelta = REFRESH_MARGIN) -> AuthTokens | None:
     """The KSeF session stored on the connection, decrypted into ``Secret``s; None when there is none, it
     cannot be decrypted, or its refresh token ends within ``margin``."""
@@ -115,6 +120,8 @@ def ksef_client_for(*, company: Company) -> KsefClient:
     connection = KsefConnection.objects.select_related("company").filter(company=company).first()
     if connection is None or not connection.is_connected or connection.status != "active":
         raise NotConnected(company.nip)
+    if connection.token_expired:
+        raise TokenExpired(company.nip)
     connection_id = connection.pk
     client = KsefClient(
         environment=gateway.environment(),
@@ -132,4 +139,4 @@ def ksef_client_for(*, company: Company) -> KsefClient:
     return client
 
 
-__all__ = ["KsefError", "NotConnected", "ksef_client_for"]
+__all__ = ["KsefError", "NotConnected", "TokenExpired", "ksef_client_for"]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required, owner_required
 from accounts.models import Membership, User
-from ksef_integration.connect import selectors, services
+from ksef_integration.connect import selectors, services, sunset
 from ksef_integration.connect.forms import CertificateConnectForm, TokenConnectForm
 from ksef_integration.errors import ConnectError
 
@@ -72,6 +72,8 @@ def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         "ksef_site_url": site_url,
         "ksef_site_label": site_label,
         "sunset_days": selectors.token_sunset_days(),
+        "sunset": sunset.sunset_date(),
+        "switch_url": sunset.switch_url(),
     }
     return render(request, "ksef_integration/token.html", context)
 

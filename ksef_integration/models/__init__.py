@@ -8,6 +8,8 @@ from ksef_integration.models.connection import (
     ConnectionStatus,
     Environment,
     KsefConnection,
+    TokenConnection,
+    token_sunset_passed,
 )
 from ksef_integration.models.importing import (
     ImportDigestSubscription,
@@ -31,6 +33,7 @@ from ksef_integration.models.sending import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from ksef_integration.models.sunset import SunsetReminder
 
 __all__ = [
     "FINAL_STATUSES",
@@ -54,5 +57,8 @@ __all__ = [
     "Submission",
     "SubmissionEvent",
     "SubmissionStatus",
+    "SunsetReminder",
     "SyncCursor",
+    "TokenConnection",
+    "token_sunset_passed",
 ]

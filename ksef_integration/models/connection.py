@@ -7,6 +7,7 @@ characters.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -37,6 +38,30 @@ class ConnectionStatus(models.TextChoices):
 
 
 MIN_IMPORT_INTERVAL = 15
+
+
+def token_sunset_passed(*, today: dt.date | None = None) -> bool:
+    """Whether KSeF tokens no longer authenticate: they work until ``KSEF_TOKEN_SUNSET`` inclusive
+    (ksef-api.md §21), so from the next day on only certificates log in."""
+    return (today or timezone.localdate()) > settings.KSEF_TOKEN_SUNSET
+
+
+class KsefConnectionQuerySet(models.QuerySet["KsefConnection"]):
+    def usable(self) -> KsefConnectionQuerySet:
+        """Active connections whose credential still logs in to KSeF: what background work may talk with.
+        A token connection after the sunset stays active (its invoices keep queueing) but is left out."""
+        active = self.filter(status=ConnectionStatus.ACTIVE)
+        return active.exclude(method=AuthMethod.TOKEN) if token_sunset_passed() else active
+
+    def on_token(self) -> KsefConnectionQuerySet:
+        """Connections (active or needing attention) that log in with a KSeF token: the sunset's audience."""
+        return self.filter(
+            method=AuthMethod.TOKEN, status__in=(ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION)
+        )
+
+    def token_expired(self) -> KsefConnectionQuerySet:
+        """Token connections once the sunset has passed (``KsefConnection.token_expired``)."""
+        return self.on_token() if token_sunset_passed() else self.none()
 
 
 class KsefConnection(models.Model):
@@ -78,6 +103,8 @@ class KsefConnection(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = KsefConnectionQuerySet.as_manager()
+
     # Every column that holds Fernet ciphertext (rotate_encryption_keys walks these).
     SECRET_FIELDS = (
         "token_ciphertext",
@@ -114,12 +141,24 @@ class KsefConnection(models.Model):
         return self.status in (ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION)
 
     @property
+    def token_expired(self) -> bool:
+        """Connected by a KSeF token after the token sunset: the token no longer logs in, so nothing talks
+        to KSeF for the company until it switches to a certificate (it is not a KSeF failure)."""
+        return self.method == AuthMethod.TOKEN and self.is_connected and token_sunset_passed()
+
+    @property
     def can_send(self) -> bool:
+        """Invoices may be queued for KSeF. They go out while the credential logs in; after the token sunset
+        they wait in the queue for a certificate connection (``token_expired``)."""
         return self.status == ConnectionStatus.ACTIVE and "InvoiceWrite" in self.permissions
 
     @property
     def can_import(self) -> bool:
-        return self.status == ConnectionStatus.ACTIVE and "InvoiceRead" in self.permissions
+        return (
+            self.status == ConnectionStatus.ACTIVE
+            and "InvoiceRead" in self.permissions
+            and not self.token_expired
+        )
 
     @property
     def credential_label(self) -> str:
@@ -157,3 +196,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+
+class TokenConnection(KsefConnection):
+    """The admin's list "Firmy na tokenie": the same rows, seen as the token sunset's audience."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("company on a KSeF token")
+        verbose_name_plural = _("companies on a KSeF token")

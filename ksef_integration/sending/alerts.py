@@ -142,6 +142,9 @@ def stuck_submissions_notify(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     candidates = list(
         submissions_stuck(now=now)
+        # After the token sunset the owners are told why invoices wait (``connect.sunset``'s notice and the
+        # pages' banner): an e-mail per waiting invoice would be noise. Once they switch, the clock is normal.
+        .exclude(company_id__in=KsefConnection.objects.token_expired().values("company_id"))
         .select_related("invoice")
         .order_by("company_id", "queued_at", "id")[:MAX_PER_RUN]
     )

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
 from invoices.visualisation import QrCode
-from ksef_integration.connect import gateway
+from ksef_integration.connect import gateway, sunset
 from ksef_integration.ksef.crypto import sha256_b64
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE, kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission, SubmissionEvent
@@ -111,6 +111,17 @@ def _offline_status(invoice: Invoice, submission: Submission | None) -> str:
     return render_to_string("ksef_integration/_offline_status.html", context)
 
 
+def _waits_for_certificate(submission: Submission) -> str:
+    """Why an invoice on its way waits after the token sunset ("Token KSeF wygasł…"), or "" when it does
+    not: the company's token no longer logs in, so it goes out once the company connects by certificate."""
+    if submission.is_final():
+        return ""
+    connection = (
+        KsefConnection.objects.filter(company_id=submission.company_id).only("method", "status").first()
+    )
+    return sunset.expired_text() if connection is not None and connection.token_expired else ""
+
+
 def ksef_timeline(invoice: Invoice) -> str:
     submission = Submission.objects.filter(invoice_id=invoice.pk).first()
     document = ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
@@ -132,6 +143,8 @@ def ksef_timeline(invoice: Invoice) -> str:
             "invoice": invoice,
             "submission": submission,
             "events": events,
+            "waits_for_certificate": _waits_for_certificate(submission),
+            "switch_url": sunset.switch_url(),
             "has_xml": document is not None or submission.xml is not None,
             "upo_received_at": (
                 next(

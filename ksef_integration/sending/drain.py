@@ -29,7 +29,6 @@ from ksef_integration.company_lock import CompanyLock, company_lock
 from ksef_integration.connect.session import NotConnected, ksef_client_for
 from ksef_integration.ksef.errors import KsefAuthError, KsefTransientError
 from ksef_integration.models import (
-    ConnectionStatus,
     KsefConnection,
     Submission,
     SubmissionEvent,
@@ -91,10 +90,8 @@ def unsent_send_all(*, company_id: int) -> int:
             submission_enqueue(invoice=invoice)
             queued += 1
         waiting = Submission.objects.filter(company_id=company_id, status__in=(S.PENDING, S.SENT))
-        if (
-            waiting.filter(next_attempt_at__gt=timezone.now()).update(next_attempt_at=timezone.now())
-            and not queued
-        ):
+        waiting.filter(next_attempt_at__gt=timezone.now()).update(next_attempt_at=timezone.now())
+        if not queued:  # what waited (in backoff, or while nothing could log in) goes now, not at the sweep
             first = waiting.order_by("id").values_list("pk", flat=True).first()
             if first is not None:
                 queue.send_company(company_id=company_id, submission_id=first)
@@ -213,7 +210,7 @@ def _requeue(company_id: int, *, handled: int) -> None:
     """After a drain: queue the next one for when the company's earliest waiting row is due, so a row in
     backoff is retried on time instead of waiting for the sweeper. A drain that got nothing done (KSeF
     unreachable, nothing due) queues nothing for rows due now: no busy loop; the sweeper comes back."""
-    if not KsefConnection.objects.filter(company_id=company_id, status=ConnectionStatus.ACTIVE).exists():
+    if not KsefConnection.objects.usable().filter(company_id=company_id).exists():
         return
     row = (
         Submission.objects.filter(company_id=company_id, status__in=(S.PENDING, S.SENT))
@@ -269,7 +266,8 @@ def submissions_sweep() -> int:
     Submission.objects.filter(status=S.INFLIGHT, claimed_at__lt=stale).update(
         status=S.PENDING, claim_token="", claimed_at=None, next_attempt_at=now
     )
-    active = KsefConnection.objects.filter(status=ConnectionStatus.ACTIVE).values("company_id")
+    # Only companies whose credential logs in: a token after the sunset waits for a certificate.
+    active = KsefConnection.objects.usable().values("company_id")
     due = (
         Submission.objects.filter(
             status__in=(S.PENDING, S.SENT), next_attempt_at__lte=now, company_id__in=active

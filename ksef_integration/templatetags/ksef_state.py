@@ -1,12 +1,16 @@
 """``{% ksef_connection_state as state %}``: the company's KSeF state as Start and the settings page show it
-(one source: ``selectors.connection_state``)."""
+(one source: ``selectors.connection_state``); ``{% ksef_token_sunset company %}``: the token sunset's notice
+with the way to a certificate (one source: ``connect.sunset``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import template
 
 from accounts.models import Company
-from ksef_integration.connect.selectors import ConnectionState, connection_state
+from ksef_integration.connect import sunset
+from ksef_integration.connect.selectors import ConnectionState, connection_for_company, connection_state
 
 register = template.Library()
 
@@ -22,3 +26,15 @@ def ksef_unsent_count(company: Company) -> int:
     from ksef_integration.sending.drain import unsent_invoices
 
     return int(unsent_invoices(company_id=company.pk).count())
+
+
+@register.inclusion_tag("ksef_integration/_token_sunset.html", takes_context=True)
+def ksef_token_sunset(context: template.Context, company: Company) -> dict[str, Any]:
+    """The token sunset for a company connected by a KSeF token (Start, Dane i ustawienia → KSeF): the days
+    left and the one button to a certificate, or after the sunset that the token expired and sending and
+    importing wait for the certificate. Nothing for any other company."""
+    membership = context.get("membership") or context.get("current_membership")
+    return {
+        "notice": sunset.sunset_notice(connection_for_company(company=company)),
+        "is_owner": bool(membership is not None and membership.is_owner),
+    }
