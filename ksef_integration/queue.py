@@ -25,6 +25,7 @@ SEND = "ksef.send"
 IMPORT = "ksef.import"
 IMPORT_DIGEST = "ksef.import_digest"
 NOTIFY = "ksef.notify"
+CERTIFICATE_ENROLLMENT = "ksef.certificate_enrollment"
 MARKER_SECONDS = 10
 
 
@@ -76,3 +77,8 @@ def import_digest(*, run_id: int) -> None:
 def notify(*, company_id: int, subject: str, body: str) -> None:
     """Queue an e-mail to the people told about the company's KSeF problems (``notify.recipients``)."""
     _queue(NOTIFY, (company_id, subject, body))
+
+
+def certificate_enrollment(*, enrollment_id: int) -> None:
+    """Queue the work of a certificate enrollment (the switch from a token, or a renewal)."""
+    _queue(CERTIFICATE_ENROLLMENT, (enrollment_id,))

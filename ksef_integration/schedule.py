@@ -26,6 +26,8 @@ BEATS = (
     Beat("ksef.offline_deadlines", "ksef.offline_deadlines every hour", 1, "hours", 600),
     # Daily; a missed or repeated run changes nothing: each reminder is recorded once (connect.sunset).
     Beat("ksef.token_sunset_reminders", "ksef.token_sunset_reminders every day", 1, "days", 6 * 3600),
+    # Hourly, so a renewal that failed (tried again a day later) or a new certificate is not left for long.
+    Beat("ksef.certificate_renewals", "ksef.certificate_renewals every hour", 1, "hours", 1800),
 )
 
 

@@ -132,6 +132,27 @@ def token_sunset_reminders() -> int:
 # --- end of token sunset ----------------------------------------------------------------------------------
 
 
+# --- KSeF certificates obtained by the portal (issue 18) --------------------------------------------------
+
+
+@shared_task(name="ksef.certificate_enrollment", acks_late=True, soft_time_limit=14 * 60, time_limit=15 * 60)
+def certificate_enrollment(enrollment_id: int) -> str:
+    """Obtain, prove and switch to the certificates of one enrollment (switch from a token, or renewal)."""
+    from ksef_integration.enrollment.services import enrollment_run
+
+    return enrollment_run(enrollment_id)
+
+
+@shared_task(
+    name="ksef.certificate_renewals", acks_late=True, expires=1800, soft_time_limit=110, time_limit=150
+)
+def certificate_renewals() -> int:
+    """Beat, hourly: start the renewal of every certificate connection about to expire."""
+    from ksef_integration.enrollment.services import renewals_start
+
+    return renewals_start()
+
+
 # --- notifications ----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from ksef_integration import views as pages
 from ksef_integration.connect import views as connect
+from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
 from ksef_integration.offline import views as offline
 from ksef_integration.sending import views as sending
@@ -29,6 +30,27 @@ urlpatterns = [
         "ustawienia/ksef/nie-zaimportowane/<uuid:failure_uuid>/ponow/",
         importing.import_failure_retry,
         name="import_failure_retry",
+    ),
+    path("ustawienia/ksef/przejdz-na-certyfikat/", enrollment.certificate_switch, name="certificate_switch"),
+    path(
+        "ustawienia/ksef/przejdz-na-certyfikat/przygotuj/",
+        enrollment.certificate_switch_prepare,
+        name="certificate_switch_prepare",
+    ),
+    path(
+        "ustawienia/ksef/przejdz-na-certyfikat/<uuid:enrollment_uuid>/wniosek.xml",
+        enrollment.certificate_switch_request,
+        name="certificate_switch_request",
+    ),
+    path(
+        "ustawienia/ksef/przejdz-na-certyfikat/<uuid:enrollment_uuid>/podpisany/",
+        enrollment.certificate_switch_upload,
+        name="certificate_switch_upload",
+    ),
+    path(
+        "ustawienia/ksef/przejdz-na-certyfikat/<uuid:enrollment_uuid>/ponow/",
+        enrollment.certificate_switch_retry,
+        name="certificate_switch_retry",
     ),
     path("ustawienia/ksef/certyfikat-offline/", offline.offline_certificate, name="offline_certificate"),
     path(

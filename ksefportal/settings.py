@@ -335,6 +335,9 @@ KSEF_DOCS_DIR = BASE_DIR / "vendor" / "ksef-docs"
 KSEF_SCHEMA_DIR = env.str("KSEF_SCHEMA_DIR", default=str(KSEF_DOCS_DIR / "faktury" / "schemy" / "FA"))
 # The last day on which KSeF tokens work; after it only certificates authenticate.
 KSEF_TOKEN_SUNSET = dt.date.fromisoformat(env.str("KSEF_TOKEN_SUNSET", default="2026-12-31"))
+# A KSeF certificate the portal connects with is renewed (a successor enrolled and switched to) this many
+# days before it expires (ksef_integration.enrollment).
+KSEF_CERTIFICATE_RENEW_DAYS = env.int("KSEF_CERTIFICATE_RENEW_DAYS", default=30)
 # Sending: first retry delay (doubling, with jitter, up to 15 min) and how long a worker's claim lasts.
 KSEF_SEND_BACKOFF_SECONDS = env.float("KSEF_SEND_BACKOFF_SECONDS", default=5.0)
 KSEF_SEND_LEASE_SECONDS = env.float("KSEF_SEND_LEASE_SECONDS", default=300.0)

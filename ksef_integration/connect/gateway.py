@@ -4,6 +4,7 @@ keys are read by ``ksef_integration.connect.credentials``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import requests
@@ -15,10 +16,12 @@ from django.views.decorators.debug import sensitive_variables
 from ksef_integration.connect.credentials import CertificateCredential, stored_certificate
 from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
+from ksef_integration.ksef.certificates import KsefCertificate
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.environments import PUBLIC, Environment, environment_get
 from ksef_integration.ksef.errors import (
     KsefAuthError,
+    KsefCertificateRefused,
     KsefError,
     KsefRateLimited,
     KsefRejected,
@@ -42,6 +45,8 @@ OWNER_PERMISSIONS = [
 # Connecting is interactive: poll briefly and give up with a clear message rather than keep a page waiting.
 CONNECT_POLL = PollPolicy(initial=0.2, factor=1.5, maximum=2.0, timeout=25.0)
 CONNECT_TIMEOUT = (5.0, 15.0)
+# Enrolling runs in the worker: KSeF may take minutes to issue a certificate.
+ENROLL_POLL = PollPolicy(initial=0.5, factor=1.5, maximum=10.0, timeout=300.0)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def translate_error(exc: KsefError) -> ConnectError:
         return ConnectError("malformed", _in_language(exc.message_pl, exc.message_en))
     if isinstance(exc, KsefAuthError):
         return ConnectError(exc.reason or "auth_failed", _in_language(exc.message_pl, exc.message_en))
+    if isinstance(exc, KsefCertificateRefused):
+        return ConnectError(exc.reason, _in_language(exc.message_pl, exc.message_en))
     if isinstance(exc, KsefRateLimited):
         return ConnectError(
             "rate_limited",
@@ -154,8 +161,11 @@ def token_login(*, token: KsefToken, nip: str) -> Login:
 
 
 @sensitive_variables()
-def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
-    """Log in with a certificate in the company's context; its subject's own NIP acts as the Owner."""
+def certificate_login(*, credential: CertificateCredential, nip: str, enrolled: bool = False) -> Login:
+    """Log in with a certificate in the company's context; its subject's own NIP acts as the Owner. A
+    certificate the portal ``enrolled`` for the company (its subject is whoever signed the owner's request,
+    e.g. a person by PESEL) is given the Owner's permissions: KSeF let that subject into this context, and
+    KSeF has no cheap call to list a certificate login's permissions (a refusal later pauses the queue)."""
     certificate, key = stored_certificate(
         certificate_pem=credential.certificate_pem, private_key_pkcs8=credential.private_key_pkcs8
     )
@@ -165,7 +175,7 @@ def certificate_login(*, credential: CertificateCredential, nip: str) -> Login:
         )
     except KsefError as exc:
         raise translate_error(exc) from None
-    permissions = OWNER_PERMISSIONS if credential.nip == nip else []
+    permissions = OWNER_PERMISSIONS if credential.nip == nip or enrolled else []
     return _login(tokens, permissions)
 
 
@@ -174,5 +184,44 @@ def session_end(*, tokens: AuthTokens) -> None:
     """End the KSeF authentication (its refresh token stops working)."""
     try:
         client(tokens=tokens).logout()
+    except KsefError as exc:
+        raise translate_error(exc) from None
+
+
+def challenge() -> tuple[str, dt.datetime]:
+    """A fresh KSeF challenge for a login request someone else signs, and when it was made."""
+    try:
+        answer = client().auth.challenge()
+    except KsefError as exc:
+        raise translate_error(exc) from None
+    return answer.challenge, answer.timestamp
+
+
+@sensitive_variables()
+def signature_login(*, signed_xml: bytes) -> AuthTokens:
+    """Log in with an ``AuthTokenRequest`` signed elsewhere (Profil Zaufany, a qualified signature or seal):
+    KSeF reads the signer and the context from the document. The tokens only; what they may do is KSeF's."""
+    ksef = client()
+    try:
+        init = ksef.auth.init_with_signature(signed_xml=signed_xml)
+        ksef.auth.wait(init=init)
+        return ksef.auth.redeem(init=init)
+    except KsefError as exc:
+        raise translate_error(exc) from None
+
+
+@sensitive_variables()
+def certificate_tokens(*, credential: CertificateCredential, nip: str) -> AuthTokens:
+    """Log in with a stored certificate in the company's context; the tokens only (to enroll a successor)."""
+    return certificate_login(credential=credential, nip=nip).tokens
+
+
+@sensitive_variables()
+def certificate_obtain(*, tokens: AuthTokens, certificate_type: str, name: str) -> KsefCertificate:
+    """Ask KSeF for a new certificate of ``certificate_type`` under the session of ``tokens`` and wait for it:
+    a new EC P-256 key, a request with the subject KSeF gives, enrollment, retrieval."""
+    try:
+        ksef = KsefClient(environment=environment(), tokens=tokens, poll=ENROLL_POLL, timeout=CONNECT_TIMEOUT)
+        return ksef.certificates.obtain(name=name, certificate_type=certificate_type)
     except KsefError as exc:
         raise translate_error(exc) from None

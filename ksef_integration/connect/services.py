@@ -59,7 +59,7 @@ def _audit(company: Company, kind: str, message: str, *, actor: User | None, **d
     AuditEvent.objects.create(company=company, kind=kind, actor=actor, message=message, data=data)
 
 
-def _failed(company: Company, user: User, error: errors.ConnectError) -> errors.ConnectError:
+def _failed(company: Company, user: User | None, error: errors.ConnectError) -> errors.ConnectError:
     _audit(
         company, AuditEvent.Kind.CONNECT_FAILED,
         _("Connection attempt failed: %(reason)s") % {"reason": error.message},
@@ -74,7 +74,7 @@ def _store_session(connection: KsefConnection, login: gateway.Login) -> None:
         setattr(connection, column, value)
 
 
-def _require_invoice_permissions(company: Company, user: User, permissions: list[str]) -> None:
+def _require_invoice_permissions(company: Company, user: User | None, permissions: list[str]) -> None:
     if not {"InvoiceWrite", "InvoiceRead"} & set(permissions):
         raise _failed(company, user, errors.no_invoice_permissions())
 
@@ -134,9 +134,34 @@ def connection_connect_certificate(
 
 
 @sensitive_variables()
+def connection_connect_enrolled(
+    *, company: Company, user: User | None, credential: credentials.CertificateCredential
+) -> ConnectResult:
+    """Switch the company to a certificate KSeF issued for it through the portal (``enrollment``): proven by
+    logging in with it first; only then does it replace the token (or the certificate it renews). Its
+    subject may be a person by PESEL, whoever signed the owner's request."""
+    if credential.nip is not None and credential.nip != company.nip:
+        raise errors.certificate_other_nip(credential.nip, company.nip)
+
+    def store(connection: KsefConnection) -> None:
+        connection.method = AuthMethod.CERTIFICATE
+        connection.certificate_pem = credential.certificate_pem
+        connection.private_key_ciphertext = secret_encrypt(credential.private_key_pkcs8)
+        connection.certificate_serial = credential.serial
+        connection.certificate_valid_from = credential.valid_from
+        connection.certificate_valid_to = credential.valid_to
+
+    return _connect(
+        company, user,
+        login=lambda: gateway.certificate_login(credential=credential, nip=company.nip, enrolled=True),
+        store=store, label=f"certyfikat {credential.serial}",
+    )  # fmt: skip
+
+
+@sensitive_variables()
 def _connect(
     company: Company,
-    user: User,
+    user: User | None,
     *,
     login: Callable[[], gateway.Login],
     store: Callable[[KsefConnection], None],
@@ -172,14 +197,16 @@ def _reset_credentials(connection: KsefConnection) -> None:
     connection.certificate_valid_from = connection.certificate_valid_to = None
 
 
-def _activate(connection: KsefConnection, user: User, login: gateway.Login, *, label: str) -> ConnectResult:
+def _activate(
+    connection: KsefConnection, user: User | None, login: gateway.Login, *, label: str
+) -> ConnectResult:
     now = timezone.now()
     first_time = connection.pk is None or connection.connected_at is None
     connection.status = ConnectionStatus.ACTIVE
     connection.environment = settings.KSEF_ENVIRONMENT
     connection.permissions = sorted(login.permissions)
     connection.connected_at = now
-    connection.connected_by = user
+    connection.connected_by = user or connection.connected_by  # a renewal has nobody behind it
     connection.last_verified_at = now
     connection.attention_reason = ""
     # Automation follows what KSeF allows: a missing permission keeps the matching switch off.

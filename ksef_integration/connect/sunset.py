@@ -25,9 +25,9 @@ from ksef_integration.models import AuthMethod, KsefConnection, SunsetReminder, 
 
 logger = logging.getLogger(__name__)
 
-# Where "Przejdź na certyfikat KSeF" leads, on every page and in every e-mail: the one line to change when the
-# certificate wizard (URL name "ksef_integration:certificate_switch") is in place.
-SWITCH_URL_NAME = "ksef_integration:certificate"
+# Where "Przejdź na certyfikat KSeF" leads, on every page and in every e-mail: the wizard that obtains the
+# certificates for the owner (ksef_integration.enrollment).
+SWITCH_URL_NAME = "ksef_integration:certificate_switch"
 
 # Days before the sunset on which the daily beat reminds; AFTER_SUNSET is the one notice once it has passed.
 REMINDER_DAYS = (30, 14, 7, 1)
