@@ -423,6 +423,13 @@ def _check_algorithm(csr: x509.CertificateSigningRequest, key: Any) -> None:
         )
 
 
+def _signature_valid(csr: x509.CertificateSigningRequest) -> bool:
+    try:
+        return bool(csr.is_signature_valid)
+    except (ValueError, UnsupportedAlgorithm):  # e.g. RSA-PSS parameters OpenSSL will not use
+        return False
+
+
 def _name_pairs(name: x509.Name) -> list[tuple[str, str]]:
     return sorted((attribute.oid.dotted_string, str(attribute.value)) for attribute in name)
 
@@ -453,7 +460,7 @@ def enrollment_submit(
     csr = _csr_load(csr_der)
     key = _csr_key(csr)
     _check_algorithm(csr, key)
-    if not csr.is_signature_valid:
+    if not _signature_valid(csr):
         raise _invalid_csr("Podpis żądania nie zgadza się z jego kluczem publicznym.")
     if _name_pairs(csr.subject) != _data_pairs(caller.certificate_subject):
         raise bad_request(
