@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -38,6 +39,7 @@ CA_VALIDITY = dt.timedelta(days=10 * 365)
 CERTIFICATE_VALIDITY = dt.timedelta(days=2 * 365)
 ENROLLMENT_RETENTION = dt.timedelta(days=30)  # then 410 (ksef-api.md §13)
 KINDS = ("Authentication", "Offline")
+WARSAW = ZoneInfo("Europe/Warsaw")
 ACTIVE, REVOKED, EXPIRED = "Active", "Revoked", "Expired"
 
 ENROLLMENT_STATUS = {
@@ -421,6 +423,13 @@ def _check_algorithm(csr: x509.CertificateSigningRequest, key: Any) -> None:
         )
 
 
+def _signature_valid(csr: x509.CertificateSigningRequest) -> bool:
+    try:
+        return bool(csr.is_signature_valid)
+    except (ValueError, UnsupportedAlgorithm):  # e.g. RSA-PSS parameters OpenSSL will not use
+        return False
+
+
 def _name_pairs(name: x509.Name) -> list[tuple[str, str]]:
     return sorted((attribute.oid.dotted_string, str(attribute.value)) for attribute in name)
 
@@ -429,13 +438,10 @@ def _data_pairs(data: Mapping[str, str]) -> list[tuple[str, str]]:
     return sorted((_OIDS[key].dotted_string, value) for key, value in data.items() if key in _OIDS)
 
 
-def _parse_valid_from(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
+def _moment(value: str) -> dt.datetime:
+    """A date-time of a request; without an offset it is Polish time, as KSeF reads such dates."""
     parsed = dt.datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise validation_error("validFrom: wymagana jest data ze strefą czasową.")
-    return parsed.astimezone(dt.UTC)
+    return parsed.replace(tzinfo=WARSAW) if parsed.tzinfo is None else parsed
 
 
 def enrollment_submit(
@@ -450,11 +456,11 @@ def enrollment_submit(
         )
     if kind not in KINDS:
         raise validation_error(f"certificateType: dozwolone wartości to {', '.join(KINDS)}.")
-    start = _parse_valid_from(valid_from)
+    start = _moment(valid_from) if valid_from else None
     csr = _csr_load(csr_der)
     key = _csr_key(csr)
     _check_algorithm(csr, key)
-    if not csr.is_signature_valid:
+    if not _signature_valid(csr):
         raise _invalid_csr("Podpis żądania nie zgadza się z jego kluczem publicznym.")
     if _name_pairs(csr.subject) != _data_pairs(caller.certificate_subject):
         raise bad_request(
@@ -597,7 +603,7 @@ def certificates_query(
     if filters.get("type"):
         rows = rows.filter(kind=filters["type"])
     if filters.get("expiresAfter"):
-        rows = rows.filter(valid_to__gt=dt.datetime.fromisoformat(filters["expiresAfter"]))
+        rows = rows.filter(valid_to__gt=_moment(filters["expiresAfter"]))
     status = filters.get("status")
     if status == ACTIVE:
         rows = _active(rows, now)
@@ -639,9 +645,7 @@ def certificate_revoke(*, caller: Caller, serial: str, reason: str | None = None
 
 def certificate_validity_shorten(*, caller: Caller, serial: str, valid_to: str) -> IssuedCertificate:
     """``PUT /testdata/certificates/{serial}``: move ``validTo`` earlier (never later), to test expiry."""
-    new_end = dt.datetime.fromisoformat(valid_to)
-    if new_end.tzinfo is None:
-        raise validation_error("validTo: wymagana jest data ze strefą czasową.")
+    new_end = _moment(valid_to)
     with transaction.atomic():
         row = _caller_certificate(caller, serial)
         row = IssuedCertificate.objects.select_for_update().get(pk=row.pk)

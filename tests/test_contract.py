@@ -48,3 +48,22 @@ def test_undescribed_status_and_unknown_paths_are_caught() -> None:
     assert violations(_exchange("GET", "/ksef-sim/v2/no/such/thing", 200, {}))
     teapot = _exchange("POST", "/ksef-sim/v2/auth/challenge", 418, {})
     assert any("not described" in line for line in violations(teapot))
+
+
+def test_certificate_operations_are_checked_too() -> None:
+    status = {
+        "requestDate": "2026-12-05T10:00:00.0000000+00:00",
+        "status": {"code": 200, "description": "ok"},
+    }
+    path = "/ksef-sim/v2/certificates/enrollments/20261205-CE-0000000000-0000000000-00"
+    assert (
+        violations(_exchange("GET", path, 200, {**status, "certificateSerialNumber": "01F20A5D352AE590"}))
+        == []
+    )
+    short_serial = _exchange("GET", path, 200, {**status, "certificateSerialNumber": "1F20A5D352AE590"})
+    assert any("certificateSerialNumber" in line for line in violations(short_serial))
+    query = _exchange("POST", "/ksef-sim/v2/certificates/query", 200, {"certificates": [{"name": "x"}]}, {})
+    assert any("hasMore" in line for line in violations(query))
+    path = "/ksef-sim/v2/testdata/certificates/01F20A5D352AE590"
+    assert violations(_exchange("PUT", path, 200, None, {"validTo": "2026-12-05T10:00:00+00:00"})) == []
+    assert any("validTo" in line for line in violations(_exchange("PUT", path, 200, None, {})))

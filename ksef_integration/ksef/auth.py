@@ -278,6 +278,17 @@ class Authenticator:
         self.wait(init=init)
         return self.redeem(init=init)
 
+    def login_with_signed_request(
+        self, *, signed_xml: bytes, verify_certificate_chain: bool = False
+    ) -> AuthTokens:
+        """Log in with an ``AuthTokenRequest`` signed elsewhere (by the owner, e.g. with Profil Zaufany or a
+        qualified signature): ``/auth/xades-signature``, then the status and redeem steps."""
+        init = self.init_with_signature(
+            signed_xml=signed_xml, verify_certificate_chain=verify_certificate_chain
+        )
+        self.wait(init=init)
+        return self.redeem(init=init)
+
     # --- after login --------------------------------------------------------------------------------
 
     def refresh(self, *, tokens: AuthTokens) -> AuthTokens:

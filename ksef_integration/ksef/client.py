@@ -104,6 +104,16 @@ class KsefClient:
             )
         )
 
+    def login_with_signed_request(
+        self, *, signed_xml: bytes, verify_certificate_chain: bool = False
+    ) -> AuthTokens:
+        """Log in with an ``AuthTokenRequest`` (``xades.auth_token_request_build``) someone else signed."""
+        return self._store(
+            self.auth.login_with_signed_request(
+                signed_xml=signed_xml, verify_certificate_chain=verify_certificate_chain
+            )
+        )
+
     def refresh(self) -> AuthTokens:
         return self._store(self.auth.refresh(tokens=self._tokens()))
 

@@ -35,6 +35,7 @@ from ksef_integration.ksef.errors import (
 )
 from ksef_integration.ksef.identifiers import ContextIdentifier
 from ksef_integration.ksef.qr import certificate_serial_hex
+from ksef_integration.ksef.xades import auth_token_request_build, xades_sign
 from tests.ksef_integration.ksef.conftest import BASE, NOW, self_signed
 from tests.ksef_integration.ksef.test_simulator import certificate_login, mint_token, new_client, random_nip
 
@@ -309,3 +310,41 @@ def test_limit_reached_is_a_refusal_with_its_reason(sim_url: str) -> None:
 @pytest.fixture
 def sim_url(live_server: Any) -> str:
     return live_server.url + "/ksef-sim/v2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_signed_by_the_owner_then_both_certificates(sim_url: str) -> None:
+    """The wizard's way: the owner signs the AuthTokenRequest elsewhere (here a self-signed personal
+    certificate, as TEST accepts), the client completes the login and obtains both certificates."""
+    nip = random_nip()
+    client = new_client(sim_url)
+    owner_key = ec.generate_private_key(ec.SECP256R1())
+    owner = self_signed(
+        owner_key,
+        name="Jan Kowalski",
+        extra=[
+            x509.NameAttribute(NameOID.GIVEN_NAME, "Jan"),
+            x509.NameAttribute(NameOID.SURNAME, "Kowalski"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"TINPL-{nip}"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        ],
+    )
+    document = auth_token_request_build(
+        challenge=client.auth.challenge().challenge, context=ContextIdentifier.nip(nip)
+    )
+    signed = xades_sign(document=document, certificate=owner, private_key=owner_key)
+    client.login_with_signed_request(signed_xml=signed)
+
+    data = client.certificates.enrollment_data()
+    assert (data.given_name, data.surname, data.serial_number) == ("Jan", "Kowalski", f"TINPL-{nip}")
+    assert not data.is_seal
+    login = client.certificates.obtain(name="KSeF Portal logowanie", certificate_type=AUTHENTICATION)
+    offline = client.certificates.obtain(name="KSeF Portal offline", certificate_type=OFFLINE)
+    assert {login.certificate_type, offline.certificate_type} == {AUTHENTICATION, OFFLINE}
+    assert login.certificate.subject == offline.certificate.subject
+
+    proof = new_client(sim_url)
+    proof.login_with_certificate(
+        certificate=login.certificate, private_key=login.private_key, context=ContextIdentifier.nip(nip)
+    )
+    assert proof.certificates.enrollment_data() == data
