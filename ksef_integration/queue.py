@@ -26,6 +26,7 @@ IMPORT = "ksef.import"
 IMPORT_DIGEST = "ksef.import_digest"
 NOTIFY = "ksef.notify"
 CERTIFICATE_ENROLLMENT = "ksef.certificate_enrollment"
+CERTIFICATE_CHECK = "ksef.certificate_check"
 MARKER_SECONDS = 10
 
 
@@ -82,3 +83,8 @@ def notify(*, company_id: int, subject: str, body: str) -> None:
 def certificate_enrollment(*, enrollment_id: int) -> None:
     """Queue the work of a certificate enrollment (the switch from a token, or a renewal)."""
     _queue(CERTIFICATE_ENROLLMENT, (enrollment_id,))
+
+
+def certificate_check(*, company_id: int) -> None:
+    """Queue asking KSeF how long the company's connection certificate is valid (at most one waiting)."""
+    _queue(CERTIFICATE_CHECK, (company_id,), company_id=company_id)

@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ksef_integration.connect import keyfile
 from ksef_integration.errors import ConnectError
+from ksef_integration.ksef.qr import certificate_serial_hex
 
 MAX_FILE_BYTES = 64 * 1024  # certificates and keys are a few kilobytes; anything bigger is not one
 Purpose = Literal["login", "offline"]
@@ -132,7 +133,7 @@ def _credential(
     return CertificateCredential(
         certificate_pem=certificate_pem or certificate.public_bytes(serialization.Encoding.PEM).decode(),
         private_key_pkcs8=private_key_pkcs8,
-        serial=f"{certificate.serial_number:X}",
+        serial=certificate_serial_hex(certificate),  # 16 digits at least, as KSeF prints it
         valid_from=certificate.not_valid_before_utc,
         valid_to=certificate.not_valid_after_utc,
         nip=subject_nip(certificate),

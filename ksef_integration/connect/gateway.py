@@ -201,11 +201,8 @@ def challenge() -> tuple[str, dt.datetime]:
 def signature_login(*, signed_xml: bytes) -> AuthTokens:
     """Log in with an ``AuthTokenRequest`` signed elsewhere (Profil Zaufany, a qualified signature or seal):
     KSeF reads the signer and the context from the document. The tokens only; what they may do is KSeF's."""
-    ksef = client()
     try:
-        init = ksef.auth.init_with_signature(signed_xml=signed_xml)
-        ksef.auth.wait(init=init)
-        return ksef.auth.redeem(init=init)
+        return client().login_with_signed_request(signed_xml=signed_xml)
     except KsefError as exc:
         raise translate_error(exc) from None
 

@@ -32,18 +32,22 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Company, User
 from ksef_integration import notify, queue
+from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import credentials, gateway
 from ksef_integration.connect.services import connection_connect_enrolled
+from ksef_integration.connect.session import NotConnected, ksef_client_for
 from ksef_integration.encryption import secret_decrypt, secret_encrypt
 from ksef_integration.enrollment import signed_request
 from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens
-from ksef_integration.ksef.certificates import AUTHENTICATION, OFFLINE, KsefCertificate
+from ksef_integration.ksef.certificates import AUTHENTICATION, OFFLINE, CertificateFilters, KsefCertificate
+from ksef_integration.ksef.errors import KsefError
 from ksef_integration.models import AuditEvent, AuthMethod, CertificateEnrollment, KsefConnection
 from ksef_integration.offline.certificate import offline_certificate_for, offline_certificate_upload
 
 logger = logging.getLogger(__name__)
 CHALLENGE_LIFETIME = dt.timedelta(minutes=10)  # ksef-api.md §4.1: a challenge lives 10 minutes
+CHECK_EVERY = dt.timedelta(hours=23)  # how often KSeF is asked how long a connection's certificate is valid
 Status = CertificateEnrollment.Status
 Kind = CertificateEnrollment.Kind
 
@@ -167,24 +171,73 @@ def renewals_due(*, now: dt.datetime | None = None) -> list[KsefConnection]:
     )
 
 
+def renewal_start(*, connection: KsefConnection) -> CertificateEnrollment | None:
+    """Queue the renewal of the connection's certificate unless an enrollment is already open."""
+    with transaction.atomic():
+        if CertificateEnrollment.objects.filter(
+            company_id=connection.company_id, status__in=CertificateEnrollment.OPEN
+        ).exists():
+            return None
+        row = CertificateEnrollment.objects.create(
+            company_id=connection.company_id,
+            kind=Kind.RENEWAL,
+            status=Status.QUEUED,
+            replaced_serial=connection.certificate_serial,
+        )
+        queue.certificate_enrollment(enrollment_id=row.pk)
+    return row
+
+
 def renewals_start(*, now: dt.datetime | None = None) -> int:
-    """Queue a renewal for each connection ``renewals_due``; returns how many."""
+    """The hourly beat: ask KSeF about certificates not checked for a day (``queue.certificate_check``) and
+    queue a renewal for each connection ``renewals_due``; returns how many renewals were queued."""
+    now = now or timezone.now()
+    unchecked = (
+        KsefConnection.objects.usable()
+        .filter(method=AuthMethod.CERTIFICATE)
+        .exclude(certificate_checked_at__gt=now - CHECK_EVERY)
+        .values_list("company_id", flat=True)
+    )
+    for company_id in unchecked:
+        queue.certificate_check(company_id=company_id)
     started = 0
     for connection in renewals_due(now=now):
-        with transaction.atomic():
-            row, created = CertificateEnrollment.objects.get_or_create(
-                company=connection.company,
-                status__in=CertificateEnrollment.OPEN,
-                defaults={
-                    "kind": Kind.RENEWAL,
-                    "status": Status.QUEUED,
-                    "replaced_serial": connection.certificate_serial,
-                },
-            )
-            if created:
-                queue.certificate_enrollment(enrollment_id=row.pk)
-                started += 1
+        if renewal_start(connection=connection) is not None:
+            started += 1
     return started
+
+
+def certificate_check(*, company_id: int) -> str:
+    """KSeF's own word on the certificate the company connects with: its ``validTo`` (KSeF may end a
+    certificate early, and TEST can shorten it) and whether it is still active. An earlier end than the file
+    says is kept on the connection, so the renewal starts in time; a certificate KSeF no longer accepts is
+    renewed at once. Skipped (tried next hour) while the company's KSeF conversation is busy."""
+    connection = KsefConnection.objects.select_related("company").filter(company_id=company_id).first()
+    if connection is None or connection.method != AuthMethod.CERTIFICATE or connection.status != "active":
+        return "not applicable"
+    with company_lock(company_id) as lock:
+        if lock is None:
+            return "busy"
+        try:
+            client = ksef_client_for(company=connection.company)
+            found = list(
+                client.certificates.query(
+                    filters=CertificateFilters(serial_number=connection.certificate_serial)
+                )
+            )
+        except (NotConnected, KsefError, ValueError) as exc:
+            logger.info("ksef certificate check failed: company=%s (%s)", company_id, type(exc).__name__)
+            return "failed"
+    now = timezone.now()
+    valid_to = connection.certificate_valid_to
+    if found:
+        info = found[0]
+        ends = info.valid_to if info.is_active else min(info.valid_to, now)
+        valid_to = min(valid_to, ends) if valid_to else ends
+    KsefConnection.objects.filter(pk=connection.pk).update(
+        certificate_valid_to=valid_to, certificate_checked_at=now
+    )
+    return "checked"
 
 
 # --- the work (worker) ------------------------------------------------------------------------------
@@ -193,7 +246,7 @@ def renewals_start(*, now: dt.datetime | None = None) -> int:
 def _claim(enrollment_id: int) -> CertificateEnrollment | None:
     with transaction.atomic():
         row = (
-            CertificateEnrollment.objects.select_for_update(skip_locked=True)
+            CertificateEnrollment.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("company", "started_by")
             .filter(pk=enrollment_id, status=Status.QUEUED)
             .first()
@@ -377,6 +430,25 @@ def _tell_renewal_failed(row: CertificateEnrollment) -> None:
     )
 
 
+def _replaced_revoke(row: CertificateEnrollment) -> None:
+    """After a renewal, the replaced Authentication certificate is revoked ("Superseded"): it is never used
+    again, and it stops counting against the subject's limit of active certificates. Best effort: the
+    renewal has succeeded whatever KSeF answers. (Offline certificates are never revoked: the QR codes II
+    already printed on invoices are checked against them.)"""
+    if row.kind != Kind.RENEWAL or not row.replaced_serial:
+        return
+    try:
+        with company_lock(row.company_id, wait=30) as lock:
+            if lock is None:
+                return
+            client = ksef_client_for(company=row.company)
+            client.certificates.revoke(serial_number=row.replaced_serial, reason="Superseded")
+    except (NotConnected, KsefError, ValueError) as exc:
+        logger.info(
+            "ksef replaced certificate not revoked: company=%s (%s)", row.company_id, type(exc).__name__
+        )
+
+
 def enrollment_run(enrollment_id: int) -> str:
     """The worker's part: obtain (unless already obtained), prove, switch. Returns the outcome."""
     row = _claim(enrollment_id)
@@ -395,4 +467,5 @@ def enrollment_run(enrollment_id: int) -> str:
         )
         raise
     _finish(row)
+    _replaced_revoke(row)
     return "done"

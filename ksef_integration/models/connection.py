@@ -80,6 +80,8 @@ class KsefConnection(models.Model):
     certificate_serial = models.CharField(_("certificate serial number"), max_length=64, blank=True)
     certificate_valid_from = models.DateTimeField(_("certificate valid from"), null=True, blank=True)
     certificate_valid_to = models.DateTimeField(_("certificate valid to"), null=True, blank=True)
+    # When KSeF last said how long the certificate is valid (it may end it early: revoked, shortened).
+    certificate_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     permissions = models.JSONField(_("permissions granted by KSeF"), default=list, blank=True)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
