@@ -14,6 +14,7 @@ from accounts.models import Membership, User
 from ksef_integration.connect import selectors, services
 from ksef_integration.connect.forms import KsefSettingsForm
 from ksef_integration.connect.views import SESSION_MISSING
+from ksef_integration.enrollment import services as enrollment
 from ksef_integration.importing.views import settings_context as import_settings_context
 from ksef_integration.sending import drain
 
@@ -56,6 +57,11 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
         "membership": membership,
         "connection": connection,
         "settings_form": form,
+        "certificate_renewable": (
+            connection is not None
+            and connection.method == "certificate"
+            and enrollment.switch_allowed(connection)
+        ),
         "permission_labels": selectors.permission_labels(connection),
         "missing": [
             *selectors.missing_permission_messages(connection),

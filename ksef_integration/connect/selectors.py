@@ -11,7 +11,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Company
 from ksef_integration.connect import sunset
-from ksef_integration.models import AuditEvent, ConnectionStatus, KsefAvailability, KsefConnection
+from ksef_integration.models import (
+    AuditEvent,
+    CertificateEnrollment,
+    ConnectionStatus,
+    KsefAvailability,
+    KsefConnection,
+)
 
 PERMISSION_LABELS = {
     "InvoiceWrite": "wystawianie faktur",
@@ -98,22 +104,33 @@ CERTIFICATE_WARNING_DAYS = 30
 
 
 def certificate_warnings(connection: KsefConnection | None) -> list[str]:
-    """A warning while the login certificate nears its end (or has passed it), with what to do."""
+    """A warning while the login certificate nears its end (or has passed it): KSeF Portal renews it by itself
+    (``enrollment``), so the owner hears what happens, and what to do when the last renewal failed."""
     if connection is None or connection.method != "certificate" or connection.certificate_valid_to is None:
         return []
     days = (connection.certificate_valid_to - timezone.now()).days
     end = timezone.localtime(connection.certificate_valid_to).strftime("%d.%m.%Y")
+    if days > CERTIFICATE_WARNING_DAYS:
+        return []
+    failed = (
+        CertificateEnrollment.objects.filter(company_id=connection.company_id)
+        .order_by("-created_at", "-id")
+        .values_list("status", "error_message")
+        .first()
+    )
+    what_to_do = _("Get a new one by signing one request: Switch to a new KSeF certificate.")
     if days < 0:
-        return [
-            _("The KSeF certificate expired on %(date)s. Issue a new one in the KSeF Taxpayer Application "
-              "and connect again.") % {"date": end}
-        ]  # fmt: skip
-    if days <= CERTIFICATE_WARNING_DAYS:
-        return [
-            _("The KSeF certificate expires on %(date)s (in %(days)s days). Issue a new one in the KSeF "
-              "Taxpayer Application and connect again before then.") % {"date": end, "days": days}
-        ]  # fmt: skip
-    return []
+        return [_("The KSeF certificate expired on %(date)s.") % {"date": end} + " " + what_to_do]
+    warning = _(
+        "The KSeF certificate expires on %(date)s (in %(days)s days). "
+        "KSeF Portal renews it by itself before then."
+    ) % {"date": end, "days": days}
+    if failed is not None and failed[0] == CertificateEnrollment.Status.FAILED:
+        warning += " " + _("The last attempt failed: %(reason)s We try again every day.") % {
+            "reason": failed[1]
+        }
+        warning += " " + what_to_do
+    return [warning]
 
 
 def token_sunset_days() -> int | None:

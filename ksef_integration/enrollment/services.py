@@ -70,11 +70,21 @@ def _audit(company: Company, message: str, *, actor: User | None, **data: object
 # --- the switch: prepare and submit (web) -------------------------------------------------------------
 
 
+def switch_allowed(connection: KsefConnection | None) -> bool:
+    """Whether the owner may obtain certificates by signing a request: a company connected by a KSeF token,
+    or by a certificate that ends within the renewal window (or has ended) when renewing it failed."""
+    if connection is None or not connection.is_connected:
+        return False
+    if connection.method == AuthMethod.TOKEN:
+        return True
+    until = connection.certificate_valid_to
+    return until is not None and until <= timezone.now() + renewal_window()
+
+
 def switch_prepare(*, company: Company, user: User) -> CertificateEnrollment:
     """A login request to sign, for a fresh challenge (a new one each time: the old file stops counting).
-    Refused for a company that is not connected by a token, and while a switch is being carried out."""
-    connection = KsefConnection.objects.filter(company=company).first()
-    if connection is None or connection.method != AuthMethod.TOKEN or not connection.is_connected:
+    Refused when ``switch_allowed`` says no, and while an enrollment is being carried out."""
+    if not switch_allowed(KsefConnection.objects.filter(company=company).first()):
         raise ConnectError(
             "not_on_token", _("The company is not connected by a KSeF token, so there is nothing to switch.")
         )

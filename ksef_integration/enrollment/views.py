@@ -59,7 +59,7 @@ def certificate_switch(
         ),
         "working": enrollment is not None and enrollment.status in (Status.QUEUED, Status.WORKING),
         "sunset": sunset.sunset_date(),
-        "on_token": connection is not None and connection.method == "token" and connection.is_connected,
+        "on_token": services.switch_allowed(connection),
     }
     return render(request, "ksef_integration/certificate_switch.html", context)
 

@@ -11,7 +11,7 @@ from ksef_integration.models.connection import (
     TokenConnection,
     token_sunset_passed,
 )
-from ksef_integration.models.enrollment import CertificateEnrollment
+from ksef_integration.models.enrollment import CertificateConnection, CertificateEnrollment
 from ksef_integration.models.importing import (
     ImportDigestSubscription,
     ImportedDocument,
@@ -41,6 +41,7 @@ __all__ = [
     "MIN_IMPORT_INTERVAL",
     "AuditEvent",
     "AuthMethod",
+    "CertificateConnection",
     "CertificateEnrollment",
     "ConnectionStatus",
     "Environment",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Company
+from ksef_integration.models.connection import KsefConnection
 
 
 class CertificateEnrollment(models.Model):
@@ -88,3 +89,12 @@ class CertificateEnrollment(models.Model):
     @property
     def has_certificates(self) -> bool:
         return bool(self.authentication_certificate_pem and self.authentication_key_ciphertext)
+
+
+class CertificateConnection(KsefConnection):
+    """The admin's list of certificate connections by expiry: what the renewal will do next."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("company on a KSeF certificate")
+        verbose_name_plural = _("companies on a KSeF certificate (expiry)")

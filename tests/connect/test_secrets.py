@@ -69,7 +69,7 @@ def test_a_removed_key_makes_secrets_unreadable_not_garbage(settings: Any) -> No
     assert TOKEN not in str(excinfo.value)
 
 
-@pytest.mark.parametrize(("days", "expected"), [(400, None), (10, "wygasa"), (-2, "wygasł")])
+@pytest.mark.parametrize(("days", "expected"), [(400, None), (10, "odnowi"), (-2, "wygasł")])
 def test_certificate_expiry_warning(company_a: Company, days: int, expected: str | None) -> None:
     import datetime as dt
 

@@ -202,8 +202,12 @@ def test_start_and_settings_show_the_days_left_and_the_one_switch_button(
 ) -> None:
     sunset_in(settings, 12)
     active_connection(company_a)
-    # The button's one target, to be retargeted to the certificate wizard by changing SWITCH_URL_NAME.
-    assert sunset.switch_url() == reverse(sunset.SWITCH_URL_NAME) == reverse("ksef_integration:certificate")
+    # The button's one target: the certificate wizard.
+    assert (
+        sunset.switch_url()
+        == reverse(sunset.SWITCH_URL_NAME)
+        == reverse("ksef_integration:certificate_switch")
+    )
     for url in (reverse("accounts:start"), reverse("ksef_integration:settings")):
         html = alice_client.get(url).content.decode()
         notice = element(html, "token-sunset")

@@ -64,6 +64,7 @@ def test_a_certificate_ksef_ends_soon_is_renewed_and_the_old_one_revoked(
     assert connection.method == AuthMethod.CERTIFICATE
     assert connection.certificate_serial == row.authentication_serial
     assert connection.certificate_serial != old
+    assert connection.certificate_valid_to is not None
     assert connection.certificate_valid_to > timezone.now() + dt.timedelta(days=300)
     assert row.offline_serial == ""  # the Offline certificate was not ending: kept
     assert _status(on_certificate, old) == "Revoked"

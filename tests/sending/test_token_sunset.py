@@ -100,7 +100,7 @@ def test_after_the_sunset_invoices_wait_and_go_out_by_certificate(
     certificate, key = issue_certificate(company.nip, kind="Authentication", key_type="EC")
     queued.messages.clear()
     response = alice_client.post(
-        sunset.switch_url(),
+        reverse("ksef_integration:certificate"),  # the upload of certificate files still works
         {
             "certificate": SimpleUploadedFile("ksef.crt", certificate),
             "private_key": SimpleUploadedFile("ksef.key", key),
