@@ -111,7 +111,10 @@ def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_
         settings_fixture.CACHES = {"default": {"BACKEND": FILE_CACHE, "LOCATION": str(shared)}}
         return record
 
+    from tests.security import leaks  # here, not at the top: pytest loads it as a plugin first
+
     def publish(name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+        leaks.scan(repr(args), f"the arguments of the task {name}")  # no secret in a task's arguments
         record.messages.append((name, args, options))
         if name == queue.NOTIFY:
             from ksef_integration.notify import notification_send

@@ -143,7 +143,7 @@ def stuck_submissions_notify(*, now: dt.datetime | None = None) -> int:
     candidates = list(
         submissions_stuck(now=now)
         # After the token sunset the owners are told why invoices wait (``connect.sunset``'s notice and the
-        # pages' banner): an e-mail per waiting invoice would be noise. Once they switch, the clock is normal.
+        # pages' banner): an e-mail per waiting invoice would be noise. Once they switch, these go out.
         .exclude(company_id__in=KsefConnection.objects.token_expired().values("company_id"))
         .select_related("invoice")
         .order_by("company_id", "queued_at", "id")[:MAX_PER_RUN]

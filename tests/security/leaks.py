@@ -3,15 +3,17 @@
 Known secrets: SECRET_KEY, the Fernet keys, the test passwords, and every KSeF token and certificate key the
 simulator mints during the run (its minting functions are wrapped at session start; the plain-text private
 key is derived too). ``LeakScanMiddleware`` (added in tests/settings.py) scans every page the portal
-renders (the simulator's own pages are left out: showing a freshly minted token or key once is their job)
-and ``LeakScanHandler`` every log record of the process. A hit is recorded and fails the run at the end.
+renders (the simulator's own pages are left out: showing a freshly minted token or key once is their job),
+``LeakScanHandler`` every log record of the process, ``leak_scan_mail`` every e-mail a test sent, and
+tests/conftest.py's ``queued`` the arguments of every task queued. A hit is recorded and fails the run at
+the end.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -61,6 +63,16 @@ def known() -> Iterator[tuple[str, str]]:
 def scan(text: str, where: str) -> list[str]:
     found = [f"{label} found in {where}" for secret, label in known() if secret in text]
     LEAKS.extend(found)
+    return found
+
+
+def scan_mail(messages: Iterable[Any]) -> list[str]:
+    """Scan e-mails (subject, body, HTML alternatives) as the notifier and the other senders made them."""
+    found: list[str] = []
+    for message in messages:
+        parts = [str(message.subject), str(message.body)]
+        parts += [str(content) for content, _mimetype in getattr(message, "alternatives", [])]
+        found += scan("\n".join(parts), f"an e-mail with the subject {str(message.subject)!r}")
     return found
 
 
@@ -145,6 +157,15 @@ def leak_scan() -> Iterator[None]:
     logging.getLogger().addHandler(handler)
     yield
     logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def leak_scan_mail() -> Iterator[None]:
+    """Every e-mail a test sent is scanned when it ends (the locmem outbox lives for one test)."""
+    yield
+    from django.core import mail
+
+    scan_mail(getattr(mail, "outbox", []))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

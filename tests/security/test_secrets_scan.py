@@ -5,6 +5,7 @@ rotation over every stored secret, after which the old key can go."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import subprocess
 import sys
@@ -18,16 +19,22 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from django.apps import apps
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.mail import EmailMessage
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from accounts.models import Company, User
+from ksef_integration import queue
+from ksef_integration.connect import sunset
 from ksef_integration.encryption import secret_decrypt
 from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection, OfflineCertificate
 from ksef_simulator import services_core
 from ksef_simulator.conf import config_update
+from tests.conftest import Queued
 from tests.security import leaks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +86,19 @@ def test_the_scan_catches_a_secret_on_a_page_and_in_a_log(
     assert any("the page GET /ustawienia/firma/" in line for line in caught), caught
     assert any("ksef_integration.sending.drain" in line for line in caught), caught
     assert sum("log record" in line for line in caught) == 2
+
+
+@pytest.mark.django_db
+def test_the_scan_catches_a_secret_in_an_e_mail_and_a_task_argument(planted: str) -> None:
+    before = len(leaks.LEAKS)
+    message = EmailMessage(subject="KSeF", body=f"your token: {planted}", to=["alice@example.com"])
+    assert leaks.scan_mail([message]) == ["planted test secret found in an e-mail with the subject 'KSeF'"]
+    assert leaks.scan_mail([EmailMessage(subject="KSeF", body="nothing", to=["a@example.com"])]) == []
+    queue.publish(queue.NOTIFY, (1, "KSeF", planted), {})  # what the tests' queue publishes is scanned
+    assert leaks.LEAKS[before:] == [
+        "planted test secret found in an e-mail with the subject 'KSeF'",
+        "planted test secret found in the arguments of the task ksef.notify",
+    ]
 
 
 def test_a_leak_fails_the_whole_run_even_when_every_test_passes(tmp_path: Path) -> None:
@@ -236,3 +256,43 @@ def test_connect_flows_leave_no_secret_in_the_dump_the_logs_or_the_pages(
         page = client.post("/ustawienia/ksef/sprawdz/", follow=True)
         assert "Połączenie z KSeF działa." in page.content.decode()
     assert KsefConnection.objects.filter(status=ConnectionStatus.ACTIVE).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_token_sunset_shows_and_sends_no_secret(
+    simulator: Any,
+    alice_client: Any,
+    company_a: Company,
+    settings: Any,
+    queued: Queued,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 18's campaign: the notice on Start and the settings page, the token page after the sunset, the
+    admin's "Firmy na tokenie" and its change page, the reminders the beat and staff send (e-mails and the
+    notifier's task arguments), before and after the sunset: never the token."""
+    caplog.set_level(logging.DEBUG)
+    leaks_before = len(leaks.LEAKS)
+    _, token = services_core.token_generate(nip=company_a.nip, permissions=PERMISSIONS, description="portal")
+    secrets = {token: "the KSeF token", token.rsplit("|", 1)[-1]: "the KSeF token's secret part"}
+    assert alice_client.post("/uslugi-dodatkowe/ksef/token/", {"token": token}).status_code == 302
+    connection = KsefConnection.objects.get(company=company_a)
+    staff = Client()
+    staff.force_login(User.objects.create_superuser(email="staff@example.com", password="x"))
+    token_list = "/admin/ksef_integration/tokenconnection/"
+    texts: list[str] = []
+    mail.outbox.clear()
+    for days in (30, -1):
+        settings.KSEF_TOKEN_SUNSET = timezone.localdate() + dt.timedelta(days=days)
+        for url in ("/", "/ustawienia/ksef/", "/uslugi-dodatkowe/ksef/token/"):
+            texts.append(alice_client.get(url).content.decode())
+        texts.append(staff.get(token_list).content.decode())
+        texts.append(staff.get(f"{token_list}{connection.pk}/change/").content.decode())
+        staff.post(token_list, {"action": "send_reminder", "_selected_action": [connection.pk]})
+        assert sunset.reminders_send() == 1
+    assert len(mail.outbox) == 4  # by hand and by the beat, before and after the sunset
+    assert "data-expired" in texts[-5]  # the pages after the sunset were the expired ones
+    texts += [f"{message.subject}\n{message.body}" for message in mail.outbox]
+    texts += [repr(args) for _name, args, _options in queued.messages]
+    for text in [*texts, caplog.text]:
+        assert _secrets_in(text, secrets) == []
+    assert leaks.LEAKS[leaks_before:] == []
