@@ -2,8 +2,9 @@
 
 Known secrets: SECRET_KEY, the Fernet keys, the test passwords, and every KSeF token and certificate key the
 simulator mints during the run (its minting functions are wrapped at session start; the plain-text private
-key is derived too). ``LeakScanMiddleware`` (added in tests/settings.py) scans every page the portal
-renders (the simulator's own pages are left out: showing a freshly minted token or key once is their job),
+key is derived too), and every private key the portal's client generates for a KSeF certificate.
+``LeakScanMiddleware`` (added in tests/settings.py) scans every page the portal renders (the simulator's own
+pages are left out: showing a freshly minted token or key once is their job),
 ``LeakScanHandler`` every log record of the process, ``leak_scan_mail`` every e-mail a test sent, and
 tests/conftest.py's ``queued`` the arguments of every task queued. A hit is recorded and fails the run at
 the end.
@@ -140,6 +141,23 @@ def _wrap_minting() -> None:
     token_create.leak_scan = True  # type: ignore[attr-defined]
     services_core.token_create = token_create
     services_core.certificate_issue = certificate_issue
+
+    # The portal's own keys: every key our client makes for a KSeF certificate (the wizard, the renewal).
+    from ksef_integration.ksef import certificates
+
+    original_key_generate = certificates.private_key_generate
+
+    def private_key_generate(key_type: str = "EC") -> Any:
+        key = original_key_generate(key_type)
+        remember_pem(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            "a private key the portal generated (PEM)",
+        )
+        return key
+
+    certificates.private_key_generate = private_key_generate
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -296,3 +296,68 @@ def test_the_token_sunset_shows_and_sends_no_secret(
     for text in [*texts, caplog.text]:
         assert _secrets_in(text, secrets) == []
     assert leaks.LEAKS[leaks_before:] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_certificate_wizard_and_renewal_leave_no_key_in_the_dump_the_logs_or_the_pages(
+    simulator: Any,
+    alice_client: Any,
+    company_a: Company,
+    queued: Queued,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 18's wizard and renewal: the keys the portal generates, the owner's signed request and the token
+    it replaces never appear in clear in the database, a page, a log record, an e-mail or a task argument."""
+    from cryptography.hazmat.primitives import serialization
+
+    from ksef_integration.enrollment import services as enrollment
+    from ksef_integration.ksef import certificates
+    from tests.enrollment.conftest import person
+
+    caplog.set_level(logging.DEBUG)
+    leaks_before = len(leaks.LEAKS)
+    generated: list[Any] = []
+    wrapped = certificates.private_key_generate
+
+    def remembered(key_type: str = "EC") -> Any:
+        generated.append(wrapped(key_type))
+        return generated[-1]
+
+    certificates.private_key_generate = remembered
+    try:
+        _, token = services_core.token_generate(
+            nip=company_a.nip, permissions=PERMISSIONS, description="portal"
+        )
+        assert alice_client.post("/uslugi-dodatkowe/ksef/token/", {"token": token}).status_code == 302
+        alice = User.objects.get(email="alice@example.com")
+        row = enrollment.switch_prepare(company=company_a, user=alice)
+        signed = person(nip=company_a.nip).sign(row.request_xml.encode())
+        row = enrollment.switch_submit(enrollment=row, user=alice, data=signed)
+        between = _dump()  # queued: the signed request waits for the worker, encrypted
+        assert enrollment.enrollment_run(row.pk) == "done"
+        renewal = enrollment.renewal_start(connection=KsefConnection.objects.get(company=company_a))
+        assert renewal is not None
+        assert enrollment.enrollment_run(renewal.pk) == "done"
+    finally:
+        certificates.private_key_generate = wrapped
+    assert len(generated) == 3  # Authentication + Offline, then the renewed Authentication
+    secrets = {token: "the KSeF token", token.rsplit("|", 1)[-1]: "the KSeF token's secret part"}
+    for key in generated:
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        body = [line for line in pem.splitlines() if not line.startswith("-----")]
+        secrets[body[0]] = "a generated private key"
+        secrets[body[len(body) // 2]] = "a generated private key"
+    signature_value = signed.split(b"SignatureValue>")[1].split(b"<")[0].decode()
+    secrets[signature_value] = "the owner's signed request"
+    texts = [between, _dump(), caplog.text]
+    texts += [
+        alice_client.get(url).content.decode()
+        for url in ("/", "/ustawienia/ksef/", "/ustawienia/ksef/przejdz-na-certyfikat/")
+    ]
+    texts += [f"{message.subject}\n{message.body}" for message in mail.outbox]
+    texts += [repr(args) for _name, args, _options in queued.messages]
+    for text in texts:
+        assert _secrets_in(text, secrets) == []
+    assert leaks.LEAKS[leaks_before:] == []
