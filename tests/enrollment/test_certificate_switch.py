@@ -195,3 +195,50 @@ def test_only_an_owner_may_switch(on_token: Company, client: Any, company_a: Com
     client.force_login(accountant.user)
     assert client.get(PAGE).status_code == 403
     assert client.post(PAGE + "przygotuj/").status_code == 403
+
+
+def test_when_the_ksef_limit_is_reached_the_owner_is_told_and_the_token_stays(
+    on_token: Company, owner: Signer, alice_client: Any
+) -> None:
+    from ksef_simulator import limits
+
+    limits.limits_override(
+        kind="subject",
+        context_type="Nip",
+        context_value=on_token.nip,
+        values={"enrollment": {"maxEnrollments": 0}},
+    )
+    row = _prepare(alice_client)
+    _upload(alice_client, row, owner.sign(_download(alice_client, row)))
+    assert services.enrollment_run(row.pk) == "failed"
+    row.refresh_from_db()
+    assert row.error_code == "enrollment_limit"
+    assert row.error_message in alice_client.get(PAGE).content.decode()
+    assert _token_kept(on_token)
+
+
+def test_after_the_sunset_the_wizard_still_switches_and_the_waiting_invoices_go_out(
+    on_token: Company, owner: Signer, alice_client: Any, settings: Any, queued: Any
+) -> None:
+    """The token no longer logs in after the sunset, but the wizard does not need it: the owner's signature
+    logs in. Invoices issued meanwhile wait, and go out by certificate after the switch."""
+    from ksef_integration.sending import drain
+    from ksef_simulator.models import SimInvoice
+    from tests.sending.test_send_simulator import issue
+
+    KsefConnection.objects.filter(company=on_token).update(auto_send=True)
+    settings.KSEF_TOKEN_SUNSET = timezone.localdate() - dt.timedelta(days=1)
+    waiting = issue(on_token)
+    submission = waiting.ksef_submission
+    drain.submission_send(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.ksef_number == ""  # the expired token sends nothing
+    row = _prepare(alice_client)
+    _upload(alice_client, row, owner.sign(_download(alice_client, row)))
+    assert services.enrollment_run(row.pk) == "done"
+    drain.submission_send(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.ksef_number
+    session = SimInvoice.objects.get(ksef_number=submission.ksef_number).session
+    assert session is not None
+    assert session.ksef_token_reference == ""  # opened by the new certificate

@@ -18,7 +18,12 @@ from ksef_integration.connect import services as connect_services
 from ksef_integration.connect.session import ksef_client_for
 from ksef_integration.enrollment import services
 from ksef_integration.ksef.certificates import CertificateFilters
-from ksef_integration.models import AuthMethod, CertificateEnrollment, ConnectionStatus, KsefConnection
+from ksef_integration.models import (
+    AuthMethod,
+    CertificateEnrollment,
+    ConnectionStatus,
+    KsefConnection,
+)
 from ksef_simulator.faults import fault_arm
 
 pytestmark = pytest.mark.django_db(transaction=True)
