@@ -242,3 +242,24 @@ def test_after_the_sunset_the_wizard_still_switches_and_the_waiting_invoices_go_
     session = SimInvoice.objects.get(ksef_number=submission.ksef_number).session
     assert session is not None
     assert session.ksef_token_reference == ""  # opened by the new certificate
+
+
+def test_a_sole_trader_signing_with_profil_zaufany_by_pesel(on_token: Company, alice_client: Any) -> None:
+    """Profil Zaufany names a person by PESEL, not NIP: KSeF lets the owner of a sole trader's NIP in (the
+    NIP-PESEL link), issues the certificates for the person, and the portal connects the NIP with them."""
+    from ksef_simulator.models import SimPerson
+
+    pesel = "85010112345"
+    SimPerson.objects.create(
+        nip=on_token.nip, pesel=pesel, description="właściciel JDG", created_at=timezone.now()
+    )
+    signer = person(pesel=pesel, name="Alicja Nowak")
+    row = _prepare(alice_client)
+    _upload(alice_client, row, signer.sign(_download(alice_client, row)))
+    assert services.enrollment_run(row.pk) == "done"
+    connection = KsefConnection.objects.get(company=on_token)
+    certificate = x509.load_pem_x509_certificate(connection.certificate_pem.encode())
+    assert f"PNOPL-{pesel}" in certificate.subject.rfc4514_string()
+    assert connection.method == AuthMethod.CERTIFICATE
+    assert {"InvoiceWrite", "InvoiceRead"} <= set(connection.permissions)
+    assert connect_services.connection_verify(company=on_token, user=None).status == ConnectionStatus.ACTIVE
