@@ -27,6 +27,7 @@ IMPORT_DIGEST = "ksef.import_digest"
 NOTIFY = "ksef.notify"
 CERTIFICATE_ENROLLMENT = "ksef.certificate_enrollment"
 CERTIFICATE_CHECK = "ksef.certificate_check"
+CONNECTION_VERIFY = "ksef.connection_verify"
 MARKER_SECONDS = 10
 
 
@@ -88,3 +89,8 @@ def certificate_enrollment(*, enrollment_id: int) -> None:
 def certificate_check(*, company_id: int) -> None:
     """Queue asking KSeF how long the company's connection certificate is valid (at most one waiting)."""
     _queue(CERTIFICATE_CHECK, (company_id,), company_id=company_id)
+
+
+def connection_verify(*, company_id: int) -> None:
+    """Queue a check of the company's connection (a login with the stored credential), e.g. from the admin."""
+    _queue(CONNECTION_VERIFY, (company_id,), company_id=company_id)

@@ -143,6 +143,24 @@ def certificate_enrollment(enrollment_id: int) -> str:
     return enrollment_run(enrollment_id)
 
 
+@shared_task(name="ksef.connection_verify", acks_late=True, soft_time_limit=110, time_limit=150)
+def connection_verify(company_id: int) -> str:
+    """Log in with the company's stored credential and record the outcome (the admin's "verify now")."""
+    from accounts.models import Company
+    from ksef_integration.connect.services import connection_verify as verify
+    from ksef_integration.errors import ConnectError
+
+    queue.started(queue.CONNECTION_VERIFY, company_id)
+    company = Company.objects.filter(pk=company_id).first()
+    if company is None:
+        return "no company"
+    try:
+        verify(company=company, user=None)
+    except ConnectError as exc:
+        return exc.code
+    return "ok"
+
+
 @shared_task(
     name="ksef.certificate_renewals", acks_late=True, expires=1800, soft_time_limit=110, time_limit=150
 )

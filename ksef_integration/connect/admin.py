@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
-from ksef_integration.connect import services, sunset
-from ksef_integration.errors import ConnectError
+from ksef_integration import queue
+from ksef_integration.connect import sunset
 from ksef_integration.models import AuditEvent, KsefConnection, TokenConnection
 
 
@@ -71,14 +71,22 @@ class KsefConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Verify now (log in to KSeF)"))
     def verify_now(self, request: HttpRequest, queryset: QuerySet[KsefConnection]) -> None:
-        actor = request.user if isinstance(request.user, User) else None
-        for connection in queryset.select_related("company"):
-            try:
-                services.connection_verify(company=connection.company, user=actor)
-            except ConnectError as exc:
-                self.message_user(request, f"{connection.company.nip}: {exc.message}", messages.WARNING)
-            else:
-                self.message_user(request, f"{connection.company.nip}: OK", messages.SUCCESS)
+        """Queued: the worker logs in (nothing talks to KSeF inside the admin's request); the outcome shows in
+        the connection's status and its audit events."""
+        count = 0
+        for connection in queryset:
+            queue.connection_verify(company_id=connection.company_id)
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "A check of %(count)s connection was queued; its outcome appears in the audit events.",
+                "Checks of %(count)s connections were queued; their outcome appears in the audit events.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AuditEvent)
