@@ -44,12 +44,19 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
     from tests.invoices.factories import invoice_make
 
     invoice = invoice_make(company_b)
-    from ksef_integration.models import ImportFailure
+    from ksef_integration.models import CertificateEnrollment, ImportFailure
 
     failure = ImportFailure.objects.create(
         company=company_b, ksef_number="K-B", subject_type="Subject2", xml=b"<x/>", reason="test"
     )
+    enrollment = CertificateEnrollment.objects.create(
+        company=company_b,
+        kind=CertificateEnrollment.Kind.SWITCH,
+        status=CertificateEnrollment.Status.AWAITING_SIGNATURE,
+        request_xml="<AuthTokenRequest/>",
+    )
     return {
+        "enrollment_uuid": enrollment.uuid,
         "failure_uuid": failure.uuid,
         "company_uuid": company_b.uuid,
         "membership_uuid": member.uuid,
