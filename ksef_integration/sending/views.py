@@ -115,8 +115,8 @@ def unsent_banner(request: HttpRequest, *, membership: Membership) -> HttpRespon
         failures = ImportFailure.objects.filter(company_id=company_id).count()
         response = render(request, "ksef_integration/_import_failures_banner.html", {"failures": failures})
     else:
-        count = drain.unsent_invoices(company_id=company_id).count()
-        response = render(request, "ksef_integration/_unsent_banner.html", {"unsent_count": count})
+        context = {"unsent_count": drain.unsent_count(company_id=company_id)}
+        response = render(request, "ksef_integration/_unsent_banner.html", context)
     response["Cache-Control"] = "no-store"
     return response
 

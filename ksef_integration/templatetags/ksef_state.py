@@ -22,10 +22,18 @@ def ksef_connection_state(company: Company) -> ConnectionState:
 
 @register.simple_tag
 def ksef_unsent_count(company: Company) -> int:
-    """How many issued sales invoices are on no way to KSeF (see ``sending.drain.unsent_invoices``)."""
-    from ksef_integration.sending.drain import unsent_invoices
+    """How many issued sales invoices are on no way to KSeF, up to one more than the cap the banner shows as
+    "more than" (see ``sending.drain.unsent_count``)."""
+    from ksef_integration.sending.drain import unsent_count
 
-    return int(unsent_invoices(company_id=company.pk).count())
+    return unsent_count(company_id=company.pk)
+
+
+@register.simple_tag
+def ksef_unsent_cap() -> int:
+    from ksef_integration.sending.drain import UNSENT_COUNT_CAP
+
+    return UNSENT_COUNT_CAP
 
 
 @register.inclusion_tag("ksef_integration/_token_sunset.html", takes_context=True)

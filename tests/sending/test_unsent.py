@@ -177,3 +177,24 @@ def test_dokumenty_zakupy_says_when_invoices_could_not_be_imported(
     assert "#ksef-import-failures" in banner
     listing = alice_client.get(reverse("invoices:list") + "?direction=purchase").content.decode()
     assert url.replace("&", "&amp;") in listing or url in listing
+
+
+def test_more_unsent_invoices_than_the_banner_counts(
+    simulator: None, alice_client: Any, company_a: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start and Dokumenty count unsent invoices only up to the cap (counting thousands on every page is not
+    worth it) and then say "more than"; sending all still sends every one."""
+    monkeypatch.setattr(drain, "UNSENT_COUNT_CAP", 2)
+    _connect(alice_client, company_a)
+    KsefConnection.objects.filter(company=company_a).update(auto_send=False)
+    invoices = [issue(company_a) for _ in range(2)]
+    assert drain.unsent_count(company_id=company_a.pk) == 2
+    assert "Wyślij wszystkie niewysłane (2)" in alice_client.get(reverse("accounts:start")).content.decode()
+    invoices += [issue(company_a) for _ in range(2)]
+    assert drain.unsent_count(company_id=company_a.pk) == 3  # the cap and one more: "more than 2"
+    for page in (reverse("accounts:start"), reverse("ksef_integration:unsent_banner")):
+        html = alice_client.get(page).content.decode()
+        assert "Ponad 2 wystawionych faktur" in html
+        assert "(3)" not in html
+    alice_client.post(reverse("ksef_integration:unsent"))
+    assert Submission.objects.filter(invoice__in=invoices, status=S.PENDING).count() == 4
