@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,10 +32,19 @@ PERMISSION_LABELS = {
 }
 
 
+def company_one(company: Company, name: str) -> Any:
+    """The company's one-to-one row ``name`` (``ksef_connection``, ``ksef_availability``,
+    ``ksef_offline_certificate``) or None, read once per company object: Django keeps a reverse one-to-one
+    (found or not) on the instance, so the view, its template tags and the page's banners, which all hold
+    the request's one company object, share one query."""
+    try:
+        return getattr(company, name)
+    except ObjectDoesNotExist:
+        return None
+
+
 def connection_for_company(*, company: Company) -> KsefConnection | None:
-    connection = KsefConnection.objects.filter(company=company).first()
-    if connection is not None:
-        connection.company = company  # the company asked for, not read again by whatever needs it
+    connection: KsefConnection | None = company_one(company, "ksef_connection")
     return connection
 
 
@@ -49,18 +60,15 @@ class ConnectionState:
 
 
 def connection_state(*, company: Company) -> ConnectionState:
-    connection = KsefConnection.objects.filter(company=company).only("status", "method").first()
+    connection = connection_for_company(company=company)
     if connection is None or not connection.is_connected:
         return ConnectionState("none", _("not connected"), ok=False)
     if connection.token_expired:  # the token sunset, not a KSeF failure: it says what to do instead
         return ConnectionState("token_expired", sunset.expired_text(), ok=False)
     if connection.status == ConnectionStatus.ATTENTION:
         return ConnectionState("attention", str(connection.get_status_display()), ok=False)
-    unavailable_since = (
-        KsefAvailability.objects.filter(company=company, unavailable_since__isnull=False)
-        .values_list("unavailable_since", flat=True)
-        .first()
-    )
+    availability: KsefAvailability | None = company_one(company, "ksef_availability")
+    unavailable_since = availability.unavailable_since if availability is not None else None
     if unavailable_since is not None:  # the same row that sent the owners "KSeF nie odpowiada"
         return ConnectionState("unavailable", _("KSeF unavailable"), ok=False, since=unavailable_since)
     return ConnectionState("active", str(connection.get_status_display()), ok=True)

@@ -9,6 +9,7 @@ from django import template
 from django.utils import timezone
 
 from invoices.models import KsefStatus
+from ksef_integration.connect.selectors import company_one
 from ksef_integration.models import KsefAvailability, OfflineCertificate, OfflineInvoice
 from ksef_integration.offline.availability import outage_active
 from ksef_integration.offline.reminders import invoice_deadline, remaining_text
@@ -29,8 +30,8 @@ def _membership(context: template.Context) -> Any:
 
 def _readiness(membership: Any) -> dict[str, Any]:
     company = membership.company
-    certificate = OfflineCertificate.objects.filter(company=company).first()
-    availability = KsefAvailability.objects.filter(company=company).first()
+    certificate: OfflineCertificate | None = company_one(company, "ksef_offline_certificate")
+    availability: KsefAvailability | None = company_one(company, "ksef_availability")
     waiting = list(
         OfflineInvoice.objects.filter(company=company)
         .exclude(invoice__ksef_status=KsefStatus.ACCEPTED)
