@@ -74,7 +74,10 @@ def _line(line: InvoiceLine) -> model.Line:
         unit_price=line.unit_price,
         net_value=line.net_value,
         vat_rate=model.VatRate(line.vat_rate),
-        vat_amount=line.vat_amount if line.vat_amount else None,
+        # No P_11Vat: it states a line's tax only in the case of art. 106e ust. 10 (which the portal does not
+        # issue); on every other invoice the tax is stated per rate (P_14_x), and line amounts rounded one by
+        # one would not add up to it.
+        vat_amount=None,
         before_correction=line.before_correction,
     )
 
@@ -124,6 +127,21 @@ def _annotations(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Annota
     )
 
 
+NOTE_MAX = 256  # DodatkowyOpis/Wartosc (TZnakowy)
+FOOTER_MAX = 3500  # Stopka/Informacje/StopkaFaktury (TTekstowy): what the Wystaw form allows
+
+
+def _notes(text: str) -> tuple[tuple[model.Note, ...], tuple[str, ...]]:
+    """Where the invoice's notes go, whole: a short one-line note as ``DodatkowyOpis`` "Uwagi" (up to 256
+    characters, a type that folds line breaks), a longer or multi-line one as the invoice footer
+    (``StopkaFaktury``, up to 3,500, line breaks kept). Never cut: the form refuses more."""
+    if not text:
+        return (), ()
+    if len(text) <= NOTE_MAX and "\n" not in text and "\r" not in text:
+        return (model.Note(key="Uwagi", value=text),), ()
+    return (), (text,)
+
+
 def invoice_to_fa3(
     invoice: Invoice, *, created_at: dt.datetime, lines: Sequence[InvoiceLine] | None = None
 ) -> model.Invoice:
@@ -134,7 +152,7 @@ def invoice_to_fa3(
         invoice.lines.all() if lines is None else lines,
         key=lambda line: (not line.before_correction, line.ordinal),
     )
-    notes = (model.Note(key="Uwagi", value=invoice.notes[:256]),) if invoice.notes else ()
+    notes, footer = _notes(invoice.notes)
     return model.Invoice(
         number=invoice.number,
         issue_date=invoice.issue_date,
@@ -159,6 +177,7 @@ def invoice_to_fa3(
         annotations=_annotations(invoice, lines),
         correction=_correction(invoice),
         notes=notes,
+        footer=footer,
         payment=_payment(invoice),
     )
 

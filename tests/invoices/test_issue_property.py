@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from accounts.models import Company
 from invoices.forms import CURRENCIES
 from invoices.models import ExemptionBasis, Invoice, NumberingCounter, PaymentMethod, VatRate
+from ksef_integration.fa3 import parse_invoice as fa3_parse
 from ksef_integration.sending.mapping import invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
 from ksef_simulator.processing import invoice_fields
@@ -88,6 +89,14 @@ LINE_WILD: dict[str, Any] = {
 }
 
 
+# Notes of every length the form allows (FA(3) takes 256 characters as DodatkowyOpis, 3,500 as the footer).
+_note_chars = st.sampled_from(list("abcćdeęfghijklłmnńoóprsśtuwyzźżABCŁŚŻ 0123456789.,;:-()/%„”\n"))
+NOTES = st.one_of(
+    st.sampled_from(["", "Dziękujemy.\nZapraszamy ponownie.", "u" * 256, "u" * 257, "w" * 3500]),
+    st.text(_note_chars, min_size=1, max_size=3500),
+)
+
+
 @st.composite
 def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
     values = {
@@ -125,7 +134,7 @@ def wystaw(draw: Any) -> dict[str, str]:
         "payment_method": str(draw(st.sampled_from(["", *PaymentMethod.values]))),
         "due_date": draw(st.sampled_from(["", (issue + dt.timedelta(days=14)).isoformat()])),
         "bank_account": draw(st.sampled_from(["", "61 1090 1014 0000 0712 1981 2874"])),
-        "notes": draw(st.sampled_from(["", "Dziękujemy.\nZapraszamy ponownie."])),
+        "notes": draw(NOTES),
         "exemption_basis": draw(st.sampled_from(ExemptionBasis.values[1:])),
         "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT",
     }
@@ -188,8 +197,13 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
         company=company_a, idempotency_key=data["idempotency_key"]
     )
     assert _numbers_taken(company_a) == numbers_before + 1
-    root = parse_invoice(invoice_xml_build(invoice).xml)  # the simulator's own XSD check
+    xml = invoice_xml_build(invoice).xml
+    root = parse_invoice(xml)  # the simulator's own XSD check
     invoice_fields(root)
+    # The notes arrive whole (never cut), and no line states its own tax (P_11Vat is for art. 106e ust. 10).
+    written = [note.value for note in fa3_parse(xml).notes] + list(fa3_parse(xml).footer)
+    assert written == ([invoice.notes.replace("\r\n", "\n")] if invoice.notes else [])
+    assert b"P_11Vat>" not in xml
     for url in (
         reverse("invoices:list"),
         reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}),

@@ -74,3 +74,47 @@ def test_local_problem_is_readable_and_nothing_is_built(company_a: Company) -> N
         invoice_xml_build(invoice)
     assert caught.value.problems
     assert all(isinstance(p, str) and p for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("notes", "where"),
+    [
+        ("Dziękujemy za zakupy.", "DodatkowyOpis"),
+        ("u" * 256, "DodatkowyOpis"),
+        ("u" * 257, "StopkaFaktury"),  # was cut to 256 characters
+        ("Termin montażu: 12.01.\nKontakt: 600 100 200", "StopkaFaktury"),  # the line break is kept
+        (("Warunki gwarancji. " * 184).strip(), "StopkaFaktury"),  # 3,495 characters: the form allows 3,500
+    ],
+)
+def test_notes_arrive_whole(company_a: Company, notes: str, where: str) -> None:
+    invoice = _issue(company_a, notes=notes)
+    built = invoice_xml_build(invoice)
+    assert validate(built.xml) == []
+    doc = etree.fromstring(built.xml)
+    if where == "DodatkowyOpis":
+        assert doc.findtext("fa:Fa/fa:DodatkowyOpis/fa:Klucz", namespaces=NS) == "Uwagi"
+        assert doc.findtext("fa:Fa/fa:DodatkowyOpis/fa:Wartosc", namespaces=NS) == notes
+        assert doc.find("fa:Stopka", namespaces=NS) is None
+    else:
+        assert doc.findtext("fa:Stopka/fa:Informacje/fa:StopkaFaktury", namespaces=NS) == notes
+        assert doc.find("fa:Fa/fa:DodatkowyOpis", namespaces=NS) is None
+
+
+def test_lines_state_no_tax_of_their_own(company_a: Company) -> None:
+    """P_11Vat is for the case of art. 106e ust. 10 only; the tax is stated per rate (P_14_x), which line
+    amounts rounded one by one would not always add up to."""
+    lines = [
+        LineData("Śruby", Decimal("3"), Decimal("0.33"), "23", "szt."),
+        LineData("Nakrętki", Decimal("7"), Decimal("0.17"), "23", "szt."),
+        LineData("Podkładki", Decimal("11"), Decimal("0.07"), "23", "szt."),
+        LineData("Książka", Decimal("1"), Decimal("39.99"), "5", "szt."),
+    ]
+    invoice = _issue(company_a, lines=lines)
+    built = invoice_xml_build(invoice)
+    assert validate(built.xml) == []
+    doc = etree.fromstring(built.xml)
+    assert doc.findall(".//fa:FaWiersz/fa:P_11Vat", namespaces=NS) == []
+    # 23 %: 2.95 of net (0.99 + 1.19 + 0.77) → 0.68 of tax; 5 %: 39.99 → 2.00.
+    assert doc.findtext("fa:Fa/fa:P_13_1", namespaces=NS) == "2.95"
+    assert doc.findtext("fa:Fa/fa:P_14_1", namespaces=NS) == "0.68"
+    assert doc.findtext("fa:Fa/fa:P_14_3", namespaces=NS) == "2.00"

@@ -275,3 +275,12 @@ def test_a_sent_row_is_claimed_to_poll_only_when_asked(connected: KsefConnection
     assert [row.pk for row in state.claim([submission.pk], "round")] == [submission.pk]
     submission.refresh_from_db()
     assert (submission.status, submission.claim_token, submission.attempts) == (S.SENT, "round", 0)
+
+
+def test_a_long_note_with_line_breaks_reaches_ksef_whole(connected: KsefConnection) -> None:
+    """Notes above 256 characters were cut when the XML was built; they go whole as the invoice footer."""
+    notes = "Gwarancja 24 miesiące.\n" + "Warunki dostawy i montażu opisane w umowie nr 7/2026. " * 20
+    submission = run(issue(connected.company, notes=notes.strip()))
+    assert submission.status == S.ACCEPTED
+    sent = SimInvoice.objects.get(ksef_number=submission.ksef_number)
+    assert notes.strip().encode() in bytes(sent.xml).replace(b"\r\n", b"\n")
