@@ -23,26 +23,35 @@ def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def _create(usage: str) -> SimulatorKey:
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def self_signed_builder(
+    *, key: rsa.RSAPrivateKey, common_name: str, validity: dt.timedelta
+) -> x509.CertificateBuilder:
+    """A self-signed certificate of the simulator (its MF keys, its KSeF CA), valid from a day ago, to be
+    completed with extensions and signed with ``key``."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Symulator KSeF"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Ministerstwo Finansów (symulator)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     start = now_utc() - dt.timedelta(days=1)
-    certificate = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(private_key.public_key())
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + KEY_VALIDITY)
-        .sign(private_key, hashes.SHA256())
+        .not_valid_after(start + validity)
     )
+
+
+def _create(usage: str) -> SimulatorKey:
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate = self_signed_builder(
+        key=private_key, common_name="Ministerstwo Finansów (symulator)", validity=KEY_VALIDITY
+    ).sign(private_key, hashes.SHA256())
     der = certificate.public_bytes(serialization.Encoding.DER)
     spki = private_key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -55,8 +64,8 @@ def _create(usage: str) -> SimulatorKey:
         certificate_der=der,
         public_key_id=_b64_sha256(spki),
         certificate_id=_b64_sha256(der),
-        valid_from=start,
-        valid_to=start + KEY_VALIDITY,
+        valid_from=certificate.not_valid_before_utc,
+        valid_to=certificate.not_valid_after_utc,
     )
 
 

@@ -27,6 +27,7 @@ from django.db.models import F, Q, QuerySet
 
 from ksef_simulator import ids, limits
 from ksef_simulator.conf import get_config
+from ksef_simulator.keys import self_signed_builder
 from ksef_simulator.models import (
     CertificateAuthority,
     CertificateEnrollment,
@@ -118,22 +119,8 @@ def _ca() -> CertificateAuthority:
         if authority is not None:
             return authority
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Symulator KSeF"),
-                x509.NameAttribute(NameOID.COMMON_NAME, "KSeF CA (symulator)"),
-            ]
-        )
-        start = now_utc() - dt.timedelta(days=1)
         certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + CA_VALIDITY)
+            self_signed_builder(key=key, common_name="KSeF CA (symulator)", validity=CA_VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(

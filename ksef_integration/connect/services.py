@@ -118,18 +118,10 @@ def connection_connect_certificate(
     except errors.ConnectError as exc:
         raise _failed(company, user, exc) from None
 
-    def store(connection: KsefConnection) -> None:
-        connection.method = AuthMethod.CERTIFICATE
-        connection.certificate_pem = credential.certificate_pem
-        connection.private_key_ciphertext = secret_encrypt(credential.private_key_pkcs8)
-        connection.certificate_serial = credential.serial
-        connection.certificate_valid_from = credential.valid_from
-        connection.certificate_valid_to = credential.valid_to
-
     return _connect(
         company, user,
         login=lambda: gateway.certificate_login(credential=credential, nip=company.nip),
-        store=store, label=f"certyfikat {credential.serial}",
+        store=_certificate_store(credential), label=f"certyfikat {credential.serial}",
     )  # fmt: skip
 
 
@@ -143,6 +135,17 @@ def connection_connect_enrolled(
     if credential.nip is not None and credential.nip != company.nip:
         raise errors.certificate_other_nip(credential.nip, company.nip)
 
+    return _connect(
+        company, user,
+        login=lambda: gateway.certificate_login(credential=credential, nip=company.nip, enrolled=True),
+        store=_certificate_store(credential), label=f"certyfikat {credential.serial}",
+    )  # fmt: skip
+
+
+def _certificate_store(credential: credentials.CertificateCredential) -> Callable[[KsefConnection], None]:
+    """How a certificate connection is written (the key encrypted), once KSeF has accepted it."""
+
+    @sensitive_variables()
     def store(connection: KsefConnection) -> None:
         connection.method = AuthMethod.CERTIFICATE
         connection.certificate_pem = credential.certificate_pem
@@ -151,11 +154,7 @@ def connection_connect_enrolled(
         connection.certificate_valid_from = credential.valid_from
         connection.certificate_valid_to = credential.valid_to
 
-    return _connect(
-        company, user,
-        login=lambda: gateway.certificate_login(credential=credential, nip=company.nip, enrolled=True),
-        store=store, label=f"certyfikat {credential.serial}",
-    )  # fmt: skip
+    return store
 
 
 @sensitive_variables()
