@@ -283,4 +283,5 @@ def test_a_long_note_with_line_breaks_reaches_ksef_whole(connected: KsefConnecti
     submission = run(issue(connected.company, notes=notes.strip()))
     assert submission.status == S.ACCEPTED
     sent = SimInvoice.objects.get(ksef_number=submission.ksef_number)
+    assert sent.xml is not None
     assert notes.strip().encode() in bytes(sent.xml).replace(b"\r\n", b"\n")
