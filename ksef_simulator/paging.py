@@ -37,6 +37,25 @@ def query_int(request: HttpRequest, name: str, *, default: int, minimum: int, ma
     return value
 
 
+def query_enums(request: HttpRequest, name: str, allowed: Iterable[str]) -> list[str]:
+    """The values of a repeatable enum query parameter in their spec spelling, matched ignoring case as the
+    real service (ASP.NET) matches them (clients send ``status=active``); 21405 naming the allowed ones."""
+    spelling = {value.casefold(): value for value in allowed}
+    values = []
+    for raw in request.GET.getlist(name):
+        value = spelling.get(raw.casefold())
+        if value is None:
+            raise validation_error(f"{name}: dozwolone wartości to {', '.join(sorted(spelling.values()))}.")
+        values.append(value)
+    return values
+
+
+def query_enum(request: HttpRequest, name: str, allowed: Iterable[str], *, default: str = "") -> str:
+    """One enum query parameter (``query_enums``), or ``default`` when it is absent."""
+    values = query_enums(request, name, allowed)
+    return values[-1] if values else default
+
+
 def _continuation_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{offset}".encode()).decode().rstrip("=")
 

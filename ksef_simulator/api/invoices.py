@@ -10,8 +10,8 @@ from ksef_simulator import invoice_queries, processing, storage
 from ksef_simulator.api.common_invoices import json_body, looks_like_identifier
 from ksef_simulator.http import api_view
 from ksef_simulator.models import SimInvoice
-from ksef_simulator.paging import query_int
-from ksef_simulator.responses import bad_request, iso, validation_error
+from ksef_simulator.paging import query_enum, query_int
+from ksef_simulator.responses import bad_request, iso
 from ksef_simulator.security import principal_from_request, require_any_permission
 
 READ = ["InvoiceRead"]
@@ -23,9 +23,7 @@ def query_metadata(request: HttpRequest) -> HttpResponse:
     require_any_permission(principal, READ)
     page_offset = query_int(request, "pageOffset", default=0, minimum=0, maximum=2**31 - 1)
     size = query_int(request, "pageSize", default=10, minimum=10, maximum=250)
-    sort = request.GET.get("sortOrder", "Asc")
-    if sort not in ("Asc", "Desc"):
-        raise validation_error("Parametr 'sortOrder' musi mieć wartość Asc lub Desc.")
+    sort = query_enum(request, "sortOrder", ("Asc", "Desc"), default="Asc")
     query = invoice_queries.parse_filters(json_body(request), principal)
     processing.settle()
     moment = processing.now()

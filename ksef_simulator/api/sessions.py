@@ -26,7 +26,7 @@ from ksef_simulator.api.common_invoices import (
 from ksef_simulator.http import api_view
 from ksef_simulator.limits import context_limits
 from ksef_simulator.models import SimInvoice, SimSession
-from ksef_simulator.paging import Pager
+from ksef_simulator.paging import Pager, query_enum, query_enums
 from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.security import Principal, principal_from_request, require_any_permission
 
@@ -449,8 +449,8 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
     principal = principal_from_request(request)
     require_any_permission(principal, READ_SESSIONS)
     processing.settle()
-    kind = request.GET.get("sessionType")
-    if kind not in SimSession.Kind.values:
+    kind = query_enum(request, "sessionType", SimSession.Kind.values)
+    if not kind:
         raise validation_error("Parametr 'sessionType' jest wymagany (Online lub Batch).")
     pager = Pager.from_request(request, max_size=1000)
     sessions = SimSession.objects.filter(
@@ -465,10 +465,8 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
     for param, lookup in _DATE_FILTERS.items():
         if request.GET.get(param):
             sessions = sessions.filter(**{lookup: parse_datetime(request.GET[param], param)})
-    statuses = request.GET.getlist("statuses")
+    statuses = query_enums(request, "statuses", _STATUS_GROUPS)
     if statuses:
-        if any(s not in _STATUS_GROUPS for s in statuses):
-            raise validation_error("Nieprawidłowa wartość parametru 'statuses'.")
         condition = Q()
         for name in statuses:
             condition |= _STATUS_GROUPS[name]

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ksef_simulator import security, services_core
 from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import KsefToken
-from ksef_simulator.paging import Pager
+from ksef_simulator.paging import Pager, query_enum, query_enums
 from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.schemas_core import validate_request
 
@@ -71,18 +71,14 @@ def _create(request: HttpRequest) -> HttpResponse:
 
 
 def _filters(request: HttpRequest) -> tuple[set[str], str, str, str]:
-    statuses = set(request.GET.getlist("status"))
-    if statuses - STATUSES:
-        raise validation_error(f"status: dozwolone wartości to {', '.join(sorted(STATUSES))}.")
+    statuses = set(query_enums(request, "status", STATUSES))
     description = request.GET.get("description", "")
     author = request.GET.get("authorIdentifier", "")
-    author_type = request.GET.get("authorIdentifierType", "")
+    author_type = query_enum(request, "authorIdentifierType", AUTHOR_TYPES)
     if description and len(description) < 3:
         raise validation_error("description: minimalna długość to 3.")
     if author and len(author) < 3:
         raise validation_error("authorIdentifier: minimalna długość to 3.")
-    if author_type and author_type not in AUTHOR_TYPES:
-        raise validation_error(f"authorIdentifierType: dozwolone wartości to {', '.join(AUTHOR_TYPES)}.")
     return statuses, description, author, author_type
 
 

@@ -107,7 +107,7 @@ def test_requires_an_access_token(client: Any, owner: Session) -> None:
     assert response.status_code == 401
 
 
-def test_list_filters_and_paging(client: Any, owner: Session) -> None:
+def test_list_filters_and_paging(client: Any, owner: Session, nip: str) -> None:
     for index in range(11):
         assert create(client, owner, ["InvoiceRead"], f"księgowość {index}").status_code == 202
     special = create(client, owner, ["InvoiceWrite"], "Integracja ERP").json()["referenceNumber"]
@@ -129,6 +129,14 @@ def test_list_filters_and_paging(client: Any, owner: Session) -> None:
     bad = client.get(f"{V2}/tokens?status=Unknown", **bearer(owner.access_token))
     assert bad.status_code == 400
     assert error_code(bad) == 21405
+    # Enum values match ignoring case, as the real service's do (clients send them in lower case).
+    both = client.get(f"{V2}/tokens?status=active&status=REVOKED&pageSize=100", **bearer(owner.access_token))
+    assert assert_response_matches(both, "GET", "/tokens")["tokens"]
+    by_author = client.get(
+        f"{V2}/tokens?authorIdentifierType=nip&authorIdentifier={nip}", **bearer(owner.access_token)
+    )
+    assert by_author.status_code == 200
+    assert len(by_author.json()["tokens"]) == 10
 
 
 def test_token_caller_sees_only_its_own_token(client: Any, owner: Session, nip: str) -> None:
