@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from accounts import queue
 from accounts.emails import validate_email_letters
 from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
@@ -104,8 +105,6 @@ def _hash_token(raw: str) -> str:
 @transaction.atomic
 def invitation_create(*, company: Company, email: str, role: str, invited_by: User) -> Invitation:
     """Invite someone by e-mail. The e-mail itself is sent by the worker (``accounts.send_invitation``)."""
-    from accounts.tasks import send_invitation  # the task module imports this one
-
     email = email.strip().lower()
     _email_letters_check(email)
     if role not in Role.values:
@@ -122,7 +121,7 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
         token_hash=_hash_token(secrets.token_urlsafe(32)),  # replaced by the real link's hash on sending
         expires_at=timezone.now() + INVITATION_VALIDITY,
     )
-    transaction.on_commit(lambda: send_invitation.delay(invitation.pk))
+    queue.invitation_send(invitation_id=invitation.pk)
     return invitation
 
 

@@ -85,7 +85,7 @@ def test_invitation_by_email_to_a_new_person(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     enqueued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("accounts.tasks.send_invitation.delay", lambda *args: enqueued.append(args))
+    monkeypatch.setattr("accounts.queue.publish", lambda name, args: enqueued.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(
             reverse("accounts:members"), {"email": "Ksiegowa@Example.com", "role": Role.ACCOUNTANT}
