@@ -19,7 +19,7 @@ from lxml import etree
 
 from ksef_simulator import ids, responses
 from ksef_simulator.fa3_schema import InvoiceFileError, parse_invoice
-from ksef_simulator.models import SimInvoice, SimSession
+from ksef_simulator.models import AttachmentConsent, SimInvoice, SimSession
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 MAX_INVOICES_PER_SESSION = 10_000
@@ -96,6 +96,15 @@ def timings() -> Timings:
         permanent_storage_lag=config.permanent_storage_lag,
         hwm_lag=config.hwm_lag,
     )
+
+
+def attachment_consent(nip: str, *, at: dt.datetime) -> AttachmentConsent | None:
+    """The NIP's consent to send invoices with attachments in force at ``at`` (None without one): given by
+    ``POST /testdata/attachment``, ended on its ``expectedEndDate`` by ``/revoke``."""
+    consent = AttachmentConsent.objects.filter(nip=nip).first()
+    if consent is None or (consent.ends_on is not None and warsaw_date(at) >= consent.ends_on):
+        return None
+    return consent
 
 
 def warsaw_date(moment: dt.datetime) -> dt.date:
@@ -319,6 +328,14 @@ def process_invoice(invoice: SimInvoice, *, timing: Timings) -> None:
     online = invoice.session is not None and invoice.session.kind == SimSession.Kind.ONLINE
     if invoice.has_attachment and online and not invoice.hash_of_corrected_invoice:
         _reject(invoice, 415, "Faktura z załącznikiem może zostać przesłana wyłącznie w sesji wsadowej.")
+        return
+    if invoice.has_attachment and attachment_consent(invoice.context_nip, at=invoice.due_at) is None:
+        _reject(
+            invoice,
+            415,
+            f"Podmiot {invoice.context_nip} nie ma zgody na wystawianie faktur z załącznikiem "
+            "(zgoda składana w e-Urzędzie Skarbowym).",
+        )
         return
     if invoice.issue_date is not None and invoice.issue_date > warsaw_date(invoice.due_at):
         # ksef-api.md §12.3: the issue date (P_1) must not be later than the day KSeF accepts the invoice.

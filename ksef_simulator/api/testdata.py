@@ -9,7 +9,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ksef_simulator.http import api_view, json_object
-from ksef_simulator.models import BlockedContext, SimGrant, SimPerson, SimSubject
+from ksef_simulator.models import AttachmentConsent, BlockedContext, SimGrant, SimPerson, SimSubject
+from ksef_simulator.processing import warsaw_date
 from ksef_simulator.responses import bad_request, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 
@@ -127,4 +128,29 @@ def context_block(request: HttpRequest) -> HttpResponse:
 def context_unblock(request: HttpRequest) -> HttpResponse:
     context_type, context_value = _context(request, "POST /testdata/context/unblock")
     BlockedContext.objects.filter(context_type=context_type, context_value=context_value).delete()
+    return _ok()
+
+
+@api_view("POST", name="testdata.attachment")
+def attachment(request: HttpRequest) -> HttpResponse:
+    """The NIP may send invoices with attachments from now on (the consent given in e-Urząd Skarbowy)."""
+    body = _body(request, "POST /testdata/attachment")
+    AttachmentConsent.objects.update_or_create(
+        nip=body["nip"], defaults={"granted_at": now_utc(), "ends_on": None}
+    )
+    return _ok()
+
+
+@api_view("POST", name="testdata.attachment.revoke")
+def attachment_revoke(request: HttpRequest) -> HttpResponse:
+    """The consent ends on ``expectedEndDate`` (that day is the first without it), or at once."""
+    body = _body(request, "POST /testdata/attachment/revoke")
+    ends = dt.date.fromisoformat(body["expectedEndDate"]) if body.get("expectedEndDate") else None
+    consent = AttachmentConsent.objects.filter(nip=body["nip"]).first()
+    if consent is not None:
+        if ends is None or ends <= warsaw_date(now_utc()):
+            consent.delete()
+        else:
+            consent.ends_on = ends
+            consent.save(update_fields=["ends_on"])
     return _ok()

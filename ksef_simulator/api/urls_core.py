@@ -3,7 +3,7 @@ parameters)."""
 
 from django.urls import path
 
-from ksef_simulator.api import auth, certificates, limits, security_keys, testdata, tokens
+from ksef_simulator.api import auth, certificates, limits, permissions, security_keys, testdata, tokens
 
 urlpatterns = [
     path("security/public-key-certificates", security_keys.public_key_certificates),
@@ -32,6 +32,9 @@ urlpatterns = [
     path("testdata/rate-limits/production", limits.testdata_rate_limits_production),
     path("testdata/limits/context/session", limits.testdata_session_limits),
     path("testdata/limits/subject/certificate", limits.testdata_subject_limits),
+    path("permissions/attachments/status", permissions.attachments_status),
+    path("testdata/attachment", testdata.attachment),
+    path("testdata/attachment/revoke", testdata.attachment_revoke),
     path("testdata/person", testdata.person),
     path("testdata/person/remove", testdata.person_remove),
     path("testdata/subject", testdata.subject),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 __all__ = [
+    "AttachmentConsent",
     "AuthChallenge",
     "AuthOperation",
     "BlockedContext",
@@ -164,6 +165,18 @@ class SimPerson(models.Model):
     is_deceased = models.BooleanField(default=False)
     description = models.CharField(max_length=256)
     created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.nip
+
+
+class AttachmentConsent(models.Model):
+    """``POST /testdata/attachment``: the NIP may send invoices with attachments (``Zalacznik``), the consent
+    given in production in e-Urząd Skarbowy; ``/revoke`` ends it, on ``ends_on`` or at once."""
+
+    nip = models.CharField(max_length=10, unique=True)
+    granted_at = models.DateTimeField()
+    ends_on = models.DateField(null=True, blank=True)  # the first day without the consent
 
     def __str__(self) -> str:
         return self.nip

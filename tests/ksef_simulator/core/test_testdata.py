@@ -9,6 +9,9 @@ import pytest
 from ksef_simulator import security
 from ksef_simulator.models import SimPerson, SimSubject
 from tests.ksef_simulator.core.conftest import (
+    V2,
+    Session,
+    bearer,
     login_xades,
     post_json,
     random_nip,
@@ -102,3 +105,29 @@ def test_context_block_and_unblock(client: Any, nip: str) -> None:
     )
     assert post_json(client, "/testdata/context/unblock", body).status_code == 200
     login_xades(client, nip)
+
+
+def test_attachment_consent_granted_ended_on_a_date_and_revoked(
+    client: Any, owner: Session, nip: str
+) -> None:
+    """``/testdata/attachment`` gives the NIP the consent e-Urząd Skarbowy gives in production;
+    ``GET /permissions/attachments/status`` reads it; ``/revoke`` ends it on a date or at once."""
+
+    def status() -> dict[str, Any]:
+        response = client.get(f"{V2}/permissions/attachments/status", **bearer(owner.access_token))
+        return assert_response_matches(response, "GET", "/permissions/attachments/status")
+
+    assert status()["isAttachmentAllowed"] is False
+    grant = {"nip": nip}
+    assert_request_matches(grant, "POST", "/testdata/attachment")
+    assert post_json(client, "/testdata/attachment", grant).status_code == 200
+    assert status() == {"isAttachmentAllowed": True, "revokedDate": None}
+    later = {"nip": nip, "expectedEndDate": "2099-01-31"}
+    assert_request_matches(later, "POST", "/testdata/attachment/revoke")
+    assert post_json(client, "/testdata/attachment/revoke", later).status_code == 200
+    answer = status()
+    assert answer["isAttachmentAllowed"] is True
+    assert answer["revokedDate"].startswith("2099-01-30T23:00:00")  # midnight of the 31st in Warsaw (UTC+1)
+    assert post_json(client, "/testdata/attachment/revoke", {"nip": nip}).status_code == 200
+    assert status()["isAttachmentAllowed"] is False
+    assert error_code(post_json(client, "/testdata/attachment", {"nip": "123"})) == 21405

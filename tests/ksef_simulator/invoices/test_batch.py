@@ -184,12 +184,24 @@ def test_open_validates_parts(seller: Ksef) -> None:
     assert_error(seller.post("/sessions/batch", dict(body, encryption=encryption)), 21470)
 
 
-def test_batch_accepts_an_invoice_with_attachment(seller: Ksef, clock: Clock) -> None:
+def test_batch_accepts_an_invoice_with_attachment_once_the_consent_is_given(
+    seller: Ksef, clock: Clock
+) -> None:
     from tests.ksef_simulator.invoices.test_online import ATTACHMENT
 
     xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number()).replace(
         b"</Faktura>", ATTACHMENT
     )
+    # Without the consent to send invoices with attachments (e-Urząd Skarbowy; /testdata/attachment): 415.
+    session, uploads, parts = open_batch(seller, zipped({"z.xml": xml}), parts=1)
+    upload_all(seller, uploads, parts)
+    seller.post(f"/sessions/batch/{session}/close")
+    clock.advance(dt.timedelta(seconds=10))
+    refused = seller.get(f"/sessions/{session}/invoices").json()["invoices"]
+    assert refused[0]["status"]["code"] == 415
+    assert "zgody" in refused[0]["status"]["details"][0]
+
+    assert seller.post("/testdata/attachment", {"nip": seller.nip}).status_code == 200
     session, uploads, parts = open_batch(seller, zipped({"z.xml": xml}), parts=1)
     upload_all(seller, uploads, parts)
     seller.post(f"/sessions/batch/{session}/close")
