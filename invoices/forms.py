@@ -158,6 +158,12 @@ class InvoiceForm(PartyFieldsMixin):
     due_date = forms.DateField(
         label=_("Due date"), required=False, widget=_date_widget(), validators=[_within(DUE_DATES)]
     )
+    paid_on = forms.DateField(
+        label=_("Paid in full on"),
+        required=False,
+        widget=_date_widget(),
+        help_text=_("Fill in when the buyer has already paid (cash, card, prepayment): the invoice says so."),
+    )
     bank_account = forms.CharField(label=_("Bank account"), max_length=64, required=False)
     split_payment = forms.BooleanField(label=_("Split payment (MPP)"), required=False)
     notes = forms.CharField(
@@ -220,6 +226,11 @@ class InvoiceForm(PartyFieldsMixin):
             self.add_error("due_date", _("The due date cannot be before the issue date."))
         if issue and sale and abs((sale - issue).days) > 366:
             self.add_error("sale_date", _("The sale date is more than a year away from the issue date."))
+        paid = cleaned.get("paid_on")
+        if paid and paid > timezone.localdate():
+            self.add_error("paid_on", _("A payment date cannot be in the future."))
+        elif paid and issue and abs((paid - issue).days) > 366:
+            self.add_error("paid_on", _("The payment date is more than a year away from the issue date."))
         return cleaned
 
     def invoice_data(self, lines: list[LineData]) -> InvoiceData:
@@ -234,6 +245,7 @@ class InvoiceForm(PartyFieldsMixin):
             exchange_rate=data.get("exchange_rate"),
             payment_method=data.get("payment_method"),
             due_date=data.get("due_date"),
+            paid_on=data.get("paid_on"),
             bank_account=data.get("bank_account", ""),
             split_payment=data.get("split_payment", False),
             notes=data.get("notes", ""),

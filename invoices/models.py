@@ -275,6 +275,7 @@ class Invoice(models.Model):
         _("payment method"), choices=PaymentMethod.choices, null=True, blank=True
     )
     due_date = models.DateField(_("due date"), null=True, blank=True)  # TerminPlatnosci/Termin
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)  # Zaplacono + DataZaplaty: paid in full
     bank_account = models.CharField(_("bank account"), max_length=64, blank=True)  # RachunekBankowy/NrRB
     split_payment = models.BooleanField(_("split payment"), default=False)  # P_18A
     notes = models.TextField(_("notes"), blank=True)  # DodatkowyOpis / StopkaFaktury

@@ -312,6 +312,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(f"{_('Payment method')}: {invoice.get_payment_method_display()}")
     if invoice.due_date:
         payment.append(f"{_('Due date')}: {date_format(invoice.due_date, 'd.m.Y')}")
+    if invoice.paid_on:
+        payment.append(f"{_('Paid')}: {date_format(invoice.paid_on, 'd.m.Y')}")
     if invoice.bank_account:
         payment.append(f"{_('Bank account')}: {bank_account(invoice.bank_account)}")
     if invoice.split_payment:

@@ -79,6 +79,7 @@ class InvoiceData:
     exchange_rate: Decimal | None = None
     payment_method: int | None = None
     due_date: dt.date | None = None
+    paid_on: dt.date | None = None  # paid in full on this day (cash, card, prepayment)
     bank_account: str = ""
     split_payment: bool = False
     notes: str = ""
@@ -420,6 +421,7 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "exchange_rate": data.exchange_rate if data.currency != "PLN" else None,
         "payment_method": data.payment_method,
         "due_date": data.due_date,
+        "paid_on": data.paid_on,
         "bank_account": data.bank_account.replace(" ", ""),
         "split_payment": data.split_payment,
         "notes": data.notes.strip(),

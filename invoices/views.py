@@ -292,6 +292,7 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "exchange_rate": invoice.exchange_rate,
         "payment_method": invoice.payment_method,
         "due_date": invoice.due_date,
+        "paid_on": invoice.paid_on,
         "bank_account": invoice.bank_account,
         "split_payment": invoice.split_payment,
         "notes": invoice.notes,

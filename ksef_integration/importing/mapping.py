@@ -290,6 +290,7 @@ def _payment_fields(parsed: fa3.Invoice) -> dict[str, Any]:
     return {
         "payment_method": int(payment.method) if payment.method is not None else None,
         "due_date": due,
+        "paid_on": payment.paid_on,  # Zaplacono + DataZaplaty, as the issuer wrote it
         "bank_account": account,
     }
 

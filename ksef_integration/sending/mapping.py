@@ -83,9 +83,10 @@ def _line(line: InvoiceLine) -> model.Line:
 
 
 def _payment(invoice: Invoice) -> model.Payment | None:
-    if not (invoice.payment_method or invoice.due_date or invoice.bank_account):
+    if not (invoice.payment_method or invoice.due_date or invoice.bank_account or invoice.paid_on):
         return None
     return model.Payment(
+        paid_on=invoice.paid_on,
         terms=(model.PaymentTerm(due_date=invoice.due_date),) if invoice.due_date else (),
         method=model.PaymentMethod(invoice.payment_method) if invoice.payment_method else None,
         bank_accounts=(model.BankAccount(number=invoice.bank_account),) if invoice.bank_account else (),

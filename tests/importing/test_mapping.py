@@ -240,3 +240,24 @@ def test_the_parser_reads_the_fa3_features_we_do_not_issue() -> None:
     attached = parse_invoice(sample("vat_attachment_transport"))
     assert attached.attachment, "Zalacznik was dropped"
     assert any(block.tables or block.paragraphs for block in attached.attachment)
+
+
+def test_a_paid_invoice_is_imported_as_paid(company_a: Company) -> None:
+    """Zaplacono + DataZaplaty are what the issuer wrote: the purchase invoice shows it paid on that day."""
+    from tests.importing.fa3_docs import faktura
+
+    fa = """<KodWaluty>PLN</KodWaluty><P_1>2026-11-02</P_1><P_2>ZK/7/2026</P_2>
+    <P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15>{adnotacje}<RodzajFaktury>VAT</RodzajFaktury>
+    <FaWiersz><NrWierszaFa>1</NrWierszaFa><P_7>Deski</P_7><P_8B>1</P_8B><P_9A>100.00</P_9A><P_11>100.00</P_11>
+      <P_12>23</P_12></FaWiersz>
+    <Platnosc><Zaplacono>1</Zaplacono><DataZaplaty>2026-11-01</DataZaplaty><FormaPlatnosci>1</FormaPlatnosci>
+    </Platnosc>"""
+    stats = window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={number(7): faktura(fa, buyer_nip=company_a.nip)},
+        metadata=(),
+    )
+    assert stats.created == 1
+    invoice = Invoice.objects.get(company=company_a, direction=Direction.PURCHASE)
+    assert invoice.paid_on == dt.date(2026, 11, 1)

@@ -135,6 +135,7 @@ def wystaw(draw: Any) -> dict[str, str]:
         "due_date": draw(st.sampled_from(["", (issue + dt.timedelta(days=14)).isoformat()])),
         "bank_account": draw(st.sampled_from(["", "61 1090 1014 0000 0712 1981 2874"])),
         "notes": draw(NOTES),
+        "paid_on": draw(st.sampled_from(["", issue.isoformat(), (TODAY + dt.timedelta(days=1)).isoformat()])),
         "exemption_basis": draw(st.sampled_from(ExemptionBasis.values[1:])),
         "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT",
     }
@@ -204,6 +205,8 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
     written = [note.value for note in fa3_parse(xml).notes] + list(fa3_parse(xml).footer)
     assert written == ([invoice.notes.replace("\r\n", "\n")] if invoice.notes else [])
     assert b"P_11Vat>" not in xml
+    assert (b"<Zaplacono>1</Zaplacono>" in xml) == (invoice.paid_on is not None)
+    assert invoice.paid_on is None or invoice.paid_on <= TODAY  # a future payment date was refused
     for url in (
         reverse("invoices:list"),
         reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}),

@@ -405,3 +405,26 @@ def test_fixing_a_stopped_invoice_is_checked_the_same_way(alice_client: Any, com
     invoice.refresh_from_db()
     assert invoice.ksef_status == "failed_local"  # nothing changed
     assert invoice.lines.get().vat_rate == "23"
+
+
+def test_paid_in_full_is_stated_on_the_invoice_and_in_fa3(alice_client: Any, company_a: Company) -> None:
+    """ "Zapłacono w całości (data)": Zaplacono + DataZaplaty in FA(3), "Zapłacono" on the page and PDF; a
+    payment date in the future is refused next to the field before a number is used."""
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    response = post(alice_client, paid_on=tomorrow)
+    refused(response, company_a, 0)
+    assert "paid_on" in field_errors(response)
+
+    today = timezone.localdate()
+    response = post(alice_client, paid_on=today.isoformat())
+    assert response.status_code == 302
+    invoice = Invoice.objects.get(company=company_a)
+    assert invoice.paid_on == today
+    root = accepted_by_simulator(invoice)
+    assert root.findtext(".//f:Platnosc/f:Zaplacono", namespaces=NS) == "1"
+    assert root.findtext(".//f:Platnosc/f:DataZaplaty", namespaces=NS) == today.isoformat()
+    page = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    assert f'<dd id="paid-on">{today:%d.%m.%Y}</dd>' in page
+    assert "Zapłacono" in page

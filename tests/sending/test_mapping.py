@@ -118,3 +118,14 @@ def test_lines_state_no_tax_of_their_own(company_a: Company) -> None:
     assert doc.findtext("fa:Fa/fa:P_13_1", namespaces=NS) == "2.95"
     assert doc.findtext("fa:Fa/fa:P_14_1", namespaces=NS) == "0.68"
     assert doc.findtext("fa:Fa/fa:P_14_3", namespaces=NS) == "2.00"
+
+
+def test_paid_in_full_maps_to_zaplacono(company_a: Company) -> None:
+    paid = timezone.localdate()
+    invoice = _issue(company_a, paid_on=paid)
+    built = invoice_xml_build(invoice)
+    assert validate(built.xml) == []
+    doc = etree.fromstring(built.xml)
+    assert doc.findtext("fa:Fa/fa:Platnosc/fa:Zaplacono", namespaces=NS) == "1"
+    assert doc.findtext("fa:Fa/fa:Platnosc/fa:DataZaplaty", namespaces=NS) == paid.isoformat()
+    assert parse_invoice(built.xml).payment.paid_on == paid  # type: ignore[union-attr]
