@@ -133,6 +133,19 @@ class InvoiceForm(PartyFieldsMixin):
     sale_date = forms.DateField(
         label=_("Sale date"), required=False, widget=_date_widget(), validators=[_within(INVOICE_DATES)]
     )
+    period_from = forms.DateField(
+        label=_("Billing period from"),
+        required=False,
+        widget=_date_widget(),
+        validators=[_within(INVOICE_DATES)],
+        help_text=_("For services billed per period (e.g. a month): the period replaces the sale date."),
+    )
+    period_to = forms.DateField(
+        label=_("Billing period to"),
+        required=False,
+        widget=_date_widget(),
+        validators=[_within(INVOICE_DATES)],
+    )
     place_of_issue = forms.CharField(label=_("Place of issue"), max_length=256, required=False)
     currency = forms.CharField(
         label=_("Currency"),
@@ -226,6 +239,15 @@ class InvoiceForm(PartyFieldsMixin):
             self.add_error("due_date", _("The due date cannot be before the issue date."))
         if issue and sale and abs((sale - issue).days) > 366:
             self.add_error("sale_date", _("The sale date is more than a year away from the issue date."))
+        start, end = cleaned.get("period_from"), cleaned.get("period_to")
+        if bool(start) != bool(end) and "period_from" not in self.errors and "period_to" not in self.errors:
+            self.add_error(
+                "period_to" if start else "period_from", _("Give both ends of the billing period.")
+            )
+        elif start and end and end < start:
+            self.add_error("period_to", _("The period cannot end before it starts."))
+        elif start and end and (end - start).days > 366:
+            self.add_error("period_to", _("A billing period of more than a year is not accepted."))
         paid = cleaned.get("paid_on")
         if paid and paid > timezone.localdate():
             self.add_error("paid_on", _("A payment date cannot be in the future."))
@@ -240,6 +262,8 @@ class InvoiceForm(PartyFieldsMixin):
             lines=lines,
             issue_date=data["issue_date"],
             sale_date=data.get("sale_date"),
+            period_from=data.get("period_from"),
+            period_to=data.get("period_to"),
             place_of_issue=data.get("place_of_issue", ""),
             currency=data["currency"],
             exchange_rate=data.get("exchange_rate"),

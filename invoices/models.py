@@ -248,6 +248,9 @@ class Invoice(models.Model):
     number = models.CharField(_("number"), max_length=256)  # P_2
     issue_date = models.DateField(_("issue date"))  # P_1
     sale_date = models.DateField(_("sale date"), null=True, blank=True)  # P_6
+    # OkresFa (P_6_Od, P_6_Do): a billing period instead of a sale date (subscriptions, monthly services).
+    period_from = models.DateField(_("billing period from"), null=True, blank=True)
+    period_to = models.DateField(_("billing period to"), null=True, blank=True)
     place_of_issue = models.CharField(_("place of issue"), max_length=256, blank=True)  # P_1M
 
     contractor = models.ForeignKey(

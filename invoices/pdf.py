@@ -142,6 +142,9 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     ]
     if invoice.sale_date:
         meta.append(f"{_('Sale date')}: {date_format(invoice.sale_date, 'd.m.Y')}")
+    if invoice.period_from and invoice.period_to:
+        start, end = date_format(invoice.period_from, "d.m.Y"), date_format(invoice.period_to, "d.m.Y")
+        meta.append(f"{_('Billing period')}: {start} \u2013 {end}")
     if invoice.place_of_issue:
         meta.append(f"{_('Place of issue')}: {invoice.place_of_issue}")
     if invoice.ksef_number:

@@ -74,6 +74,8 @@ class InvoiceData:
     lines: Sequence[LineData]
     issue_date: dt.date
     sale_date: dt.date | None = None
+    period_from: dt.date | None = None  # a billing period instead of a sale date (both or neither)
+    period_to: dt.date | None = None
     place_of_issue: str = ""
     currency: str = "PLN"
     exchange_rate: Decimal | None = None
@@ -415,7 +417,9 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "exemption_basis": data.exemption_basis if exempt else "",
         "exemption_text": " ".join(data.exemption_text.split()) if exempt else "",
         "issue_date": data.issue_date,
-        "sale_date": data.sale_date,
+        "sale_date": None if data.period_from else data.sale_date,
+        "period_from": data.period_from,
+        "period_to": data.period_to if data.period_from else None,
         "place_of_issue": data.place_of_issue.strip(),
         "currency": data.currency,
         "exchange_rate": data.exchange_rate if data.currency != "PLN" else None,
@@ -607,6 +611,8 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             number=number,
             issue_date=data.issue_date,
             sale_date=original.sale_date,
+            period_from=original.period_from,
+            period_to=original.period_to,
             place_of_issue=original.place_of_issue,
             contractor=original.contractor,
             **_seller_from_company(company),

@@ -287,6 +287,8 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "email": invoice.buyer_email,
         "issue_date": invoice.issue_date,
         "sale_date": invoice.sale_date,
+        "period_from": invoice.period_from,
+        "period_to": invoice.period_to,
         "place_of_issue": invoice.place_of_issue,
         "currency": invoice.currency,
         "exchange_rate": invoice.exchange_rate,

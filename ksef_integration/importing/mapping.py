@@ -420,6 +420,8 @@ def _create(
         number=parsed.number[:256],
         issue_date=parsed.issue_date,
         sale_date=parsed.sale_date,
+        period_from=parsed.period[0] if parsed.period else None,
+        period_to=parsed.period[1] if parsed.period else None,
         place_of_issue=(parsed.issue_place or "")[:256],
         contractor=contractor,
         currency=parsed.currency,

@@ -173,7 +173,10 @@ def invoice_to_fa3(
         system_info=SYSTEM_INFO,
         issue_place=invoice.place_of_issue or None,
         sale_date=invoice.sale_date
-        if invoice.sale_date and invoice.sale_date != invoice.issue_date
+        if invoice.sale_date and invoice.sale_date != invoice.issue_date and not invoice.period_from
+        else None,
+        period=(invoice.period_from, invoice.period_to)
+        if invoice.period_from and invoice.period_to
         else None,
         annotations=_annotations(invoice, lines),
         correction=_correction(invoice),
@@ -210,6 +213,8 @@ def invoice_xml_build(invoice: Invoice, *, created_at: dt.datetime | None = None
 _INVOICE_FIELDS = {
     "P_1": "issue_date",
     "P_6": "sale_date",
+    "P_6_Od": "period_from",
+    "P_6_Do": "period_to",
     "P_1M": "place_of_issue",
     "KodWaluty": "currency",
     "KursWaluty": "exchange_rate",

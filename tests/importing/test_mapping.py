@@ -261,3 +261,22 @@ def test_a_paid_invoice_is_imported_as_paid(company_a: Company) -> None:
     assert stats.created == 1
     invoice = Invoice.objects.get(company=company_a, direction=Direction.PURCHASE)
     assert invoice.paid_on == dt.date(2026, 11, 1)
+
+
+def test_a_billing_period_is_imported_as_written(company_a: Company) -> None:
+    from tests.importing.fa3_docs import faktura
+
+    fa = """<KodWaluty>PLN</KodWaluty><P_1>2026-11-02</P_1><P_2>ABO/10/2026</P_2>
+    <OkresFa><P_6_Od>2026-10-01</P_6_Od><P_6_Do>2026-10-31</P_6_Do></OkresFa>
+    <P_13_1>100.00</P_13_1><P_14_1>23.00</P_14_1><P_15>123.00</P_15>{adnotacje}<RodzajFaktury>VAT</RodzajFaktury>
+    <FaWiersz><NrWierszaFa>1</NrWierszaFa><P_7>Abonament</P_7><P_8B>1</P_8B><P_9A>100.00</P_9A>
+      <P_11>100.00</P_11><P_12>23</P_12></FaWiersz>"""
+    window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={number(8): faktura(fa, buyer_nip=company_a.nip)},
+        metadata=(),
+    )
+    invoice = Invoice.objects.get(company=company_a, direction=Direction.PURCHASE)
+    assert (invoice.period_from, invoice.period_to) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert invoice.sale_date is None

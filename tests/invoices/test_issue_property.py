@@ -136,6 +136,18 @@ def wystaw(draw: Any) -> dict[str, str]:
         "bank_account": draw(st.sampled_from(["", "61 1090 1014 0000 0712 1981 2874"])),
         "notes": draw(NOTES),
         "paid_on": draw(st.sampled_from(["", issue.isoformat(), (TODAY + dt.timedelta(days=1)).isoformat()])),
+        **draw(
+            st.sampled_from(
+                [
+                    {},
+                    {
+                        "period_from": (issue - dt.timedelta(days=30)).isoformat(),
+                        "period_to": issue.isoformat(),
+                    },
+                    {"period_from": issue.isoformat()},  # half a period: refused
+                ]
+            )
+        ),
         "exemption_basis": draw(st.sampled_from(ExemptionBasis.values[1:])),
         "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT",
     }
@@ -206,6 +218,7 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
     assert written == ([invoice.notes.replace("\r\n", "\n")] if invoice.notes else [])
     assert b"P_11Vat>" not in xml
     assert (b"<Zaplacono>1</Zaplacono>" in xml) == (invoice.paid_on is not None)
+    assert (b"<OkresFa>" in xml) == (invoice.period_from is not None)
     assert invoice.paid_on is None or invoice.paid_on <= TODAY  # a future payment date was refused
     for url in (
         reverse("invoices:list"),

@@ -428,3 +428,30 @@ def test_paid_in_full_is_stated_on_the_invoice_and_in_fa3(alice_client: Any, com
     ).content.decode()
     assert f'<dd id="paid-on">{today:%d.%m.%Y}</dd>' in page
     assert "Zapłacono" in page
+
+
+def test_a_billing_period_replaces_the_sale_date(alice_client: Any, company_a: Company) -> None:
+    """ "Okres rozliczeniowy od/do": FA(3) OkresFa (P_6_Od, P_6_Do) instead of P_6, shown on the page; half a
+    period, or one that ends before it starts, is refused next to the field before a number is used."""
+    start = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    start = start.replace(day=1)  # the first day of last month
+    end = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    response = post(alice_client, period_from=start.isoformat())
+    refused(response, company_a, 0)
+    assert "period_to" in field_errors(response)
+    response = post(alice_client, period_from=end.isoformat(), period_to=start.isoformat())
+    refused(response, company_a, 0)
+    assert "period_to" in field_errors(response)
+
+    response = post(alice_client, period_from=start.isoformat(), period_to=end.isoformat())
+    assert response.status_code == 302
+    invoice = Invoice.objects.get(company=company_a)
+    assert (invoice.period_from, invoice.period_to, invoice.sale_date) == (start, end, None)
+    root = accepted_by_simulator(invoice)
+    assert root.findtext(".//f:Fa/f:OkresFa/f:P_6_Od", namespaces=NS) == start.isoformat()
+    assert root.findtext(".//f:Fa/f:OkresFa/f:P_6_Do", namespaces=NS) == end.isoformat()
+    assert root.find(".//f:Fa/f:P_6", NS) is None
+    page = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
+    assert f'<dd id="billing-period">{start:%d.%m.%Y} \u2013 {end:%d.%m.%Y}</dd>' in page
