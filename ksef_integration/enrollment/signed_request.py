@@ -11,6 +11,7 @@ decision, asked in the next step.
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -19,7 +20,6 @@ from django.utils.translation import gettext as _
 from lxml import etree
 from signxml import (
     DigestAlgorithm,
-    InvalidInput,
     InvalidSignature,
     SignatureConfiguration,
     SignatureMethod,
@@ -30,6 +30,7 @@ from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.identifiers import ContextIdentifier
 from ksef_integration.ksef.xades import auth_token_request_build
 
+logger = logging.getLogger(__name__)
 MAX_SIGNED_BYTES = 2 * 1024 * 1024  # a signed request with a long certificate chain is tens of kilobytes
 AUTH_NAMESPACES = ("http://ksef.mf.gov.pl/auth/token/2.0", "http://ksef.mf.gov.pl/auth/token/2.1")
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -168,8 +169,11 @@ def signed_request_check(*, data: bytes, challenge: str, nip: str) -> Signer:
                 "signed. Sign the downloaded request again without editing it."
             ),
         ) from None
-    except (InvalidInput, ValueError, TypeError, KeyError, AttributeError):
-        # A signature form this check cannot read (an unusual profile or algorithm) is KSeF's to judge: it
-        # answers the next step with its own reason.
-        pass
+    except etree.LxmlError:
+        # The signature itself is not XML-DSig (its schema refuses it): KSeF would refuse it too.
+        raise _not_a_request() from None
+    except Exception as exc:
+        # A signature form this check cannot read (an unusual profile or algorithm, signxml's InvalidInput
+        # and the like) is KSeF's to judge: it answers the next step with its own reason. Never a 500.
+        logger.info("signed request: signature not checked here (%s)", type(exc).__name__)
     return _signer(certificate)
