@@ -7,6 +7,7 @@ Installed into ``invoices.visualisation`` at start-up so that ``invoices`` never
 
 from __future__ import annotations
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
@@ -123,8 +124,19 @@ def _waits_for_certificate(submission: Submission) -> str:
 
 
 def ksef_timeline(invoice: Invoice) -> str:
-    submission = Submission.objects.filter(invoice_id=invoice.pk).first()
-    document = ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
+    # The submission without its XML and UPO (kilobytes each, on every view): only whether they exist.
+    submission = (
+        Submission.objects.filter(invoice_id=invoice.pk)
+        .defer("xml", "upo")
+        .annotate(
+            xml_kept=ExpressionWrapper(Q(xml__isnull=False), output_field=BooleanField()),
+            upo_kept=ExpressionWrapper(~Q(upo=""), output_field=BooleanField()),
+        )
+        .first()
+    )
+    document = None
+    if submission is None or not submission.xml_kept:
+        document = ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
     offline_block = SafeString(_offline_status(invoice, submission))  # "" + safe HTML must stay safe
     if submission is None and document is not None:
         return render_to_string("ksef_integration/_imported.html", {"invoice": invoice, "document": document})
@@ -145,13 +157,13 @@ def ksef_timeline(invoice: Invoice) -> str:
             "events": events,
             "waits_for_certificate": _waits_for_certificate(submission),
             "switch_url": sunset.switch_url(),
-            "has_xml": document is not None or submission.xml is not None,
+            "has_xml": document is not None or submission.xml_kept,
             "upo_received_at": (
                 next(
                     (e.created_at for e in events if e.kind == SubmissionEvent.Kind.UPO),
                     submission.finished_at,
                 )
-                if submission.upo
+                if submission.upo_kept
                 else None
             ),
         },

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Company, Role
@@ -133,8 +135,19 @@ def test_the_upo_is_offered_with_when_it_arrived_and_kod_i_waits_for_the_ksef_nu
     invoice.refresh_from_db()
     (kod1,) = ksef_qr_codes(invoice)
     assert kod1.label == invoice.ksef_number
-    page = alice_client.get(reverse("invoices:detail", args=[invoice.uuid])).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("invoices:detail", args=[invoice.uuid])).content.decode()
     assert 'id="ksef-upo"' in page
+    assert 'id="ksef-xml"' in page
+    # The page says both files exist without reading them (kilobytes each, on every view).
+    read = [q["sql"] for q in queries.captured_queries if '"ksef_integration_submission"' in q["sql"]]
+    assert read, "the timeline reads the submission"
+    for sql in read:
+        columns = sql.split(" FROM ")[0]
+        for name in ("xml", "upo"):
+            # only as a test of presence (IS NOT NULL / = ''), never the value itself
+            assert f'"ksef_integration_submission"."{name}",' not in columns + ",", sql
+            assert f'"ksef_integration_submission"."{name}" FROM' not in sql, sql
     assert "UPO (urzędowe poświadczenie odbioru) otrzymano" in page
     upo = alice_client.get(reverse("ksef_integration:invoice_upo", args=[invoice.uuid]))
     assert upo.status_code == 200
