@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
-from invoices.models import Direction, ExemptionBasis, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, PaymentMethod, VatRate
 from invoices.selectors import InvoiceFilters
 from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
 
@@ -179,6 +179,16 @@ class InvoiceForm(PartyFieldsMixin):
     )
     bank_account = forms.CharField(label=_("Bank account"), max_length=64, required=False)
     split_payment = forms.BooleanField(label=_("Split payment (MPP)"), required=False)
+    cash_accounting = forms.BooleanField(
+        label=_("Cash accounting (metoda kasowa)"),
+        required=False,
+        help_text=_("For a small taxpayer who settles VAT when paid: the invoice must say so."),
+    )
+    self_billing = forms.BooleanField(
+        label=_("Self-billing (samofakturowanie)"),
+        required=False,
+        help_text=_("The buyer issues this invoice in the seller's name, by their agreement."),
+    )
     notes = forms.CharField(
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -272,6 +282,8 @@ class InvoiceForm(PartyFieldsMixin):
             paid_on=data.get("paid_on"),
             bank_account=data.get("bank_account", ""),
             split_payment=data.get("split_payment", False),
+            cash_accounting=data.get("cash_accounting", False),
+            self_billing=data.get("self_billing", False),
             notes=data.get("notes", ""),
             number=data.get("number", ""),
             idempotency_key=data["idempotency_key"],
@@ -289,6 +301,15 @@ class LineForm(forms.Form):
     unit = forms.CharField(label=_("Unit"), max_length=32, required=False, initial=_("pcs"))
     unit_price = AmountField(label=_("Net price"), max_digits=22, decimal_places=8, min_value=Decimal(0))
     vat_rate = forms.ChoiceField(label=_("VAT rate"), choices=VatRate.choices, initial=VatRate.R23)
+    discount_percent = AmountField(
+        label=_("Discount %"),
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+    )
+    gtu = forms.ChoiceField(label=_("GTU"), choices=[("", "—"), *Gtu.choices], required=False)
 
     def has_changed(self) -> bool:
         # A row is blank when it has neither a name nor a price, whatever its unit, quantity or rate say;
@@ -305,6 +326,8 @@ class LineForm(forms.Form):
             unit_price=data["unit_price"],
             vat_rate=data["vat_rate"],
             unit=data.get("unit", ""),
+            discount_percent=data.get("discount_percent") or None,
+            gtu=data.get("gtu", ""),
         )
 
 

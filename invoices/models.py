@@ -96,6 +96,24 @@ class KsefOfflineMode(models.TextChoices):
     FAILURE = "awaryjny", _("KSeF failure")
 
 
+class Gtu(models.TextChoices):
+    """``GTU``: the goods and services groups of the JPK_VAT regulation (par. 10 ust. 3), marked per line."""
+
+    GTU_01 = "GTU_01", _("GTU_01 alcoholic beverages")
+    GTU_02 = "GTU_02", _("GTU_02 fuels (art. 103 ust. 5aa)")
+    GTU_03 = "GTU_03", _("GTU_03 heating oil and lubricants")
+    GTU_04 = "GTU_04", _("GTU_04 tobacco products")
+    GTU_05 = "GTU_05", _("GTU_05 waste")
+    GTU_06 = "GTU_06", _("GTU_06 electronic devices and parts")
+    GTU_07 = "GTU_07", _("GTU_07 vehicles and car parts")
+    GTU_08 = "GTU_08", _("GTU_08 precious metals and jewellery")
+    GTU_09 = "GTU_09", _("GTU_09 medicines and medical devices")
+    GTU_10 = "GTU_10", _("GTU_10 buildings, structures and land")
+    GTU_11 = "GTU_11", _("GTU_11 greenhouse gas emission allowances")
+    GTU_12 = "GTU_12", _("GTU_12 intangible services (consulting, accounting, legal, marketing…)")
+    GTU_13 = "GTU_13", _("GTU_13 transport and warehouse services")
+
+
 class VatRate(models.TextChoices):
     """``P_12``: exactly the FA(3) rate codes."""
 
@@ -281,6 +299,8 @@ class Invoice(models.Model):
     paid_on = models.DateField(_("paid on"), null=True, blank=True)  # Zaplacono + DataZaplaty: paid in full
     bank_account = models.CharField(_("bank account"), max_length=64, blank=True)  # RachunekBankowy/NrRB
     split_payment = models.BooleanField(_("split payment"), default=False)  # P_18A
+    cash_accounting = models.BooleanField(_("cash accounting (metoda kasowa)"), default=False)  # P_16
+    self_billing = models.BooleanField(_("self-billing (samofakturowanie)"), default=False)  # P_17
     notes = models.TextField(_("notes"), blank=True)  # DodatkowyOpis / StopkaFaktury
     # Adnotacje/Zwolnienie: P_19 with P_19A/B/C for lines at the "zw" rate.
     exemption_basis = models.CharField(
@@ -526,6 +546,12 @@ class InvoiceLine(models.Model):
     net_value = models.DecimalField(_("net value"), max_digits=18, decimal_places=2)  # P_11
     vat_amount = models.DecimalField(_("VAT"), max_digits=18, decimal_places=2)  # P_11Vat
     gross_value = models.DecimalField(_("gross value"), max_digits=18, decimal_places=2)  # P_11A
+    # P_10: the discount taken off quantity x price (net_value is after it); the percent typed in Wystaw.
+    discount = models.DecimalField(_("discount"), max_digits=18, decimal_places=2, null=True, blank=True)
+    discount_percent = models.DecimalField(
+        _("discount %"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    gtu = models.CharField(_("GTU"), max_length=6, blank=True, choices=Gtu.choices)  # GTU_01..GTU_13
     before_correction = models.BooleanField(_("before correction"), default=False)  # StanPrzed
     # Imported corrections may carry differences (negative quantities); lines we issue never do.
     allows_negative = models.BooleanField(default=False, editable=False)
@@ -545,6 +571,11 @@ class InvoiceLine(models.Model):
             ),
             models.CheckConstraint(
                 condition=_adds_up("gross_value", "net_value", "vat_amount"), name="invoice_line_gross"
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent__isnull=True)
+                | (Q(discount_percent__gte=0) & Q(discount_percent__lte=100)),
+                name="invoice_line_discount_percent",
             ),
         ]
 

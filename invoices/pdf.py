@@ -208,17 +208,23 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         ]
 
     lines = list(invoice.lines.all())
+    show_discount = any(line.discount for line in lines)
+    show_gtu = any(line.gtu for line in lines)
     header = [
         _("No."),
         _("Name"),
         _("Qty"),
         _("Unit"),
         _("Net price"),
+        *([_("Discount")] if show_discount else []),
         _("Net value"),
         _("VAT rate"),
         _("VAT"),
         _("Gross"),
+        *(["GTU"] if show_gtu else []),
     ]
+    widths = [10, 14, 12, 20, *([18] if show_discount else []), 20, 16, 18, 20, *([15] if show_gtu else [])]
+    widths.insert(1, 180 - sum(widths))  # the name takes what the other columns leave
     groups: list[tuple[str | None, list[InvoiceLine]]] = [
         (None, [x for x in lines if not x.before_correction])
     ]
@@ -239,17 +245,15 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
                     quantity(line.quantity),
                     cell(line.unit, small),
                     price(line.unit_price),
+                    *([money(line.discount) if line.discount else "—"] if show_discount else []),
                     money(line.net_value),
                     line.get_vat_rate_display(),
                     money(line.vat_amount),
                     money(line.gross_value),
+                    *([line.gtu or "—"] if show_gtu else []),
                 ]
             )
-        table = Table(
-            rows,
-            colWidths=[10 * mm, 50 * mm, 14 * mm, 12 * mm, 20 * mm, 20 * mm, 16 * mm, 18 * mm, 20 * mm],
-            repeatRows=1,
-        )
+        table = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1)
         table.setStyle(_table_style(regular, bold))
         story += [table, Spacer(1, 4 * mm)]
 
@@ -321,6 +325,10 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(f"{_('Bank account')}: {bank_account(invoice.bank_account)}")
     if invoice.split_payment:
         payment.append(_("Split payment mechanism"))
+    if invoice.cash_accounting:
+        payment.append(_("Cash accounting"))
+    if invoice.self_billing:
+        payment.append(_("Self-billing"))
     if invoice.reverse_charge():
         payment.append(_("Reverse charge"))
     if invoice.exemption_shown():

@@ -26,6 +26,7 @@ from invoices.models import (
     EU_COUNTRIES,
     Contractor,
     Direction,
+    Gtu,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -36,7 +37,7 @@ from invoices.models import (
     VatRate,
 )
 from invoices.signals import invoice_edited, invoice_issued
-from invoices.totals import invoice_sums, line_net, line_vat, rate_totals
+from invoices.totals import invoice_sums, line_discount, line_net, line_vat, rate_totals
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class LineData:
     unit_price: Decimal
     vat_rate: str
     unit: str = ""
+    discount_percent: Decimal | None = None  # P_10 = this percent of quantity x price
+    gtu: str = ""  # GTU_01..GTU_13
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class InvoiceData:
     paid_on: dt.date | None = None  # paid in full on this day (cash, card, prepayment)
     bank_account: str = ""
     split_payment: bool = False
+    cash_accounting: bool = False  # P_16 "metoda kasowa"
+    self_billing: bool = False  # P_17 "samofakturowanie"
     notes: str = ""
     number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
     idempotency_key: uuid.UUID | None = None
@@ -209,6 +214,10 @@ def _check_lines(lines: Sequence[LineData]) -> None:
             raise InvoiceError(_("Quantities and prices cannot be negative."), code="line_negative")
         if line.vat_rate not in VatRate.values:
             raise InvoiceError(_("Choose a VAT rate for every line."), code="line_rate")
+        if line.discount_percent is not None and not 0 <= line.discount_percent <= 100:
+            raise InvoiceError(_("A discount is a percent from 0 to 100."), code="line_discount")
+        if line.gtu and line.gtu not in Gtu.values:
+            raise InvoiceError(_("Choose a GTU code from the list."), code="line_gtu")
 
 
 def _check_money(currency: str, exchange_rate: Decimal | None) -> None:
@@ -330,7 +339,8 @@ def _line_objects(
 ) -> list[InvoiceLine]:
     objects = []
     for ordinal, line in enumerate(lines, start=1):
-        net = line_net(line.quantity, line.unit_price)
+        discount = line_discount(line.quantity, line.unit_price, line.discount_percent)
+        net = line_net(line.quantity, line.unit_price) - (discount or 0)
         vat = line_vat(net, line.vat_rate)
         objects.append(
             InvoiceLine(
@@ -344,6 +354,9 @@ def _line_objects(
                 net_value=net,
                 vat_amount=vat,
                 gross_value=net + vat,
+                discount=discount,
+                discount_percent=line.discount_percent if discount is not None else None,
+                gtu=line.gtu,
                 before_correction=before_correction,
             )
         )
@@ -428,6 +441,8 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "paid_on": data.paid_on,
         "bank_account": data.bank_account.replace(" ", ""),
         "split_payment": data.split_payment,
+        "cash_accounting": data.cash_accounting,
+        "self_billing": data.self_billing,
         "notes": data.notes.strip(),
     }
 
@@ -599,7 +614,15 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
 
     def before_lines() -> list[LineData]:
         return [
-            LineData(line.name, line.quantity, line.unit_price, line.vat_rate, line.unit)
+            LineData(
+                line.name,
+                line.quantity,
+                line.unit_price,
+                line.vat_rate,
+                line.unit,
+                discount_percent=line.discount_percent,
+                gtu=line.gtu,
+            )
             for line in invoice_current_lines(original=original)
         ]
 
@@ -629,6 +652,8 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             due_date=original.due_date,
             bank_account=original.bank_account,
             split_payment=original.split_payment,
+            cash_accounting=original.cash_accounting,
+            self_billing=original.self_billing,
             notes=data.notes.strip(),
             exemption_basis=exemption_basis if exempt else "",
             exemption_text=" ".join(exemption_text.split()) if exempt else "",

@@ -35,6 +35,13 @@ def line_net(quantity: Decimal, unit_price: Decimal) -> Decimal:
     return round_half_up(quantity * unit_price)
 
 
+def line_discount(quantity: Decimal, unit_price: Decimal, percent: Decimal | None) -> Decimal | None:
+    """``P_10``: the discount a percent takes off quantity x price, in grosze (None without one)."""
+    if not percent:
+        return None
+    return round_half_up(line_net(quantity, unit_price) * percent / 100)
+
+
 def line_vat(net: Decimal, vat_rate: str) -> Decimal:
     """The line's own tax (shown per line, ``P_11Vat``); the invoice's tax comes from :func:`rate_totals`."""
     pct = rate_percent(vat_rate)

@@ -270,9 +270,15 @@ def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
             "unit": line.unit,
             "unit_price": price(line.unit_price).replace("\u00a0", ""),
             "vat_rate": line.vat_rate,
+            "discount_percent": _percent(line.discount_percent),
+            "gtu": line.gtu,
         }
         for line in lines
     ]
+
+
+def _percent(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.normalize():f}".replace(".", ",")
 
 
 def _edit_initial(invoice: Invoice) -> dict[str, Any]:
@@ -297,6 +303,8 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "paid_on": invoice.paid_on,
         "bank_account": invoice.bank_account,
         "split_payment": invoice.split_payment,
+        "cash_accounting": invoice.cash_accounting,
+        "self_billing": invoice.self_billing,
         "notes": invoice.notes,
         "exemption_basis": invoice.exemption_basis,
         "exemption_text": invoice.exemption_text,
@@ -400,16 +408,7 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
         )
         formset = LineFormSet(
             prefix="lines",
-            initial=[
-                {
-                    "name": line.name,
-                    "quantity": f"{line.quantity.normalize():f}".replace(".", ","),
-                    "unit": line.unit,
-                    "unit_price": price(line.unit_price).replace("\u00a0", ""),
-                    "vat_rate": line.vat_rate,
-                }
-                for line in current
-            ],
+            initial=_line_initial(current),
         )
     return render(
         request,

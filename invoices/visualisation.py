@@ -99,6 +99,8 @@ def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
             "invoice": invoice,
             "lines_before": [line for line in lines if line.before_correction],
             "lines_after": [line for line in lines if not line.before_correction],
+            "show_discount": any(line.discount for line in lines),
+            "show_gtu": any(line.gtu for line in lines),
             "rate_totals": invoice.rate_totals(),
             "summary": invoice.summary(),
             "stated": invoice.stated,

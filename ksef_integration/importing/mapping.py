@@ -25,7 +25,16 @@ from django.utils import timezone
 
 from accounts.models import Company
 from invoices.errors import InvoiceError
-from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
+from invoices.models import (
+    Contractor,
+    Direction,
+    Gtu,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    KsefStatus,
+    VatRate,
+)
 from invoices.services import PartyData, contractor_upsert
 from invoices.totals import (
     MARGIN,
@@ -212,6 +221,8 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
                 net_value=net,
                 vat_amount=vat,
                 gross_value=gross,
+                discount=fit(line.discount, MONEY),  # P_10 as written (its percent is not stated)
+                gtu=line.gtu if line.gtu in Gtu.values else "",
                 before_correction=before,
                 allows_negative=quantity < 0 or unit_price < 0,
             )
@@ -427,6 +438,8 @@ def _create(
         currency=parsed.currency,
         exchange_rate=_exchange_rate(parsed),
         split_payment=parsed.annotations.split_payment,
+        cash_accounting=parsed.annotations.cash_accounting,
+        self_billing=parsed.annotations.self_billing,
         notes=_notes(parsed),
         total_net=net,
         total_vat=vat,

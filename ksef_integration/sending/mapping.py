@@ -78,6 +78,8 @@ def _line(line: InvoiceLine) -> model.Line:
         # issue); on every other invoice the tax is stated per rate (P_14_x), and line amounts rounded one by
         # one would not add up to it.
         vat_amount=None,
+        discount=line.discount,
+        gtu=line.gtu or None,
         before_correction=line.before_correction,
     )
 
@@ -122,6 +124,8 @@ def _annotations(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Annota
             basis=_EXEMPTION_BASES[ExemptionBasis(invoice.exemption_basis)], text=invoice.exemption_text
         )
     return model.Annotations(
+        cash_accounting=invoice.cash_accounting,
+        self_billing=invoice.self_billing,
         split_payment=invoice.split_payment,
         reverse_charge=any(rate in rates for rate in _REVERSE_CHARGE_RATES),
         exemption=exemption,
@@ -242,6 +246,8 @@ _LINE_FIELDS = {
     "P_8A": "unit",
     "P_8B": "quantity",
     "P_9A": "unit_price",
+    "P_10": "discount_percent",
+    "GTU": "gtu",
     "P_11": "unit_price",
     "P_11Vat": "unit_price",
     "P_12": "vat_rate",

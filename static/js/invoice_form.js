@@ -105,6 +105,8 @@
       var out = row.querySelector("[data-line-net]");
       if (!q || !p) { out.textContent = "—"; return; }
       var net = toGrosze(q.v * p.v, q.s + p.s);
+      var off = field(row, "discount_percent"), d = off ? parseDec(off.value) : null;
+      if (d && d.v > 0n) net -= toGrosze(net * d.v, 4 + d.s);  // P_10: the percent of quantity x price
       out.textContent = fmt(net);
       var code = field(row, "vat_rate").value;
       nets[code] = (nets[code] || 0n) + net;

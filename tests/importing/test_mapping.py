@@ -280,3 +280,32 @@ def test_a_billing_period_is_imported_as_written(company_a: Company) -> None:
     invoice = Invoice.objects.get(company=company_a, direction=Direction.PURCHASE)
     assert (invoice.period_from, invoice.period_to) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
     assert invoice.sale_date is None
+
+
+def test_discounts_gtu_and_annotations_are_imported_as_written(alice_client: Any, company_a: Company) -> None:
+    """P_10 (a line's discount), GTU and P_16/P_17 (metoda kasowa, samofakturowanie) as the issuer wrote
+    them, shown on the invoice page; P_11 is the issuer's value after the discount, not recomputed."""
+    from tests.importing.fa3_docs import ADNOTACJE, faktura
+
+    annotations = ADNOTACJE.replace("<P_16>2</P_16>", "<P_16>1</P_16>")
+    annotations = annotations.replace("<P_17>2</P_17>", "<P_17>1</P_17>")
+    fa = """<KodWaluty>PLN</KodWaluty><P_1>2026-11-02</P_1><P_2>R/9/2026</P_2>
+    <P_13_1>90.00</P_13_1><P_14_1>20.70</P_14_1><P_15>110.70</P_15>{adnotacje}<RodzajFaktury>VAT</RodzajFaktury>
+    <FaWiersz><NrWierszaFa>1</NrWierszaFa><P_7>Doradztwo</P_7><P_8B>1</P_8B><P_9A>100.00</P_9A>
+      <P_10>10.004</P_10><P_11>90.00</P_11><P_12>23</P_12><GTU>GTU_12</GTU></FaWiersz>"""
+    window_import(
+        company=company_a,
+        subject_type=SubjectType.SUBJECT2,
+        invoices={number(9): faktura(fa.replace("{adnotacje}", annotations), buyer_nip=company_a.nip)},
+        metadata=(),
+    )
+    invoice = Invoice.objects.get(company=company_a, direction=Direction.PURCHASE)
+    (line,) = invoice.lines.all()
+    assert (line.discount, line.gtu, line.net_value) == (Decimal("10.00"), "GTU_12", Decimal("90.00"))
+    assert line.discount_percent is None  # the issuer states an amount, not a percent
+    assert invoice.cash_accounting
+    assert invoice.self_billing
+    page = alice_client.get(reverse("invoices:detail", args=[invoice.uuid])).content.decode()
+    assert "<td>GTU_12</td>" in page
+    assert 'id="annotation-cash-accounting"' in page
+    assert 'id="annotation-self-billing"' in page

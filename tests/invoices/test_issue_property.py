@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from accounts.models import Company
 from invoices.forms import CURRENCIES
-from invoices.models import ExemptionBasis, Invoice, NumberingCounter, PaymentMethod, VatRate
+from invoices.models import ExemptionBasis, Gtu, Invoice, NumberingCounter, PaymentMethod, VatRate
 from ksef_integration.fa3 import parse_invoice as fa3_parse
 from ksef_integration.sending.mapping import invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
@@ -86,6 +86,8 @@ LINE_WILD: dict[str, Any] = {
     "quantity": wild_amount,
     "unit": st.sampled_from(["", "x" * 32, "x" * 33]),
     "unit_price": wild_amount,
+    "discount_percent": st.sampled_from(["-1", "100,01", "abc", "12,345", "1e2"]),
+    "gtu": st.sampled_from(["GTU_14", "GTU_1", "x"]),
 }
 
 
@@ -105,6 +107,8 @@ def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
         "unit": draw(st.sampled_from(["", "szt.", "h"])),
         "unit_price": draw(sane_amount),
         "vat_rate": draw(st.sampled_from(VatRate.values)),
+        "discount_percent": draw(st.sampled_from(["", "", "10", "33,33", "0,01", "100", "0"])),
+        "gtu": draw(st.sampled_from(["", "", *Gtu.values])),
     }
     for key in wild:
         if draw(st.booleans()):
@@ -154,8 +158,9 @@ def wystaw(draw: Any) -> dict[str, str]:
     wild = draw(st.sets(st.sampled_from(sorted(WILD)), max_size=2))
     for key in wild:
         data[key] = draw(WILD[key])
-    if draw(st.booleans()):
-        data["split_payment"] = "on"
+    for flag in ("split_payment", "cash_accounting", "self_billing"):
+        if draw(st.booleans()):
+            data[flag] = "on"
     line_wild = frozenset(draw(st.sets(st.sampled_from(sorted(LINE_WILD)), max_size=2)))
     few, many = (
         st.lists(a_line(line_wild), min_size=1, max_size=4),
@@ -220,6 +225,21 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
     assert (b"<Zaplacono>1</Zaplacono>" in xml) == (invoice.paid_on is not None)
     assert (b"<OkresFa>" in xml) == (invoice.period_from is not None)
     assert invoice.paid_on is None or invoice.paid_on <= TODAY  # a future payment date was refused
+    # Discounts (P_10) and GTU codes arrive as typed; each line's P_11 is quantity x price less its discount.
+    parsed = fa3_parse(xml)
+    lines = sorted(invoice.lines.all(), key=lambda line: line.ordinal)
+    assert [line.discount for line in parsed.lines] == [line.discount for line in lines]
+    assert [line.gtu or "" for line in parsed.lines] == [line.gtu for line in lines]
+    for line in lines:
+        gross = (line.quantity * line.unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert line.net_value == gross - (line.discount or 0)
+        if line.discount_percent:  # the percent typed, of quantity x price, to the grosz
+            expected = (gross * line.discount_percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            assert line.discount == expected
+        else:
+            assert line.discount is None
+    assert parsed.annotations.cash_accounting == ("cash_accounting" in data)
+    assert parsed.annotations.self_billing == ("self_billing" in data)
     for url in (
         reverse("invoices:list"),
         reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}),

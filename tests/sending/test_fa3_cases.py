@@ -1,0 +1,212 @@
+"""Issue 19, table-driven: one invoice per FA(3) case Wystaw offers. Each row says what the user types, which
+FA(3) elements the file must then carry and why. Each invoice is typed into the form, built, XSD-checked by
+the simulator, accepted over real HTTP, downloaded back from KSeF (``GET /invoices/ksef/{number}``) and
+parsed: the downloaded file says what was typed, and the invoice page and PDF answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from lxml import etree
+
+from accounts.models import Company
+from invoices.models import Invoice, KsefStatus
+from ksef_integration.connect.session import ksef_client_for
+from ksef_integration.fa3 import parse_invoice
+from ksef_integration.models import SubmissionStatus as S
+from ksef_simulator.conf import config_update
+from tests.sending.test_send_simulator import (
+    connected,  # noqa: F401 - the fixture stored_at_once uses
+    run,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NS = {"fa": "http://crd.gov.pl/wzor/2025/06/25/13775/"}
+TODAY = timezone.localdate()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    typed: dict[str, str]  # form fields over the plain domestic invoice below
+    expected: dict[str, list[str]]  # XPath (FA(3) namespace "fa") -> the texts of its elements, in order
+    why: str
+    lines: list[dict[str, str]] = field(default_factory=list)  # replaces the one plain line
+
+
+def _line(**values: str) -> dict[str, str]:
+    return {"name": "Usługa", "quantity": "1", "unit": "szt.", "unit_price": "100", "vat_rate": "23"} | values
+
+
+CASES = [
+    Case(
+        "line discount",
+        {},
+        {
+            "//fa:FaWiersz/fa:P_10": ["20", "1.23"],
+            "//fa:FaWiersz/fa:P_11": ["180.00", "11.07"],
+            "//fa:P_13_1": ["191.07"],
+            "//fa:P_14_1": ["43.95"],
+        },
+        "P_10 is the discount not already in the unit price (10 % of 2 x 100, 10 % of 12,30 to the grosz); "
+        "P_11 is the value after it, and the rate's totals are summed from P_11",
+        lines=[
+            _line(quantity="2", discount_percent="10"),
+            _line(unit_price="12,30", discount_percent="10"),
+        ],
+    ),
+    Case(
+        "GTU codes",
+        {},
+        {"//fa:FaWiersz/fa:GTU": ["GTU_12", "GTU_06"]},
+        "JPK_VAT needs the goods group per line; FA(3) carries it as GTU in the line",
+        lines=[_line(gtu="GTU_12"), _line(name="Laptop", gtu="GTU_06"), _line(name="Bez grupy")],
+    ),
+    Case(
+        "cash accounting",
+        {"cash_accounting": "on"},
+        {"//fa:Adnotacje/fa:P_16": ["1"], "//fa:Adnotacje/fa:P_17": ["2"]},
+        'art. 106e ust. 1 pkt 16: a small taxpayer on the cash method writes "metoda kasowa" (P_16 = 1)',
+    ),
+    Case(
+        "self-billing",
+        {"self_billing": "on"},
+        {"//fa:Adnotacje/fa:P_17": ["1"], "//fa:Adnotacje/fa:P_16": ["2"]},
+        'art. 106e ust. 1 pkt 17: an invoice the buyer issues writes "samofakturowanie" (P_17 = 1)',
+    ),
+    Case(
+        "reverse charge",
+        {},
+        {"//fa:Adnotacje/fa:P_18": ["1"], "//fa:FaWiersz/fa:P_12": ["oo"], "//fa:P_13_10": ["100.00"]},
+        "the oo rate: the buyer settles the tax (P_18 = 1), the net goes to P_13_10 and no tax is charged",
+        lines=[_line(vat_rate="oo")],
+    ),
+    Case(
+        "intra-EU supply with a discount",
+        {
+            **{"nip": "", "foreign_id": "DE123456789", "country_code": "DE"},
+            **{"currency": "EUR", "exchange_rate": "4,25"},
+        },
+        {
+            "//fa:Podmiot2/fa:DaneIdentyfikacyjne/fa:KodUE": ["DE"],
+            "//fa:Podmiot2/fa:DaneIdentyfikacyjne/fa:NrVatUE": ["123456789"],
+            "//fa:FaWiersz/fa:P_12": ["0 WDT"],
+            "//fa:FaWiersz/fa:P_10": ["5"],
+            "//fa:P_13_6_2": ["95.00"],
+        },
+        "0 % WDT needs the buyer's EU VAT number (KodUE + NrVatUE); the discount lowers the 0 % base",
+        lines=[_line(vat_rate="0 WDT", discount_percent="5")],
+    ),
+    Case(
+        "exemption",
+        {"exemption_basis": "act", "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT"},
+        {
+            "//fa:Zwolnienie/fa:P_19": ["1"],
+            "//fa:Zwolnienie/fa:P_19A": ["art. 43 ust. 1 pkt 37 ustawy o VAT"],
+        },
+        "the zw rate needs the legal basis of the exemption (P_19 + P_19A for the Polish act)",
+        lines=[_line(vat_rate="zw")],
+    ),
+    Case(
+        "paid in full",
+        {"paid_on": TODAY.isoformat()},
+        {"//fa:Platnosc/fa:Zaplacono": ["1"], "//fa:Platnosc/fa:DataZaplaty": [TODAY.isoformat()]},
+        "an invoice the buyer already paid says so with the date (Zaplacono + DataZaplaty)",
+    ),
+    Case(
+        "billing period",
+        {
+            "sale_date": "",
+            "period_from": (TODAY - dt.timedelta(days=30)).isoformat(),
+            "period_to": TODAY.isoformat(),
+        },
+        {
+            "//fa:OkresFa/fa:P_6_Od": [(TODAY - dt.timedelta(days=30)).isoformat()],
+            "//fa:OkresFa/fa:P_6_Do": [TODAY.isoformat()],
+        },
+        "services billed per period state the period instead of a sale date (OkresFa)",
+    ),
+    Case(
+        "long notes",
+        {"notes": "Warunki: " + "x" * 400},
+        {"//fa:Stopka/fa:Informacje/fa:StopkaFaktury": ["Warunki: " + "x" * 400]},
+        "notes over 256 characters do not fit DodatkowyOpis: they go whole to the footer, never cut",
+    ),
+]
+
+
+def _form(case: Case) -> dict[str, str]:
+    lines = case.lines or [_line()]
+    data = {
+        "idempotency_key": str(uuid.uuid4()),
+        "name": "Kontrahent Sp. z o.o.",
+        "nip": "5260250274",
+        "foreign_id": "",
+        "country_code": "PL",
+        "address_line1": "ul. Prosta 1",
+        "address_line2": "00-950 Warszawa",
+        "issue_date": TODAY.isoformat(),
+        "sale_date": TODAY.isoformat(),
+        "currency": "PLN",
+        "exchange_rate": "",
+        "payment_method": "6",
+        "due_date": (TODAY + dt.timedelta(days=14)).isoformat(),
+        "bank_account": "61 1090 1014 0000 0712 1981 2874",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+    } | case.typed
+    for i, line in enumerate(lines):
+        data |= {f"lines-{i}-{key}": value for key, value in line.items()}
+    return data
+
+
+@pytest.fixture
+def stored_at_once(connected: Any) -> None:  # noqa: F811 - the imported fixture, asked for by name
+    """KSeF keeps an accepted invoice for download a moment later; here at once."""
+    config_update(permanent_storage_lag=0)
+
+
+@pytest.mark.usefixtures("stored_at_once")
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, case: Case) -> None:
+    response = alice_client.post(reverse("invoices:issue"), _form(case))
+    assert response.status_code == 302, response.context["form"].errors if response.context else ""
+    invoice = Invoice.objects.get(company=company_a)
+    submission = run(invoice)
+    assert submission.status == S.ACCEPTED, submission.last_error_message
+    invoice.refresh_from_db()
+    assert invoice.ksef_status == KsefStatus.ACCEPTED
+
+    downloaded = ksef_client_for(company=company_a).invoices.invoice_download(ksef_number=invoice.ksef_number)
+    root = etree.fromstring(downloaded)
+    for path, texts in case.expected.items():
+        assert [el.text for el in root.xpath(path, namespaces=NS)] == texts, f"{path}: {case.why}"
+    parsed = parse_invoice(downloaded)
+    lines = sorted(invoice.lines.all(), key=lambda line: line.ordinal)
+    assert [(x.discount, x.gtu or "") for x in parsed.lines] == [(x.discount, x.gtu) for x in lines]
+    assert parsed.annotations.cash_accounting == invoice.cash_accounting
+    assert parsed.annotations.self_billing == invoice.self_billing
+
+    page = alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}))
+    assert page.status_code == 200
+    html = page.content.decode()
+    if invoice.cash_accounting:
+        assert 'id="annotation-cash-accounting"' in html
+        assert "metoda kasowa" in html.lower()
+    if invoice.self_billing:
+        assert "samofakturowanie" in html.lower()
+    for line in lines:
+        if line.gtu:
+            assert f"<td>{line.gtu}</td>" in html
+    pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
