@@ -186,6 +186,7 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     invoice.refresh_from_db()
     assert invoice.ksef_status == KsefStatus.ACCEPTED
 
+    assert invoice.ksef_number
     downloaded = ksef_client_for(company=company_a).invoices.invoice_download(ksef_number=invoice.ksef_number)
     root = etree.fromstring(downloaded)
     for path, texts in case.expected.items():
