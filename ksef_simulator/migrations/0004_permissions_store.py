@@ -31,10 +31,6 @@ class Migration(migrations.Migration):
                 ('outcome_details', models.JSONField(blank=True, default=list)),
             ],
         ),
-        migrations.AlterModelOptions(
-            name='simgrant',
-            options={'ordering': ['-started_at', 'grant_id']},
-        ),
         migrations.RemoveConstraint(
             model_name='simgrant',
             name='ksefsim_simgrant_unique',
@@ -103,5 +99,9 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='simgrant',
             constraint=models.UniqueConstraint(fields=('context_nip', 'kind', 'authorized_type', 'authorized_value', 'permission', 'target_type', 'target_value'), name='ksefsim_simgrant_unique_v2'),
+        ),
+        migrations.AlterModelOptions(
+            name='simgrant',
+            options={'ordering': ['-started_at', 'grant_id']},
         ),
     ]
