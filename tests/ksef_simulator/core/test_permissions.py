@@ -537,3 +537,44 @@ def test_an_employee_holds_what_the_office_passed_on_and_the_client_let_through(
         == set()
     )
     assert held("Pesel", random_pesel()) == set()
+
+
+# --- the Uprawnienia page (the same services as the API) -----------------------------------------------
+
+
+def test_the_uprawnienia_page_grants_lists_and_revokes(client: Any, nip: str) -> None:
+    assert client.post("/ksef-sim/", {"nip": nip}).status_code == 302
+    office, pesel = random_nip(), random_pesel()
+    page = client.get("/ksef-sim/uprawnienia/").content.decode()
+    assert "Nikomu nie nadano uprawnień" in page
+    entity = {
+        "entity-nip": office, "entity-full_name": "Biuro Rachunkowe Sp. z o.o.",
+        "entity-permissions": ["InvoiceRead", "InvoiceWrite"], "entity-can_delegate": "on",
+        "entity-description": "Obsługa księgowa",
+    }  # fmt: skip
+    assert client.post("/ksef-sim/uprawnienia/podmiot/", entity).status_code == 302
+    person = {
+        "person-identifier_type": "Pesel", "person-identifier": pesel, "person-first_name": "Anna",
+        "person-last_name": "Nowak", "person-permissions": ["InvoiceRead"], "person-description": "Księgowa",
+    }  # fmt: skip
+    assert client.post("/ksef-sim/uprawnienia/osoba/", person).status_code == 302
+    page = client.get("/ksef-sim/uprawnienia/").content.decode()
+    assert f"NIP {office}" in page
+    assert f"PESEL {pesel}" in page
+    assert "Anna Nowak" in page
+    assert "z prawem przekazywania" in page
+    # What the page granted, the API enforces: the office logs in with its own seal and holds both rights.
+    as_office = login_xades(client, nip, self_signed(nip=office, seal=True))
+    assert metadata(client, as_office).status_code == 200
+    # A bad PESEL is shown on the form, nothing is granted.
+    bad = client.post("/ksef-sim/uprawnienia/osoba/", {**person, "person-identifier": "12345678901"})
+    assert bad.status_code == 400
+    assert "błędna cyfra kontrolna" in bad.content.decode()
+    grant = SimGrant.objects.get(authorized_value=pesel)
+    assert client.post(f"/ksef-sim/uprawnienia/{grant.grant_id}/odbierz/").status_code == 302
+    assert not SimGrant.objects.filter(authorized_value=pesel).exists()
+    assert client.post(f"/ksef-sim/uprawnienia/{grant.grant_id}/odbierz/").status_code == 404
+    # The office, at home, sees what its client gave it.
+    client.post("/ksef-sim/wyloguj/")
+    client.post("/ksef-sim/", {"nip": office})
+    assert nip in client.get("/ksef-sim/uprawnienia/").content.decode()
