@@ -124,6 +124,16 @@ def test_an_office_granted_invoice_read_reads_the_clients_invoices_until_revoked
     as_office = login_xades(client, nip, seal)
     found = assert_response_matches(metadata(client, as_office), "POST", "/invoices/query/metadata")
     assert [i["ksefNumber"] for i in found["invoices"]] == [ksef_number]
+    # ... and runs an export of them.
+    encryption = Ksef(client=client, nip=nip, permissions=[]).encryption()
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).isoformat()
+    export = {
+        "encryption": encryption,
+        "filters": {"subjectType": "Subject2", "dateRange": {"dateType": "Invoicing", "from": since}},
+    }
+    exported = post_json(client, "/invoices/exports", export, **bearer(as_office.access_token))
+    assert exported.status_code == 201, exported.content
+    assert_response_matches(exported, "POST", "/invoices/exports")
     # InvoiceRead is not InvoiceWrite: no session, with the spec's missing-permissions body.
     denied = post_json(client, "/sessions/online", {}, **bearer(as_office.access_token))
     body = assert_response_matches(denied, "POST", "/sessions/online")
