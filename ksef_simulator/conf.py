@@ -23,6 +23,7 @@ from ksef_simulator.models import FaultRule, SimulatorConfig
 DELAY_FIELDS = {
     "auth_delay": "auth_delay_ms",
     "token_activation_delay": "token_activation_delay_ms",
+    "permission_operation_delay": "permission_operation_delay_ms",
     "certificate_enrollment_delay": "certificate_enrollment_delay_ms",
     "invoice_processing_delay": "invoice_processing_delay_ms",
     "permanent_storage_lag": "permanent_storage_lag_ms",
@@ -37,6 +38,7 @@ class Config:
     unavailable: bool
     auth_delay: dt.timedelta  # an auth operation reports 100 this long, then its outcome
     token_activation_delay: dt.timedelta  # a new KSeF token stays Pending this long
+    permission_operation_delay: dt.timedelta  # a grant or revocation reports 100 this long
     certificate_enrollment_delay: dt.timedelta  # a certificate enrollment reports 100 this long
     invoice_processing_delay: dt.timedelta  # an invoice is "processing" this long after it arrives
     permanent_storage_lag: dt.timedelta  # permanentStorageDate - acquisitionDate

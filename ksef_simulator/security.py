@@ -3,7 +3,10 @@
 Three kinds travel as ``Authorization: Bearer``: the *operation* token (``authenticationToken``, for
 ``GET /auth/{ref}`` and redeem), the *access* token (everything else) and the *refresh* token.
 An access token issued with an ``authorizationPolicy`` only works from the allowed IPv4 addresses
-(403 ``ip-not-allowed`` otherwise), as in KSeF.
+(403 ``ip-not-allowed`` otherwise), as in KSeF. An access token whose holder has since lost a permission it
+carries stops working (401): KSeF's uwierzytelnianie.md says tokens are invalidated automatically when
+authorisations are lost (ksef-api.md §4.4 notes the docs also say tokens live until ``exp``; we take the
+stricter reading, so that clients meet the 401 they must handle anyway).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from ksef_simulator import services_permissions
 from ksef_simulator.responses import forbidden, now_utc, unauthorized
 
 ISSUER = "ksef-simulator"
@@ -167,7 +171,7 @@ def principal_from_request(request: HttpRequest, *, kinds: Iterable[str] = (ACCE
     ip = client_ip(request)
     if claims.get("ksef-sim-kind") == ACCESS and not ip_allowed(ip, claims.get(ALLOWED_IPS)):
         raise forbidden("ip-not-allowed", "Dostęp z tego adresu IP nie jest dozwolony.", {"clientIp": ip})
-    return Principal(
+    principal = Principal(
         kind=claims["ksef-sim-kind"],
         context_type=claims["context-identifier-type"],
         context_value=claims["context-identifier-value"],
@@ -175,6 +179,30 @@ def principal_from_request(request: HttpRequest, *, kinds: Iterable[str] = (ACCE
         permissions=frozenset(claims.get("permissions", [])),
         claims=claims,
     )
+    if principal.kind == ACCESS and permissions_lost(principal):
+        raise unauthorized(
+            "Token dostępowy został unieważniony: odebrano uprawnienia, na których się opierał."
+        )
+    return principal
+
+
+def permissions_lost(principal: Principal) -> bool:
+    """Whether the caller no longer holds every permission its access token carries (a grant was revoked).
+
+    The owner of a NIP context logged in with that NIP holds rights nobody can take away, so its calls
+    (the usual case) cost no query here.
+    """
+    if principal.context_type != "Nip" or not principal.permissions:
+        return False
+    if principal.subject_type == "Nip" and principal.subject_value == principal.context_value:
+        return False
+    held = services_permissions.permissions_for(
+        context_type=principal.context_type,
+        context_value=principal.context_value,
+        subject_type=principal.subject_type,
+        subject_value=principal.subject_value,
+    )
+    return not principal.permissions <= held
 
 
 def require_any_permission(principal: Principal, any_of: Iterable[str]) -> None:

@@ -1,5 +1,5 @@
-"""Services of the simulator's core: who holds which permissions, KSeF tokens, and the Certyfikaty page's
-KSeF certificates (issued through ``services_certificates``).
+"""Services of the simulator's core: KSeF tokens and the Certyfikaty page's KSeF certificates (issued
+through ``services_certificates``). Who holds which permissions is ``services_permissions``.
 
 Plain keyword-only functions: the API views and the simulator's web pages both call them.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 
@@ -19,25 +18,10 @@ from django.db import transaction
 
 from ksef_simulator import ids, services_certificates
 from ksef_simulator.conf import get_config
-from ksef_simulator.models import IssuedCertificate, KsefToken, SimGrant, SimPerson, SimSubject
+from ksef_simulator.models import IssuedCertificate, KsefToken
 from ksef_simulator.responses import ApiError, now_utc
 
-# The Owner role: everything except VatUeManage (ksef-api.md §16). EnforcementOperations belongs to
-# bailiffs and enforcement authorities, PefInvoiceWrite to Peppol providers, so neither comes with it.
-OWNER_PERMISSIONS = frozenset(
-    {
-        "InvoiceWrite",
-        "InvoiceRead",
-        "Introspection",
-        "CredentialsRead",
-        "CredentialsManage",
-        "SubunitManage",
-        "CollectiveIdentifierManage",
-    }
-)
 TOKEN_CONTEXT_TYPES = {"Nip": "nip", "InternalId": "internalId"}
-NIP_RE = re.compile(r"^[1-9]((\d[1-9])|([1-9]\d))\d{7}$")
-_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 
 class CoreError(Exception):
@@ -47,41 +31,6 @@ class CoreError(Exception):
         super().__init__(description)
         self.code = code
         self.description = description
-
-
-def nip_is_valid(nip: str) -> bool:
-    if not NIP_RE.match(nip):
-        return False
-    checksum = sum(int(d) * w for d, w in zip(nip[:9], _NIP_WEIGHTS, strict=True)) % 11
-    return checksum != 10 and checksum == int(nip[9])
-
-
-# --- permissions ---------------------------------------------------------------------------------
-
-
-def permissions_for(
-    *, context_type: str, context_value: str, subject_type: str, subject_value: str
-) -> set[str]:
-    """The permissions a subject holds in a context now: Owner by NIP or linked PESEL, plus test grants."""
-    if context_type != "Nip":
-        # Subunits, EU VAT and Peppol contexts need grants this simulator does not model yet.
-        return set()
-    permissions: set[str] = set()
-    person = SimPerson.objects.filter(nip=context_value).first()
-    is_owner = (subject_type == "Nip" and subject_value == context_value) or (
-        subject_type == "Pesel" and person is not None and person.pesel == subject_value
-    )
-    if is_owner:
-        permissions |= OWNER_PERMISSIONS
-        if person is not None and person.is_bailiff:
-            permissions.add("EnforcementOperations")
-        if SimSubject.objects.filter(nip=context_value, subject_type="EnforcementAuthority").exists():
-            permissions.add("EnforcementOperations")
-    grants = SimGrant.objects.filter(
-        context_nip=context_value, authorized_type=subject_type, authorized_value=subject_value
-    )
-    permissions.update(grants.values_list("permission", flat=True))
-    return permissions
 
 
 # --- KSeF tokens ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ksef_integration.ksef.http import DEFAULT_TIMEOUT, KsefHttp
 from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 from ksef_integration.ksef.invoices import Invoices
 from ksef_integration.ksef.keys import PublicKeyStore
+from ksef_integration.ksef.permissions import Permissions
 from ksef_integration.ksef.secret import Secret
 from ksef_integration.ksef.sessions import Sessions
 from ksef_integration.ksef.xades import AllowedIps, PrivateKey
@@ -31,7 +32,7 @@ class KsefClient:
     """A KSeF API 2.0 client for one environment and (after login) one context.
 
     The endpoint groups are attributes: ``auth``, ``sessions``, ``batches``, ``invoices``, ``exports``,
-    ``certificates``.
+    ``certificates``, ``permissions``.
     ``on_tokens`` is called whenever new tokens arrive (login, refresh) so the caller can store them.
     """
 
@@ -65,6 +66,7 @@ class KsefClient:
         self.invoices = Invoices(http=self.http, bearer=self.access_token)
         self.exports = Exports(http=self.http, keys=self.keys, bearer=self.access_token, **polling)
         self.certificates = Certificates(http=self.http, bearer=self.access_token, **polling)
+        self.permissions = Permissions(http=self.http, bearer=self.access_token, **polling)
 
     def __repr__(self) -> str:
         return f"KsefClient(environment={self.environment.name!r}, logged_in={self.tokens is not None})"

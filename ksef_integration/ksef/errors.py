@@ -10,7 +10,8 @@ KsefError
 ├── KsefRejected                400 exception codes, invoice/session statuses ≥ 400 (except 440)
 │   ├── KsefUnknownKey          21470: the publicKeyId is unknown or withdrawn
 │   ├── KsefNotFound            404 and the "not found" exception codes (25005, 25008 among them)
-│   └── KsefCertificateRefused  25001-25011 and a rejected certificate enrollment; ``reason`` for callers
+│   ├── KsefCertificateRefused  25001-25011 and a rejected certificate enrollment; ``reason`` for callers
+│   └── KsefPermissionRefused   a permission grant or revocation KSeF refused (operation status ≥ 400)
 ├── KsefDuplicate               invoice status 440: already in KSeF (treat as success)
 ├── KsefGone                    410: an async status older than its retention
 └── KsefTokenFormatError        a pasted KSeF token does not have the KSeF 2.0 shape
@@ -163,6 +164,62 @@ class KsefCertificateRefused(KsefRejected):
     ) -> None:
         super().__init__(code, details, description=description, errors=errors, status=status)
         self.reason, self.message_pl, self.message_en = _CERTIFICATE_CODES.get(code, _ENROLLMENT_REJECTED)
+
+
+# (reason, message_pl, message_en) per permission operation status (PermissionsOperationStatusResponse).
+_PERMISSION_STATUSES: dict[int, tuple[str, str, str]] = {
+    410: (
+        "mismatched_identifiers",
+        "KSeF nie nadał uprawnienia: podane identyfikatory są niezgodne lub nie są ze sobą powiązane.",
+        "KSeF did not grant the permission: the identifiers do not match or are not related.",
+    ),
+    420: (
+        "not_allowed_for_credentials",
+        "KSeF odmówił: użyte poświadczenia nie pozwalają nadawać ani odbierać uprawnień w tej firmie.",
+        "KSeF refused: the credentials used may not grant or revoke permissions in this company.",
+    ),
+    430: (
+        "context_role",
+        "KSeF odmówił: firma nie ma roli wymaganej dla tego uprawnienia (np. organu egzekucyjnego).",
+        "KSeF refused: the company lacks the role this permission needs (e.g. enforcement authority).",
+    ),
+    440: (
+        "relation",
+        "KSeF odmówił: klient nie pozwolił przekazywać dalej swoich uprawnień temu biuru.",
+        "KSeF refused: the client has not allowed this office to pass its permissions on.",
+    ),
+    450: (
+        "identifier_not_allowed",
+        "KSeF odmówił: tej osobie lub firmie nie można nadać tego uprawnienia (np. właścicielowi).",
+        "KSeF refused: this person or company cannot be given the permission (e.g. the owner).",
+    ),
+}
+_PERMISSION_FAILED = (
+    "failed",
+    "KSeF nie wykonał operacji na uprawnieniach.",
+    "KSeF did not carry out the permission operation.",
+)
+
+
+class KsefPermissionRefused(KsefRejected):
+    """KSeF refused a permission grant or revocation (its operation status: 400-450).
+
+    ``reason`` is a stable key (``relation``, ``context_role``, ``identifier_not_allowed``…);
+    ``message_pl``/``message_en`` are for people. (A caller without ``CredentialsManage`` gets
+    ``KsefForbidden`` at once instead, with ``reason_code`` ``missing-permissions``.)
+    """
+
+    def __init__(
+        self,
+        code: int,
+        details: Sequence[str] = (),
+        *,
+        description: str = "",
+        errors: Sequence[ApiErrorDetail] = (),
+        status: int | None = None,
+    ) -> None:
+        super().__init__(code, details, description=description, errors=errors, status=status)
+        self.reason, self.message_pl, self.message_en = _PERMISSION_STATUSES.get(code, _PERMISSION_FAILED)
 
 
 class KsefDuplicate(KsefError):

@@ -16,7 +16,15 @@ from cryptography import x509
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ksef_simulator import ids, keys, security, services_certificates, services_core, xades
+from ksef_simulator import (
+    ids,
+    keys,
+    security,
+    services_certificates,
+    services_core,
+    services_permissions,
+    xades,
+)
 from ksef_simulator.conf import get_config
 from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import (
@@ -125,7 +133,7 @@ def current_permissions(
     ksef_token: KsefToken | None,
 ) -> set[str]:
     """What the login may do now; a KSeF token narrows its author's rights to the token's own set."""
-    held = services_core.permissions_for(
+    held = services_permissions.permissions_for(
         context_type=context_type,
         context_value=context_value,
         subject_type=subject_type,
@@ -277,7 +285,7 @@ def xades_signature(request: HttpRequest) -> HttpResponse:
     document = xades.parse_and_verify(request.body)
     verify_chain = request.GET.get("verifyCertificateChain", "false").lower() == "true"
     _, usable = _take_challenge(document.challenge)
-    if document.context_type in ("Nip", "InternalId") and not services_core.nip_is_valid(
+    if document.context_type in ("Nip", "InternalId") and not services_permissions.nip_is_valid(
         document.context_value.split("-")[0]
     ):
         raise bad_request(21117, "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.")
@@ -447,6 +455,9 @@ def refresh(request: HttpRequest) -> HttpResponse:
         if operation.ksef_token_reference
         else None,
     )
+    if not permissions:
+        # Every permission of the login was revoked: nothing left to carry (a new login would end with 415).
+        raise _refuse("Brak przypisanych uprawnień.")
     operation.last_refresh_at = now_utc()
     operation.save(update_fields=["last_refresh_at"])
     access, access_until = _access_token(operation, sorted(permissions))

@@ -36,6 +36,7 @@ from ksef_simulator.models import FaultRule, SimulatorConfig
 _MS_FIELDS = {
     "authDelayMs": "auth_delay",
     "tokenActivationDelayMs": "token_activation_delay",
+    "permissionOperationDelayMs": "permission_operation_delay",
     "certificateEnrollmentDelayMs": "certificate_enrollment_delay",
     "invoiceProcessingDelayMs": "invoice_processing_delay",
     "permanentStorageLagMs": "permanent_storage_lag",

@@ -85,23 +85,31 @@ def subject_remove(request: HttpRequest) -> HttpResponse:
 
 @api_view("POST", name="testdata.permissions")
 def permissions(request: HttpRequest) -> HttpResponse:
+    """ZAW-FA-style grants, kept in the same store as ``/permissions/persons/grants`` (author System): they
+    are listed by the queries, revocable by ``DELETE /permissions/common/grants/{id}``, and enforced."""
     body = _body(request, "POST /testdata/permissions")
     context, authorized = body["contextIdentifier"], body["authorizedIdentifier"]
     for item in body["permissions"]:
         SimGrant.objects.update_or_create(
             context_nip=context["value"],
+            kind=SimGrant.Kind.PERSON,
             authorized_type=authorized["type"],
             authorized_value=authorized["value"],
             permission=item["permissionType"],
-            defaults={"description": item["description"]},
+            target_type="",
+            target_value="",
+            defaults={"description": item["description"], "author_type": "System", "author_value": ""},
         )
     return _ok()
 
 
 @api_view("POST", name="testdata.permissions.revoke")
 def permissions_revoke(request: HttpRequest) -> HttpResponse:
+    """Every permission the identifier holds in the context as a person (ZAW-FA's revocation), however it
+    was granted; entity and indirect grants stay."""
     body = _body(request, "POST /testdata/permissions/revoke")
     SimGrant.objects.filter(
+        kind=SimGrant.Kind.PERSON,
         context_nip=body["contextIdentifier"]["value"],
         authorized_type=body["authorizedIdentifier"]["type"],
         authorized_value=body["authorizedIdentifier"]["value"],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
+from django.utils import timezone
 
 __all__ = [
     "AttachmentConsent",
@@ -15,6 +18,7 @@ __all__ = [
     "FaultRule",
     "IssuedCertificate",
     "KsefToken",
+    "PermissionOperation",
     "RateLimitHit",
     "SimGrant",
     "SimPerson",
@@ -63,6 +67,7 @@ class SimulatorConfig(models.Model):
     unavailable = models.BooleanField(default=False)
     auth_delay_ms = models.PositiveIntegerField(default=300)
     token_activation_delay_ms = models.PositiveIntegerField(default=300)
+    permission_operation_delay_ms = models.PositiveIntegerField(default=300)
     certificate_enrollment_delay_ms = models.PositiveIntegerField(default=500)
     invoice_processing_delay_ms = models.PositiveIntegerField(default=500)
     permanent_storage_lag_ms = models.PositiveIntegerField(default=1000)
@@ -196,24 +201,65 @@ class SimSubject(models.Model):
 
 
 class SimGrant(models.Model):
-    """``POST /testdata/permissions``: a ZAW-FA-style grant in a NIP context."""
+    """A permission in a NIP context: one row per (who, what) granted through ``/permissions/*/grants`` by
+    someone holding CredentialsManage there, or through ``/testdata/permissions`` (ZAW-FA; author System).
 
+    ``Person`` and ``Entity`` grants work in ``context_nip`` itself. An ``Indirect`` grant is made by an
+    intermediary (``context_nip`` is the intermediary's NIP) for one client (``target_*`` a NIP) or for all
+    of them (``AllPartners``); it works in a client's context only as far as that client let the
+    intermediary pass the permission on (an ``Entity`` grant with ``can_delegate``). Owner is never a row.
+    """
+
+    class Kind(models.TextChoices):
+        PERSON = "Person"
+        ENTITY = "Entity"
+        INDIRECT = "Indirect"
+
+    grant_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the API's permissionId
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSON)
     context_nip = models.CharField(max_length=10)
     authorized_type = models.CharField(max_length=16)  # Nip | Pesel | Fingerprint
     authorized_value = models.CharField(max_length=64)
     permission = models.CharField(max_length=32)
     description = models.CharField(max_length=256)
+    can_delegate = models.BooleanField(default=False)
+    target_type = models.CharField(max_length=16, blank=True)  # Indirect only: Nip | InternalId | AllPartners
+    target_value = models.CharField(max_length=16, blank=True)
+    author_type = models.CharField(max_length=16, default="System")  # Nip | Pesel | Fingerprint | System
+    author_value = models.CharField(max_length=64, blank=True)
+    subject_details = models.JSONField(default=dict, blank=True)  # the grant request's subjectDetails
+    started_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        ordering = ["-started_at", "grant_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["context_nip", "authorized_type", "authorized_value", "permission"],
-                name="ksefsim_simgrant_unique",
+                fields=[
+                    "context_nip", "kind", "authorized_type", "authorized_value", "permission",
+                    "target_type", "target_value",
+                ],
+                name="ksefsim_simgrant_unique_v2",
             )
-        ]
+        ]  # fmt: skip
+        indexes = [models.Index(fields=["authorized_type", "authorized_value"])]
 
     def __str__(self) -> str:
         return f"{self.permission} {self.authorized_type}:{self.authorized_value} @ {self.context_nip}"
+
+
+class PermissionOperation(models.Model):
+    """A grant or revocation (``EG`` reference): decided when it is submitted, reported as 100 for
+    ``permission_operation_delay`` and then with its outcome (KSeF's asynchrony, without sleeping)."""
+
+    reference_number = models.CharField(max_length=36, unique=True)
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    outcome_code = models.PositiveIntegerField(default=200)
+    outcome_details = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.reference_number
 
 
 class BlockedContext(models.Model):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-from ksef_simulator import services_core, services_invoices
+from ksef_simulator import services_core, services_invoices, services_permissions
 from ksef_simulator.models import SimInvoice
 
 
@@ -78,3 +78,56 @@ def token_revoke(*, nip: str, reference: str) -> bool:
     except services_core.CoreError:
         return False
     return True
+
+
+PERMISSION_LABELS = {
+    "InvoiceWrite": "wystawianie faktur",
+    "InvoiceRead": "przeglądanie faktur",
+    "CredentialsManage": "zarządzanie uprawnieniami",
+    "CredentialsRead": "przeglądanie uprawnień",
+    "Introspection": "przeglądanie historii sesji",
+    "SubunitManage": "zarządzanie jednostkami podrzędnymi",
+    "EnforcementOperations": "operacje egzekucyjne",
+    "CollectiveIdentifierManage": "zarządzanie identyfikatorami zbiorczymi",
+}
+KIND_LABELS = {"Person": "osoba", "Entity": "podmiot", "Indirect": "pośrednio"}
+
+
+def grant_rows(*, nip: str) -> list[dict[str, object]]:
+    """Uprawnienia: who may work in the context (the Owner is implicit and not listed), newest first."""
+    rows = []
+    for grant in services_permissions.in_context(context_nip=nip):
+        details = grant.subject_details or {}
+        person = details.get("personById") or {}
+        name = details.get("fullName") or " ".join(
+            str(person[k]) for k in ("firstName", "lastName") if person.get(k)
+        )
+        rows.append(
+            {
+                "id": str(grant.grant_id),
+                "kind": KIND_LABELS.get(grant.kind, grant.kind),
+                "identifier": f"{grant.authorized_type.upper()} {grant.authorized_value}",
+                "name": name,
+                "permission": PERMISSION_LABELS.get(grant.permission, grant.permission),
+                "can_delegate": grant.can_delegate,
+                "target": grant.target_value
+                or ("wszyscy klienci" if grant.target_type == "AllPartners" else ""),
+                "description": grant.description,
+                "started_at": grant.started_at,
+                "author": "system (ZAW-FA)" if grant.author_type == "System" else grant.author_value,
+            }
+        )
+    return rows
+
+
+def received_rows(*, nip: str) -> list[dict[str, object]]:
+    """What other entities let this NIP do for them (it acts in their contexts with its own credentials)."""
+    return [
+        {
+            "client": grant.context_nip,
+            "permission": PERMISSION_LABELS.get(grant.permission, grant.permission),
+            "can_delegate": grant.can_delegate,
+            "started_at": grant.started_at,
+        }
+        for grant in services_permissions.received_by_entity(nip=nip)
+    ]

@@ -112,3 +112,70 @@ class GenerateInvoicesForm(forms.Form):
         if end and end > dt.datetime.now(dt.UTC).date():
             self.add_error("date_to", "Faktury nie mogą pochodzić z przyszłości.")
         return cleaned
+
+
+PERSON_PERMISSIONS = [
+    ("InvoiceWrite", "wystawianie faktur"),
+    ("InvoiceRead", "przeglądanie faktur"),
+    ("CredentialsManage", "zarządzanie uprawnieniami"),
+    ("CredentialsRead", "przeglądanie uprawnień"),
+    ("Introspection", "przeglądanie historii sesji"),
+    ("SubunitManage", "zarządzanie jednostkami podrzędnymi"),
+]
+ENTITY_PERMISSIONS = [("InvoiceWrite", "wystawianie faktur"), ("InvoiceRead", "przeglądanie faktur")]
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+
+
+def pesel_clean(value: str) -> str:
+    pesel = re.sub(r"\s", "", value or "")
+    if not re.fullmatch(r"[0-9]{11}", pesel):
+        raise forms.ValidationError("PESEL musi składać się z 11 cyfr.")
+    if (10 - sum(w * int(d) for w, d in zip(_PESEL_WEIGHTS, pesel, strict=False)) % 10) % 10 != int(
+        pesel[10]
+    ):
+        raise forms.ValidationError("Nieprawidłowy PESEL (błędna cyfra kontrolna).")
+    return pesel
+
+
+class PersonGrantForm(forms.Form):
+    """Uprawnienia → Nadaj uprawnienia osobie (PESEL or NIP)."""
+
+    identifier_type = forms.ChoiceField(
+        label="Identyfikator osoby", choices=[("Pesel", "PESEL"), ("Nip", "NIP")], widget=forms.RadioSelect
+    )
+    identifier = forms.CharField(label="PESEL lub NIP", max_length=13)
+    first_name = forms.CharField(label="Imię", min_length=2, max_length=30)
+    last_name = forms.CharField(label="Nazwisko", min_length=2, max_length=81)
+    permissions = forms.MultipleChoiceField(
+        label="Uprawnienia", choices=PERSON_PERMISSIONS, widget=forms.CheckboxSelectMultiple
+    )
+    description = forms.CharField(label="Opis uprawnienia", min_length=5, max_length=256)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        value = data.get("identifier")
+        if value:
+            try:
+                data["identifier"] = (
+                    pesel_clean(value) if data.get("identifier_type") == "Pesel" else nip_clean(value)
+                )
+            except forms.ValidationError as error:
+                self.add_error("identifier", error)
+        return data
+
+
+class EntityGrantForm(forms.Form):
+    """Uprawnienia → Nadaj uprawnienia podmiotowi (e.g. an accounting office, by NIP)."""
+
+    nip = forms.CharField(label="NIP podmiotu", max_length=13)
+    full_name = forms.CharField(label="Pełna nazwa podmiotu", min_length=5, max_length=90)
+    permissions = forms.MultipleChoiceField(
+        label="Uprawnienia", choices=ENTITY_PERMISSIONS, widget=forms.CheckboxSelectMultiple
+    )
+    can_delegate = forms.BooleanField(
+        label="Z prawem do dalszego przekazywania (np. pracownikom biura)", required=False
+    )
+    description = forms.CharField(label="Opis uprawnienia", min_length=5, max_length=256)
+
+    def clean_nip(self) -> str:
+        return nip_clean(self.cleaned_data["nip"])

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from ksef_simulator import services_certificates, services_core
+from ksef_simulator import services_certificates, services_permissions
 from ksef_simulator.models import SimInvoice
 
 _B64URL = r"[A-Za-z0-9_-]+"
@@ -119,7 +119,7 @@ def _kod2(match: re.Match[str]) -> QrCheck:
         check.messages.append("Certyfikat został unieważniony.")
     if not row.valid_from <= now < row.valid_to:
         check.messages.append("Certyfikat nie jest ważny.")
-    rights = services_core.permissions_for(
+    rights = services_permissions.permissions_for(
         context_type=match["ctx_type"],
         context_value=match["ctx_value"],
         subject_type=row.subject_type,

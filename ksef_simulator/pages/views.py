@@ -1,4 +1,5 @@
-"""Pages of the simulated "Aplikacja Podatnika": log in as a NIP, Tokeny, Certyfikaty, Faktury, test data."""
+"""Pages of the simulated "Aplikacja Podatnika": log in as a NIP, Tokeny, Uprawnienia, Certyfikaty, Faktury,
+test data."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from ksef_simulator import services_core
+from ksef_simulator import services_core, services_permissions
 from ksef_simulator.pages import data
 from ksef_simulator.pages.forms import (
     CertificateForm,
+    EntityGrantForm,
     GenerateInvoicesForm,
     IncomingInvoiceForm,
     LoginForm,
+    PersonGrantForm,
     TokenForm,
 )
 
@@ -199,3 +202,101 @@ def guide(request: HttpRequest) -> HttpResponse:
     return render(
         request, "ksef_simulator/guide.html", {"tab": "guide", "nip": request.session.get(SESSION_NIP)}
     )
+
+
+# --- Uprawnienia (the same services as /permissions/*; the page's user is the context's owner) -------------
+
+
+def _owner(nip: str) -> services_permissions.Actor:
+    return services_permissions.Actor(context_nip=nip, subject_type="Nip", subject_value=nip)
+
+
+def _permissions_page(
+    request: HttpRequest,
+    nip: str,
+    *,
+    person: PersonGrantForm | None = None,
+    entity: EntityGrantForm | None = None,
+) -> HttpResponse:
+    context = {
+        "nip": nip,
+        "tab": "permissions",
+        "grants": data.grant_rows(nip=nip),
+        "received": data.received_rows(nip=nip),
+        "person_form": person or PersonGrantForm(prefix="person"),
+        "entity_form": entity or EntityGrantForm(prefix="entity"),
+    }
+    return render(
+        request, "ksef_simulator/permissions.html", context, status=200 if request.method == "GET" else 400
+    )
+
+
+@never_cache
+@nip_required
+def permissions(request: HttpRequest, *, nip: str) -> HttpResponse:
+    return _permissions_page(request, nip)
+
+
+def _done(request: HttpRequest, operation: Any, success: str) -> HttpResponse:
+    if operation.outcome_code == 200:
+        messages.success(request, success)
+    else:
+        details = "; ".join(operation.outcome_details)
+        messages.error(request, f"Operacja {operation.reference_number} odrzucona: {details}")
+    return redirect("ksef_simulator:permissions")
+
+
+@require_POST
+@nip_required
+def permission_grant_person(request: HttpRequest, *, nip: str) -> HttpResponse:
+    form = PersonGrantForm(request.POST, prefix="person")
+    if not form.is_valid():
+        return _permissions_page(request, nip, person=form)
+    values = form.cleaned_data
+    try:
+        operation = services_permissions.grant_to_person(
+            actor=_owner(nip),
+            subject=services_permissions.Identifier(values["identifier_type"], values["identifier"]),
+            permissions=values["permissions"],
+            description=values["description"],
+            details={
+                "subjectDetailsType": "PersonByIdentifier",
+                "personById": {"firstName": values["first_name"], "lastName": values["last_name"]},
+            },
+        )
+    except services_permissions.PermissionsError as error:
+        form.add_error(None, error.detail)
+        return _permissions_page(request, nip, person=form)
+    return _done(request, operation, f"Nadano uprawnienia osobie {values['identifier']}.")
+
+
+@require_POST
+@nip_required
+def permission_grant_entity(request: HttpRequest, *, nip: str) -> HttpResponse:
+    form = EntityGrantForm(request.POST, prefix="entity")
+    if not form.is_valid():
+        return _permissions_page(request, nip, entity=form)
+    values = form.cleaned_data
+    try:
+        operation = services_permissions.grant_to_entity(
+            actor=_owner(nip),
+            nip=values["nip"],
+            permissions=[(p, values["can_delegate"]) for p in values["permissions"]],
+            description=values["description"],
+            full_name=values["full_name"],
+        )
+    except services_permissions.PermissionsError as error:
+        form.add_error(None, error.detail)
+        return _permissions_page(request, nip, entity=form)
+    return _done(request, operation, f"Nadano uprawnienia podmiotowi {values['nip']}.")
+
+
+@require_POST
+@nip_required
+def permission_revoke(request: HttpRequest, permission_id: str, *, nip: str) -> HttpResponse:
+    try:
+        services_permissions.revoke(actor=_owner(nip), permission_id=permission_id)
+    except services_permissions.PermissionsError:
+        raise Http404 from None
+    messages.success(request, "Uprawnienie zostało odebrane.")
+    return redirect("ksef_simulator:permissions")

@@ -425,3 +425,114 @@ def test_the_ksef_client_package_enrolls_a_ksef_certificate_and_logs_in_with_it(
     method = ksef.auth.get_auth_status(login.reference_number, login.authentication_token)
     assert method.authentication_method_info is not None
     assert method.authentication_method_info.code == "xades.internal-certificate"
+
+
+def test_the_ksef_client_package_grants_queries_and_revokes_permissions(ksef: KsefClient) -> None:
+    """Its ``permissions`` client on the simulator: an owner grants an accounting office InvoiceRead (and a
+    person InvoiceRead, and the office an indirect grant), the office reads the client's invoice metadata
+    with its own certificate in the client's context, the owner revokes, the office is refused."""
+    from ksef_client.exceptions import KsefHttpError
+    from ksef_client.models import (
+        EntityPermissionsGrantRequest,
+        EntityPermissionsQueryRequest,
+        IndirectPermissionsGrantRequest,
+        PersonalPermissionsQueryRequest,
+        PersonPermissionsGrantRequest,
+        PersonPermissionsQueryRequest,
+    )
+
+    config_update(permission_operation_delay=dt.timedelta(milliseconds=200))
+    rng = random.Random()
+    nip, office = nip_random(rng), nip_random(rng)
+    auth = AuthCoordinator(ksef.auth)
+    owner = _xades_login(ksef, auth, nip, *_self_signed_certificate(nip)).access_token
+
+    def done(reference: str, access: str) -> int:
+        status = _poll(
+            lambda: ksef.permissions.get_operation_status(reference, access_token=access),
+            lambda s: s.status.code != 100,
+        )
+        return int(status.status.code)
+
+    granted = ksef.permissions.grant_entity(
+        EntityPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {"type": "Nip", "value": office},
+                "permissions": [{"type": "InvoiceRead", "canDelegate": True}],
+                "description": "Biuro rachunkowe (ksef-client)",
+                "subjectDetails": {"fullName": "Biuro Rachunkowe Sp. z o.o."},
+            }
+        ),
+        access_token=owner,
+    )
+    assert granted.reference_number[9:11] == "EG"
+    assert done(granted.reference_number, owner) == 200
+    person = ksef.permissions.grant_person(
+        PersonPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {"type": "Pesel", "value": "90010100009"},
+                "permissions": ["InvoiceRead"],
+                "description": "Księgowa (ksef-client)",
+                "subjectDetails": {
+                    "subjectDetailsType": "PersonByIdentifier",
+                    "personById": {"firstName": "Anna", "lastName": "Nowak"},
+                },
+            }
+        ),
+        access_token=owner,
+    )
+    assert done(person.reference_number, owner) == 200
+
+    listed = ksef.permissions.query_persons_grants(
+        PersonPermissionsQueryRequest.from_dict({"queryType": "PermissionsInCurrentContext"}),
+        page_offset=0,
+        page_size=10,
+        access_token=owner,
+    )
+    assert listed.has_more is False
+    scopes = {
+        (p.authorized_identifier.value, getattr(p.permission_scope, "value", p.permission_scope))
+        for p in listed.permissions
+    }
+    assert scopes == {(office, "InvoiceRead"), ("90010100009", "InvoiceRead")}
+    own = ksef.permissions.query_personal_grants(PersonalPermissionsQueryRequest(), access_token=owner)
+    assert own.permissions == []  # the Owner is never a row
+    roles = ksef.permissions.query_entities_roles(page_offset=0, page_size=10, access_token=owner)
+    assert roles.roles == []
+
+    # The office: its own certificate, the client's context.
+    as_office = _xades_login(ksef, auth, nip, *_self_signed_certificate(office)).access_token
+    window = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    found = ksef.invoices.query_invoice_metadata_by_date_range(
+        subject_type="Subject2", date_type="Invoicing", date_from=window, access_token=as_office
+    )
+    assert found.invoices == []
+    at_home = _xades_login(ksef, auth, office, *_self_signed_certificate(office)).access_token
+    received = ksef.permissions.query_entities_grants(EntityPermissionsQueryRequest(), access_token=at_home)
+    assert [(p.context_identifier.value, p.can_delegate) for p in received.permissions] == [(nip, True)]
+    indirect = ksef.permissions.grant_indirect(
+        IndirectPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {"type": "Pesel", "value": "90010100009"},
+                "targetIdentifier": {"type": "Nip", "value": nip},
+                "permissions": ["InvoiceRead"],
+                "description": f"praca dla klienta {nip}",
+                "subjectDetails": {
+                    "subjectDetailsType": "PersonByIdentifier",
+                    "personById": {"firstName": "Anna", "lastName": "Nowak"},
+                },
+            }
+        ),
+        access_token=at_home,
+    )
+    assert done(indirect.reference_number, at_home) == 200
+
+    # The owner revokes the office's grant: the office's token is refused from then on.
+    (office_grant,) = [p for p in listed.permissions if p.authorized_identifier.value == office]
+    revoked = ksef.permissions.revoke_common_permission(office_grant.id, access_token=owner)
+    assert done(revoked.reference_number, owner) == 200
+    with pytest.raises(KsefHttpError) as refused:
+        ksef.invoices.query_invoice_metadata_by_date_range(
+            subject_type="Subject2", date_type="Invoicing", date_from=window, access_token=as_office
+        )
+    assert refused.value.status_code == 401

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ksef_simulator import ids, security, services_core
+from ksef_simulator import ids, security, services_core, services_permissions
 from ksef_simulator.conf import config_update
 from ksef_simulator.models import AuthOperation, BlockedContext, SimPerson
 from tests.ksef_simulator.core.conftest import (
@@ -31,7 +31,7 @@ from tests.ksef_simulator.core.conftest import (
 from tests.ksef_simulator.core.spec import assert_response_matches
 
 pytestmark = pytest.mark.django_db
-ALL_OWNER = sorted(services_core.OWNER_PERMISSIONS)
+ALL_OWNER = sorted(services_permissions.OWNER_PERMISSIONS)
 
 
 def claims(token: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from lxml import etree
 
 from ksef_simulator import ids, processing
 from ksef_simulator.limits import limits_override
+from ksef_simulator.models import SimGrant
 from tests.ksef_simulator.invoices import fa3
 from tests.ksef_simulator.invoices.conftest import DELAY, Clock, Ksef, aes, sha
 from tests.ksef_simulator.invoices.openapi import assert_valid
@@ -456,6 +457,11 @@ def test_fa2_session_refuses_an_fa3_document(seller: Ksef, clock: Clock) -> None
 
 def test_invoice_write_lists_only_its_own_sessions(seller: Ksef, client: Client) -> None:
     mine = seller.open_online()
+    # The colleague's access token is only good while the grant it was issued on stands.
+    SimGrant.objects.create(
+        context_nip=seller.nip, authorized_type="Pesel", authorized_value="90010112345",
+        permission="InvoiceWrite", description="Wystawianie faktur",
+    )  # fmt: skip
     colleague = Ksef(
         client=client, nip=seller.nip, permissions=["InvoiceWrite"], subject=("Pesel", "90010112345")
     )
