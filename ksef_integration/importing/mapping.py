@@ -27,6 +27,7 @@ from accounts.models import Company
 from invoices.errors import InvoiceError
 from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
 from invoices.services import PartyData, contractor_upsert
+from invoices.signals import invoice_imported
 from invoices.totals import (
     MARGIN,
     OSS,
@@ -553,6 +554,8 @@ def _store_one(
     )
     ImportedDocument.objects.create(**_document_kwargs(invoice.pk, ksef_number, subject_type, xml, metadata))
     _check_shown(invoice)
+    # Inside the savepoint: receivers queue on commit, so a rolled-back invoice queues nothing.
+    invoice_imported.send(sender=Invoice, invoice=invoice)
     return invoice
 
 
