@@ -7,9 +7,14 @@ receiver that queues the sending.
 ``invoice_edited`` is sent after the transaction that changed a sales invoice KSeF did not accept (rejected,
 or stopped by our own checks) has committed, with ``invoice``. The person asked to send it again:
 ksef_integration's receiver queues the corrected data.
+
+``invoice_imported`` is sent when an invoice imported from KSeF (a purchase, or an own sales invoice issued
+elsewhere) is stored, with ``invoice``, inside the import's transaction: receivers queue their work on
+commit (payments checks the seller's account on the VAT white list).
 """
 
 from django.dispatch import Signal
 
 invoice_issued = Signal()
 invoice_edited = Signal()
+invoice_imported = Signal()

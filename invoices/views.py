@@ -34,7 +34,7 @@ from invoices.forms import CURRENCIES, BaseLineFormSet, CorrectionForm, FilterFo
 from invoices.list_cache import is_unfiltered, list_filters_html, list_rows_html
 from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus, VatRate
 from invoices.pdf import invoice_pdf_bytes
-from invoices.visualisation import document_html, qr_codes, timeline_html
+from invoices.visualisation import document_html, payment_panel_html, qr_codes, timeline_html
 
 WRITE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 BLANK_LINES_CACHE_SECONDS = 24 * 60 * 60
@@ -242,6 +242,7 @@ def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership:
         can_write=_can_write(membership),
         corrections=selectors.invoice_corrections(invoice=invoice),
         ksef_timeline=timeline_html(invoice),
+        payment_panel=payment_panel_html(request, invoice, membership),
     )
     return render(request, "invoices/invoice_detail.html", context)
 

@@ -20,7 +20,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import segno
 from django.conf import settings
@@ -138,3 +138,27 @@ def set_timeline_provider(provider: TimelineProvider | None) -> TimelineProvider
 
 def timeline_html(invoice: Invoice) -> str:
     return timeline_provider(invoice)
+
+
+# The purchase invoice's payment panel (the VAT white list checks): ``(request, invoice, membership) -> safe
+# HTML``; payments sets it at start-up.
+PaymentPanelProvider = Callable[[Any, "Invoice", Any], str]
+
+
+def no_payment_panel(request: Any, invoice: Invoice, membership: Any) -> str:
+    return ""
+
+
+payment_panel_provider: PaymentPanelProvider = no_payment_panel
+
+
+def set_payment_panel_provider(provider: PaymentPanelProvider | None) -> PaymentPanelProvider:
+    """Install ``provider`` (None restores the default) and return the previous one."""
+    global payment_panel_provider
+    previous = payment_panel_provider
+    payment_panel_provider = provider or no_payment_panel
+    return previous
+
+
+def payment_panel_html(request: Any, invoice: Invoice, membership: Any) -> str:
+    return payment_panel_provider(request, invoice, membership)

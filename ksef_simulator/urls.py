@@ -11,6 +11,8 @@ urlpatterns = [
     path("storage/", include("ksef_simulator.storage")),
     path("v2/", include("ksef_simulator.api.urls")),
     path("api/v2/", include("ksef_simulator.api.urls")),  # the legacy prefix some docs still show
+    # A stand-in for the Ministry of Finance's VAT white list API (wl-api.mf.gov.pl), not part of KSeF.
+    path("wl-api/", include("ksef_simulator.whitelist")),
     # The simulator's own controls (faults, delays, switches); not part of KSeF's API.
     path("control/config", control.config, name="control-config"),
     path("control/faults", control.fault_rules, name="control-faults"),

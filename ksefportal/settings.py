@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "accounts",
     "invoices",
     "ksef_integration",
+    "payments",
 ]
 
 # The simulator plays the government side; it is a development and test tool only.
@@ -329,6 +330,19 @@ KSEF_API_URL = env.str("KSEF_API_URL", default="")
 # Where the portal finds the simulator's API when KSEF_API_URL is not set: this server, at SITE_URL, unless
 # the worker reaches the web server by another address (docker-compose: http://web:8000/ksef-sim/v2).
 KSEF_SIMULATOR_API_URL = env.str("KSEF_SIMULATOR_API_URL", default=f"{SITE_URL}/ksef-sim/v2").rstrip("/")
+# The VAT white list (Wykaz podatników VAT): MF's API, or the simulator's stand-in beside its KSeF API when
+# the simulator is on (so the worker reaches it where it reaches KSeF: KSEF_SIMULATOR_API_URL).
+WHITELIST_API_URL = env.str(
+    "WHITELIST_API_URL",
+    default=(
+        KSEF_SIMULATOR_API_URL.removesuffix("/v2") + "/wl-api"
+        if KSEF_SIMULATOR_ENABLED
+        else "https://wl-api.mf.gov.pl"
+    ),
+).rstrip("/")
+# MF's daily limits per caller (search: 100 requests; check: 5,000); the portal stops asking before them.
+WHITELIST_SEARCH_DAILY_LIMIT = env.int("WHITELIST_SEARCH_DAILY_LIMIT", default=100)
+WHITELIST_CHECK_DAILY_LIMIT = env.int("WHITELIST_CHECK_DAILY_LIMIT", default=5000)
 # The official KSeF files the app reads (FA(3), auth and UPO schemas), copied into the repository with MF's
 # licence: vendor/ksef-docs/README.md. KSEF_SCHEMA_DIR points the FA(3) validation elsewhere.
 KSEF_DOCS_DIR = BASE_DIR / "vendor" / "ksef-docs"

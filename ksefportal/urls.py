@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dokumenty/", include("invoices.urls")),
+    path("dokumenty/", include("payments.urls")),
     path("", include("ksef_integration.urls")),
     path("", include("accounts.urls")),
 ]

@@ -87,7 +87,8 @@ def _fresh_cache() -> None:
 
 @dataclass
 class Queued:
-    """What ``ksef_integration.queue`` handed to the broker during a test: (task name, args, options)."""
+    """What ``ksef_integration.queue`` (and ``payments.queue``) handed to the broker during a test:
+    (task name, args, options)."""
 
     messages: list[tuple[str, tuple[Any, ...], dict[str, Any]]]
 
@@ -123,6 +124,9 @@ def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_
             notification_send(company_id=company_id, subject=subject, body=body)
 
     monkeypatch.setattr(queue, "publish", publish)
+    from payments import queue as payments_queue
+
+    monkeypatch.setattr(payments_queue, "publish", lambda name, args: publish(name, args, {}))
     return record
 
 

@@ -88,6 +88,7 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert company_rows(company_b.pk) == before  # every table of every app, not only memberships
     assert "accounts:company_switch" in checked
     assert {"invoices:pdf", "ksef_integration:invoice_xml", "ksef_integration:invoice_send"} <= set(checked)
+    assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:

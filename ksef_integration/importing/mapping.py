@@ -36,6 +36,7 @@ from invoices.models import (
     VatRate,
 )
 from invoices.services import PartyData, contractor_upsert
+from invoices.signals import invoice_imported
 from invoices.totals import (
     MARGIN,
     OSS,
@@ -566,6 +567,8 @@ def _store_one(
     )
     ImportedDocument.objects.create(**_document_kwargs(invoice.pk, ksef_number, subject_type, xml, metadata))
     _check_shown(invoice)
+    # Inside the savepoint: receivers queue on commit, so a rolled-back invoice queues nothing.
+    invoice_imported.send(sender=Invoice, invoice=invoice)
     return invoice
 
 
