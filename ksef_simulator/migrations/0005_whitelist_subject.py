@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ksef_simulator', '0003_attachment_consent'),
+        ('ksef_simulator', '0004_permissions_store'),
     ]
 
     operations = [
