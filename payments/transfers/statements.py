@@ -255,11 +255,7 @@ def camt053_parse(data: bytes) -> list[Statement]:
             party = "Cdtr" if indicator == "DBIT" else "Dbtr"
             if len(details) > 1 and all(own_amounts):
                 for detail, own in zip(details, own_amounts, strict=True):
-                    entries.append(
-                        dataclasses.replace(
-                            template, amount=_signed(own, indicator), **_details(detail, party, ns)
-                        )
-                    )
+                    entries.append(_filled(template, _signed(own, indicator), _details(detail, party, ns)))
                 continue
             merged = _details_many(details, party, ns)
             entries.append(_filled(template, _signed(amount_element.text or "0", indicator), merged))
