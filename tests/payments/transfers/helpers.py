@@ -1,4 +1,4 @@
-"""Realistic inputs for the payment-file tests: NRBs with computed check digits, KSeF numbers with their CRC."""
+"""Realistic inputs for the payment-file tests: NRBs with computed check digits, KSeF numbers with CRC."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def collective_id(nip: str = SELLER_NIP, month: str = "202701", tech: str = "65E
 
 
 def payer() -> Payer:
-    return Payer(name="Piekarnia Żółć Sp. z o.o.", account="PL" + PAYER_NRB, address=("ul. Polna 1", "00-001 Warszawa"))
+    return Payer(
+        name="Piekarnia Żółć Sp. z o.o.", account="PL" + PAYER_NRB, address=("ul. Polna 1", "00-001 Warszawa")
+    )
 
 
 def transfer(**overrides: object) -> Transfer:

@@ -56,7 +56,8 @@ def test_the_sort_code_check_digit_is_its_own_rule() -> None:
 
     bban = "10202963" + "1234567890123456"
     found = nrb_problem(nrb_check_digits(bban) + bban)
-    assert found is not None and found.code == "account_sort_code"
+    assert found is not None
+    assert found.code == "account_sort_code"
     assert "sort code" in found.message
 
 
@@ -72,14 +73,16 @@ def test_the_sort_code_check_digit_is_its_own_rule() -> None:
 )
 def test_account_problems_have_their_own_message(value: str, code: str) -> None:
     found = nrb_problem(value)
-    assert found is not None and found.code == code
+    assert found is not None
+    assert found.code == code
     assert value in found.message
 
 
 def test_foreign_iban_message_names_the_country() -> None:
     with pytest.raises(PaymentFileError) as caught:
         nrb_normalize("DE89 3704 0044 0532 0130 00")
-    assert "DE" in str(caught.value) and "only Polish accounts" in str(caught.value)
+    assert "DE" in str(caught.value)
+    assert "only Polish accounts" in str(caught.value)
 
 
 def test_the_polish_translation_is_used_under_polish(settings: object) -> None:
@@ -99,7 +102,15 @@ def test_amounts_are_whole_grosze(amount: object, grosze: int) -> None:
     assert to_grosze(amount) == grosze
 
 
-@pytest.mark.parametrize(("amount", "code"), [(1.5, "amount_type"), (True, "amount_type"), (Decimal("1.234"), "amount_precision"), (Decimal("NaN"), "amount_type")])
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        (1.5, "amount_type"),
+        (True, "amount_type"),
+        (Decimal("1.234"), "amount_precision"),
+        (Decimal("NaN"), "amount_type"),
+    ],
+)
 def test_amounts_that_are_not_money_are_refused(amount: object, code: str) -> None:
     with pytest.raises(PaymentFileError) as caught:
         to_grosze(amount)
@@ -127,7 +138,8 @@ def test_five_invoices_do_not_fit_and_the_error_says_what_to_do() -> None:
     with pytest.raises(PaymentFileError) as caught:
         ksef_title(numbers)
     assert caught.value.codes == ("ksef_numbers_do_not_fit",)
-    assert "collective" in str(caught.value) and "separate transfers" in str(caught.value)
+    assert "collective" in str(caught.value)
+    assert "separate transfers" in str(caught.value)
 
 
 def test_with_a_collective_identifier_the_title_is_the_identifier() -> None:
