@@ -40,8 +40,9 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
         ("ksef_simulator", ("ksef_integration", "invoices")),
         ("invoices", ("ksef_integration", "ksef_simulator")),
         ("accounts", ("ksef_integration", "ksef_simulator", "invoices")),
-        # payments reads invoices; KSeF work reaches it only through invoices' signals and hooks.
-        ("payments", ("ksef_integration", "ksef_simulator")),
+        # payments reads invoices; KSeF work reaches it only through invoices' signals and hooks (of
+        # ksef_integration it may use the pure KSeF library alone: test_payments_uses_only_the_ksef_library).
+        ("payments", ("ksef_simulator",)),
         ("invoices", ("payments",)),
         ("ksef_integration", ("payments",)),
         ("ksef_simulator", ("payments",)),
@@ -65,6 +66,19 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
 )
 def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> None:
     assert _offenders(package, forbidden) == []
+
+
+def test_payments_uses_only_the_ksef_library() -> None:
+    """Transfer titles check KSeF numbers with ``ksef_integration.ksef`` (no Django, no feature); nothing
+    else of ksef_integration (models, connection, sending) is payments' business."""
+    offenders = [
+        f"{path}: {name}"
+        for path, names in _imports("payments").items()
+        for name in names
+        if name.split(".")[0] == "ksef_integration" and not name.startswith("ksef_integration.ksef.")
+    ]
+    assert offenders == []
+    assert any("ksef_integration.ksef.numbers" in names for names in _imports("payments").values())
 
 
 def test_the_checker_sees_imports() -> None:
