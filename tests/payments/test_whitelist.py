@@ -115,7 +115,7 @@ def test_our_daily_limit_records_limit_reached_and_asks_nothing(wl_url: str, com
         invoice = purchase(company_a, bank_account=accounts_for(ACTIVE_NIP)[0])
         check = whitelist.whitelist_check(invoice=invoice)
     assert (check.result, check.error_code) == (WhitelistResult.LIMIT_REACHED, "limit")
-    assert "tomorrow" in whitelist.check_message(check)
+    assert "jutro" in whitelist.check_message(check)  # "try again tomorrow", in the user's Polish
     assert whitelist.payment_block(invoice) is not None
 
 

@@ -224,3 +224,13 @@ def test_a_plain_title_is_not_an_mpp_message() -> None:
 
 def test_nrb_helper_builds_real_accounts() -> None:
     assert nrb("1090101", "0000071219812874") == "61109010140000071219812874"
+
+
+def test_polish_messages() -> None:
+    """A Polish user reads the refusals in Polish (the English above are the source texts)."""
+    from django.utils import translation
+
+    numbers = [ksef_number(tech=f"0123456789A{i}") for i in range(5)]
+    with translation.override("pl"), pytest.raises(PaymentFileError) as caught:
+        ksef_title(numbers)
+    assert "identyfikator zbiorczy" in str(caught.value)
