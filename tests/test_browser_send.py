@@ -263,3 +263,71 @@ def test_rejected_invoice_is_corrected_in_the_browser_and_accepted(
     sim = SimInvoice.objects.get(ksef_number=invoice.ksef_number)
     assert "Usługa księgowa za listopad".encode() in bytes(sim.xml or b"")
     assert sim.invoice_number == invoice.number
+
+
+@pytest.mark.parametrize(
+    ("case", "buyer", "line"),
+    [
+        (
+            "wdt-discount",
+            {"#id_nip": "", "#id_foreign_id": "DE123456789", "#id_country_code": "DE"},
+            {"vat_rate": "0 WDT", "discount_percent": "5", "gtu": "GTU_06", "net": "1 425,00"},
+        ),
+        (
+            "reverse-charge",
+            {"#id_nip": "5260250274", "#id_foreign_id": "", "#id_country_code": "PL"},
+            {"vat_rate": "oo", "discount_percent": "", "gtu": "", "net": "1 500,00"},
+        ),
+    ],
+)
+def test_wdt_with_a_discount_and_reverse_charge_are_accepted_from_the_browser(
+    connected: KsefConnection,
+    alice_client: Any,
+    page: Any,
+    live_server: Any,
+    case: str,
+    buyer: dict[str, str],
+    line: dict[str, str],
+) -> None:
+    """Issue 19 in a browser: an intra-EU supply to a German buyer with a 5 % discount and a GTU code, and a
+    domestic reverse-charge invoice, typed into Wystaw, reach "przyjęta przez KSeF". Sending is driven here
+    (``company_send_due``), as the worker would do it."""
+    from ksef_integration.sending.drain import company_send_due
+
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": alice_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto("/dokumenty/wystaw/")
+    page.fill("#id_name", "Kunde GmbH" if buyer["#id_country_code"] == "DE" else "Budowlanka Sp. z o.o.")
+    for selector, value in buyer.items():
+        page.fill(selector, value)
+    page.fill("#id_address_line1", "Hauptstraße 1" if buyer["#id_country_code"] == "DE" else "ul. Prosta 1")
+    page.fill("#id_lines-0-name", "Laptop" if line["gtu"] else "Roboty budowlane")
+    page.fill("#id_lines-0-quantity", "1")
+    page.fill("#id_lines-0-unit_price", "1500")
+    page.select_option("#id_lines-0-vat_rate", line["vat_rate"])
+    if line["discount_percent"]:
+        page.fill("#id_lines-0-discount_percent", line["discount_percent"])
+    if line["gtu"]:
+        page.select_option("#id_lines-0-gtu", line["gtu"])
+    page.locator("[data-line-net]").filter(has_text=line["net"]).wait_for()  # the discount, live
+    if buyer["#id_country_code"] == "DE":
+        page.fill("#id_currency", "EUR")
+        page.fill("#id_exchange_rate", "4,25")
+    page.get_by_role("button", name="Wystaw fakturę").click()
+    page.wait_for_url(re.compile(r"/dokumenty/[0-9a-f-]{36}/$"))
+
+    invoice = Invoice.objects.get(company=connected.company)
+    company_send_due(company_id=connected.company.pk)
+    invoice.refresh_from_db()
+    error = Submission.objects.get(invoice=invoice).last_error_message
+    assert invoice.ksef_status == KsefStatus.ACCEPTED, error
+    page.reload()
+    assert page.locator(".ksef-card .ksef-status--accepted").inner_text() == "przyjęta przez KSeF"
+    document = page.content()
+    if line["gtu"]:
+        assert "<td>GTU_06</td>" in document
+        assert "75,00" in document  # the discount, 5 % of 1 500,00
+    else:
+        assert 'id="annotation-reverse-charge"' in document
+    screenshot(page, f"send-6-{case}")
