@@ -17,9 +17,11 @@ from tests.security.urlconf import ADMIN_FORMS, all_routes, app_routes, company_
 
 pytestmark = pytest.mark.django_db
 
-# The simulator's machine endpoints are csrf-exempt, as KSeF's own API is (callers send bearer tokens, not
-# cookies). Nothing else may be.
-EXEMPT_PREFIXES = ("ksef-sim/api/", "ksef-sim/v2/", "ksef-sim/control/", "ksef-sim/storage/")
+# The simulator's machine endpoints (KSeF's API, MF's white-list stand-in) are csrf-exempt, as the real APIs
+# are (callers send bearer tokens or nothing, not cookies). Nothing else may be.
+EXEMPT_PREFIXES = (
+    "ksef-sim/api/", "ksef-sim/v2/", "ksef-sim/wl-api/", "ksef-sim/control/", "ksef-sim/storage/",
+)  # fmt: skip
 
 
 @pytest.fixture
