@@ -39,8 +39,8 @@ def _live_context(membership: Membership) -> dict[str, Any]:
 
 
 @never_cache
-@require_GET
 @owner_required
+@require_GET
 def permissions_page(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     return _page(request, membership)
 
@@ -71,8 +71,8 @@ def _page(
 
 
 @never_cache
-@require_GET
 @owner_required
+@require_GET
 def permissions_live(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     """The part of the page that changes while the worker works; polled by htmx only while something is
     pending (the fragment drops its trigger when nothing is, and the polling stops)."""
