@@ -11,9 +11,11 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts.emails import validate_email_letters
+from accounts.identifiers import person_identifier_clean
 from accounts.models import Role, User
 from accounts.nip import nip_normalize, validate_nip
 from accounts.services import CompanyData
+from accounts.signals import KsefPerson
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
@@ -158,6 +160,58 @@ class EmailAuthenticationForm(AuthenticationForm):
 class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"), validators=[validate_email_letters])
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ACCOUNTANT)
+    ksef_grant = forms.BooleanField(
+        label=_("Also grant KSeF permissions (viewing and issuing invoices)"),
+        required=False,
+        help_text=_("For an accountant: KSeF Portal asks KSeF to grant them once the invitation is created."),
+    )
+    ksef_identifier = forms.CharField(
+        label=_("The person's PESEL or NIP"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    ksef_first_name = forms.CharField(
+        label=_("First name (for KSeF)"), max_length=30, required=False, validators=[validate_single_line]
+    )
+    ksef_last_name = forms.CharField(
+        label=_("Last name (for KSeF)"), max_length=81, required=False, validators=[validate_single_line]
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("ksef_grant"):
+            return data
+        if data.get("role") != Role.ACCOUNTANT:
+            self.add_error("ksef_grant", _("KSeF permissions are granted here to accountants only."))
+            return data
+        if data.get("ksef_identifier"):
+            try:
+                kind, value = person_identifier_clean(data["ksef_identifier"])
+            except forms.ValidationError as exc:
+                self.add_error("ksef_identifier", exc)
+            else:
+                data["ksef_identifier"] = value
+                data["ksef_identifier_type"] = kind
+        else:
+            self.add_error("ksef_identifier", _("KSeF needs the person's PESEL or NIP."))
+        for name in ("ksef_first_name", "ksef_last_name"):
+            if len(data.get(name, "").strip()) < 2:
+                self.add_error(
+                    name, _("KSeF needs the person's first and last name (at least 2 letters each).")
+                )
+        return data
+
+    def ksef_person(self) -> KsefPerson | None:
+        data = self.cleaned_data
+        if not data.get("ksef_grant") or "ksef_identifier_type" not in data:
+            return None
+        return KsefPerson(
+            identifier_type=data["ksef_identifier_type"],
+            identifier_value=data["ksef_identifier"],
+            first_name=data["ksef_first_name"].strip(),
+            last_name=data["ksef_last_name"].strip(),
+        )
 
 
 class RoleForm(forms.Form):

@@ -24,6 +24,7 @@ from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
 from accounts.nip import nip_normalize
 from accounts.selectors import company_owner_count
+from accounts.signals import KsefPerson, member_invited
 from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,11 @@ def _hash_token(raw: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(*, company: Company, email: str, role: str, invited_by: User) -> Invitation:
-    """Invite someone by e-mail. The e-mail itself is sent by the worker (``accounts.send_invitation``)."""
+def invitation_create(
+    *, company: Company, email: str, role: str, invited_by: User, ksef_person: KsefPerson | None = None
+) -> Invitation:
+    """Invite someone by e-mail. The e-mail itself is sent by the worker (``accounts.send_invitation``).
+    With ``ksef_person`` (accountants only) ``signals.member_invited`` asks for their KSeF permissions too."""
     email = email.strip().lower()
     _email_letters_check(email)
     if role not in Role.values:
@@ -122,6 +126,14 @@ def invitation_create(*, company: Company, email: str, role: str, invited_by: Us
         expires_at=timezone.now() + INVITATION_VALIDITY,
     )
     queue.invitation_send(invitation_id=invitation.pk)
+    if ksef_person is not None and role == Role.ACCOUNTANT:
+        member_invited.send(
+            sender=Invitation,
+            company=company,
+            invitation=invitation,
+            invited_by=invited_by,
+            person=ksef_person,
+        )
     return invitation
 
 

@@ -144,6 +144,7 @@ def members(request: HttpRequest, *, membership: Membership) -> HttpResponse:
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
                     invited_by=request.user,  # type: ignore[arg-type]
+                    ksef_person=form.ksef_person(),
                 )
             except ApplicationError as exc:
                 form.add_error("email", exc.message)

@@ -28,6 +28,8 @@ NOTIFY = "ksef.notify"
 CERTIFICATE_ENROLLMENT = "ksef.certificate_enrollment"
 CERTIFICATE_CHECK = "ksef.certificate_check"
 CONNECTION_VERIFY = "ksef.connection_verify"
+PERMISSION_CHANGE = "ksef.permission_change"
+PERMISSIONS_REFRESH = "ksef.permissions_refresh"
 MARKER_SECONDS = 10
 
 
@@ -94,3 +96,19 @@ def certificate_check(*, company_id: int) -> None:
 def connection_verify(*, company_id: int) -> None:
     """Queue a check of the company's connection (a login with the stored credential), e.g. from the admin."""
     _queue(CONNECTION_VERIFY, (company_id,), company_id=company_id)
+
+
+def permission_change(*, change_id: int, countdown: float | None = None) -> None:
+    """Queue carrying out one grant or revocation of KSeF permissions (``countdown``: try again later)."""
+    if countdown:
+        _queue(PERMISSION_CHANGE, (change_id,), countdown=countdown)
+    else:
+        _queue(PERMISSION_CHANGE, (change_id,))
+
+
+def permissions_refresh(*, company_id: int, countdown: float | None = None) -> None:
+    """Queue reading who has which KSeF permissions in the company's context (at most one waiting)."""
+    if countdown:
+        _queue(PERMISSIONS_REFRESH, (company_id,), countdown=countdown)
+    else:
+        _queue(PERMISSIONS_REFRESH, (company_id,), company_id=company_id)

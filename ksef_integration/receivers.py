@@ -6,15 +6,25 @@ The offline package says which mode applies (an announced outage, the issuer's o
 the company); an offline invoice gets its file and KOD II now and waits in the queue for KSeF, any other is
 queued online when the company sends automatically. One receiver, so the outcome never depends on the order
 in which receivers were connected. ``on_connection_active``: connecting does not know about sending; when a
-connection becomes able to send, what waited is sent.
+connection becomes able to send, what waited is sent. ``on_member_invited``: an owner invited an accountant
+and asked for their KSeF permissions in the same step (``accounts.signals.member_invited``); the grant is
+recorded and queued (or recorded as refused, with the reason, when the connection may not grant).
 """
 
 from __future__ import annotations
 
+import logging
+
+from accounts.models import Company, Invitation, User
+from accounts.signals import KsefPerson
 from invoices.models import Direction, Invoice
-from ksef_integration.models import KsefConnection
+from ksef_integration.errors import ConnectError
+from ksef_integration.models import KsefConnection, PermissionChange
 from ksef_integration.offline import issue
+from ksef_integration.permissions import services as permissions
 from ksef_integration.sending import drain
+
+logger = logging.getLogger(__name__)
 
 
 def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> None:
@@ -33,3 +43,39 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
 
 def on_connection_active(sender: object, *, company_id: int, **kwargs: object) -> None:
     drain.on_connection_active(company_id=company_id)
+
+
+def on_member_invited(
+    sender: object,
+    *,
+    company: Company,
+    invitation: Invitation,
+    invited_by: User,
+    person: KsefPerson,
+    **kwargs: object,
+) -> None:
+    wanted = list(permissions.INVOICE_PERMISSIONS)
+    try:
+        permissions.grant_person_request(
+            company=company,
+            user=invited_by,
+            identifier_type=person.identifier_type,
+            identifier_value=person.identifier_value,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            permissions=wanted,
+            source=PermissionChange.Source.INVITATION,
+        )
+    except ConnectError as exc:
+        logger.info("ksef grant for an invitation not asked: company=%s code=%s", company.uuid, exc.code)
+        permissions.refused_now(
+            company=company,
+            user=invited_by,
+            identifier_type=person.identifier_type,
+            identifier_value=person.identifier_value,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            permissions=wanted,
+            message=exc.message,
+            source=PermissionChange.Source.INVITATION,
+        )

@@ -171,6 +171,32 @@ def certificate_renewals() -> int:
     return renewals_start()
 
 
+# --- KSeF permissions (issue 20) ---------------------------------------------------------------------------
+
+PERMISSIONS_BUSY_RETRY_SECONDS = 15
+PERMISSIONS_BUSY_RETRIES = 8
+
+
+@shared_task(name="ksef.permission_change", acks_late=True, soft_time_limit=110, time_limit=150)
+def permission_change(change_id: int) -> str:
+    """Grant or revoke KSeF permissions as one ``PermissionChange`` asks, then read the grants again."""
+    from ksef_integration.permissions.services import change_run
+
+    return change_run(change_id)
+
+
+@shared_task(name="ksef.permissions_refresh", bind=True, acks_late=True, soft_time_limit=110, time_limit=150)
+def permissions_refresh(self: Task, company_id: int) -> str:
+    """Read who has which KSeF permissions in the company's context; tried again while the company is busy."""
+    from ksef_integration.permissions.services import snapshot_refresh
+
+    queue.started(queue.PERMISSIONS_REFRESH, company_id)
+    status = snapshot_refresh(company_id)
+    if status == "busy" and self.request.retries < PERMISSIONS_BUSY_RETRIES:
+        raise self.retry(countdown=PERMISSIONS_BUSY_RETRY_SECONDS, max_retries=PERMISSIONS_BUSY_RETRIES)
+    return status
+
+
 # --- notifications ----------------------------------------------------------------------------------------
 
 

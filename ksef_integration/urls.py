@@ -5,6 +5,7 @@ from ksef_integration.connect import views as connect
 from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
 from ksef_integration.offline import views as offline
+from ksef_integration.permissions import views as permissions
 from ksef_integration.sending import views as sending
 
 app_name = "ksef_integration"
@@ -51,6 +52,24 @@ urlpatterns = [
         "ustawienia/ksef/przejdz-na-certyfikat/<uuid:enrollment_uuid>/ponow/",
         enrollment.certificate_switch_retry,
         name="certificate_switch_retry",
+    ),
+    path("ustawienia/ksef/uprawnienia/", permissions.permissions_page, name="permissions"),
+    path("ustawienia/ksef/uprawnienia/stan/", permissions.permissions_live, name="permissions_live"),
+    path("ustawienia/ksef/uprawnienia/odswiez/", permissions.permissions_refresh, name="permissions_refresh"),
+    path(
+        "ustawienia/ksef/uprawnienia/nadaj-osobie/",
+        permissions.permissions_grant_person,
+        name="permissions_grant_person",
+    ),
+    path(
+        "ustawienia/ksef/uprawnienia/nadaj-biuru/",
+        permissions.permissions_grant_office,
+        name="permissions_grant_office",
+    ),
+    path(
+        "ustawienia/ksef/uprawnienia/<uuid:permission_id>/odbierz/",
+        permissions.permissions_revoke,
+        name="permissions_revoke",
     ),
     path("ustawienia/ksef/certyfikat-offline/", offline.offline_certificate, name="offline_certificate"),
     path(

@@ -55,7 +55,14 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
         status=CertificateEnrollment.Status.AWAITING_SIGNATURE,
         request_xml="<AuthTokenRequest/>",
     )
+    from ksef_integration.models import KsefGrant
+
+    grant = KsefGrant.objects.create(
+        company=company_b, permission_id=uuid.uuid4(), subject="entity", identifier_type="Nip",
+        identifier_value="5260250274", scope="InvoiceRead", state="Active", start_date="2026-01-01T00:00Z",
+    )  # fmt: skip
     return {
+        "permission_id": grant.permission_id,
         "enrollment_uuid": enrollment.uuid,
         "failure_uuid": failure.uuid,
         "company_uuid": company_b.uuid,
@@ -89,6 +96,7 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert "accounts:company_switch" in checked
     assert {"invoices:pdf", "ksef_integration:invoice_xml", "ksef_integration:invoice_send"} <= set(checked)
     assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
+    assert "ksef_integration:permissions_revoke" in checked
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -175,7 +183,14 @@ def company_a_objects(company_a: Company, alice: User) -> dict[str, uuid.UUID]:
     invitation = services.invitation_create(
         company=company_a, email="y@example.com", role="viewer", invited_by=alice
     )
+    from ksef_integration.models import KsefGrant
+
+    grant = KsefGrant.objects.create(
+        company=company_a, permission_id=uuid.uuid4(), subject="entity", identifier_type="Nip",
+        identifier_value="5260250274", scope="InvoiceRead", state="Active", start_date="2026-01-01T00:00Z",
+    )  # fmt: skip
     return {
+        "permission_id": grant.permission_id,
         "company_uuid": company_a.uuid,
         "membership_uuid": member.uuid,
         "invitation_uuid": invitation.uuid,
@@ -207,5 +222,9 @@ def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
         "ksef_integration:token", "ksef_integration:certificate", "ksef_integration:disconnect",
         "ksef_integration:offline_certificate", "ksef_integration:offline_certificate_delete",
         "invoices:issue", "invoices:correct", "invoices:edit", "ksef_integration:invoice_send",
+        "ksef_integration:permissions", "ksef_integration:permissions_live",
+        "ksef_integration:permissions_refresh",
+        "ksef_integration:permissions_grant_person", "ksef_integration:permissions_grant_office",
+        "ksef_integration:permissions_revoke",
     }  # fmt: skip
     assert {name for name in owner_only if status[name] != 403} == set()

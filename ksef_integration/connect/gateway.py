@@ -81,6 +81,11 @@ def _in_language(message_pl: str, message_en: str) -> str:
     return message_en if (translation.get_language() or "pl").startswith("en") else message_pl
 
 
+def in_language(message_pl: str, message_en: str) -> str:
+    """The client's Polish or English message for people, in the active language (Polish in the worker)."""
+    return _in_language(message_pl, message_en)
+
+
 def error_text(exc: Exception) -> str:
     """A KSeF failure as the invoice's timeline shows it to an owner (in the active language, Polish in the
     worker): the client's own messages are English and technical (``KSeF server error (HTTP 503)``)."""

@@ -27,6 +27,7 @@ from ksef_integration.models.offline import (
     OfflineInvoice,
     OutageKind,
 )
+from ksef_integration.models.permissions import KsefGrant, PermissionChange, PermissionSnapshot
 from ksef_integration.models.sending import (
     FINAL_STATUSES,
     KsefOnlineSession,
@@ -51,11 +52,14 @@ __all__ = [
     "ImportedDocument",
     "KsefAvailability",
     "KsefConnection",
+    "KsefGrant",
     "KsefOnlineSession",
     "KsefOutage",
     "OfflineCertificate",
     "OfflineInvoice",
     "OutageKind",
+    "PermissionChange",
+    "PermissionSnapshot",
     "SubjectType",
     "Submission",
     "SubmissionEvent",

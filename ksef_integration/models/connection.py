@@ -181,6 +181,7 @@ class AuditEvent(models.Model):
         VERIFY_FAILED = "verify_failed", _("verification failed")
         DISCONNECTED = "disconnected", _("disconnected")
         SETTINGS_CHANGED = "settings_changed", _("settings changed")
+        PERMISSIONS_CHANGED = "permissions_changed", _("KSeF permissions changed")
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ksef_audit_events")
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices)
