@@ -55,7 +55,15 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
         status=CertificateEnrollment.Status.AWAITING_SIGNATURE,
         request_xml="<AuthTokenRequest/>",
     )
+    from payments.models import PaymentFile
+
+    payment_file = PaymentFile.objects.create(
+        company=company_b, format="elixir", filename="przelewy.pli", content=b"110,...",
+        payer_account="61109010140000071219812874", execution_date=invoice.issue_date, transfer_count=1,
+        total=invoice.total_gross,
+    )  # fmt: skip
     return {
+        "file_uuid": payment_file.uuid,
         "enrollment_uuid": enrollment.uuid,
         "failure_uuid": failure.uuid,
         "company_uuid": company_b.uuid,
@@ -89,6 +97,7 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert "accounts:company_switch" in checked
     assert {"invoices:pdf", "ksef_integration:invoice_xml", "ksef_integration:invoice_send"} <= set(checked)
     assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
+    assert {"payments:invoice_action", "payments:file", "payments:file_download"} <= set(checked)
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -207,5 +216,8 @@ def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
         "ksef_integration:token", "ksef_integration:certificate", "ksef_integration:disconnect",
         "ksef_integration:offline_certificate", "ksef_integration:offline_certificate_delete",
         "invoices:issue", "invoices:correct", "invoices:edit", "ksef_integration:invoice_send",
+        "payments:settings",
     }  # fmt: skip
+    acting_only = {"payments:inbox_action", "payments:invoice_action", "payments:pay", "payments:statement"}
+    assert {name for name in acting_only if status[name] != 403} == set()
     assert {name for name in owner_only if status[name] != 403} == set()
