@@ -99,7 +99,10 @@ def inbox_action(request: HttpRequest, *, membership: Membership) -> HttpRespons
     action = request.POST.get("action", "")
     try:
         result = inbox.purchases_act(
-            membership=membership, invoices=invoices, action=action, reason=request.POST.get("reason", "")
+            membership=membership,
+            invoices=invoices,
+            action=action,
+            reason=request.POST.get("reject_reason", ""),
         )
     except inbox.InboxError as exc:
         messages.error(request, str(exc))
@@ -123,7 +126,7 @@ def invoice_action(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership:
                 membership=membership,
                 invoices=[invoice],
                 action=action,
-                reason=request.POST.get("reason", ""),
+                reason=request.POST.get("reject_reason", ""),
             )
             _report(request, action, result)
     except inbox.InboxError as exc:

@@ -97,7 +97,7 @@ def test_bulk_actions_apply_where_they_can_and_say_what_they_skipped(
     _act(alice_client, [a, b], "accept")
     assert _act(alice_client, [c], "reject").status_code == 302  # no reason: refused as a whole
     assert _status(c) == "pending"
-    _act(alice_client, [a, b, c], "reject", reason="  nie   dotyczy nas ")
+    _act(alice_client, [a, b, c], "reject", reject_reason="  nie   dotyczy nas ")
     assert [_status(i) for i in (a, b, c)] == ["rejected", "rejected", "rejected"]
     entry = PurchaseEntry.objects.get(invoice=a)
     assert entry.reject_reason == "nie dotyczy nas"
@@ -133,8 +133,8 @@ def test_the_approver_accepts_others_send_to_approval(alice_client: Any, company
 def test_filters_status_seller_due_and_overdue_highlight(alice_client: Any, company_a: Company) -> None:
     today = timezone.localdate()
     late = purchase_invoice(company_a, number="FZ/F/late", due_date=today - dt.timedelta(days=3))
-    soon = purchase_invoice(company_a, number="FZ/F/soon", due_date=today + dt.timedelta(days=2))
-    other = purchase_invoice(
+    purchase_invoice(company_a, number="FZ/F/soon", due_date=today + dt.timedelta(days=2))
+    purchase_invoice(
         company_a, number="FZ/F/other", seller_name="Inny Dostawca", seller_nip="1234563218", due_date=None
     )
     page = _page(alice_client, "?due=overdue")
@@ -149,7 +149,6 @@ def test_filters_status_seller_due_and_overdue_highlight(alice_client: Any, comp
     _act(alice_client, [late], "paid")
     assert 'data-number="FZ/F/late"' not in _page(alice_client, "?due=overdue")  # paid is not overdue
     assert 'data-number="FZ/F/late"' in _page(alice_client, "?status=paid")
-    assert soon.pk and other.pk
 
 
 def test_pagination_and_a_constant_number_of_queries(alice_client: Any, company_a: Company) -> None:

@@ -108,9 +108,12 @@ def test_import_accept_reject_whitelist_pay_and_statement(
 
     action = reverse("payments:inbox_action")
     alice_client.post(action, {"invoice": _uuids(one, two, four), "action": "accept"})
-    alice_client.post(action, {"invoice": _uuids(three), "action": "reject", "reason": "nie dotyczy nas"})
+    alice_client.post(
+        action, {"invoice": _uuids(three), "action": "reject", "reject_reason": "nie dotyczy nas"}
+    )
     assert [_status(i) for i in (one, two, three, four)] == ["accepted", "accepted", "rejected", "accepted"]
-    rejected = PurchaseEvent.objects.get(invoice=three)
+    rejected = PurchaseEvent.objects.select_related("user").get(invoice=three)
+    assert rejected.user is not None
     assert (rejected.status, rejected.text, rejected.user.email) == (
         "rejected",
         "nie dotyczy nas",
