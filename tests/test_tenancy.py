@@ -56,13 +56,20 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
         request_xml="<AuthTokenRequest/>",
     )
     from ksef_integration.models import KsefGrant
+    from payments.models import PaymentFile
 
     grant = KsefGrant.objects.create(
         company=company_b, permission_id=uuid.uuid4(), subject="entity", identifier_type="Nip",
         identifier_value="5260250274", scope="InvoiceRead", state="Active", start_date="2026-01-01T00:00Z",
     )  # fmt: skip
+    payment_file = PaymentFile.objects.create(
+        company=company_b, format="elixir", filename="przelewy.pli", content=b"110,...",
+        payer_account="61109010140000071219812874", execution_date=invoice.issue_date, transfer_count=1,
+        total=invoice.total_gross,
+    )  # fmt: skip
     return {
         "permission_id": grant.permission_id,
+        "file_uuid": payment_file.uuid,
         "enrollment_uuid": enrollment.uuid,
         "failure_uuid": failure.uuid,
         "company_uuid": company_b.uuid,
@@ -97,6 +104,7 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert {"invoices:pdf", "ksef_integration:invoice_xml", "ksef_integration:invoice_send"} <= set(checked)
     assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
     assert "ksef_integration:permissions_revoke" in checked
+    assert {"payments:invoice_action", "payments:file", "payments:file_download"} <= set(checked)
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -226,5 +234,8 @@ def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
         "ksef_integration:permissions_refresh",
         "ksef_integration:permissions_grant_person", "ksef_integration:permissions_grant_office",
         "ksef_integration:permissions_revoke",
+        "payments:settings",
     }  # fmt: skip
+    acting_only = {"payments:inbox_action", "payments:invoice_action", "payments:pay", "payments:statement"}
+    assert {name for name in acting_only if status[name] != 403} == set()
     assert {name for name in owner_only if status[name] != 403} == set()

@@ -1,0 +1,28 @@
+"""payments' tables: the VAT white-list checks, and the purchase inbox (statuses, history, pay files)."""
+
+from payments.models.inbox import (
+    COMMENT_MAX,
+    REASON_MAX,
+    InboxSettings,
+    PaymentFile,
+    PaymentFileFormat,
+    PurchaseEntry,
+    PurchaseEvent,
+    PurchaseSeen,
+    PurchaseStatus,
+)
+from payments.models.whitelist import WhitelistCheck, WhitelistResult
+
+__all__ = [
+    "COMMENT_MAX",
+    "REASON_MAX",
+    "InboxSettings",
+    "PaymentFile",
+    "PaymentFileFormat",
+    "PurchaseEntry",
+    "PurchaseEvent",
+    "PurchaseSeen",
+    "PurchaseStatus",
+    "WhitelistCheck",
+    "WhitelistResult",
+]
