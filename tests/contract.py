@@ -74,9 +74,28 @@ def take_records() -> list[Exchange]:
     return taken
 
 
+def _nullable_refs(node: Any) -> Any:
+    """OpenAPI 3.0 writes an optional object as ``{"allOf": [{"$ref": ...}], "nullable": true}``; the
+    validator applies ``nullable`` only beside a ``type``, so such a property would refuse ``null``, which the
+    spec allows. Rewritten as "the object, or null"."""
+    if isinstance(node, list):
+        return [_nullable_refs(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_refs(value) for key, value in node.items()}
+    if node.get("nullable") is True and "allOf" in node and "type" not in node:
+        rest = {key: value for key, value in node.items() if key not in ("nullable", "allOf")}
+        return {
+            **rest,
+            "anyOf": [{"allOf": node["allOf"]}, {"type": "object", "nullable": True, "enum": [None]}],
+        }
+    return node
+
+
 @functools.cache
 def _spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    spec: dict[str, Any] = _nullable_refs(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
+    return spec
 
 
 @functools.cache
