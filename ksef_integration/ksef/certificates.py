@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,8 +31,7 @@ from ksef_integration.ksef._values import (
 )
 from ksef_integration.ksef.auth import PollPolicy
 from ksef_integration.ksef.errors import KsefCertificateRefused, KsefError, KsefTransientError
-from ksef_integration.ksef.http import KsefHttp
-from ksef_integration.ksef.secret import Secret
+from ksef_integration.ksef.polling import PolledEndpoints
 from ksef_integration.ksef.xades import PrivateKey
 
 AUTHENTICATION, OFFLINE = "Authentication", "Offline"
@@ -316,23 +314,22 @@ def _spki(key: Any) -> bytes:
     )
 
 
-class Certificates:
+def _enrollment_refused(status: EnrollmentStatus) -> None:
+    if status.code in ENROLLMENT_TRANSIENT:
+        raise KsefTransientError(
+            f"KSeF could not process the certificate request ({status.code} {status.description})",
+            status=status.code,
+        )
+    if status.code >= 400:
+        raise KsefCertificateRefused(status.code, status.details, description=status.description)
+    if not status.in_progress:
+        raise KsefTransientError(f"KSeF reported an unexpected enrollment status {status.code}")
+
+
+class Certificates(PolledEndpoints):
     """The ``/certificates`` endpoints for the logged-in subject (its NIP, PESEL or fingerprint)."""
 
-    def __init__(
-        self,
-        *,
-        http: KsefHttp,
-        bearer: Callable[[], Secret],
-        poll: PollPolicy = DEFAULT_POLL,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._http = http
-        self._bearer = bearer
-        self._poll = poll
-        self._sleep = sleep
-        self._monotonic = monotonic
+    default_poll = DEFAULT_POLL
 
     def limits(self) -> CertificateLimits:
         data = self._http.call("GET", "/certificates/limits", bearer=self._bearer())
@@ -396,24 +393,12 @@ class Certificates:
     def enrollment_wait(self, *, reference_number: str) -> EnrollmentStatus:
         """Poll until the certificate is issued. A rejection raises ``KsefCertificateRefused`` (code 400,
         KSeF's reason in ``details``); 500/550 and a timeout raise ``KsefTransientError``."""
-        deadline = self._monotonic() + self._poll.timeout
-        for delay in self._poll.delays():
-            status = self.enrollment_status(reference_number=reference_number)
-            if status.issued:
-                return status
-            if status.code in ENROLLMENT_TRANSIENT:
-                raise KsefTransientError(
-                    f"KSeF could not process the certificate request ({status.code} {status.description})",
-                    status=status.code,
-                )
-            if status.code >= 400:
-                raise KsefCertificateRefused(status.code, status.details, description=status.description)
-            if not status.in_progress:
-                raise KsefTransientError(f"KSeF reported an unexpected enrollment status {status.code}")
-            if self._monotonic() + delay > deadline:
-                raise KsefTransientError("the certificate request is still being processed; try again later")
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.wait_for(
+            lambda: self.enrollment_status(reference_number=reference_number),
+            finished=lambda status: status.issued,
+            refuse=_enrollment_refused,
+            still_working="the certificate request is still being processed; try again later",
+        )
 
     def retrieve(self, *, serial_numbers: Sequence[str]) -> list[RetrievedCertificate]:
         """The certificates with these serials (10 per call); ones KSeF does not return are left out."""

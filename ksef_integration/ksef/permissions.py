@@ -10,7 +10,6 @@ The Owner of a context is implicit and never appears in the lists.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +18,7 @@ from typing import Any, Generic, TypeVar
 from ksef_integration.ksef._values import as_dict, as_list, parse_datetime, require, str_list
 from ksef_integration.ksef.auth import PollPolicy
 from ksef_integration.ksef.errors import KsefPermissionRefused, KsefTransientError
-from ksef_integration.ksef.http import KsefHttp
-from ksef_integration.ksef.secret import Secret
+from ksef_integration.ksef.polling import PolledEndpoints
 
 PERSON_PERMISSIONS = (
     "InvoiceWrite", "InvoiceRead", "CredentialsManage", "CredentialsRead", "Introspection", "SubunitManage",
@@ -212,23 +210,20 @@ def _description(text: str) -> str:
     return text
 
 
-class Permissions:
+def _operation_refused(status: OperationStatus) -> None:
+    if status.code in OPERATION_TRANSIENT:
+        raise KsefTransientError(
+            f"KSeF could not process the permission operation ({status.code} {status.description})",
+            status=status.code,
+        )
+    if status.code >= 400:
+        raise KsefPermissionRefused(status.code, status.details, description=status.description)
+
+
+class Permissions(PolledEndpoints):
     """The ``/permissions`` endpoints in the logged-in context."""
 
-    def __init__(
-        self,
-        *,
-        http: KsefHttp,
-        bearer: Callable[[], Secret],
-        poll: PollPolicy = DEFAULT_POLL,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._http = http
-        self._bearer = bearer
-        self._poll = poll
-        self._sleep = sleep
-        self._monotonic = monotonic
+    default_poll = DEFAULT_POLL
 
     # --- grants and revocation ----------------------------------------------------------------------
 
@@ -327,22 +322,12 @@ class Permissions:
         """Poll until the operation is done. A refusal raises ``KsefPermissionRefused`` (``reason``:
         ``mismatched_identifiers``, ``not_allowed_for_credentials``, ``context_role``, ``relation``,
         ``identifier_not_allowed``, ``failed``); 500/550 and a timeout raise ``KsefTransientError``."""
-        deadline = self._monotonic() + self._poll.timeout
-        for delay in self._poll.delays():
-            status = self.operation_status(reference_number=reference_number)
-            if status.succeeded:
-                return status
-            if status.code in OPERATION_TRANSIENT:
-                raise KsefTransientError(
-                    f"KSeF could not process the permission operation ({status.code} {status.description})",
-                    status=status.code,
-                )
-            if status.code >= 400:
-                raise KsefPermissionRefused(status.code, status.details, description=status.description)
-            if self._monotonic() + delay > deadline:
-                raise KsefTransientError("the permission operation is still being processed; try again later")
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.wait_for(
+            lambda: self.operation_status(reference_number=reference_number),
+            finished=lambda status: status.succeeded,
+            refuse=_operation_refused,
+            still_working="the permission operation is still being processed; try again later",
+        )
 
     # --- queries ------------------------------------------------------------------------------------
 
