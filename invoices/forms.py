@@ -310,6 +310,11 @@ class LineForm(forms.Form):
         max_value=Decimal(100),
     )
     gtu = forms.ChoiceField(label=_("GTU"), choices=[("", "—"), *Gtu.choices], required=False)
+    annex15 = forms.BooleanField(
+        label=_("Annex 15 (MPP)"),
+        required=False,
+        help_text=_("Goods or services of Annex 15: above 15,000 PLN gross the invoice gets split payment."),
+    )
 
     def has_changed(self) -> bool:
         # A row is blank when it has neither a name nor a price, whatever its unit, quantity or rate say;
@@ -328,6 +333,7 @@ class LineForm(forms.Form):
             unit=data.get("unit", ""),
             discount_percent=data.get("discount_percent") or None,
             gtu=data.get("gtu", ""),
+            annex15=data.get("annex15", False),
         )
 
 

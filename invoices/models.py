@@ -552,6 +552,8 @@ class InvoiceLine(models.Model):
         _("discount %"), max_digits=5, decimal_places=2, null=True, blank=True
     )
     gtu = models.CharField(_("GTU"), max_length=6, blank=True, choices=Gtu.choices)  # GTU_01..GTU_13
+    # P_12_Zal_15: goods or services of Annex 15 to the VAT act (split payment above 15,000 PLN gross)
+    annex15 = models.BooleanField(_("Annex 15"), default=False)
     before_correction = models.BooleanField(_("before correction"), default=False)  # StanPrzed
     # Imported corrections may carry differences (negative quantities); lines we issue never do.
     allows_negative = models.BooleanField(default=False, editable=False)

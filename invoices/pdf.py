@@ -241,7 +241,7 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
             rows.append(
                 [
                     str(line.ordinal),
-                    cell(line.name, small),
+                    cell(f"{line.name} ({_('Annex 15')})" if line.annex15 else line.name, small),
                     quantity(line.quantity),
                     cell(line.unit, small),
                     price(line.unit_price),

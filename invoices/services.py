@@ -69,6 +69,7 @@ class LineData:
     unit: str = ""
     discount_percent: Decimal | None = None  # P_10 = this percent of quantity x price
     gtu: str = ""  # GTU_01..GTU_13
+    annex15: bool = False  # P_12_Zal_15
 
 
 @dataclass(frozen=True)
@@ -357,6 +358,7 @@ def _line_objects(
                 discount=discount,
                 discount_percent=line.discount_percent if discount is not None else None,
                 gtu=line.gtu,
+                annex15=line.annex15,
                 before_correction=before_correction,
             )
         )
@@ -424,6 +426,23 @@ def _party_snapshot(prefix: str, fields: dict[str, str]) -> dict[str, str]:
     return snapshot
 
 
+MPP_THRESHOLD_PLN = Decimal(15000)
+
+
+def split_payment_required(
+    lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None
+) -> bool:
+    """Art. 106e ust. 1 pkt 18a: an invoice with goods or services of Annex 15 whose gross total is above
+    15,000 PLN (a foreign-currency one at its exchange rate) must carry "mechanizm podzielonej płatności"
+    (P_18A); below it, split payment stays the issuer's choice."""
+    if not any(line.annex15 for line in lines):
+        return False
+    totals = rate_totals(_line_objects(Invoice(), lines), currency=currency, exchange_rate=exchange_rate)
+    gross = invoice_sums(totals)[2]
+    rate = Decimal(1) if currency == "PLN" else exchange_rate
+    return rate is not None and gross * rate > MPP_THRESHOLD_PLN
+
+
 def _common_fields(data: InvoiceData) -> dict[str, object]:
     exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
     return {
@@ -440,7 +459,8 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "due_date": data.due_date,
         "paid_on": data.paid_on,
         "bank_account": data.bank_account.replace(" ", ""),
-        "split_payment": data.split_payment,
+        "split_payment": data.split_payment
+        or split_payment_required(data.lines, currency=data.currency, exchange_rate=data.exchange_rate),
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
         "notes": data.notes.strip(),
@@ -622,6 +642,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
                 line.unit,
                 discount_percent=line.discount_percent,
                 gtu=line.gtu,
+                annex15=line.annex15,
             )
             for line in invoice_current_lines(original=original)
         ]

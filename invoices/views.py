@@ -133,6 +133,17 @@ def _blank_lines_html(formset: BaseLineFormSet) -> SafeString:
     return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
 
 
+def _split_payment_added(request: HttpRequest, form: Any, invoice: Invoice) -> None:
+    if invoice.split_payment and not form.cleaned_data.get("split_payment"):
+        messages.info(
+            request,
+            _(
+                "Split payment (MPP) was added: the invoice has goods or services of Annex 15 and its "
+                "gross total is above 15,000 PLN."
+            ),
+        )
+
+
 def _invoice_form_page(request: HttpRequest, membership: Membership, direction: str) -> HttpResponse:
     _require_write(request, membership)
     today = timezone.localdate()
@@ -156,6 +167,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             else:
                 if direction == Direction.SALES:
                     messages.success(request, _("Invoice %(number)s issued.") % {"number": invoice.number})
+                    _split_payment_added(request, form, invoice)
                 else:
                     messages.success(
                         request, _("Purchase invoice %(number)s added.") % {"number": invoice.number}
@@ -273,6 +285,7 @@ def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
             "vat_rate": line.vat_rate,
             "discount_percent": _percent(line.discount_percent),
             "gtu": line.gtu,
+            "annex15": line.annex15,
         }
         for line in lines
     ]
@@ -344,6 +357,8 @@ def invoice_edit(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: M
                     request,
                     _("Invoice %(number)s corrected and sent to KSeF again.") % {"number": invoice.number},
                 )
+                invoice.refresh_from_db(fields=["split_payment"])
+                _split_payment_added(request, form, invoice)
                 return redirect("invoices:detail", invoice_uuid=invoice.uuid)
         messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
     else:

@@ -224,6 +224,7 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
                 gross_value=gross,
                 discount=fit(line.discount, MONEY),  # P_10 as written (its percent is not stated)
                 gtu=line.gtu if line.gtu in Gtu.values else "",
+                annex15=line.annex15,
                 before_correction=before,
                 allows_negative=quantity < 0 or unit_price < 0,
             )

@@ -80,6 +80,7 @@ def _line(line: InvoiceLine) -> model.Line:
         vat_amount=None,
         discount=line.discount,
         gtu=line.gtu or None,
+        annex15=line.annex15,
         before_correction=line.before_correction,
     )
 

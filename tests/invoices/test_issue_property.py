@@ -109,6 +109,7 @@ def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
         "vat_rate": draw(st.sampled_from(VatRate.values)),
         "discount_percent": draw(st.sampled_from(["", "", "10", "33,33", "0,01", "100", "0"])),
         "gtu": draw(st.sampled_from(["", "", *Gtu.values])),
+        **({"annex15": "on"} if draw(st.integers(0, 4)) == 0 else {}),
     }
     for key in wild:
         if draw(st.booleans()):
@@ -238,6 +239,11 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
             assert line.discount == expected
         else:
             assert line.discount is None
+    # Split payment: as ticked, or added because Annex 15 goods make the invoice's gross exceed 15,000 PLN.
+    assert [line.annex15 for line in parsed.lines] == [line.annex15 for line in lines]
+    pln = invoice.total_gross * (invoice.exchange_rate or 0 if invoice.currency != "PLN" else 1)
+    required = any(line.annex15 for line in lines) and pln > 15000
+    assert parsed.annotations.split_payment == ("split_payment" in data or required)
     assert parsed.annotations.cash_accounting == ("cash_accounting" in data)
     assert parsed.annotations.self_billing == ("self_billing" in data)
     for url in (

@@ -70,6 +70,21 @@ CASES = [
         lines=[_line(gtu="GTU_12"), _line(name="Laptop", gtu="GTU_06"), _line(name="Bez grupy")],
     ),
     Case(
+        "Annex 15 above 15,000 PLN",
+        {},
+        {"//fa:FaWiersz/fa:P_12_Zal_15": ["1"], "//fa:Adnotacje/fa:P_18A": ["1"]},
+        "art. 106e ust. 1 pkt 18a: Annex 15 goods (here 16,000 + VAT) on an invoice above 15,000 PLN gross "
+        "need split payment; the form adds it even though the issuer did not tick it",
+        lines=[_line(name="Telefony komórkowe", quantity="10", unit_price="1600", annex15="on")],
+    ),
+    Case(
+        "Annex 15 below 15,000 PLN",
+        {},
+        {"//fa:FaWiersz/fa:P_12_Zal_15": ["1"], "//fa:Adnotacje/fa:P_18A": ["2"]},
+        "below the threshold split payment stays the issuer's choice: not added",
+        lines=[_line(name="Telefon komórkowy", quantity="1", unit_price="1600", annex15="on")],
+    ),
+    Case(
         "cash accounting",
         {"cash_accounting": "on"},
         {"//fa:Adnotacje/fa:P_16": ["1"], "//fa:Adnotacje/fa:P_17": ["2"]},
