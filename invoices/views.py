@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
-from invoices import selectors, services
+from invoices import registers, selectors, services
 from invoices.acceptance import Issue
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
@@ -440,3 +440,75 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
             back_url=reverse("invoices:detail", kwargs={"invoice_uuid": original.uuid}),
         ),
     )
+
+
+# --- Rejestry VAT -----------------------------------------------------------------------------------------
+
+REGISTER_QUARTERS_SHOWN = 8
+
+
+def _register_request(request: HttpRequest, membership: Membership) -> tuple[registers.Register, str]:
+    """The register the query string asks for, and a message when it asked for something that is no period
+    (the previous month is shown then)."""
+    direction = Direction.PURCHASE if request.GET.get("direction") == Direction.PURCHASE else Direction.SALES
+    today = timezone.localdate()
+    error = ""
+    period = registers.Period.previous_month(today)
+    raw = request.GET.get("quarter") or request.GET.get("month") or request.GET.get("period") or ""
+    if raw:
+        try:
+            period = registers.Period.parse(raw[:20])
+        except registers.PeriodError:
+            error = _(
+                "“%(value)s” is not a month or a quarter. Choose a month (e.g. 2026-11) or a quarter "
+                "(e.g. 2026-Q4); the previous month is shown."
+            ) % {"value": raw[:20]}
+    register = registers.register_build(
+        company=membership.company, direction=direction, period=period, today=today
+    )
+    return register, error
+
+
+@company_required()
+def vat_registers(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    register, error = _register_request(request, membership)
+    current = timezone.localdate()
+    year, quarter = current.year, (current.month - 1) // 3 + 1
+    quarters = []
+    for _i in range(REGISTER_QUARTERS_SHOWN):
+        quarters.append(registers.Period.quarter(year, quarter))
+        year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+    return render(
+        request,
+        "invoices/vat_registers.html",
+        {
+            "membership": membership,
+            "nav_active": "documents",
+            "register": register,
+            "direction": register.direction,
+            "error": error,
+            "headers": registers.register_headers(register),
+            "rows": list(zip(register.rows, registers.register_cells(register), strict=True)),
+            "totals": register.totals(),
+            "warnings": register.warnings,
+            "quarters": quarters,
+            "query": f"direction={register.direction}&period={register.period.code}",
+        },
+    )
+
+
+@company_required()
+def vat_register_download(request: HttpRequest, *, membership: Membership, fmt: str) -> HttpResponse:
+    register, error = _register_request(request, membership)
+    if error:
+        messages.error(request, error)
+        return redirect(f"{reverse('invoices:registers')}?direction={register.direction}")
+    if fmt == "xlsx":
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body = registers.register_xlsx(register)
+    else:
+        content_type = "text/csv; charset=utf-8"
+        body = registers.register_csv(register)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{registers.register_filename(register, fmt)}"'
+    return response

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django import template
 
@@ -35,3 +37,15 @@ def bank_account(value: str) -> str:
 def rate_code(code: str) -> str:
     """A rate group as the document shows it: "23%", "zw", "0 KR", "OSS", the margin scheme."""
     return formatting.rate_code(code)
+
+
+@register.filter
+def register_cell(value: Any) -> str:
+    """A VAT register's cell on the page: amounts as everywhere on the page, dates ISO, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return formatting.money(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
