@@ -59,7 +59,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from dateutil.easter import easter
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -69,6 +68,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Company
 from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefOfflineMode, KsefStatus, VatRate
 from invoices.totals import RATE_ORDER, round_half_up
+from invoices.workdays import working_day_on_or_after
 
 FILING_DAY = 25
 WAITING_STATUSES = (KsefStatus.QUEUED, KsefStatus.SENT)
@@ -157,26 +157,10 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def polish_holidays(year: int) -> frozenset[dt.date]:
-    """Public holidays (ustawa o dniach wolnych od pracy), with 24 December from 2025 on."""
-    e = easter(year)
-    days = {
-        dt.date(year, 1, 1), dt.date(year, 1, 6), e, e + dt.timedelta(days=1), dt.date(year, 5, 1),
-        dt.date(year, 5, 3), e + dt.timedelta(days=49), e + dt.timedelta(days=60), dt.date(year, 8, 15),
-        dt.date(year, 11, 1), dt.date(year, 11, 11), dt.date(year, 12, 25), dt.date(year, 12, 26),
-    }  # fmt: skip
-    if year >= 2025:
-        days.add(dt.date(year, 12, 24))
-    return frozenset(days)
-
-
 def filing_deadline(month_start: dt.date) -> dt.date:
     """The last day to file the JPK for the month starting at ``month_start``: the 25th of the next month, or
     the next day that is neither a Saturday, a Sunday nor a holiday (Ordynacja podatkowa art. 12 § 5)."""
-    day = _add_months(month_start, 1).replace(day=FILING_DAY)
-    while day.weekday() >= 5 or day in polish_holidays(day.year):
-        day += dt.timedelta(days=1)
-    return day
+    return working_day_on_or_after(_add_months(month_start, 1).replace(day=FILING_DAY))
 
 
 # --- rows -------------------------------------------------------------------------------------------------

@@ -6,58 +6,23 @@
 
 A failure announced while an invoice still waits to be sent moves its deadline to 7 business days after that
 failure ends; a later announcement restarts the count again. Business days exclude Saturdays, Sundays and the
-Polish public holidays (ustawa o dniach wolnych od pracy), with 24 December a holiday from 2025 on.
+Polish public holidays (ustawa o dniach wolnych od pracy; ``invoices.workdays``, from the `holidays` package).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from invoices.workdays import is_working_day
 
 OFFLINE24 = "offline24"
 UNAVAILABILITY = "offline"
 FAILURE = "awaryjny"
 MODES = (OFFLINE24, UNAVAILABILITY, FAILURE)
 FAILURE_BUSINESS_DAYS = 7
-CHRISTMAS_EVE_FROM = 2025
-
-
-def easter_sunday(year: int) -> dt.date:
-    """Gregorian Easter Sunday (the anonymous Gregorian algorithm, "Meeus/Jones/Butcher")."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month, day = divmod(h + m - 7 * n + 114, 31)
-    return dt.date(year, month, day + 1)
-
-
-@functools.cache
-def polish_holidays(year: int) -> frozenset[dt.date]:
-    """The statutory public holidays of ``year`` (including the Sunday ones, which change nothing)."""
-    easter = easter_sunday(year)
-    fixed = [(1, 1), (1, 6), (5, 1), (5, 3), (8, 15), (11, 1), (11, 11), (12, 25), (12, 26)]
-    if year >= CHRISTMAS_EVE_FROM:
-        fixed.append((12, 24))
-    days = {dt.date(year, month, day) for month, day in fixed}
-    days |= {
-        easter,
-        easter + dt.timedelta(days=1),  # Easter Monday
-        easter + dt.timedelta(days=49),  # Pentecost (a Sunday)
-        easter + dt.timedelta(days=60),  # Corpus Christi
-    }
-    return frozenset(days)
-
-
-def is_business_day(day: dt.date) -> bool:
-    return day.weekday() < 5 and day not in polish_holidays(day.year)
+is_business_day = is_working_day  # the offline modes' term for it
 
 
 def business_days_after(day: dt.date, count: int) -> dt.date:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from invoices.workdays import polish_holidays
 from ksef_integration.offline import deadlines as od
 from ksef_integration.offline.deadlines import FAILURE, OFFLINE24, UNAVAILABILITY, Failure, deadline
 
@@ -54,15 +55,16 @@ def test_offline24_next_business_day_skips_weekends_and_holidays(issued: D, expe
     assert deadline(mode=OFFLINE24, issue_date=issued) == expected, why
 
 
-def test_easter_dates() -> None:
-    assert [od.easter_sunday(y) for y in (2024, 2025, 2026, 2027, 2038)] == [
-        D(2024, 3, 31), D(2025, 4, 20), D(2026, 4, 5), D(2027, 3, 28), D(2038, 4, 25),
-    ]  # fmt: skip
-    holidays = od.polish_holidays(2025)
+def test_polish_holidays() -> None:
+    """The `holidays` package's list: Easter-based days move, 24 December from 2025, one-off days kept."""
+    for easter in (D(2024, 3, 31), D(2026, 4, 5), D(2038, 4, 25)):
+        assert easter in polish_holidays(easter.year)
+    assert D(2018, 11, 12) in polish_holidays(2018)  # the centenary of independence, once
+    holidays = polish_holidays(2025)
     assert D(2025, 4, 21) in holidays  # Easter Monday
     assert D(2025, 6, 19) in holidays  # Corpus Christi
     assert D(2025, 12, 24) in holidays
-    assert D(2024, 12, 24) not in od.polish_holidays(2024)
+    assert D(2024, 12, 24) not in polish_holidays(2024)
     assert len(holidays) == 14
 
 
