@@ -4,8 +4,8 @@ from ksef_integration import views as pages
 from ksef_integration.connect import views as connect
 from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
-from ksef_integration.offline import views as offline
 from ksef_integration.office import views as office
+from ksef_integration.offline import views as offline
 from ksef_integration.permissions import views as permissions
 from ksef_integration.sending import views as sending
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OfficeFilterForm(forms.Form):
-    q = forms.CharField(label=_("Name or NIP"), max_length=100, required=False)
+    name = forms.CharField(label=_("Name or NIP"), max_length=100, required=False)
     problems = forms.BooleanField(label=_("Only with problems"), required=False)
     sort = forms.ChoiceField(
         label=_("Sort by"),

@@ -22,14 +22,15 @@ from ksef_integration.connect.selectors import (
     connection_for_company,
     connection_state,
 )
-from ksef_integration.models import AuthMethod, OfflineInvoice, SyncCursor
+from ksef_integration.models import AuthMethod, KsefConnection, OfflineInvoice, SyncCursor
 from ksef_integration.offline import deadlines as offline_deadlines
 from ksef_integration.offline import reminders
 from ksef_integration.sending.drain import UNSENT_COUNT_CAP
 
 OFFICE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 REQUIRED_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
-SORTS = ("name", "problems", "waiting")
+# What the page never reads of a connection: its secrets and the certificate itself stay in the database.
+_UNREAD_CONNECTION_FIELDS = (*KsefConnection.SECRET_FIELDS, "certificate_pem")
 
 
 @dataclass
@@ -110,6 +111,7 @@ def office_memberships(*, user: User, name: str = "") -> QuerySet[Membership]:
     )
     return (
         memberships.select_related("company", "company__ksef_connection", "company__ksef_availability")
+        .defer(*(f"company__ksef_connection__{name}" for name in _UNREAD_CONNECTION_FIELDS))
         .annotate(
             waiting_count=_capped_count(_waiting(company)),
             rejected_count=_capped_count(_rejected(company)),
@@ -250,4 +252,3 @@ def office_rows(
     else:
         rows.sort(key=lambda r: r.name.casefold())
     return rows
-

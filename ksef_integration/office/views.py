@@ -16,7 +16,7 @@ def office(request: HttpRequest) -> HttpResponse:
     form = OfficeFilterForm(request.GET)
     name, problems_only, sort = "", False, "name"
     if form.is_valid():  # anything else (a made-up sort, an overlong name) shows the plain list
-        name = form.cleaned_data["q"]
+        name = form.cleaned_data["name"]
         problems_only = form.cleaned_data["problems"]
         sort = form.cleaned_data["sort"] or "name"
     user: User = request.user  # type: ignore[assignment]

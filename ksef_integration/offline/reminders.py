@@ -114,4 +114,11 @@ def deadlines_notify(*, now: dt.datetime | None = None) -> int:
     return reported
 
 
-__all__ = ["Deadline", "announced_failures", "deadlines_notify", "local_date", "invoice_deadline", "remaining_text"]
+__all__ = [
+    "Deadline",
+    "announced_failures",
+    "deadlines_notify",
+    "invoice_deadline",
+    "local_date",
+    "remaining_text",
+]
