@@ -15,6 +15,6 @@ class OfficeFilterForm(forms.Form):
         choices=[
             ("name", _("name")),
             ("problems", _("problems first")),
-            ("waiting", _("waiting for KSeF")),
+            ("waiting", _("most waiting for KSeF")),
         ],
     )
