@@ -57,10 +57,6 @@ class ClientRow:
     offline_deadline_open: bool = False  # some deadline is set only once an outage ends
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def cap(self) -> int:
-        return UNSENT_COUNT_CAP
-
 
 def _capped_count(rows: QuerySet[Any]) -> Case:
     """How many rows ``rows`` (filtered by the outer company) has, counted up to the cap + 1: past the cap

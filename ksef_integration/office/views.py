@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import User
+from ksef_integration.office.cards import office_cards_html
 from ksef_integration.office.forms import OfficeFilterForm
 from ksef_integration.office.selectors import office_rows
 
@@ -25,5 +26,11 @@ def office(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "ksef_integration/office.html",
-        {"form": form, "rows": rows, "filtered": filtered, "sort": sort},
+        {
+            "form": form,
+            "rows": rows,
+            "cards": office_cards_html(rows=rows),
+            "filtered": filtered,
+            "sort": sort,
+        },
     )

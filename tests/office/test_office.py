@@ -184,11 +184,22 @@ def test_open_switches_the_company_and_lands_on_its_start(
 ) -> None:
     html = alice_client.get(URL).content.decode()
     switch = reverse("accounts:company_switch", args=[office["gamma"].uuid])
-    assert f'action="{switch}"' in html
+    assert f'formaction="{switch}"' in html
+    assert 'id="office-switch"' in html  # the one form with the CSRF token the buttons submit
     response = alice_client.post(switch, follow=True)
     assert response.redirect_chain[-1][0] == reverse("accounts:start")
     assert "Gamma Biuro Rachunkowe" in response.content.decode()
     assert response.context["current_company"] == office["gamma"]
+
+
+def test_a_cached_card_never_shows_an_old_count(alice_client: Any, office: dict[str, Company]) -> None:
+    alfa = office["alfa"]
+    assert _field(_cards(alice_client.get(URL).content.decode())[alfa.nip], "rejected") == "0"
+    invoice_make(alfa, ksef_status=KsefStatus.REJECTED)
+    assert _field(_cards(alice_client.get(URL).content.decode())[alfa.nip], "rejected") == "1"
+    alfa.ksef_connection.status = ConnectionStatus.ATTENTION
+    alfa.ksef_connection.save()
+    assert 'data-health="attention"' in _cards(alice_client.get(URL).content.decode())[alfa.nip]
 
 
 def test_the_link_in_more_needs_two_companies(alice_client: Any, alice: User) -> None:
