@@ -19,6 +19,7 @@ _NAV_TABS = {
     "invoices:issue": "issue",
     "invoices": "documents",
     "accounts": "more",
+    "ksef_integration:office": "more",
 }
 
 

@@ -4,6 +4,7 @@ from ksef_integration import views as pages
 from ksef_integration.connect import views as connect
 from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
+from ksef_integration.office import views as office
 from ksef_integration.offline import views as offline
 from ksef_integration.permissions import views as permissions
 from ksef_integration.sending import views as sending
@@ -11,6 +12,7 @@ from ksef_integration.sending import views as sending
 app_name = "ksef_integration"
 
 urlpatterns = [
+    path("biuro/", office.office, name="office"),
     path("uslugi-dodatkowe/ksef/", connect.landing, name="landing"),
     path("uslugi-dodatkowe/ksef/uruchom/", connect.choose, name="choose"),
     path("uslugi-dodatkowe/ksef/token/", connect.token, name="token"),

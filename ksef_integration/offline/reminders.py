@@ -16,15 +16,15 @@ from ksef_integration.models import KsefOutage, OfflineInvoice, OutageKind
 from ksef_integration.offline import deadlines as offline_deadlines
 
 
-def _local_date(moment: dt.datetime) -> dt.date:
+def local_date(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date()
 
 
-def _failures() -> list[offline_deadlines.Failure]:
+def announced_failures() -> list[offline_deadlines.Failure]:
     """Every announced KSeF failure, in local days, as the deadline arithmetic reads them."""
     return [
         offline_deadlines.Failure(
-            announced=_local_date(row.announced_at), ends=_local_date(row.ends_at) if row.ends_at else None
+            announced=local_date(row.announced_at), ends=local_date(row.ends_at) if row.ends_at else None
         )
         for row in KsefOutage.objects.filter(kind=OutageKind.FAILURE).only("announced_at", "ends_at")
     ]
@@ -45,12 +45,12 @@ def invoice_deadline(*, invoice: Invoice, now: dt.datetime | None = None) -> Dea
     offline = OfflineInvoice.objects.filter(invoice_id=invoice.pk).select_related("outage").first()
     ends = None
     if offline is not None and offline.outage is not None and offline.outage.ends_at is not None:
-        ends = _local_date(offline.outage.ends_at)
+        ends = local_date(offline.outage.ends_at)
     day = offline_deadlines.deadline(
         mode=invoice.ksef_offline_mode,
         issue_date=invoice.issue_date,
         unavailability_ends=ends,
-        failures=_failures(),
+        failures=announced_failures(),
     )
     if day is None:
         return Deadline(day=None, ends_at=None, remaining=None, overdue=False)
@@ -114,4 +114,11 @@ def deadlines_notify(*, now: dt.datetime | None = None) -> int:
     return reported
 
 
-__all__ = ["Deadline", "deadlines_notify", "invoice_deadline", "remaining_text"]
+__all__ = [
+    "Deadline",
+    "announced_failures",
+    "deadlines_notify",
+    "invoice_deadline",
+    "local_date",
+    "remaining_text",
+]

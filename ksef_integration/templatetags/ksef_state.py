@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext as _
 
 from accounts.models import Company
 from ksef_integration.connect import sunset
@@ -46,3 +47,14 @@ def ksef_token_sunset(context: template.Context, company: Company) -> dict[str, 
         "notice": sunset.sunset_notice(connection_for_company(company=company)),
         "is_owner": bool(membership is not None and membership.is_owner),
     }
+
+
+@register.filter
+def ksef_capped(count: int) -> str:
+    """A count read up to the cap + 1 (``office.selectors``, ``sending.drain.unsent_count``) as the page says
+    it: the number, or "more than 99" past the cap."""
+    from ksef_integration.sending.drain import UNSENT_COUNT_CAP
+
+    if count > UNSENT_COUNT_CAP:
+        return _("More than %(cap)s") % {"cap": UNSENT_COUNT_CAP}
+    return str(count)

@@ -1,0 +1,251 @@
+"""Biuro: the KSeF state of every client company of an owner or accountant, its filters and order, the
+click into a company, and a query count that does not grow with the number of companies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Company, Role, User
+from invoices.models import Direction, KsefStatus
+from ksef_integration.models import (
+    AuthMethod,
+    ConnectionStatus,
+    OfflineInvoice,
+    SyncCursor,
+)
+from ksef_integration.office.selectors import office_rows
+from ksef_integration.sending.drain import UNSENT_COUNT_CAP
+from tests.factories import CompanyFactory, MembershipFactory, UserFactory, active_connection
+from tests.invoices.factories import invoice_make
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("ksef_integration:office")
+
+
+def _company(user: User, name: str, role: str = Role.ACCOUNTANT) -> Company:
+    return MembershipFactory.create(user=user, company=CompanyFactory.create(name=name), role=role).company
+
+
+def _invoices(company: Company, count: int, **fields: Any) -> None:
+    for _ in range(count):
+        invoice_make(company, **fields)
+
+
+@pytest.fixture
+def office(alice: User, company_a: Company) -> dict[str, Company]:
+    """Alice owns Alfa (healthy, two waiting, one new purchase) and keeps the books of Gamma (needs
+    attention, a rejected invoice, an offline one) and Delta (never connected)."""
+    active_connection(company_a)
+    _invoices(company_a, 2)  # not sent yet
+    invoice_make(company_a, ksef_status=KsefStatus.ACCEPTED, ksef_number="K-1")  # in KSeF: not counted
+    invoice_make(company_a, direction=Direction.PURCHASE, is_new=True, ksef_status=KsefStatus.ACCEPTED)
+    invoice_make(company_a, direction=Direction.PURCHASE, is_new=False, ksef_status=KsefStatus.ACCEPTED)
+    SyncCursor.objects.create(
+        company=company_a,
+        subject_type="Subject2",
+        checkpoint=timezone.now(),
+        last_success_at=dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC),
+    )
+
+    gamma = _company(alice, "Gamma Biuro Rachunkowe")
+    active_connection(
+        gamma,
+        status=ConnectionStatus.ATTENTION,
+        attention_reason="KSeF refused the token",
+        permissions=["InvoiceRead"],
+    )
+    invoice_make(gamma, ksef_status=KsefStatus.REJECTED, ksef_status_message="Błąd")
+    invoice_make(gamma, ksef_status=KsefStatus.QUEUED)
+    offline = invoice_make(gamma, ksef_status=KsefStatus.OFFLINE, ksef_offline_mode="offline24")
+    OfflineInvoice.objects.create(invoice=offline, company=gamma, reason=OfflineInvoice.Reason.CHOSEN)
+
+    delta = _company(alice, "Delta Sklep")
+    _invoices(delta, 1)
+    return {"alfa": company_a, "gamma": gamma, "delta": delta}
+
+
+def _cards(html: str) -> dict[str, str]:
+    """Each client card's markup by its company's NIP."""
+    return dict(re.findall(r'id="client-(\d{10})"(.*?)</section>', html, flags=re.S))
+
+
+def _field(card: str, name: str) -> str:
+    match = re.search(rf'data-field="{name}">(.*?)</(?:dd|span|p)>', card, flags=re.S)
+    assert match, name
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(1))).strip()
+
+
+def test_each_company_shows_its_own_state(alice_client: Any, office: dict[str, Company]) -> None:
+    html = alice_client.get(URL).content.decode()
+    cards = _cards(html)
+    alfa, gamma, delta = (cards[office[k].nip] for k in ("alfa", "gamma", "delta"))
+
+    assert 'data-health="active"' in alfa
+    assert _field(alfa, "waiting") == "2"
+    assert _field(alfa, "rejected") == "0"
+    assert _field(alfa, "new") == "1"
+    assert _field(alfa, "import") == timezone.localtime(
+        dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    ).strftime("%d.%m.%Y %H:%M")
+    assert "2099" in _field(alfa, "expiry")  # the token sunset of the test settings
+    assert 'data-field="problems"' not in alfa
+
+    assert 'data-health="attention"' in gamma
+    assert _field(gamma, "waiting") == "1"  # the queued one; the offline one is counted apart
+    assert _field(gamma, "rejected") == "1"
+    assert "InvoiceWrite" in _field(gamma, "permissions")
+    # offline24: the next business day after the issue date (Mon 2.11.2026 → Tue 3.11.2026)
+    assert "03.11.2026" in _field(gamma, "offline")
+    assert _field(gamma, "offline").startswith("1")
+    assert 'data-field="problems"' in gamma
+
+    assert 'data-health="none"' in delta
+    assert _field(delta, "waiting") == "1"
+    assert 'data-field="expiry"' not in delta
+    assert _field(delta, "import") == "—"
+
+
+def test_counts_above_the_cap_read_more_than(alice_client: Any, alice: User, company_a: Company) -> None:
+    _company(alice, "Druga")
+    _invoices(company_a, UNSENT_COUNT_CAP + 3)
+    card = _cards(alice_client.get(URL).content.decode())[company_a.nip]
+    assert str(UNSENT_COUNT_CAP) in _field(card, "waiting")
+    assert _field(card, "waiting") != str(UNSENT_COUNT_CAP + 3)
+    rows = office_rows(user=alice)
+    assert [r.waiting for r in rows if r.nip == company_a.nip] == [UNSENT_COUNT_CAP + 1]
+
+
+def test_token_after_the_sunset_and_a_certificate_near_its_end(
+    alice: User, company_a: Company, settings: Any
+) -> None:
+    settings.KSEF_TOKEN_SUNSET = timezone.localdate() - dt.timedelta(days=1)
+    active_connection(company_a)
+    cert = _company(alice, "Certyfikat sp. z o.o.")
+    active_connection(
+        cert,
+        method=AuthMethod.CERTIFICATE,
+        token_ciphertext="",
+        private_key_ciphertext="x",
+        certificate_serial="01AB",
+        certificate_valid_to=timezone.now() + dt.timedelta(days=10, hours=1),
+    )
+    rows = {r.nip: r for r in office_rows(user=alice)}
+    token_row, cert_row = rows[company_a.nip], rows[cert.nip]
+    assert token_row.health == "token_expired"
+    assert token_row.expires_in_days == -1
+    assert token_row.problems == [token_row.health_label]
+    assert cert_row.health == "active"
+    assert cert_row.credential == "certificate"
+    assert cert_row.expires_in_days in (10, 11)
+    assert cert_row.problems == ["credential expires soon"]
+
+
+def test_viewer_and_foreign_companies_never_appear(
+    alice_client: Any, alice: User, office: dict[str, Company], company_b: Company
+) -> None:
+    viewed = _company(alice, "Widok Tylko", role=Role.VIEWER)
+    invoice_make(company_b, ksef_status=KsefStatus.REJECTED)
+    html = alice_client.get(URL).content.decode()
+    assert set(_cards(html)) == {office["alfa"].nip, office["gamma"].nip, office["delta"].nip}
+    assert viewed.name not in html
+    assert company_b.name not in html
+    # a name filter cannot reach them either
+    assert _cards(alice_client.get(URL, {"name": company_b.nip}).content.decode()) == {}
+
+
+def test_filters_and_sorting(alice_client: Any, office: dict[str, Company]) -> None:
+    def order(params: dict[str, str]) -> list[str]:
+        html = alice_client.get(URL, params).content.decode()
+        return re.findall(r'id="client-(\d{10})"', html)
+
+    alfa, gamma, delta = (office[k].nip for k in ("alfa", "gamma", "delta"))
+    assert order({}) == [alfa, delta, gamma]  # by name
+    assert order({"problems": "on"}) == [delta, gamma]  # not connected, and attention
+    assert order({"sort": "problems"}) == [gamma, delta, alfa]  # gamma has the most
+    assert order({"sort": "waiting"}) == [alfa, delta, gamma]  # 2, 1 (name), 1
+    assert order({"name": "gamma"}) == [gamma]
+    assert order({"name": alfa[:6]}) == [alfa]
+    assert order({"sort": "made-up"}) == [alfa, delta, gamma]  # a bad value: the plain list, no error
+    html = alice_client.get(URL, {"name": "nikt"}).content.decode()
+    assert 'id="office-empty"' in html
+
+
+def test_open_switches_the_company_and_lands_on_its_start(
+    alice_client: Any, office: dict[str, Company]
+) -> None:
+    html = alice_client.get(URL).content.decode()
+    switch = reverse("accounts:company_switch", args=[office["gamma"].uuid])
+    assert f'formaction="{switch}"' in html
+    assert 'id="office-switch"' in html  # the one form with the CSRF token the buttons submit
+    response = alice_client.post(switch, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("accounts:start")
+    assert "Gamma Biuro Rachunkowe" in response.content.decode()
+    assert response.context["current_company"] == office["gamma"]
+
+
+def test_a_cached_card_never_shows_an_old_count(alice_client: Any, office: dict[str, Company]) -> None:
+    alfa = office["alfa"]
+    assert _field(_cards(alice_client.get(URL).content.decode())[alfa.nip], "rejected") == "0"
+    invoice_make(alfa, ksef_status=KsefStatus.REJECTED)
+    assert _field(_cards(alice_client.get(URL).content.decode())[alfa.nip], "rejected") == "1"
+    alfa.ksef_connection.status = ConnectionStatus.ATTENTION
+    alfa.ksef_connection.save()
+    assert 'data-health="attention"' in _cards(alice_client.get(URL).content.decode())[alfa.nip]
+
+
+def test_the_link_in_more_needs_two_companies(alice_client: Any, alice: User) -> None:
+    more = reverse("accounts:more")
+    assert URL not in alice_client.get(more).content.decode()
+    _company(alice, "Druga sp. z o.o.")
+    assert URL in alice_client.get(more).content.decode()
+
+
+def test_guests_are_sent_to_log_in(client: Any) -> None:
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert reverse("accounts:login") in response["Location"]
+
+
+def _client_companies(user: User, count: int, start: int) -> None:
+    for n in range(start, start + count):
+        company = _company(user, f"Klient {n:03d}")
+        kind = n % 3
+        if kind == 0:
+            active_connection(company)
+            invoice_make(company, ksef_status=KsefStatus.REJECTED)
+        elif kind == 1:
+            active_connection(company, status=ConnectionStatus.ATTENTION)
+            offline = invoice_make(company, ksef_status=KsefStatus.OFFLINE, ksef_offline_mode="offline24")
+            OfflineInvoice.objects.create(
+                invoice=offline, company=company, reason=OfflineInvoice.Reason.CHOSEN
+            )
+        invoice_make(company, direction=Direction.PURCHASE, is_new=True, ksef_status=KsefStatus.ACCEPTED)
+        SyncCursor.objects.create(
+            company=company,
+            subject_type="Subject2",
+            checkpoint=timezone.now(),
+            last_success_at=timezone.now(),
+        )
+
+
+def test_queries_do_not_grow_with_the_number_of_companies(client: Any) -> None:
+    user = UserFactory.create(email="biuro@example.com")
+    client.force_login(user)
+    _client_companies(user, 3, 0)
+    client.get(URL)  # warm the session
+    with CaptureQueriesContext(db_connection) as three:
+        assert client.get(URL).status_code == 200
+    _client_companies(user, 27, 3)
+    with CaptureQueriesContext(db_connection) as thirty:
+        response = client.get(URL)
+    assert len(_cards(response.content.decode())) == 30
+    assert len(thirty) == len(three), [q["sql"][:120] for q in thirty.captured_queries]
