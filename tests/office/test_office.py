@@ -146,7 +146,7 @@ def test_token_after_the_sunset_and_a_certificate_near_its_end(
     assert cert_row.health == "active"
     assert cert_row.credential == "certificate"
     assert cert_row.expires_in_days in (10, 11)
-    assert cert_row.problems == ["credential expires soon"]
+    assert cert_row.problems == ["token lub certyfikat wkrótce wygasa"]  # "credential expires soon"
 
 
 def test_viewer_and_foreign_companies_never_appear(
