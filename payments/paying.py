@@ -24,7 +24,7 @@ from payments.transfers.errors import Problem
 from payments.transfers.matching import title_ksef_numbers
 from payments.transfers.model import NAME_MAX
 from payments.transfers.titles import LINE_LENGTH, MPP_TXT_MAX
-from payments.whitelist import payment_block
+from payments.whitelist import latest_checks, payment_block
 
 STATEMENT_MAX_BYTES = 5 * 1024 * 1024
 EXTENSIONS = {PaymentFileFormat.ELIXIR: "pli", PaymentFileFormat.PAIN001: "xml"}
@@ -57,6 +57,7 @@ class PayPlan:
 
 def pay_plan(*, invoices: Sequence[Invoice]) -> PayPlan:
     plan = PayPlan()
+    checks = latest_checks(invoices)
     for invoice in invoices:
         status = inbox.status_of(invoice)
         if status != PurchaseStatus.ACCEPTED:
@@ -65,7 +66,7 @@ def pay_plan(*, invoices: Sequence[Invoice]) -> PayPlan:
                  % {"status": PurchaseStatus(status).label})
             )  # fmt: skip
             continue
-        block = payment_block(invoice)
+        block = payment_block(invoice, checks=checks)
         if block:
             plan.blocked.append((invoice, block))
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -207,6 +208,18 @@ def latest_check(invoice: Invoice) -> WhitelistCheck | None:
     return WhitelistCheck.objects.filter(invoice=invoice).order_by("-created_at", "-id").first()
 
 
+def latest_checks(invoices: Sequence[Invoice]) -> dict[int, WhitelistCheck]:
+    """The latest check of each of ``invoices`` that has one, by invoice id, in one query (a pay file for
+    1,000 invoices would otherwise ask 1,000 times)."""
+    latest: dict[int, WhitelistCheck] = {}
+    checks = WhitelistCheck.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices]).order_by(
+        "invoice_id", "-created_at", "-id"
+    )
+    for check in checks:
+        latest.setdefault(check.invoice_id, check)
+    return latest
+
+
 def check_message(check: WhitelistCheck) -> str:
     """What a check found, in the active language."""
     if check.result == WhitelistResult.ON_LIST:
@@ -235,15 +248,15 @@ def check_message(check: WhitelistCheck) -> str:
     return _("The VAT white list could not be asked; try again later.")
 
 
-def payment_block(invoice: Invoice) -> str | None:
+def payment_block(invoice: Invoice, *, checks: Mapping[int, WhitelistCheck] | None = None) -> str | None:
     """None when paying the invoice is fine as far as the white list goes, else why it is not.
 
     A negative answer (not on the list, seller not an active VAT payer) blocks at any amount; above 15,000
     PLN so do no check at all and a check that failed or hit the limit. An owner's override of the latest
-    check lifts the block."""
+    check lifts the block. ``checks``: the latest checks of many invoices read at once (``latest_checks``)."""
     if invoice.direction != Direction.PURCHASE:
         return None
-    check = latest_check(invoice)
+    check = latest_check(invoice) if checks is None else checks.get(invoice.pk)
     if check is not None and check.is_overridden:
         return None
     if check is None:

@@ -22,7 +22,7 @@ from accounts.decorators import company_required
 from accounts.models import Membership, Role
 from invoices.models import Direction, Invoice
 from invoices.selectors import Cursor
-from payments import inbox
+from payments import inbox, inbox_cache
 from payments.forms import CommentForm, InboxFilterForm, InboxSettingsForm
 from payments.models import REASON_MAX, PurchaseStatus
 
@@ -39,13 +39,18 @@ def _inbox_context(request: HttpRequest, membership: Membership) -> dict[str, An
         "?" + urlencode({**query, "after": page.next_cursor.encode()}) if page.next_cursor is not None else ""
     )
     settings_row = inbox.inbox_settings(company=membership.company)
+    can_act = inbox.may_act(membership)
     return {
         "form": form,
         "filtered": filters.active,
+        "filters_html": inbox_cache.inbox_filters_html(
+            form=form, filtered=filters.active, params=request.GET
+        ),
         "page": page,
+        "rows_html": inbox_cache.inbox_rows_html(rows=page.rows, can_act=can_act),
         "next_url": next_url,
         "first_url": ("?" + urlencode(query)) if after is not None else "",
-        "can_act": inbox.may_act(membership),
+        "can_act": can_act,
         "can_accept": inbox.may_accept(membership, settings_row),
         "is_owner": membership.role == Role.OWNER,
         "approver": settings_row.approver if settings_row else None,

@@ -151,6 +151,35 @@ def test_filters_status_seller_due_and_overdue_highlight(alice_client: Any, comp
     assert 'data-number="FZ/F/late"' in _page(alice_client, "?status=paid")
 
 
+def test_kept_rows_follow_every_change_and_each_reader(alice_client: Any, company_a: Company) -> None:
+    """The rows are kept (payments.inbox_cache) under what they show: a status change, the approver's
+    rights or another reader never get a page rendered before."""
+    viewer, _ = _client(company_a, Role.VIEWER, "podglad@example.com")  # both see the invoices unread
+    invoice = purchase_invoice(company_a, number="FZ/K/1", gross="1234567.50")
+    other = purchase_invoice(company_a, number="FZ/K/2")
+    page = _page(alice_client)
+    assert 'purchase-status--new">' in page
+    assert "1\xa0234\xa0567,50 PLN" in page  # Polish money, as the Dokumenty list shows it
+    assert f'value="{invoice.uuid}"' in page
+    assert 'name="invoice"' not in _page(viewer)  # alice's kept rows (with checkboxes) are not the viewer's
+    _act(alice_client, [invoice], "reject", reject_reason="Nie zamawialiśmy")
+    assert 'data-number="FZ/K/1"' not in _page(alice_client)
+    rejected = _page(alice_client, "?status=rejected")
+    assert 'data-number="FZ/K/1"' in rejected
+    assert "Nie zamawialiśmy" in rejected
+    assert 'data-number="FZ/K/2"' not in rejected
+    _act(alice_client, [invoice], "restore")  # back to "new", now with an entry
+    new = _page(alice_client, "?status=new")
+    assert 'data-number="FZ/K/1"' in new
+    assert 'data-number="FZ/K/2"' in new  # no entry at all: new too
+    assert 'data-number="FZ/K/1"' not in _page(alice_client, "?status=rejected")
+    _act(alice_client, [other], "accept")
+    accepted = _page(alice_client, "?status=accepted")
+    assert 'data-number="FZ/K/2"' in accepted
+    assert 'data-number="FZ/K/1"' not in accepted
+    assert 'data-number="FZ/K/2"' not in _page(alice_client, "?status=new")
+
+
 def test_pagination_and_a_constant_number_of_queries(alice_client: Any, company_a: Company) -> None:
     start = dt.date(2026, 1, 1)
     invoices = [

@@ -265,3 +265,49 @@ def test_nothing_is_queued_for_an_invoice_whose_import_is_rolled_back(
     )
     assert stats.failed == 1
     assert queued.args(queue.WHITELIST_CHECK) == []
+
+
+def test_the_pay_plan_reads_every_latest_check_at_once_with_the_same_verdicts(
+    company_a: Company, alice: User
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments import paying
+    from payments.models import PurchaseEntry, PurchaseStatus
+
+    now = timezone.now()
+
+    def check(invoice: Invoice, result: str, minutes_ago: int, **extra: Any) -> None:
+        WhitelistCheck.objects.create(
+            invoice=invoice, nip=invoice.seller_nip, account=invoice.bank_account, checked_for=now.date(),
+            result=result, request_id=f"Req-{invoice.pk}-{minutes_ago}",
+            created_at=now - dt.timedelta(minutes=minutes_ago),
+            **extra,
+        )  # fmt: skip
+
+    cleared = purchase(company_a, bank_account=ON_LIST)  # refused first, on the list when checked again
+    check(cleared, WhitelistResult.NOT_ON_LIST, 30)
+    check(cleared, WhitelistResult.ON_LIST, 5)
+    refused = purchase(company_a, bank_account=ON_LIST)  # the other way round
+    check(refused, WhitelistResult.ON_LIST, 30)
+    check(refused, WhitelistResult.NOT_ON_LIST, 5)
+    overridden = purchase(company_a, bank_account=FOREIGN_ACCOUNT)
+    check(
+        overridden, WhitelistResult.NOT_ON_LIST, 5, override_reason="Potwierdzone telefonicznie.",
+        overridden_by=alice, overridden_at=now,
+    )  # fmt: skip
+    unchecked_large = purchase(company_a, bank_account=ON_LIST, gross="15000.01")
+    unchecked_small = purchase(company_a, bank_account=ON_LIST, gross="100.00")
+    invoices = [cleared, refused, overridden, unchecked_large, unchecked_small]
+    for invoice in invoices:
+        PurchaseEntry.objects.create(invoice=invoice, company=company_a, status=PurchaseStatus.ACCEPTED)
+    checks = whitelist.latest_checks(invoices)
+    assert [whitelist.payment_block(i, checks=checks) for i in invoices] == [
+        whitelist.payment_block(i) for i in invoices
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        plan = paying.pay_plan(invoices=invoices)
+    assert len(queries) == 1
+    assert plan.payable == [cleared, overridden, unchecked_small]
+    assert [invoice for invoice, _why in plan.blocked] == [refused, unchecked_large]

@@ -1,0 +1,120 @@
+"""The purchase inbox's rows, formatted in one pass and rendered once per set of shown values, and its
+filter panel, rendered once per query (as ``invoices.list_cache`` does for Dokumenty).
+
+The cache key is a digest of every value a row shows (the inbox row as read, the reader's "unread" marker,
+"overdue"), whether the reader may act (the checkboxes), the language and the release
+(``settings.RELEASE_KEY``). Any change to a shown value gives another key, so a stale row is never served and
+nothing has to invalidate the cache. The rows are what this member sees; the page around them (forms,
+messages, the CSRF token) is rendered for each request. The filter panel is a GET form: its markup depends
+on nothing but the query's values, the language and the release."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.core.cache import cache
+from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from invoices import formatting
+from payments.inbox import InboxRowView
+from payments.models import PurchaseStatus
+
+CACHE_SECONDS = 60 * 60
+_PLACEHOLDER = uuid.UUID(int=0)
+
+
+@dataclass(frozen=True)
+class InboxListRow:
+    """One row as the template shows it: every value already formatted."""
+
+    uuid: str
+    url: str
+    number: str
+    unread: bool
+    overdue: bool
+    split_payment: bool
+    issue_date: str
+    ksef_number: str
+    seller_name: str
+    seller_nip: str
+    due_date: str
+    gross: str
+    status: str
+    status_label: str
+    note: str  # the rejection's reason or the payment's date, under the status
+
+
+def inbox_rows_build(*, rows: Sequence[InboxRowView]) -> list[InboxListRow]:
+    """The rows in one pass: one reverse(), the labels translated once, money and dates formatted."""
+    url_pattern = reverse("invoices:detail", kwargs={"invoice_uuid": _PLACEHOLDER})
+    placeholder = str(_PLACEHOLDER)
+    labels = {value: str(label) for value, label in PurchaseStatus.choices}
+    built = []
+    for item in rows:
+        row = item.row
+        note = ""
+        if row.status == PurchaseStatus.REJECTED and row.reject_reason:
+            note = row.reject_reason
+        elif row.status == PurchaseStatus.PAID and row.paid_on:
+            note = row.paid_on.strftime("%d.%m.%Y")
+        built.append(
+            InboxListRow(
+                uuid=str(row.uuid),
+                url=url_pattern.replace(placeholder, str(row.uuid)),
+                number=row.number,
+                unread=item.unread,
+                overdue=item.overdue,
+                split_payment=row.split_payment,
+                issue_date=row.issue_date.strftime("%d.%m.%Y"),
+                ksef_number=row.ksef_number or "",
+                seller_name=row.seller_name,
+                seller_nip=row.seller_nip,
+                due_date=row.due_date.strftime("%d.%m.%Y") if row.due_date else "",
+                gross=formatting.money(row.total_gross, row.currency),
+                status=row.status,
+                status_label=labels.get(row.status, row.status),
+                note=note,
+            )
+        )
+    return built
+
+
+def rows_cache_key(*, rows: Sequence[InboxRowView], can_act: bool, language: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    shown = [(item.row, item.unread, item.overdue) for item in rows]
+    digest.update(repr((settings.RELEASE_KEY, language, can_act, shown)).encode())
+    return f"payments:inbox-rows:{digest.hexdigest()}"
+
+
+def inbox_rows_html(*, rows: Sequence[InboxRowView], can_act: bool) -> SafeString:
+    """The ``<tr>`` rows of the page, from the cache when the same values were rendered before."""
+    key = rows_cache_key(rows=rows, can_act=can_act, language=get_language() or "")
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            "payments/_inbox_rows.html", {"rows": inbox_rows_build(rows=rows), "can_act": can_act}
+        )
+        cache.set(key, html, CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+
+
+def inbox_filters_html(*, form: forms.Form, filtered: bool, params: QueryDict) -> SafeString:
+    """The filter panel for the query's values of the form's fields."""
+    values = [(name, params.getlist(name)) for name in form.fields]
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(repr((settings.RELEASE_KEY, get_language(), filtered, form.is_bound, values)).encode())
+    key = f"payments:inbox-filters:{digest.hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("payments/_inbox_filters.html", {"form": form, "filtered": filtered})
+        cache.set(key, html, CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
