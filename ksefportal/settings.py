@@ -372,5 +372,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # mt-940 logs every line it cannot match, with the statement's text (accounts, names): a damaged
+        # file is refused with a message instead (payments.transfers.statement_parse).
+        "mt940": {"level": "CRITICAL"},
+    },
 }

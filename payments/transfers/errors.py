@@ -75,6 +75,9 @@ MESSAGES: Mapping[str, StrOrPromise] = {
         "This is a %(kind)s file, not a bank statement: send an MT940 or camt.053 statement."
     ),
     "statement_empty": _("The statement contains no account (no :25: or <Acct>)."),
+    "statement_damaged": _(
+        "The statement file is damaged or incomplete and cannot be read: download it from the bank again."
+    ),
 }
 
 FIELD_LABELS: Mapping[str, StrOrPromise] = {

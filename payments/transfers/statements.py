@@ -309,6 +309,13 @@ def _details_many(details: list[etree._Element], party: str, ns: dict[str, str])
 def statement_parse(data: bytes, *, encoding: str | None = None) -> list[Statement]:
     """An MT940 or camt.053 statement, told apart by content; anything else gets a clear refusal."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<"):
-        return camt053_parse(data)
-    return mt940_parse(data, encoding=encoding)
+    try:
+        if head.startswith(b"<"):
+            return camt053_parse(data)
+        return mt940_parse(data, encoding=encoding)
+    except PaymentFileError:
+        raise
+    except (ValueError, LookupError, TypeError, AttributeError, ArithmeticError, RuntimeError) as exc:
+        # A damaged or cut file fails deep inside the readers (mt-940's tags, dates, amounts): one refusal
+        # with the way out, never a 500 (found by mutating statements: tests/payments/transfers).
+        raise PaymentFileError([problem("statement_damaged")]) from exc

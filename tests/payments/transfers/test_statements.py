@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payments.transfers import (
     OpenInvoice,
@@ -336,3 +338,31 @@ def test_statement_to_matcher_end_to_end() -> None:
     report = match_payments(statement.entries, INVOICES)
     assert [m.invoice.ksef_number for m in report.paid] == [K1]
     assert [f.reason for f in report.entries] == ["not_a_payment"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_damaged_statement_is_refused_with_a_message(data: st.DataObject) -> None:
+    """Bytes changed, cut out, inserted or the file cut short: either a statement or a PaymentFileError
+    with a message, never another exception (the import page would answer 500). Found by mutation: mt-940's
+    RuntimeError, a KeyError, InvalidOperation and a date's ValueError escaped before."""
+    sample = bytearray(
+        data.draw(st.sampled_from([_mt940("~20FAKTURA " + K1 + "~27Dostawca"), _camt(DEBIT + BATCH)]))
+    )
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, max(0, len(sample) - 1)))
+        action = data.draw(st.sampled_from(["set", "cut", "insert", "truncate"]))
+        if action == "set" and sample:
+            sample[at] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del sample[at : at + data.draw(st.integers(1, 40))]
+        elif action == "insert":
+            sample[at:at] = data.draw(st.binary(min_size=1, max_size=10))
+        else:
+            sample = sample[:at]
+    message = ""
+    try:
+        statement_parse(bytes(sample))
+    except PaymentFileError as refused:
+        message = str(refused)
+        assert message, "a refusal says why"
