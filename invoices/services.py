@@ -443,7 +443,9 @@ def split_payment_required(
     return rate is not None and gross * rate > MPP_THRESHOLD_PLN
 
 
-def _common_fields(data: InvoiceData) -> dict[str, object]:
+def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, object]:
+    """The fields every invoice takes from the form. ``issued_here``: a sales invoice the portal issues gets
+    split payment where the law requires it; a purchase invoice keeps what its seller wrote."""
     exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
     return {
         "exemption_basis": data.exemption_basis if exempt else "",
@@ -460,7 +462,10 @@ def _common_fields(data: InvoiceData) -> dict[str, object]:
         "paid_on": data.paid_on,
         "bank_account": data.bank_account.replace(" ", ""),
         "split_payment": data.split_payment
-        or split_payment_required(data.lines, currency=data.currency, exchange_rate=data.exchange_rate),
+        or (
+            issued_here
+            and split_payment_required(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+        ),
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
         "notes": data.notes.strip(),
@@ -747,7 +752,7 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
             idempotency_key=data.idempotency_key,
             **_party_snapshot("seller", party),
             **_buyer_from_company(company),
-            **_common_fields(data),
+            **_common_fields(data, issued_here=False),
         )
         return _save_with_lines(invoice, _line_objects(invoice, data.lines))
 
