@@ -11,6 +11,12 @@ ksef_integration's receiver queues the corrected data.
 ``invoice_imported`` is sent when an invoice imported from KSeF (a purchase, or an own sales invoice issued
 elsewhere) is stored, with ``invoice``, inside the import's transaction: receivers queue their work on
 commit (payments checks the seller's account on the VAT white list).
+
+``invoices_accepted`` is sent after the transaction in which KSeF's acceptance of sales invoices was recorded
+has committed, with ``company_id`` and ``invoice_ids`` (a list: a poll records many at once).
+``invoice_rejected`` is sent likewise when KSeF rejected a sales invoice, or our own checks stopped it before
+KSeF saw it (``local``), with ``company_id``, ``invoice_id`` and ``local``. Receivers only queue work (an
+e-mail to the buyer, a webhook): they run in the worker's drain loop.
 """
 
 from django.dispatch import Signal
@@ -18,3 +24,5 @@ from django.dispatch import Signal
 invoice_issued = Signal()
 invoice_edited = Signal()
 invoice_imported = Signal()
+invoices_accepted = Signal()
+invoice_rejected = Signal()

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from accounts.models import Company
+from invoices import signals
 from invoices.models import Invoice, KsefStatus
 from ksef_integration import notify
 from ksef_integration.connect import gateway
@@ -237,6 +238,15 @@ def upo_acquisition_date(upo: bytes) -> dt.datetime | None:
     return None
 
 
+def _announce_accepted(company_id: int, invoice_ids: list[int]) -> None:
+    """``invoices_accepted`` once the surrounding transaction commits."""
+    transaction.on_commit(
+        lambda: signals.invoices_accepted.send(
+            sender=Submission, company_id=company_id, invoice_ids=invoice_ids
+        )
+    )
+
+
 def mark_accepted(
     submission: Submission,
     token: str,
@@ -275,6 +285,7 @@ def mark_accepted(
         event(submission.pk, SubmissionEvent.Kind.ACCEPTED, f"{ksef_number} {note}".strip())
         if upo:
             event(submission.pk, SubmissionEvent.Kind.UPO)
+        _announce_accepted(submission.company_id, [submission.invoice_id])
     logger.info("ksef invoice accepted: submission=%s duplicate=%s", submission.pk, duplicate)
 
 
@@ -326,6 +337,8 @@ def mark_accepted_many(ready: list[tuple[Submission, str, InvoiceStatus, bytes]]
             Submission.objects.bulk_update(rows, ACCEPTED_FIELDS)
             Invoice.objects.bulk_update(invoices, INVOICE_ACCEPTED_FIELDS)
             SubmissionEvent.objects.bulk_create(events)
+        for company_id in sorted({row.company_id for row in rows}):
+            _announce_accepted(company_id, [row.invoice_id for row in rows if row.company_id == company_id])
     logger.info("ksef invoices accepted: %s", len(owned))
     return len(owned)
 
@@ -387,6 +400,12 @@ def mark_rejected(
         mirror(submission.invoice_id, ksef_status=invoice_status, ksef_status_message=message)
         kind = SubmissionEvent.Kind.FAILED_LOCAL if local else SubmissionEvent.Kind.REJECTED
         event(submission.pk, kind, message)
+        company_id, invoice_id = submission.company_id, submission.invoice_id
+        transaction.on_commit(
+            lambda: signals.invoice_rejected.send(
+                sender=Submission, company_id=company_id, invoice_id=invoice_id, local=local
+            )
+        )
     invoice = Invoice.objects.get(pk=submission.invoice_id)
     advice = _("Open the invoice in the portal to correct it and send it again.")
     if local:

@@ -285,3 +285,29 @@ def test_a_long_note_with_line_breaks_reaches_ksef_whole(connected: KsefConnecti
     sent = SimInvoice.objects.get(ksef_number=submission.ksef_number)
     assert sent.xml is not None
     assert notes.strip().encode() in bytes(sent.xml).replace(b"\r\n", b"\n")
+
+
+def test_acceptance_and_rejection_are_announced_after_commit(connected: KsefConnection) -> None:
+    from invoices import signals
+
+    heard: list[tuple[str, int, list[int]]] = []
+
+    def accepted(sender: object, *, company_id: int, invoice_ids: list[int], **kwargs: object) -> None:
+        heard.append(("accepted", company_id, invoice_ids))
+
+    def rejected(sender: object, *, company_id: int, invoice_id: int, local: bool, **kwargs: object) -> None:
+        heard.append(("rejected-local" if local else "rejected", company_id, [invoice_id]))
+
+    signals.invoices_accepted.connect(accepted)
+    signals.invoice_rejected.connect(rejected)
+    try:
+        good = issue(connected.company)
+        assert run(good).status == S.ACCEPTED
+        bad = issue(connected.company)
+        Invoice.objects.filter(pk=bad.pk).update(seller_nip="1234567890")
+        assert run(bad).status == S.FAILED_LOCAL
+    finally:
+        signals.invoices_accepted.disconnect(accepted)
+        signals.invoice_rejected.disconnect(rejected)
+    company = connected.company.pk
+    assert heard == [("accepted", company, [good.pk]), ("rejected-local", company, [bad.pk])]
