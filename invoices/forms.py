@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -204,6 +205,34 @@ class InvoiceForm(PartyFieldsMixin):
         required=False,
         help_text=_("E.g. art. 43 ust. 1 pkt 37 ustawy o VAT, or art. 113 ust. 1 (exempt by turnover)."),
     )
+    kind = forms.ChoiceField(
+        label=_("Kind of invoice"),
+        choices=[
+            (InvoiceKind.VAT, _("VAT invoice")),
+            (InvoiceKind.ZAL, _("Advance invoice (zaliczkowa)")),
+            (InvoiceKind.ROZ, _("Final invoice settling advances (rozliczeniowa)")),
+        ],
+        initial=InvoiceKind.VAT,
+        required=False,  # not given: a VAT invoice (and what other clients of the form post)
+        widget=forms.RadioSelect,
+    )
+    advance_amount = AmountField(
+        label=_("Advance received (gross)"),
+        required=False,
+        max_digits=18,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_(
+            "An advance invoice: the lines are the order; this is the payment received. The sale date is "
+            "the day it was received."
+        ),
+    )
+    advances = forms.MultipleChoiceField(
+        label=_("Advance invoices settled"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("A final invoice: the lines are the whole sale; the advances are deducted from it."),
+    )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     offline24 = forms.BooleanField(
         label=_("Issue offline (offline24 mode)"),
@@ -211,9 +240,22 @@ class InvoiceForm(PartyFieldsMixin):
         help_text=_("With two QR codes; sent to KSeF automatically by the end of the next business day."),
     )
 
-    def __init__(self, *args: Any, direction: str = Direction.SALES, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        direction: str = Direction.SALES,
+        advance_choices: list[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``advance_choices`` (uuid, label) of the advance invoices a final invoice may settle: given only
+        on Wystaw, where the kind of invoice is chosen; without it the form issues or edits a VAT invoice."""
         super().__init__(*args, **kwargs)
         self.direction = direction
+        if advance_choices is None or direction != Direction.SALES:
+            for name in ("kind", "advance_amount", "advances"):
+                del self.fields[name]
+        else:
+            self.fields["advances"].choices = advance_choices  # type: ignore[attr-defined]
         if direction != Direction.SALES:
             del self.fields["offline24"]
         if direction == Direction.SALES:
@@ -258,6 +300,15 @@ class InvoiceForm(PartyFieldsMixin):
             self.add_error("period_to", _("The period cannot end before it starts."))
         elif start and end and (end - start).days > 366:
             self.add_error("period_to", _("A billing period of more than a year is not accepted."))
+        kind = cleaned.get("kind")
+        if (
+            kind == InvoiceKind.ZAL
+            and cleaned.get("advance_amount") is None
+            and "advance_amount" not in self.errors
+        ):
+            self.add_error("advance_amount", _("Enter the advance received (gross)."))
+        if kind == InvoiceKind.ROZ and not cleaned.get("advances") and "advances" not in self.errors:
+            self.add_error("advances", _("Choose the advance invoices this final invoice settles."))
         paid = cleaned.get("paid_on")
         if paid and paid > timezone.localdate():
             self.add_error("paid_on", _("A payment date cannot be in the future."))
@@ -290,6 +341,11 @@ class InvoiceForm(PartyFieldsMixin):
             ksef_offline_mode="offline24" if data.get("offline24") else "",
             exemption_basis=data.get("exemption_basis", ""),
             exemption_text=data.get("exemption_text", ""),
+            kind=data.get("kind") or InvoiceKind.VAT,
+            advance_amount=data.get("advance_amount") if data.get("kind") == InvoiceKind.ZAL else None,
+            advances=tuple(uuid.UUID(value) for value in data.get("advances") or ())
+            if data.get("kind") == InvoiceKind.ROZ
+            else (),
         )
 
 

@@ -34,11 +34,13 @@ class Direction(models.TextChoices):
 
 
 class InvoiceKind(models.TextChoices):
-    """``RodzajFaktury``. ZAL (advance invoice) only arrives with imports; we issue VAT and KOR."""
+    """``RodzajFaktury`` of the invoices the portal issues: VAT, KOR, ZAL (an advance received before the
+    sale, art. 106b ust. 1 pkt 4) and ROZ (the final invoice that settles advances, art. 106f ust. 3)."""
 
     VAT = "VAT", _("VAT invoice")
     KOR = "KOR", _("correction")
     ZAL = "ZAL", _("advance invoice")
+    ROZ = "ROZ", _("settlement invoice")
 
 
 class DocumentKind(models.TextChoices):
@@ -315,8 +317,10 @@ class Invoice(models.Model):
     )  # P_15
     # An invoice imported from KSeF shows what its issuer wrote, never what the portal would compute:
     # ``stated_kind`` is its RodzajFaktury and ``stated_totals`` its P_13_x/P_14_x/P_14_xW per rate, P_15 and
-    # Rozliczenie (invoices.totals.StatedTotals). Both are empty on invoices made in the portal, whose
-    # totals are computed from the lines. ``total_*`` then hold P_15 and the sums of P_13_x/P_14_x (bounded
+    # Rozliczenie (invoices.totals.StatedTotals). ``stated_kind`` is empty on invoices made in the portal;
+    # ``stated_totals`` too, except on the portal's advance (ZAL: the advance's share of each rate) and
+    # settlement invoices (ROZ: the lines' totals less the advances), whose amounts do not follow from
+    # their lines alone. ``total_*`` then hold P_15 and the sums of P_13_x/P_14_x (bounded
     # to the columns) for the list and its filters.
     stated_kind = models.CharField(
         _("kind as written"), max_length=8, choices=DocumentKind.choices, blank=True, default=""
@@ -328,6 +332,14 @@ class Invoice(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
     )
     correction_reason = models.CharField(_("reason for correction"), max_length=256, blank=True)
+    # An advance invoice (ZAL) is settled by one final invoice (ROZ), which lists it (FakturaZaliczkowa)
+    # and deducts its amounts.
+    settled_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="settled_advances"
+    )
+    # On a final invoice (ROZ): the advance invoices it settles, as FakturaZaliczkowa cites them —
+    # [{"number": …, "ksef_number": …}], kept as text like the corrected invoice's data.
+    advance_refs = models.JSONField(_("advance invoices settled"), default=list, blank=True)
     corrected_number = models.CharField(_("corrected invoice number"), max_length=256, blank=True)
     corrected_issue_date = models.DateField(_("corrected invoice issue date"), null=True, blank=True)
     corrected_ksef_number = models.CharField(_("corrected invoice KSeF number"), max_length=64, blank=True)
@@ -437,6 +449,11 @@ class Invoice(models.Model):
     @property
     def is_correction(self) -> bool:
         return self.kind == InvoiceKind.KOR
+
+    @property
+    def is_advance(self) -> bool:
+        """An advance invoice (ZAL): its lines are the order's positions, its amounts the advance's."""
+        return self.kind == InvoiceKind.ZAL
 
     @property
     def counterparty_name(self) -> str:

@@ -33,6 +33,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.doctemplate import LayoutError
 
+from invoices import advances
 from invoices.formatting import bank_account, money, price, quantity, rate_code
 from invoices.models import Invoice, InvoiceKind, InvoiceLine, KsefStatus
 from invoices.totals import DueKind
@@ -233,6 +234,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
             (_("Before correction"), [x for x in lines if x.before_correction]),
             (_("After correction"), [x for x in lines if not x.before_correction]),
         ]
+    elif invoice.is_advance and lines:
+        groups = [(_("The order (contract) the advance is for"), lines)]
     for title, group in groups:
         if title:
             story.append(p(title, label))
@@ -256,6 +259,20 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         table = Table(rows, colWidths=[w * mm for w in widths], repeatRows=1)
         table.setStyle(_table_style(regular, bold))
         story += [table, Spacer(1, 4 * mm)]
+
+    if invoice.is_advance and lines:
+        value = advances.order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+        story += [
+            p(f"{_('Order value including VAT')}: {money(value)} {invoice.currency}"),
+            p(_("The advance received"), label),
+        ]
+    if invoice.advance_refs:
+        story.append(p(_("Advance invoices settled"), label))
+        for ref in invoice.advance_refs:
+            story.append(
+                p(ref["number"] + (f" (KSeF {ref['ksef_number']})" if ref.get("ksef_number") else ""))
+            )
+        story.append(p(_("After deducting the advances"), label))
 
     summary = invoice.summary()
     currency_pln = invoice.currency != "PLN"

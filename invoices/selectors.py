@@ -12,7 +12,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Company
-from invoices.models import Contractor, Direction, Invoice, InvoiceLine
+from invoices import formatting
+from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
@@ -75,6 +76,21 @@ def last_sales_bank_account(*, company: Company) -> str:
         .first()
     )
     return value or ""
+
+
+def advances_open(*, company: Company, limit: int = 200) -> list[tuple[str, str]]:
+    """The company's advance invoices (ZAL) no final invoice has settled yet, newest first, as Wystaw
+    offers them: (uuid, "FZ/1/12/2026 · 01.12.2026 · buyer · 1 230,00 PLN")."""
+    rows = (
+        invoices_for_company(company=company)
+        .filter(direction=Direction.SALES, kind=InvoiceKind.ZAL, settled_by__isnull=True)
+        .order_by("-issue_date", "-id")
+        .values_list("uuid", "number", "issue_date", "buyer_name", "total_gross", "currency")[:limit]
+    )
+    return [
+        (str(uid), f"{number} · {issued:%d.%m.%Y} · {buyer} · {formatting.money(gross, currency)}")
+        for uid, number, issued, buyer, gross, currency in rows
+    ]
 
 
 # --- the Dokumenty list -------------------------------------------------------------------------------

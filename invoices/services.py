@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role, User
 from accounts.nip import nip_is_valid, nip_normalize
+from invoices import advances
 from invoices.acceptance import Issue, acceptance_issues
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.models import (
@@ -37,11 +38,18 @@ from invoices.models import (
     VatRate,
 )
 from invoices.signals import invoice_edited, invoice_issued
-from invoices.totals import invoice_sums, line_discount, line_net, line_vat, rate_totals
+from invoices.totals import StatedTotals, invoice_sums, line_discount, line_net, line_vat, rate_totals
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PATTERNS = {InvoiceKind.VAT: "FV/{n}/{MM}/{YYYY}", InvoiceKind.KOR: "KOR/{n}/{MM}/{YYYY}"}
+DEFAULT_PATTERNS = {
+    InvoiceKind.VAT: "FV/{n}/{MM}/{YYYY}",
+    InvoiceKind.KOR: "KOR/{n}/{MM}/{YYYY}",
+    InvoiceKind.ZAL: "FZ/{n}/{MM}/{YYYY}",
+}
+# A final invoice (ROZ) is a sales invoice of the main series: it takes the VAT series' next number.
+_SERIES_KIND = {InvoiceKind.ROZ: InvoiceKind.VAT}
+ISSUABLE_KINDS = (InvoiceKind.VAT, InvoiceKind.ZAL, InvoiceKind.ROZ)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -96,6 +104,11 @@ class InvoiceData:
     ksef_offline_mode: str = ""  # "offline24" when the issuer chose to issue offline (Wystaw)
     exemption_basis: str = ""  # ExemptionBasis, for lines at the "zw" rate
     exemption_text: str = ""
+    # Wystaw only: VAT, ZAL (the lines are the order; ``advance_amount`` is the gross amount received) or
+    # ROZ (the lines are the whole sale; ``advances`` are the uuids of the advance invoices it settles).
+    kind: str = InvoiceKind.VAT
+    advance_amount: Decimal | None = None
+    advances: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,8 +182,9 @@ def number_format(pattern: str, *, n: int, on: dt.date) -> str:
 
 def number_preview(*, company: Company, kind: str, issue_date: dt.date) -> str:
     """The number the next invoice of ``kind`` dated ``issue_date`` would get now (nothing is reserved)."""
+    kind = _SERIES_KIND.get(InvoiceKind(kind), InvoiceKind(kind))
     series = NumberingSeries.objects.filter(company=company, kind=kind).first()
-    pattern = series.pattern if series is not None else DEFAULT_PATTERNS[InvoiceKind(kind)]
+    pattern = series.pattern if series is not None else DEFAULT_PATTERNS[kind]
     reset = series.reset if series is not None else NumberingReset.MONTHLY
     period = f"{issue_date:%Y}" if reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
     last = (
@@ -191,8 +205,9 @@ def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_allocate must run inside the transaction that saves the invoice")
+    kind = _SERIES_KIND.get(InvoiceKind(kind), InvoiceKind(kind))
     series, _created = NumberingSeries.objects.get_or_create(
-        company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[InvoiceKind(kind)]}
+        company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[kind]}
     )
     series = NumberingSeries.objects.select_for_update().get(pk=series.pk)
     period = f"{issue_date:%Y}" if series.reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
@@ -366,7 +381,13 @@ def _line_objects(
 
 
 def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
-    totals = rate_totals(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+    """Save ``invoice`` and its lines; its totals are the lines', or what it states (advance and final
+    invoices, see invoices.advances)."""
+    stated = invoice.stated
+    if stated is not None:
+        totals = stated.rate_totals()
+    else:
+        totals = rate_totals(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
     invoice.total_net, invoice.total_vat, invoice.total_gross = invoice_sums(totals)
     invoice.save()
     InvoiceLine.objects.bulk_create(lines)
@@ -507,38 +528,138 @@ def _announce(invoice: Invoice) -> None:
     transaction.on_commit(lambda: invoice_issued.send(sender=Invoice, invoice=invoice))
 
 
+def _advance_issues(advance: Invoice, party: dict[str, str], currency: str) -> list[Issue]:
+    """Why ``advance`` cannot be settled by a final invoice to ``party`` in ``currency``."""
+    label = {"number": advance.number}
+    if advance.settled_by_id is not None:
+        return [Issue(_("The advance invoice %(number)s is already settled.") % label, field="advances")]
+    if (advance.buyer_nip, advance.buyer_foreign_id) != (party["nip"], party["foreign_id"]):
+        return [
+            Issue(_("The advance invoice %(number)s was issued to another buyer.") % label, field="advances")
+        ]
+    if advance.currency != currency:
+        return [
+            Issue(
+                _("The advance invoice %(number)s is in %(currency)s: settle it in the same currency.")
+                % {**label, "currency": advance.currency},
+                field="advances",
+            )
+        ]
+    if advance.ksef_status in (KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL):
+        return [
+            Issue(
+                _("KSeF has not accepted the advance invoice %(number)s: correct it and send it first.")
+                % label,
+                field="advances",
+            )
+        ]
+    if not advance.ksef_number and advance.ksef_status in (
+        KsefStatus.QUEUED,
+        KsefStatus.SENT,
+        KsefStatus.OFFLINE,
+    ):
+        return [
+            Issue(
+                _(
+                    "The advance invoice %(number)s is still on its way to KSeF: the final invoice must cite "
+                    "its KSeF number. Issue it once KSeF has accepted the advance."
+                )
+                % label,
+                field="advances",
+            )
+        ]
+    return []
+
+
+def _advance_amounts(
+    *, company: Company, data: InvoiceData, party: dict[str, str], lock: bool = False
+) -> tuple[StatedTotals | None, list[Invoice]]:
+    """What an advance (ZAL) or final (ROZ) invoice states, and the advance invoices a ROZ settles; raises
+    InvoiceInvalid with the form field to show. ``lock``: inside the issuing transaction, the advances'
+    rows are locked so that two final invoices cannot settle the same advance."""
+    lines = _line_objects(Invoice(), data.lines)
+    if data.kind == InvoiceKind.ZAL:
+        if data.advance_amount is None:
+            raise InvoiceInvalid([Issue(_("Enter the advance received (gross)."), field="advance_amount")])
+        try:
+            split = advances.advance_split(
+                lines, data.advance_amount, currency=data.currency, exchange_rate=data.exchange_rate
+            )
+        except advances.AdvanceProblem as exc:
+            raise InvoiceInvalid([Issue(str(exc), field="advance_amount")]) from exc
+        return StatedTotals(rates=tuple(split), gross=data.advance_amount), []
+    if data.kind != InvoiceKind.ROZ:
+        return None, []
+    if not data.advances:
+        raise InvoiceInvalid(
+            [Issue(_("Choose the advance invoices this final invoice settles."), field="advances")]
+        )
+    found = Invoice.objects.filter(
+        company=company, direction=Direction.SALES, kind=InvoiceKind.ZAL, uuid__in=data.advances
+    ).order_by("issue_date", "id")
+    settled = list(found.select_for_update() if lock else found)
+    if len(settled) != len(set(data.advances)):
+        raise InvoiceInvalid([Issue(_("An advance invoice chosen is no longer there."), field="advances")])
+    issues = [issue for advance in settled for issue in _advance_issues(advance, party, data.currency)]
+    if issues:
+        raise InvoiceInvalid(issues)
+    whole = rate_totals(lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    deducted = [advance.stated.rate_totals() if advance.stated else [] for advance in settled]
+    try:
+        rates = advances.settlement_totals(whole, deducted)
+    except advances.AdvanceProblem as exc:
+        raise InvoiceInvalid([Issue(str(exc), field="advances")]) from exc
+    return StatedTotals(rates=tuple(rates), gross=invoice_sums(rates)[2]), settled
+
+
+def _advance_refs(settled: Sequence[Invoice]) -> list[dict[str, str]]:
+    """``FakturaZaliczkowa`` as the final invoice keeps it: each advance's number and KSeF number."""
+    return [{"number": advance.number, "ksef_number": advance.ksef_number or ""} for advance in settled]
+
+
 def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> Invoice:
-    """Issue a sales VAT invoice: number it, snapshot seller and buyer, save lines and totals.
+    """Issue a sales invoice (VAT, or an advance ZAL or final ROZ invoice): number it, snapshot seller and
+    buyer, save lines and totals; a final invoice marks the advance invoices it settles.
 
     ``invoice_issued`` is sent once the transaction has committed. Submitting the same form twice (same
     ``idempotency_key``) returns the first invoice.
     """
+    if data.kind not in ISSUABLE_KINDS:
+        raise InvoiceError(_("Choose the kind of invoice."), code="kind")
+    kind = InvoiceKind(data.kind)
     _check_lines(data.lines)
     _check_money(data.currency, data.exchange_rate)
     party = _party_fields(data.party)
     _party_check(party)
 
-    def build(number: str) -> Invoice:
+    def build(number: str, stated: StatedTotals | None, settled: Sequence[Invoice]) -> Invoice:
         return Invoice(
             company=company,
             direction=Direction.SALES,
-            kind=InvoiceKind.VAT,
+            kind=kind,
             number=number,
             created_by=user,
             idempotency_key=data.idempotency_key,
             ksef_offline_mode=data.ksef_offline_mode,
+            stated_totals=None if stated is None else stated.to_json(),
+            advance_refs=_advance_refs(settled),
             **_seller_from_company(company),
             **_party_snapshot("buyer", party),
             **_common_fields(data),
         )
 
     def create() -> Invoice:
+        stated, settled = _advance_amounts(company=company, data=data, party=party, lock=True)
         contractor = contractor_upsert(company=company, data=data.party)
-        invoice = build(number_allocate(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date))
+        invoice = build(
+            number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated, settled
+        )
         invoice.contractor = contractor
         _save_with_lines(invoice, _line_objects(invoice, data.lines))
+        if settled:
+            Invoice.objects.filter(pk__in=[advance.pk for advance in settled]).update(settled_by=invoice)
         _announce(invoice)
-        logger.info("invoice issued: company=%s invoice=%s", company.uuid, invoice.uuid)
+        logger.info("invoice issued: company=%s invoice=%s kind=%s", company.uuid, invoice.uuid, kind)
         return invoice
 
     if data.idempotency_key is not None and (
@@ -546,8 +667,9 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     ):
         return _idempotent(company, data.idempotency_key, create)  # a repeated submit: the first invoice
     _sales_checks(data, party)
+    stated, settled = _advance_amounts(company=company, data=data, party=party)
     # Checked with the number it would get now; the number itself is taken only once the invoice is valid.
-    preview = build(number_preview(company=company, kind=InvoiceKind.VAT, issue_date=data.issue_date))
+    preview = build(number_preview(company=company, kind=kind, issue_date=data.issue_date), stated, settled)
     _refuse_unless_acceptable(invoice=preview, before=[], after=_line_objects(preview, data.lines))
     return _idempotent(company, data.idempotency_key, create)
 

@@ -148,8 +148,11 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
     _require_write(request, membership)
     today = timezone.localdate()
     lines_html: SafeString | None = None  # a posted form's lines are rendered with their values and errors
+    advance_choices = (
+        selectors.advances_open(company=membership.company) if direction == Direction.SALES else None
+    )
     if request.method == "POST":
-        form = InvoiceForm(request.POST, direction=direction)
+        form = InvoiceForm(request.POST, direction=direction, advance_choices=advance_choices)
         formset = LineFormSet(request.POST, prefix="lines")
         if form.is_valid() and formset.is_valid():
             data = form.invoice_data(formset.lines())
@@ -167,6 +170,12 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             else:
                 if direction == Direction.SALES:
                     messages.success(request, _("Invoice %(number)s issued.") % {"number": invoice.number})
+                    if invoice.advance_refs:
+                        messages.info(
+                            request,
+                            _("The advances it settles were deducted: %(numbers)s.")
+                            % {"numbers": ", ".join(ref["number"] for ref in invoice.advance_refs)},
+                        )
                     _split_payment_added(request, form, invoice)
                 else:
                     messages.success(
@@ -179,7 +188,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
         if direction == Direction.SALES:
             initial["due_date"] = today + dt.timedelta(days=14)
             initial["bank_account"] = selectors.last_sales_bank_account(company=membership.company)
-        form = InvoiceForm(initial=initial, direction=direction)
+        form = InvoiceForm(initial=initial, direction=direction, advance_choices=advance_choices)
         formset = LineFormSet(prefix="lines")
         lines_html = _blank_lines_html(formset)
     sales = direction == Direction.SALES

@@ -29,6 +29,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from invoices import advances
+
 if TYPE_CHECKING:
     from invoices.models import Invoice
 
@@ -104,6 +106,12 @@ def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
             "rate_totals": invoice.rate_totals(),
             "summary": invoice.summary(),
             "stated": invoice.stated,
+            # An advance invoice's lines are the order's positions; its totals are the advance's.
+            "order_value": advances.order_value(
+                lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate
+            )
+            if invoice.is_advance and lines
+            else None,
             "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
         }
         html = render_to_string("invoices/_document.html", context)

@@ -30,6 +30,7 @@ from .model import (
     Line,
     Nip,
     NoTaxId,
+    Order,
     OtherTaxId,
     Payment,
     RateTotal,
@@ -375,6 +376,26 @@ def _line(fa: etree._Element, invoice: Invoice, line: Line, number: int) -> None
         _sub(el, "StanPrzed", "1")
 
 
+def _order(fa: etree._Element, order: Order) -> None:
+    el = _sub(fa, "Zamowienie")
+    _sub(el, "WartoscZamowienia", fmt_amount(order.value))
+    for number, line in enumerate(order.lines, start=1):
+        row = _sub(el, "ZamowienieWiersz")
+        _sub(row, "NrWierszaZam", str(number))
+        _opt(row, "P_7Z", line.name)
+        _opt(row, "P_8AZ", line.unit)
+        _opt(row, "P_8BZ", None if line.quantity is None else fmt_decimal(line.quantity, 6))
+        _opt(row, "P_9AZ", None if line.unit_price is None else fmt_decimal(line.unit_price, 8))
+        _opt(row, "P_11NettoZ", _amount(line.net_value))
+        _opt(row, "P_11VatZ", _amount(line.vat_amount))
+        _opt(row, "P_12Z", None if line.vat_rate is None else line.vat_rate.value)
+        if line.annex15:
+            _sub(row, "P_12Z_Zal_15", "1")
+        _opt(row, "GTUZ", line.gtu)
+        if line.before_correction:
+            _sub(row, "StanPrzedZ", "1")
+
+
 def _method(parent: etree._Element, method: int | None, other: str | None) -> None:
     if method is not None:
         _sub(parent, "FormaPlatnosci", str(int(method)))
@@ -561,6 +582,10 @@ def build_tree(invoice: Invoice) -> etree._Element:
         _payment(fa, invoice.payment)
     if invoice.transaction_terms_xml is not None:
         _raw(fa, invoice.transaction_terms_xml, "WarunkiTransakcji")
+    if invoice.order is not None and invoice.order_xml is not None:
+        raise Fa3BuildError("give the order (Zamowienie) either as data or as XML, not both")
+    if invoice.order is not None:
+        _order(fa, invoice.order)
     if invoice.order_xml is not None:
         _raw(fa, invoice.order_xml, "Zamowienie")
 

@@ -463,6 +463,31 @@ class Settlement:
 
 
 @dataclass(frozen=True)
+class OrderLine:
+    """``ZamowienieWiersz``: one position of the order or contract an advance invoice is for."""
+
+    name: str | None = None  # P_7Z
+    quantity: Decimal | None = None  # P_8BZ
+    unit: str | None = None  # P_8AZ
+    unit_price: Decimal | None = None  # P_9AZ, net
+    net_value: Decimal | None = None  # P_11NettoZ
+    vat_amount: Decimal | None = None  # P_11VatZ
+    vat_rate: VatRate | None = None  # P_12Z
+    annex15: bool = False  # P_12Z_Zal_15
+    gtu: str | None = None  # GTUZ
+    before_correction: bool = False  # StanPrzedZ
+
+
+@dataclass(frozen=True)
+class Order:
+    """``Zamowienie`` (advance invoices, art. 106f ust. 1 pkt 4): the order's value including tax and its
+    positions, in the invoice's currency."""
+
+    value: Decimal  # WartoscZamowienia
+    lines: tuple[OrderLine, ...]
+
+
+@dataclass(frozen=True)
 class Note:
     """``DodatkowyOpis``: a key/value note, optionally tied to one line."""
 
@@ -553,4 +578,5 @@ class Invoice:
     authorised_party_xml: str | None = None  # PodmiotUpowazniony
     settlement_xml: str | None = None  # Rozliczenie
     transaction_terms_xml: str | None = None  # WarunkiTransakcji
-    order_xml: str | None = None  # Zamowienie (advance invoices)
+    order_xml: str | None = None  # Zamowienie (advance invoices) as read, kept whole
+    order: Order | None = None  # Zamowienie to write; at most one of order and order_xml

@@ -7,13 +7,16 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from invoices import advances
 from invoices.acceptance import Issue
 from invoices.models import EU_COUNTRIES, ExemptionBasis, Invoice, InvoiceKind, InvoiceLine, VatRate
+from invoices.totals import rate_percent
 from ksef_integration.fa3 import Problem, SchemaError, builder, check_invoice, model, validate
 from ksef_integration.fa3.digest import invoice_hash
 
@@ -148,6 +151,73 @@ def _notes(text: str) -> tuple[tuple[model.Note, ...], tuple[str, ...]]:
     return (), (text,)
 
 
+def _stated_totals(invoice: Invoice) -> model.Totals | None:
+    """``P_13_x``/``P_14_x``/``P_14_xW`` and ``P_15`` as an advance or final invoice states them (see
+    invoices.advances); None for the other kinds, whose totals the builder computes from the lines."""
+    stated = invoice.stated
+    if stated is None or invoice.kind not in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+        return None
+    sums: dict[str, list[Decimal | None]] = {}
+    for total in stated.rate_totals():
+        bucket = model.VatRate(total.vat_rate).bucket
+        net, vat, vat_pln = sums.setdefault(bucket, [Decimal(0), Decimal(0), Decimal(0)])
+        sums[bucket] = [
+            (net or 0) + total.net,
+            (vat or 0) + total.vat,
+            None if vat_pln is None or total.vat_pln is None else vat_pln + total.vat_pln,
+        ]
+    rates = []
+    for bucket in model.BUCKETS:
+        if bucket not in sums:
+            continue
+        net, vat, vat_pln = sums[bucket]
+        taxed = bucket in model.TAXED_BUCKETS
+        rates.append(
+            model.RateTotal(
+                bucket,
+                net or Decimal(0),
+                vat if taxed else None,
+                vat_pln if taxed and invoice.currency != "PLN" else None,
+            )
+        )
+    return model.Totals(rates=tuple(rates), gross=stated.gross)
+
+
+def _order(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Order:
+    """``Zamowienie`` of an advance invoice: its lines are the order's positions."""
+    value = advances.order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+    return model.Order(
+        value=value,
+        lines=tuple(
+            model.OrderLine(
+                name=line.name,
+                quantity=line.quantity,
+                unit=line.unit or None,
+                unit_price=line.unit_price,
+                net_value=line.net_value,
+                vat_amount=line.vat_amount if rate_percent(line.vat_rate) is not None else None,
+                vat_rate=model.VatRate(line.vat_rate),
+                annex15=line.annex15,
+                gtu=line.gtu or None,
+            )
+            for line in lines
+        ),
+    )
+
+
+def _advance_invoices(invoice: Invoice) -> tuple[model.AdvanceInvoiceRef, ...]:
+    """``FakturaZaliczkowa`` of a final invoice: each advance by its KSeF number, or by its own number
+    (``NrKSeFZN``) when it was issued outside KSeF."""
+    if invoice.kind != InvoiceKind.ROZ:
+        return ()
+    return tuple(
+        model.AdvanceInvoiceRef(ksef_number=ref["ksef_number"])
+        if ref.get("ksef_number")
+        else model.AdvanceInvoiceRef(number=ref["number"])
+        for ref in invoice.advance_refs
+    )
+
+
 def invoice_to_fa3(
     invoice: Invoice, *, created_at: dt.datetime, lines: Sequence[InvoiceLine] | None = None
 ) -> model.Invoice:
@@ -159,6 +229,8 @@ def invoice_to_fa3(
         key=lambda line: (not line.before_correction, line.ordinal),
     )
     notes, footer = _notes(invoice.notes)
+    advance = invoice.kind == InvoiceKind.ZAL
+    foreign = invoice.currency != "PLN"
     return model.Invoice(
         number=invoice.number,
         issue_date=invoice.issue_date,
@@ -170,10 +242,15 @@ def invoice_to_fa3(
             ),
         ),
         buyer=_buyer(invoice),
-        lines=tuple(_line(line) for line in lines),
+        # An advance invoice's positions are the order's (Zamowienie), not lines of a sale (FaWiersz).
+        lines=() if advance else tuple(_line(line) for line in lines),
+        order=_order(invoice, lines) if advance else None,
+        totals=_stated_totals(invoice),
+        advance_exchange_rate=invoice.exchange_rate if advance and foreign else None,
+        advance_invoices=_advance_invoices(invoice),
         kind=model.InvoiceKind(invoice.kind),
         currency=invoice.currency,
-        exchange_rate=invoice.exchange_rate if invoice.currency != "PLN" else None,
+        exchange_rate=invoice.exchange_rate if foreign else None,
         created_at=created_at,
         system_info=SYSTEM_INFO,
         issue_place=invoice.place_of_issue or None,

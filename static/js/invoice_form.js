@@ -181,4 +181,17 @@
   }
   renumber();
   recalc();
+  // --- kind of invoice: show the advance's amount for ZAL and the advances to settle for ROZ ----------------
+  var kindBox = form.querySelector("[data-kind-box]");
+  if (kindBox) {
+    var showKind = function () {
+      var chosen = kindBox.querySelector("input[name='kind']:checked");
+      var kind = chosen ? chosen.value : "VAT";
+      kindBox.querySelectorAll("[data-kind-only]").forEach(function (part) {
+        part.hidden = part.getAttribute("data-kind-only") !== kind;
+      });
+    };
+    kindBox.addEventListener("change", showKind);
+    showKind();
+  }
 })();
