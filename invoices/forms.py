@@ -208,7 +208,7 @@ class InvoiceForm(PartyFieldsMixin):
     kind = forms.ChoiceField(
         label=_("Kind of invoice"),
         choices=[
-            (InvoiceKind.VAT, _("VAT invoice")),
+            (InvoiceKind.VAT, _("Ordinary VAT invoice")),
             (InvoiceKind.ZAL, _("Advance invoice (zaliczkowa)")),
             (InvoiceKind.ROZ, _("Final invoice settling advances (rozliczeniowa)")),
         ],

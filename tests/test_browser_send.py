@@ -331,3 +331,57 @@ def test_wdt_with_a_discount_and_reverse_charge_are_accepted_from_the_browser(
     else:
         assert 'id="annotation-reverse-charge"' in document
     screenshot(page, f"send-6-{case}")
+
+
+def test_an_advance_then_the_final_invoice_from_the_browser(
+    connected: KsefConnection, alice_client: Any, page: Any, live_server: Any
+) -> None:
+    """Issue 19 in a browser: "Faktura zaliczkowa" shows the advance's amount (not the advances to settle),
+    is accepted; then "Faktura końcowa" offers that advance, and the final invoice is accepted with the
+    advance deducted."""
+    from ksef_integration.sending.drain import company_send_due
+
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": alice_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+    def type_order() -> None:
+        page.fill("#id_name", "Budowlanka Sp. z o.o.")
+        page.fill("#id_nip", "5260250274")
+        page.fill("#id_address_line1", "ul. Prosta 1")
+        page.fill("#id_lines-0-name", "Dom szkieletowy")
+        page.fill("#id_lines-0-quantity", "1")
+        page.fill("#id_lines-0-unit_price", "100000")
+        page.select_option("#id_lines-0-vat_rate", "8")
+
+    page.goto("/dokumenty/wystaw/")
+    assert page.locator("#id_advance_amount").is_hidden()
+    page.get_by_label("Faktura zaliczkowa").check()
+    assert page.locator("#id_advance_amount").is_visible()
+    type_order()
+    page.fill("#id_advance_amount", "30 000")
+    screenshot(page, "send-7-advance-form")
+    page.get_by_role("button", name="Wystaw fakturę").click()
+    page.wait_for_url(re.compile(r"/dokumenty/[0-9a-f-]{36}/$"))
+    advance = Invoice.objects.get(company=connected.company)
+    company_send_due(company_id=connected.company.pk)
+    advance.refresh_from_db()
+    assert advance.ksef_status == KsefStatus.ACCEPTED, Submission.objects.get(
+        invoice=advance
+    ).last_error_message
+
+    page.goto("/dokumenty/wystaw/")
+    page.get_by_label("Faktura końcowa rozliczająca zaliczki (rozliczeniowa)").check()
+    assert page.locator("#id_advance_amount").is_hidden()
+    page.get_by_label(re.compile(re.escape(advance.number))).check()
+    type_order()
+    page.get_by_role("button", name="Wystaw fakturę").click()
+    page.wait_for_url(re.compile(r"/dokumenty/[0-9a-f-]{36}/$"))
+    final = Invoice.objects.get(company=connected.company, kind="ROZ")
+    company_send_due(company_id=connected.company.pk)
+    final.refresh_from_db()
+    assert final.ksef_status == KsefStatus.ACCEPTED, Submission.objects.get(invoice=final).last_error_message
+    assert final.total_gross == 108000 - 30000
+    page.reload()
+    assert "Po odliczeniu zaliczek" in page.content()
+    screenshot(page, "send-8-final-invoice")
