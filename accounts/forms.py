@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
+from stdnum.pl import regon
 
 from accounts.emails import validate_email_letters
 from accounts.identifiers import person_identifier_clean
@@ -73,6 +74,9 @@ class CompanyFieldsMixin(forms.Form):
             country_code=data["country_code"],
             email=data.get("company_email", ""),
             phone=data.get("company_phone", ""),
+            krs=data.get("krs", ""),
+            regon=data.get("regon", ""),
+            bdo=data.get("bdo", ""),
         )
 
 
@@ -140,11 +144,53 @@ class CompanyCreateForm(CompanyFieldsMixin):
     pass
 
 
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if not ch.isspace() and ch != "-")
+
+
 class CompanyForm(CompanyFieldsMixin):
     company_email = forms.EmailField(label=_("Company e-mail"), required=False)
     company_phone = forms.CharField(
         label=_("Company phone"), max_length=32, required=False, validators=[validate_single_line]
     )
+    krs = forms.CharField(
+        label=_("KRS number"),
+        max_length=16,
+        required=False,
+        help_text=_("Companies in the National Court Register: 10 digits. Printed in the invoices' footer."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    regon = forms.CharField(
+        label=_("REGON"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    bdo = forms.CharField(
+        label=_("BDO number"),
+        max_length=12,
+        required=False,
+        help_text=_("The waste database number, for those who must show it on invoices."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean_krs(self) -> str:
+        value = _digits(self.cleaned_data.get("krs", ""))
+        if value and not re.fullmatch(r"[0-9]{10}", value):
+            raise forms.ValidationError(_("A KRS number has 10 digits, e.g. 0000123456."))
+        return value
+
+    def clean_regon(self) -> str:
+        value = _digits(self.cleaned_data.get("regon", ""))
+        if value and not regon.is_valid(value):
+            raise forms.ValidationError(_("This is not a valid REGON (9 or 14 digits with a check digit)."))
+        return value
+
+    def clean_bdo(self) -> str:
+        value = _digits(self.cleaned_data.get("bdo", ""))
+        if value and not re.fullmatch(r"[0-9]{1,9}", value):
+            raise forms.ValidationError(_("A BDO number has up to 9 digits."))
+        return value
 
 
 class EmailAuthenticationForm(AuthenticationForm):

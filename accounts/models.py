@@ -92,6 +92,10 @@ class Company(models.Model):
     address_line2 = models.CharField(_("address line 2"), max_length=512, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # Shown in the invoices' footer (FA(3) Stopka/Rejestry) when given.
+    krs = models.CharField(_("KRS"), max_length=10, blank=True)
+    regon = models.CharField(_("REGON"), max_length=14, blank=True)
+    bdo = models.CharField(_("BDO"), max_length=9, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

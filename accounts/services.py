@@ -41,6 +41,9 @@ class CompanyData:
     country_code: str = "PL"
     email: str = ""
     phone: str = ""
+    krs: str = ""
+    regon: str = ""
+    bdo: str = ""
 
 
 def _company_fields(data: CompanyData) -> dict[str, str]:
@@ -52,6 +55,9 @@ def _company_fields(data: CompanyData) -> dict[str, str]:
         "address_line2": data.address_line2.strip(),
         "email": data.email.strip(),
         "phone": data.phone.strip(),
+        "krs": data.krs,
+        "regon": data.regon,
+        "bdo": data.bdo,
     }
 
 

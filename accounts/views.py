@@ -92,6 +92,9 @@ def company_edit(request: HttpRequest, *, membership: Membership) -> HttpRespons
         "country_code": company.country_code,
         "company_email": company.email,
         "company_phone": company.phone,
+        "krs": company.krs,
+        "regon": company.regon,
+        "bdo": company.bdo,
     }
     can_edit = membership.is_owner
     form = CompanyForm(request.POST or None, initial=initial)

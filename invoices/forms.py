@@ -13,9 +13,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
-from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.models import (
+    Direction,
+    ExemptionBasis,
+    Gtu,
+    InvoiceKind,
+    KsefStatus,
+    PaymentMethod,
+    Procedure,
+    VatRate,
+)
 from invoices.selectors import InvoiceFilters
-from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
+from invoices.services import CorrectionData, InvoiceData, LineData, PartialPayment, PartyData
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -58,6 +67,11 @@ def _within(bounds: tuple[dt.date, dt.date]) -> Any:
             )
 
     return check
+
+
+def _one_line(value: str) -> None:
+    if any(ch in value for ch in "\r\n"):
+        raise forms.ValidationError(_("Enter this on one line, without line breaks."))
 
 
 def _not_in_the_future(value: dt.date) -> None:
@@ -190,6 +204,26 @@ class InvoiceForm(PartyFieldsMixin):
         required=False,
         help_text=_("The buyer issues this invoice in the seller's name, by their agreement."),
     )
+    related_parties = forms.BooleanField(
+        label=_("Related parties (TP)"),
+        required=False,
+        help_text=_(
+            "The buyer and the seller are related within the meaning of the VAT act (JPK_VAT marker TP)."
+        ),
+    )
+    partial_amount = AmountField(
+        label=_("Partly paid: amount"),
+        required=False,
+        max_digits=18,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+    )
+    partial_paid_on = forms.DateField(
+        label=_("Partly paid on"),
+        required=False,
+        widget=_date_widget(),
+        help_text=_("When the buyer has paid part of the price: the invoice shows the amount and the date."),
+    )
     notes = forms.CharField(
         label=_("Notes"), max_length=3500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -309,6 +343,18 @@ class InvoiceForm(PartyFieldsMixin):
             self.add_error("advance_amount", _("Enter the advance received (gross)."))
         if kind == InvoiceKind.ROZ and not cleaned.get("advances") and "advances" not in self.errors:
             self.add_error("advances", _("Choose the advance invoices this final invoice settles."))
+        part, part_on = cleaned.get("partial_amount"), cleaned.get("partial_paid_on")
+        if (part is None) != (part_on is None) and not {"partial_amount", "partial_paid_on"} & set(
+            self.errors
+        ):
+            self.add_error(
+                "partial_paid_on" if part is not None else "partial_amount",
+                _("Give both the amount paid and the day it was paid."),
+            )
+        elif part_on and part_on > timezone.localdate():
+            self.add_error("partial_paid_on", _("A payment date cannot be in the future."))
+        if part is not None and cleaned.get("paid_on"):
+            self.add_error("partial_amount", _("The invoice is marked as paid in full: leave this empty."))
         paid = cleaned.get("paid_on")
         if paid and paid > timezone.localdate():
             self.add_error("paid_on", _("A payment date cannot be in the future."))
@@ -335,6 +381,10 @@ class InvoiceForm(PartyFieldsMixin):
             split_payment=data.get("split_payment", False),
             cash_accounting=data.get("cash_accounting", False),
             self_billing=data.get("self_billing", False),
+            related_parties=data.get("related_parties", False),
+            partial_payments=(PartialPayment(data["partial_amount"], data["partial_paid_on"]),)
+            if data.get("partial_amount") is not None and data.get("partial_paid_on")
+            else (),
             notes=data.get("notes", ""),
             number=data.get("number", ""),
             idempotency_key=data["idempotency_key"],
@@ -371,6 +421,26 @@ class LineForm(forms.Form):
         required=False,
         help_text=_("Goods or services of Annex 15: above 15,000 PLN gross the invoice gets split payment."),
     )
+    procedure = forms.ChoiceField(
+        label=_("Procedure"), choices=[("", "—"), *Procedure.choices], required=False
+    )
+    pkwiu = forms.CharField(label=_("PKWiU"), max_length=50, required=False, validators=[_one_line])
+    cn = forms.CharField(label=_("CN"), max_length=50, required=False, validators=[_one_line])
+    gtin = forms.CharField(
+        label=_("GTIN (EAN)"),
+        max_length=20,
+        required=False,
+        validators=[_one_line],
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    index = forms.CharField(label=_("Product code"), max_length=50, required=False, validators=[_one_line])
+    sale_date = forms.DateField(
+        label=_("Sale date of this line"),
+        required=False,
+        widget=_date_widget(),
+        validators=[_within(INVOICE_DATES)],
+        help_text=_("Only when it differs from the invoice's sale date."),
+    )
 
     def has_changed(self) -> bool:
         # A row is blank when it has neither a name nor a price, whatever its unit, quantity or rate say;
@@ -390,6 +460,12 @@ class LineForm(forms.Form):
             discount_percent=data.get("discount_percent") or None,
             gtu=data.get("gtu", ""),
             annex15=data.get("annex15", False),
+            procedure=data.get("procedure", ""),
+            pkwiu=data.get("pkwiu", ""),
+            cn=data.get("cn", ""),
+            gtin=data.get("gtin", ""),
+            index=data.get("index", ""),
+            sale_date=data.get("sale_date"),
         )
 
 

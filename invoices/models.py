@@ -6,6 +6,7 @@ invoice without guessing; the FA(3) element each field feeds is named in its com
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -114,6 +115,19 @@ class Gtu(models.TextChoices):
     GTU_11 = "GTU_11", _("GTU_11 greenhouse gas emission allowances")
     GTU_12 = "GTU_12", _("GTU_12 intangible services (consulting, accounting, legal, marketing…)")
     GTU_13 = "GTU_13", _("GTU_13 transport and warehouse services")
+
+
+class Procedure(models.TextChoices):
+    """``Procedura``: the procedure markers of the JPK_VAT regulation (par. 10 ust. 4) a line may carry."""
+
+    WSTO_EE = "WSTO_EE", _("WSTO_EE distance sales of goods within the EU / electronic services (OSS)")
+    IED = "IED", _("IED supply by an electronic interface (art. 7a)")
+    TT_D = "TT_D", _("TT_D the second taxpayer in a triangular transaction")
+    I_42 = "I_42", _("I_42 import under customs procedure 42")
+    I_63 = "I_63", _("I_63 import under customs procedure 63")
+    B_SPV = "B_SPV", _("B_SPV transfer of a single-purpose voucher")
+    B_SPV_DOSTAWA = "B_SPV_DOSTAWA", _("B_SPV_DOSTAWA supply for a single-purpose voucher")
+    B_MPV_PROWIZJA = "B_MPV_PROWIZJA", _("B_MPV_PROWIZJA intermediary services for a multi-purpose voucher")
 
 
 class VatRate(models.TextChoices):
@@ -282,6 +296,10 @@ class Invoice(models.Model):
     seller_address_line1 = models.CharField(_("seller address line 1"), max_length=512, blank=True)
     seller_address_line2 = models.CharField(_("seller address line 2"), max_length=512, blank=True)
     seller_country_code = models.CharField(_("seller country"), max_length=2, default="PL")
+    # Stopka/Rejestry: the seller's numbers in other registers, as they were when the invoice was issued.
+    seller_krs = models.CharField(_("seller KRS"), max_length=10, blank=True)
+    seller_regon = models.CharField(_("seller REGON"), max_length=14, blank=True)
+    seller_bdo = models.CharField(_("seller BDO"), max_length=9, blank=True)
     buyer_name = models.CharField(_("buyer name"), max_length=512)  # Podmiot2
     buyer_nip = models.CharField(_("buyer NIP"), max_length=10, blank=True)
     buyer_foreign_id = models.CharField(_("buyer foreign tax ID"), max_length=50, blank=True)
@@ -303,6 +321,9 @@ class Invoice(models.Model):
     split_payment = models.BooleanField(_("split payment"), default=False)  # P_18A
     cash_accounting = models.BooleanField(_("cash accounting (metoda kasowa)"), default=False)  # P_16
     self_billing = models.BooleanField(_("self-billing (samofakturowanie)"), default=False)  # P_17
+    related_parties = models.BooleanField(_("related parties (TP)"), default=False)  # TP
+    # ZnacznikZaplatyCzesciowej + ZaplataCzesciowa: [{"amount": "100.00", "paid_on": "2026-12-01"}]
+    partial_payments = models.JSONField(_("partial payments"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)  # DodatkowyOpis / StopkaFaktury
     # Adnotacje/Zwolnienie: P_19 with P_19A/B/C for lines at the "zw" rate.
     exemption_basis = models.CharField(
@@ -450,6 +471,13 @@ class Invoice(models.Model):
     def is_correction(self) -> bool:
         return self.kind == InvoiceKind.KOR
 
+    def partial_payments_made(self) -> list[tuple[Decimal, dt.date]]:
+        """``partial_payments`` as amounts and dates (the JSON keeps them as text)."""
+        return [
+            (Decimal(part["amount"]), dt.date.fromisoformat(part["paid_on"]))
+            for part in self.partial_payments
+        ]
+
     @property
     def is_advance(self) -> bool:
         """An advance invoice (ZAL): its lines are the order's positions, its amounts the advance's."""
@@ -571,6 +599,14 @@ class InvoiceLine(models.Model):
     gtu = models.CharField(_("GTU"), max_length=6, blank=True, choices=Gtu.choices)  # GTU_01..GTU_13
     # P_12_Zal_15: goods or services of Annex 15 to the VAT act (split payment above 15,000 PLN gross)
     annex15 = models.BooleanField(_("Annex 15"), default=False)
+    procedure = models.CharField(_("procedure"), max_length=16, blank=True, choices=Procedure.choices)
+    # Classifications and codes (PKWiU, CN, GTIN, Indeks) and the line's own sale date (P_6A) where it
+    # differs from the invoice's.
+    pkwiu = models.CharField(_("PKWiU"), max_length=50, blank=True)
+    cn = models.CharField(_("CN"), max_length=50, blank=True)
+    gtin = models.CharField(_("GTIN"), max_length=20, blank=True)
+    index = models.CharField(_("product code"), max_length=50, blank=True)  # Indeks
+    sale_date = models.DateField(_("sale date"), null=True, blank=True)  # P_6A
     before_correction = models.BooleanField(_("before correction"), default=False)  # StanPrzed
     # Imported corrections may carry differences (negative quantities); lines we issue never do.
     allows_negative = models.BooleanField(default=False, editable=False)
@@ -600,3 +636,22 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ordinal}. {self.name}"
+
+    def codes(self) -> list[str]:
+        """What the line carries besides its amounts, as the document shows it: "PKWiU 62.01.11.0", "CN …",
+        "GTIN …", the product code, the procedure and the line's own sale date."""
+        shown = [
+            f"{label} {value}"
+            for label, value in (
+                ("PKWiU", self.pkwiu),
+                ("CN", self.cn),
+                ("GTIN", self.gtin),
+                (str(_("code")), self.index),
+            )
+            if value
+        ]
+        if self.procedure:
+            shown.append(self.procedure)
+        if self.sale_date:
+            shown.append(f"{_('sale date')} {self.sale_date:%d.%m.%Y}")
+        return shown

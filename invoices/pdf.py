@@ -156,11 +156,19 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     story += [p(" · ".join(meta)), Spacer(1, 5 * mm)]
 
     def party(
-        title: str, name: str, nip: str, foreign: str, line1: str, line2: str, country: str
+        title: str,
+        name: str,
+        nip: str,
+        foreign: str,
+        line1: str,
+        line2: str,
+        country: str,
+        registries: Sequence[str] = (),
     ) -> list[Paragraph]:
         ident = f"NIP {nip}" if nip else foreign
         lines = [
-            fold(x, max_lines=4) for x in (name, line1, line2, country if country != "PL" else "", ident)
+            fold(x, max_lines=4)
+            for x in (name, line1, line2, country if country != "PL" else "", ident, *registries)
         ]
         return [p(title, label), cell("\n".join(x for x in lines if x))]
 
@@ -175,6 +183,15 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
                     invoice.seller_address_line1,
                     invoice.seller_address_line2,
                     invoice.seller_country_code,
+                    registries=[
+                        f"{label} {value}"
+                        for label, value in (
+                            ("KRS", invoice.seller_krs),
+                            ("REGON", invoice.seller_regon),
+                            ("BDO", invoice.seller_bdo),
+                        )
+                        if value
+                    ],
                 ),
                 party(
                     _("Buyer"),
@@ -244,7 +261,12 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
             rows.append(
                 [
                     str(line.ordinal),
-                    cell(f"{line.name} ({_('Annex 15')})" if line.annex15 else line.name, small),
+                    cell(
+                        " · ".join(
+                            [f"{line.name} ({_('Annex 15')})" if line.annex15 else line.name, *line.codes()]
+                        ),
+                        small,
+                    ),
                     quantity(line.quantity),
                     cell(line.unit, small),
                     price(line.unit_price),
@@ -338,6 +360,10 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(f"{_('Due date')}: {date_format(invoice.due_date, 'd.m.Y')}")
     if invoice.paid_on:
         payment.append(f"{_('Paid')}: {date_format(invoice.paid_on, 'd.m.Y')}")
+    for amount, paid_on in invoice.partial_payments_made():
+        payment.append(
+            f"{_('Partly paid')}: {money(amount)} {invoice.currency} ({date_format(paid_on, 'd.m.Y')})"
+        )
     if invoice.bank_account:
         payment.append(f"{_('Bank account')}: {bank_account(invoice.bank_account)}")
     if invoice.split_payment:
@@ -346,6 +372,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(_("Cash accounting"))
     if invoice.self_billing:
         payment.append(_("Self-billing"))
+    if invoice.related_parties:
+        payment.append(f"TP — {_('related parties')}")
     if invoice.reverse_charge():
         payment.append(_("Reverse charge"))
     if invoice.exemption_shown():

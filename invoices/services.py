@@ -35,6 +35,7 @@ from invoices.models import (
     NumberingCounter,
     NumberingReset,
     NumberingSeries,
+    Procedure,
     VatRate,
 )
 from invoices.signals import invoice_edited, invoice_issued
@@ -78,6 +79,20 @@ class LineData:
     discount_percent: Decimal | None = None  # P_10 = this percent of quantity x price
     gtu: str = ""  # GTU_01..GTU_13
     annex15: bool = False  # P_12_Zal_15
+    procedure: str = ""  # Procedura: WSTO_EE, IED, TT_D …
+    pkwiu: str = ""
+    cn: str = ""
+    gtin: str = ""
+    index: str = ""  # Indeks: the seller's own product code
+    sale_date: dt.date | None = None  # P_6A, where the line's sale date differs from the invoice's
+
+
+@dataclass(frozen=True)
+class PartialPayment:
+    """One part of the price paid before the invoice (``ZaplataCzesciowa``)."""
+
+    amount: Decimal
+    paid_on: dt.date
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,8 @@ class InvoiceData:
     split_payment: bool = False
     cash_accounting: bool = False  # P_16 "metoda kasowa"
     self_billing: bool = False  # P_17 "samofakturowanie"
+    related_parties: bool = False  # TP: buyer and seller are related (art. 32 ust. 2 pkt 1)
+    partial_payments: tuple[PartialPayment, ...] = ()  # part of the price paid (not with paid_on)
     notes: str = ""
     number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
     idempotency_key: uuid.UUID | None = None
@@ -220,6 +237,26 @@ def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
 # --- invoices ------------------------------------------------------------------------------------------
 
 
+def line_data_of(line: InvoiceLine) -> LineData:
+    """What a saved line says, as the forms give it (a correction's "before" state, an edit's start)."""
+    return LineData(
+        line.name,
+        line.quantity,
+        line.unit_price,
+        line.vat_rate,
+        line.unit,
+        discount_percent=line.discount_percent,
+        gtu=line.gtu,
+        annex15=line.annex15,
+        procedure=line.procedure,
+        pkwiu=line.pkwiu,
+        cn=line.cn,
+        gtin=line.gtin,
+        index=line.index,
+        sale_date=line.sale_date,
+    )
+
+
 def _check_lines(lines: Sequence[LineData]) -> None:
     if not lines:
         raise InvoiceError(_("Add at least one line to the invoice."), code="no_lines")
@@ -234,6 +271,8 @@ def _check_lines(lines: Sequence[LineData]) -> None:
             raise InvoiceError(_("A discount is a percent from 0 to 100."), code="line_discount")
         if line.gtu and line.gtu not in Gtu.values:
             raise InvoiceError(_("Choose a GTU code from the list."), code="line_gtu")
+        if line.procedure and line.procedure not in Procedure.values:
+            raise InvoiceError(_("Choose a procedure from the list."), code="line_procedure")
 
 
 def _check_money(currency: str, exchange_rate: Decimal | None) -> None:
@@ -374,6 +413,12 @@ def _line_objects(
                 discount_percent=line.discount_percent if discount is not None else None,
                 gtu=line.gtu,
                 annex15=line.annex15,
+                procedure=line.procedure,
+                pkwiu=line.pkwiu.strip(),
+                cn=line.cn.strip(),
+                gtin=line.gtin.strip(),
+                index=line.index.strip(),
+                sale_date=line.sale_date,
                 before_correction=before_correction,
             )
         )
@@ -419,6 +464,9 @@ def _seller_from_company(company: Company) -> dict[str, str]:
         "seller_address_line1": company.address_line1,
         "seller_address_line2": company.address_line2,
         "seller_country_code": company.country_code,
+        "seller_krs": company.krs,
+        "seller_regon": company.regon,
+        "seller_bdo": company.bdo,
     }
 
 
@@ -489,6 +537,13 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
         ),
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
+        "related_parties": data.related_parties,
+        "partial_payments": []
+        if data.paid_on
+        else [
+            {"amount": f"{part.amount:f}", "paid_on": part.paid_on.isoformat()}
+            for part in data.partial_payments
+        ],
         "notes": data.notes.strip(),
     }
 
@@ -760,19 +815,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
     exemption_text = original.exemption_text if data.exemption_text is None else data.exemption_text
 
     def before_lines() -> list[LineData]:
-        return [
-            LineData(
-                line.name,
-                line.quantity,
-                line.unit_price,
-                line.vat_rate,
-                line.unit,
-                discount_percent=line.discount_percent,
-                gtu=line.gtu,
-                annex15=line.annex15,
-            )
-            for line in invoice_current_lines(original=original)
-        ]
+        return [line_data_of(line) for line in invoice_current_lines(original=original)]
 
     def build(number: str) -> Invoice:
         return Invoice(
@@ -802,6 +845,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             split_payment=original.split_payment,
             cash_accounting=original.cash_accounting,
             self_billing=original.self_billing,
+            related_parties=original.related_parties,
             notes=data.notes.strip(),
             exemption_basis=exemption_basis if exempt else "",
             exemption_text=" ".join(exemption_text.split()) if exempt else "",

@@ -295,6 +295,12 @@ def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
             "discount_percent": _percent(line.discount_percent),
             "gtu": line.gtu,
             "annex15": line.annex15,
+            "procedure": line.procedure,
+            "pkwiu": line.pkwiu,
+            "cn": line.cn,
+            "gtin": line.gtin,
+            "index": line.index,
+            "sale_date": line.sale_date,
         }
         for line in lines
     ]
@@ -328,6 +334,9 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "split_payment": invoice.split_payment,
         "cash_accounting": invoice.cash_accounting,
         "self_billing": invoice.self_billing,
+        "related_parties": invoice.related_parties,
+        "partial_amount": invoice.partial_payments[0]["amount"] if invoice.partial_payments else None,
+        "partial_paid_on": invoice.partial_payments[0]["paid_on"] if invoice.partial_payments else None,
         "notes": invoice.notes,
         "exemption_basis": invoice.exemption_basis,
         "exemption_text": invoice.exemption_text,

@@ -33,6 +33,7 @@ from invoices.models import (
     InvoiceKind,
     InvoiceLine,
     KsefStatus,
+    Procedure,
     VatRate,
 )
 from invoices.services import PartyData, contractor_upsert
@@ -150,6 +151,16 @@ def _seller_fields(seller: fa3.Seller) -> dict[str, str]:
     }
 
 
+def _registry_fields(parsed: fa3.Invoice) -> dict[str, str]:
+    """The seller's KRS, REGON and BDO from the footer (Stopka/Rejestry), the first entry that has each."""
+    found = {"seller_krs": "", "seller_regon": "", "seller_bdo": ""}
+    for registry in parsed.registries:
+        found["seller_krs"] = found["seller_krs"] or (registry.krs or "")[:10]
+        found["seller_regon"] = found["seller_regon"] or (registry.regon or "")[:14]
+        found["seller_bdo"] = found["seller_bdo"] or (registry.bdo or "")[:9]
+    return found
+
+
 def _buyer_fields(buyer: fa3.Buyer) -> dict[str, str]:
     nip, foreign_id, id_country = _tax_id_fields(buyer.tax_id)
     line1, line2, country = _address(buyer.address)
@@ -225,6 +236,12 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
                 discount=fit(line.discount, MONEY),  # P_10 as written (its percent is not stated)
                 gtu=line.gtu if line.gtu in Gtu.values else "",
                 annex15=line.annex15,
+                procedure=line.procedure if line.procedure in Procedure.values else "",
+                pkwiu=(line.pkwiu or "")[:50],
+                cn=(line.cn or "")[:50],
+                gtin=(line.gtin or "")[:20],
+                index=(line.index or "")[:50],
+                sale_date=line.sale_date,
                 before_correction=before,
                 allows_negative=quantity < 0 or unit_price < 0,
             )
@@ -304,6 +321,10 @@ def _payment_fields(parsed: fa3.Invoice) -> dict[str, Any]:
         "payment_method": int(payment.method) if payment.method is not None else None,
         "due_date": due,
         "paid_on": payment.paid_on,  # Zaplacono + DataZaplaty, as the issuer wrote it
+        "partial_payments": [
+            {"amount": f"{part.amount:f}", "paid_on": part.paid_on.isoformat()}
+            for part in payment.partial_payments
+        ],
         "bank_account": account,
     }
 
@@ -412,7 +433,7 @@ def _create(
     contractors: ContractorCache,
 ) -> Invoice:
     purchase = subject_type != SubjectType.SUBJECT1
-    seller = _seller_fields(parsed.seller)
+    seller = _seller_fields(parsed.seller) | _registry_fields(parsed)
     buyer = _buyer_fields(parsed.buyer)
     payment = _payment_fields(parsed)
     kind = _KINDS.get(parsed.kind, InvoiceKind.VAT)
@@ -442,6 +463,7 @@ def _create(
         split_payment=parsed.annotations.split_payment,
         cash_accounting=parsed.annotations.cash_accounting,
         self_billing=parsed.annotations.self_billing,
+        related_parties=parsed.related_parties,
         notes=_notes(parsed),
         total_net=net,
         total_vat=vat,

@@ -69,7 +69,7 @@ def _buyer(invoice: Invoice) -> model.Buyer:
     return model.Buyer(tax_id=tax_id, name=invoice.buyer_name, address=address, contacts=contacts)
 
 
-def _line(line: InvoiceLine) -> model.Line:
+def _line(line: InvoiceLine, *, sale_date: dt.date | None = None) -> model.Line:
     return model.Line(
         name=line.name,
         quantity=line.quantity,
@@ -84,15 +84,27 @@ def _line(line: InvoiceLine) -> model.Line:
         discount=line.discount,
         gtu=line.gtu or None,
         annex15=line.annex15,
+        procedure=line.procedure or None,
+        pkwiu=line.pkwiu or None,
+        cn=line.cn or None,
+        gtin=line.gtin or None,
+        index=line.index or None,
+        sale_date=sale_date,
         before_correction=line.before_correction,
     )
 
 
 def _payment(invoice: Invoice) -> model.Payment | None:
-    if not (invoice.payment_method or invoice.due_date or invoice.bank_account or invoice.paid_on):
+    parts = tuple(
+        model.PartialPayment(amount=Decimal(part["amount"]), paid_on=dt.date.fromisoformat(part["paid_on"]))
+        for part in invoice.partial_payments
+    )
+    if not (invoice.payment_method or invoice.due_date or invoice.bank_account or invoice.paid_on or parts):
         return None
     return model.Payment(
         paid_on=invoice.paid_on,
+        partially_paid=True if parts and not invoice.paid_on else None,
+        partial_payments=() if invoice.paid_on else parts,
         terms=(model.PaymentTerm(due_date=invoice.due_date),) if invoice.due_date else (),
         method=model.PaymentMethod(invoice.payment_method) if invoice.payment_method else None,
         bank_accounts=(model.BankAccount(number=invoice.bank_account),) if invoice.bank_account else (),
@@ -230,6 +242,9 @@ def invoice_to_fa3(
     )
     notes, footer = _notes(invoice.notes)
     advance = invoice.kind == InvoiceKind.ZAL
+    # P_6 is for a sale date all lines share; once a line has its own (P_6A), every line states its date.
+    own_dates = any(line.sale_date for line in lines)
+    common_date = invoice.sale_date or invoice.issue_date
     foreign = invoice.currency != "PLN"
     return model.Invoice(
         number=invoice.number,
@@ -243,7 +258,15 @@ def invoice_to_fa3(
         ),
         buyer=_buyer(invoice),
         # An advance invoice's positions are the order's (Zamowienie), not lines of a sale (FaWiersz).
-        lines=() if advance else tuple(_line(line) for line in lines),
+        lines=()
+        if advance
+        else tuple(
+            _line(
+                line,
+                sale_date=(line.sale_date or common_date) if own_dates and not invoice.period_from else None,
+            )
+            for line in lines
+        ),
         order=_order(invoice, lines) if advance else None,
         totals=_stated_totals(invoice),
         advance_exchange_rate=invoice.exchange_rate if advance and foreign else None,
@@ -255,7 +278,10 @@ def invoice_to_fa3(
         system_info=SYSTEM_INFO,
         issue_place=invoice.place_of_issue or None,
         sale_date=invoice.sale_date
-        if invoice.sale_date and invoice.sale_date != invoice.issue_date and not invoice.period_from
+        if invoice.sale_date
+        and invoice.sale_date != invoice.issue_date
+        and not invoice.period_from
+        and not (own_dates and not advance)
         else None,
         period=(invoice.period_from, invoice.period_to)
         if invoice.period_from and invoice.period_to
@@ -264,6 +290,16 @@ def invoice_to_fa3(
         correction=_correction(invoice),
         notes=notes,
         footer=footer,
+        related_parties=invoice.related_parties,
+        registries=(
+            model.Registry(
+                krs=invoice.seller_krs or None,
+                regon=invoice.seller_regon or None,
+                bdo=invoice.seller_bdo or None,
+            ),
+        )
+        if invoice.seller_krs or invoice.seller_regon or invoice.seller_bdo
+        else (),
         payment=_payment(invoice),
     )
 

@@ -136,6 +136,55 @@ CASES = [
         "an invoice the buyer already paid says so with the date (Zaplacono + DataZaplaty)",
     ),
     Case(
+        "partly paid",
+        {"partial_amount": "50,00", "partial_paid_on": (TODAY - dt.timedelta(days=2)).isoformat()},
+        {
+            "//fa:Platnosc/fa:ZnacznikZaplatyCzesciowej": ["1"],
+            "//fa:ZaplataCzesciowa/fa:KwotaZaplatyCzesciowej": ["50.00"],
+            "//fa:ZaplataCzesciowa/fa:DataZaplatyCzesciowej": [(TODAY - dt.timedelta(days=2)).isoformat()],
+            "//fa:Platnosc/fa:Zaplacono": [],
+        },
+        "part of the price paid before the invoice: the flag, the amount and the day (ZaplataCzesciowa)",
+    ),
+    Case(
+        "codes and procedure per line",
+        {},
+        {
+            "//fa:FaWiersz/fa:PKWiU": ["62.01.11.0"],
+            "//fa:FaWiersz/fa:CN": ["8471 30 00"],
+            "//fa:FaWiersz/fa:GTIN": ["5901234123457"],
+            "//fa:FaWiersz/fa:Indeks": ["SKU-17"],
+            "//fa:FaWiersz/fa:Procedura": ["B_SPV"],
+        },
+        "classification symbols, the product code and a JPK_VAT procedure marker travel with their line",
+        lines=[
+            _line(
+                name="Bon podarunkowy jednego przeznaczenia",
+                pkwiu="62.01.11.0",
+                cn="8471 30 00",
+                gtin="5901234123457",
+                index="SKU-17",
+                procedure="B_SPV",
+            )
+        ],
+    ),
+    Case(
+        "own sale date per line",
+        {"sale_date": TODAY.isoformat()},
+        {
+            "//fa:Fa/fa:P_6": [],
+            "//fa:FaWiersz/fa:P_6A": [(TODAY - dt.timedelta(days=9)).isoformat(), TODAY.isoformat()],
+        },
+        "P_6 is only for a date all lines share: once one line has its own (P_6A), every line states one",
+        lines=[_line(sale_date=(TODAY - dt.timedelta(days=9)).isoformat()), _line(name="Druga usługa")],
+    ),
+    Case(
+        "related parties",
+        {"related_parties": "on"},
+        {"//fa:Fa/fa:TP": ["1"]},
+        "a sale between related parties carries the JPK_VAT marker TP",
+    ),
+    Case(
         "billing period",
         {
             "sale_date": "",
@@ -223,6 +272,63 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     for line in lines:
         if line.gtu:
             assert f"<td>{line.gtu}</td>" in html
+        for code in line.codes():
+            assert code in html
+    own_dates = any(x.sale_date for x in lines)  # then every line states one (P_6A)
+    common = invoice.sale_date or invoice.issue_date
+    assert [(x.pkwiu, x.cn, x.gtin, x.index, x.procedure, x.sale_date) for x in parsed.lines] == [
+        (
+            x.pkwiu or None,
+            x.cn or None,
+            x.gtin or None,
+            x.index or None,
+            x.procedure or None,
+            (x.sale_date or common) if own_dates else None,
+        )
+        for x in lines
+    ]
+    assert parsed.related_parties == invoice.related_parties
+    if invoice.related_parties:
+        assert 'id="annotation-related-parties"' in html
+    for amount, paid_on in invoice.partial_payments_made():
+        assert f"({paid_on:%d.%m.%Y})" in html
     pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.usefixtures("stored_at_once")
+def test_the_seller_s_krs_regon_and_bdo_go_in_the_footer(company_a: Company, alice_client: Any) -> None:
+    """Company data → KRS, REGON (checked with its check digit), BDO; each invoice then carries them in
+    Stopka/Rejestry, as they were on the day it was issued."""
+    edit = reverse("accounts:company_edit")
+    form = {
+        "company_name": company_a.name,
+        "nip": company_a.nip,
+        "address_line1": company_a.address_line1,
+        "address_line2": company_a.address_line2,
+        "country_code": "PL",
+        "krs": "0000123456",
+        "regon": "123456785",
+        "bdo": "000012345",
+    }
+    refused = alice_client.post(edit, form | {"regon": "123456789"})
+    assert refused.status_code == 200
+    assert "To nie jest poprawny REGON" in refused.content.decode()
+    assert alice_client.post(edit, form).status_code == 302
+    response = alice_client.post(reverse("invoices:issue"), _form(CASES[0]))
+    assert response.status_code == 302
+    invoice = Invoice.objects.get(company=company_a)
+    assert run(invoice).status == S.ACCEPTED
+    invoice.refresh_from_db()
+    assert invoice.ksef_number
+    downloaded = ksef_client_for(company=company_a).invoices.invoice_download(ksef_number=invoice.ksef_number)
+    root = etree.fromstring(downloaded)
+    assert [el.text for el in root.xpath("//fa:Stopka/fa:Rejestry/*", namespaces=NS)] == [
+        "0000123456",
+        "123456785",
+        "000012345",
+    ]
+    html = alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})).content.decode()
+    assert "KRS 0000123456" in html
+    assert "REGON 123456785" in html
