@@ -291,7 +291,7 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     if invoice.related_parties:
         assert 'id="annotation-related-parties"' in html
     for amount, paid_on in invoice.partial_payments_made():
-        assert f"({paid_on:%d.%m.%Y})" in html
+        assert f"{amount:.2f}".replace(".", ",") + f" PLN ({paid_on:%d.%m.%Y})" in html
     pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
@@ -329,6 +329,8 @@ def test_the_seller_s_krs_regon_and_bdo_go_in_the_footer(company_a: Company, ali
         "123456785",
         "000012345",
     ]
-    html = alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})).content.decode()
+    html = alice_client.get(
+        reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    ).content.decode()
     assert "KRS 0000123456" in html
     assert "REGON 123456785" in html
