@@ -21,10 +21,18 @@ from invoices.models import (
     KsefStatus,
     PaymentMethod,
     Procedure,
+    ThirdPartyRole,
     VatRate,
 )
 from invoices.selectors import InvoiceFilters
-from invoices.services import CorrectionData, InvoiceData, LineData, PartialPayment, PartyData
+from invoices.services import (
+    CorrectionData,
+    InvoiceData,
+    LineData,
+    PartialPayment,
+    PartyData,
+    ThirdPartyData,
+)
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -204,6 +212,34 @@ class InvoiceForm(PartyFieldsMixin):
         required=False,
         help_text=_("The buyer issues this invoice in the seller's name, by their agreement."),
     )
+    third_role = forms.TypedChoiceField(
+        label=_("Role of the other party"),
+        choices=[("", _("— none —")), *ThirdPartyRole.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=_(
+            "A recipient, payer or another party the invoice must name besides the buyer (Podmiot3)."
+        ),
+    )
+    third_name = forms.CharField(label=_("Name"), max_length=512, required=False, validators=[_one_line])
+    third_nip = forms.CharField(
+        label=_("NIP"),
+        max_length=16,
+        required=False,
+        validators=[validate_nip],
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    third_foreign_id = forms.CharField(
+        label=_("VAT-UE or foreign tax number"), max_length=50, required=False, validators=[_one_line]
+    )
+    third_address_line1 = forms.CharField(
+        label=_("Address line 1"), max_length=512, required=False, validators=[_one_line]
+    )
+    third_address_line2 = forms.CharField(
+        label=_("Address line 2"), max_length=512, required=False, validators=[_one_line]
+    )
+    third_country_code = forms.CharField(label=_("Country code"), max_length=2, required=False, initial="PL")
     related_parties = forms.BooleanField(
         label=_("Related parties (TP)"),
         required=False,
@@ -343,6 +379,11 @@ class InvoiceForm(PartyFieldsMixin):
             self.add_error("advance_amount", _("Enter the advance received (gross)."))
         if kind == InvoiceKind.ROZ and not cleaned.get("advances") and "advances" not in self.errors:
             self.add_error("advances", _("Choose the advance invoices this final invoice settles."))
+        if cleaned.get("third_role") is not None and not cleaned.get("third_name", "").strip():
+            self.add_error("third_name", _("Enter the other party's name."))
+        third_country = (cleaned.get("third_country_code") or "PL").strip().upper()
+        if cleaned.get("third_role") is not None and not _COUNTRY.match(third_country):
+            self.add_error("third_country_code", _("Enter a two-letter country code, e.g. PL."))
         part, part_on = cleaned.get("partial_amount"), cleaned.get("partial_paid_on")
         if (part is None) != (part_on is None) and not {"partial_amount", "partial_paid_on"} & set(
             self.errors
@@ -382,6 +423,21 @@ class InvoiceForm(PartyFieldsMixin):
             cash_accounting=data.get("cash_accounting", False),
             self_billing=data.get("self_billing", False),
             related_parties=data.get("related_parties", False),
+            third_parties=(
+                ThirdPartyData(
+                    role=data["third_role"],
+                    party=PartyData(
+                        name=data.get("third_name", ""),
+                        nip=nip_normalize(data.get("third_nip", "")),
+                        foreign_id=data.get("third_foreign_id", ""),
+                        address_line1=data.get("third_address_line1", ""),
+                        address_line2=data.get("third_address_line2", ""),
+                        country_code=(data.get("third_country_code") or "PL").strip().upper(),
+                    ),
+                ),
+            )
+            if data.get("third_role") is not None
+            else (),
             partial_payments=(PartialPayment(data["partial_amount"], data["partial_paid_on"]),)
             if data.get("partial_amount") is not None and data.get("partial_paid_on")
             else (),

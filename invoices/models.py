@@ -117,6 +117,18 @@ class Gtu(models.TextChoices):
     GTU_13 = "GTU_13", _("GTU_13 transport and warehouse services")
 
 
+class ThirdPartyRole(models.IntegerChoices):
+    """``Rola`` of ``Podmiot3`` that a seller names on the buyer's side (TRolaPodmiotu3)."""
+
+    FACTOR = 1, _("factor")
+    RECIPIENT = 2, _("recipient (odbiorca)")
+    ADDITIONAL_BUYER = 4, _("additional buyer")
+    PAYER = 6, _("payer")
+    JST_RECIPIENT = 8, _("recipient: a local government unit (JST)")
+    VAT_GROUP_MEMBER = 10, _("recipient: a member of a VAT group")
+    EMPLOYEE = 11, _("employee")
+
+
 class Procedure(models.TextChoices):
     """``Procedura``: the procedure markers of the JPK_VAT regulation (par. 10 ust. 4) a line may carry."""
 
@@ -307,6 +319,10 @@ class Invoice(models.Model):
     buyer_address_line2 = models.CharField(_("buyer address line 2"), max_length=512, blank=True)
     buyer_country_code = models.CharField(_("buyer country"), max_length=2, default="PL")
     buyer_email = models.EmailField(_("buyer e-mail"), blank=True)
+    # Podmiot3: other parties named on the invoice (recipient, payer, additional buyer…), each
+    # {"role": 2, "name": …, "nip": …, "foreign_id": …, "address_line1": …, "address_line2": …,
+    # "country_code": …}, as they were on the document.
+    third_parties = models.JSONField(_("other parties"), default=list, blank=True)
 
     currency = models.CharField(_("currency"), max_length=3, default="PLN")  # KodWaluty
     exchange_rate = models.DecimalField(  # KursWaluty: PLN per unit of currency
@@ -470,6 +486,14 @@ class Invoice(models.Model):
     @property
     def is_correction(self) -> bool:
         return self.kind == InvoiceKind.KOR
+
+    def third_parties_shown(self) -> list[dict[str, object]]:
+        """``third_parties`` with their role's name (``role_label``), as the document shows them."""
+        labels = dict(ThirdPartyRole.choices)
+        return [
+            third | {"role_label": labels.get(third.get("role"), _("other party"))}
+            for third in self.third_parties
+        ]
 
     def partial_payments_made(self) -> list[tuple[Decimal, dt.date]]:
         """``partial_payments`` as amounts and dates (the JSON keeps them as text)."""

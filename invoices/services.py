@@ -36,6 +36,7 @@ from invoices.models import (
     NumberingReset,
     NumberingSeries,
     Procedure,
+    ThirdPartyRole,
     VatRate,
 )
 from invoices.signals import invoice_edited, invoice_issued
@@ -88,6 +89,14 @@ class LineData:
 
 
 @dataclass(frozen=True)
+class ThirdPartyData:
+    """``Podmiot3``: another party the invoice names, with its role (invoices.models.ThirdPartyRole)."""
+
+    role: int
+    party: PartyData
+
+
+@dataclass(frozen=True)
 class PartialPayment:
     """One part of the price paid before the invoice (``ZaplataCzesciowa``)."""
 
@@ -115,6 +124,7 @@ class InvoiceData:
     self_billing: bool = False  # P_17 "samofakturowanie"
     related_parties: bool = False  # TP: buyer and seller are related (art. 32 ust. 2 pkt 1)
     partial_payments: tuple[PartialPayment, ...] = ()  # part of the price paid (not with paid_on)
+    third_parties: tuple[ThirdPartyData, ...] = ()  # Podmiot3
     notes: str = ""
     number: str = ""  # only for purchase invoices; sales invoices are numbered by their series
     idempotency_key: uuid.UUID | None = None
@@ -154,6 +164,12 @@ def _party_fields(data: PartyData) -> dict[str, str]:
         "email": data.email.strip(),
         "bank_account": data.bank_account.replace(" ", ""),
     }
+
+
+def _third_party_snapshot(third: ThirdPartyData) -> dict[str, object]:
+    fields = _party_fields(third.party)
+    keys = ("name", "nip", "foreign_id", "address_line1", "address_line2", "country_code")
+    return {"role": int(third.role)} | {key: fields[key] for key in keys}
 
 
 def _party_check(fields: dict[str, str]) -> None:
@@ -538,6 +554,7 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
         "related_parties": data.related_parties,
+        "third_parties": [_third_party_snapshot(third) for third in data.third_parties],
         "partial_payments": []
         if data.paid_on
         else [
@@ -570,11 +587,28 @@ def _refuse_unless_acceptable(
         raise InvoiceInvalid(issues)
 
 
+def _third_party_issues(data: InvoiceData) -> list[Issue]:
+    issues = []
+    for third in data.third_parties:
+        fields = _party_fields(third.party)
+        if third.role not in ThirdPartyRole.values:
+            issues.append(Issue(_("Choose the other party's role."), field="third_role"))
+        if not fields["name"]:
+            issues.append(Issue(_("Enter the other party's name."), field="third_name"))
+        if fields["nip"] and not nip_is_valid(fields["nip"]):
+            issues.append(Issue(_("The NIP is not valid. Check it for typos."), field="third_nip"))
+    return issues
+
+
 def _sales_checks(data: InvoiceData, party: dict[str, str]) -> None:
     """Our own rules and the database's limits, before the invoice is built for the acceptance check."""
-    issues = _rate_issues(
-        data.lines, party=party, exemption_basis=data.exemption_basis, exemption_text=data.exemption_text
-    ) + _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    issues = (
+        _third_party_issues(data)
+        + _rate_issues(
+            data.lines, party=party, exemption_basis=data.exemption_basis, exemption_text=data.exemption_text
+        )
+        + _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    )
     if issues:
         raise InvoiceInvalid(issues)
 

@@ -310,6 +310,16 @@ def _percent(value: Decimal | None) -> str:
     return "" if value is None else f"{value.normalize():f}".replace(".", ",")
 
 
+def _third_party_initial(invoice: Invoice) -> dict[str, Any]:
+    if not invoice.third_parties:
+        return {}
+    third = invoice.third_parties[0]
+    return {"third_role": third.get("role")} | {
+        f"third_{key}": third.get(key, "")
+        for key in ("name", "nip", "foreign_id", "address_line1", "address_line2", "country_code")
+    }
+
+
 def _edit_initial(invoice: Invoice) -> dict[str, Any]:
     return {
         "idempotency_key": uuid.uuid4(),
@@ -335,6 +345,7 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "cash_accounting": invoice.cash_accounting,
         "self_billing": invoice.self_billing,
         "related_parties": invoice.related_parties,
+        **_third_party_initial(invoice),
         "partial_amount": invoice.partial_payments[0]["amount"] if invoice.partial_payments else None,
         "partial_paid_on": invoice.partial_payments[0]["paid_on"] if invoice.partial_payments else None,
         "notes": invoice.notes,

@@ -106,6 +106,7 @@ def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
             "rate_totals": invoice.rate_totals(),
             "summary": invoice.summary(),
             "stated": invoice.stated,
+            "third_parties": invoice.third_parties_shown(),
             # An advance invoice's lines are the order's positions; its totals are the advance's.
             "order_value": advances.order_value(
                 lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate

@@ -161,6 +161,35 @@ def _registry_fields(parsed: fa3.Invoice) -> dict[str, str]:
     return found
 
 
+def _third_party_fields(parsed: fa3.Invoice) -> list[dict[str, object]]:
+    """``Podmiot3`` as the issuer wrote it: role (0 with ``role_text`` for RolaInna), name, identifiers."""
+    out: list[dict[str, object]] = []
+    for party in parsed.third_parties:
+        line1, line2, country = _address(party.address) if party.address else ("", "", "")
+        tax_id = party.tax_id
+        out.append(
+            {
+                "role": int(party.role) if party.role is not None else 0,
+                "role_text": (party.other_role or "")[:256],
+                "name": (party.name or "")[:512],
+                "nip": tax_id.value if isinstance(tax_id, fa3.Nip) else "",
+                "foreign_id": (
+                    tax_id.country + tax_id.number
+                    if isinstance(tax_id, fa3.EuVatId)
+                    else tax_id.number
+                    if isinstance(tax_id, fa3.OtherTaxId)
+                    else tax_id.value
+                    if isinstance(tax_id, fa3.InternalId)
+                    else ""
+                )[:50],
+                "address_line1": line1,
+                "address_line2": line2,
+                "country_code": country,
+            }
+        )
+    return out
+
+
 def _buyer_fields(buyer: fa3.Buyer) -> dict[str, str]:
     nip, foreign_id, id_country = _tax_id_fields(buyer.tax_id)
     line1, line2, country = _address(buyer.address)
@@ -464,6 +493,7 @@ def _create(
         cash_accounting=parsed.annotations.cash_accounting,
         self_billing=parsed.annotations.self_billing,
         related_parties=parsed.related_parties,
+        third_parties=_third_party_fields(parsed),
         notes=_notes(parsed),
         total_net=net,
         total_vat=vat,

@@ -15,7 +15,15 @@ from django.utils.translation import gettext as _
 
 from invoices import advances
 from invoices.acceptance import Issue
-from invoices.models import EU_COUNTRIES, ExemptionBasis, Invoice, InvoiceKind, InvoiceLine, VatRate
+from invoices.models import (
+    EU_COUNTRIES,
+    ExemptionBasis,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    ThirdPartyRole,
+    VatRate,
+)
 from invoices.totals import rate_percent
 from ksef_integration.fa3 import Problem, SchemaError, builder, check_invoice, model, validate
 from ksef_integration.fa3.digest import invoice_hash
@@ -49,24 +57,56 @@ def _eu_vat_id(country: str, number: str) -> model.EuVatId | None:
     return model.EuVatId(country=code, number=number.removeprefix(code).removeprefix(country))
 
 
+def _tax_id(nip: str, foreign_id: str, country: str) -> model.TaxId:
+    eu_vat_id = _eu_vat_id(country, foreign_id)
+    if nip:
+        return model.Nip(nip)
+    if foreign_id and eu_vat_id is not None:
+        return eu_vat_id
+    if foreign_id:
+        return model.OtherTaxId(number=foreign_id, country=country or None)
+    return model.NoTaxId()
+
+
+_JST_ROLES = (ThirdPartyRole.JST_RECIPIENT,)
+_VAT_GROUP_ROLES = (ThirdPartyRole.VAT_GROUP_MEMBER,)
+
+
+def _third_parties(invoice: Invoice) -> tuple[model.ThirdParty, ...]:
+    """``Podmiot3``: the recipient, payer or other parties the invoice names, with their roles."""
+    out = []
+    for third in invoice.third_parties:
+        country = str(third.get("country_code") or "PL")
+        line1, line2 = str(third.get("address_line1") or ""), str(third.get("address_line2") or "")
+        out.append(
+            model.ThirdParty(
+                tax_id=_tax_id(str(third.get("nip") or ""), str(third.get("foreign_id") or ""), country),
+                name=str(third.get("name") or "") or None,
+                role=model.ThirdPartyRole(int(third["role"])),
+                address=_address(line1, line2, country) if line1 or line2 else None,
+            )
+        )
+    return tuple(out)
+
+
 def _buyer(invoice: Invoice) -> model.Buyer:
-    tax_id: model.TaxId
-    eu_vat_id = _eu_vat_id(invoice.buyer_country_code, invoice.buyer_foreign_id)
-    if invoice.buyer_nip:
-        tax_id = model.Nip(invoice.buyer_nip)
-    elif invoice.buyer_foreign_id and eu_vat_id is not None:
-        tax_id = eu_vat_id
-    elif invoice.buyer_foreign_id:
-        tax_id = model.OtherTaxId(number=invoice.buyer_foreign_id, country=invoice.buyer_country_code or None)
-    else:
-        tax_id = model.NoTaxId()
+    tax_id = _tax_id(invoice.buyer_nip, invoice.buyer_foreign_id, invoice.buyer_country_code)
     address = None
     if invoice.buyer_address_line1 or invoice.buyer_address_line2:
         address = _address(
             invoice.buyer_address_line1, invoice.buyer_address_line2, invoice.buyer_country_code
         )
     contacts = (model.Contact(email=invoice.buyer_email),) if invoice.buyer_email else ()
-    return model.Buyer(tax_id=tax_id, name=invoice.buyer_name, address=address, contacts=contacts)
+    roles = {third.get("role") for third in invoice.third_parties}
+    return model.Buyer(
+        tax_id=tax_id,
+        name=invoice.buyer_name,
+        address=address,
+        contacts=contacts,
+        # JST / GV: the invoice concerns a local government's unit or a VAT group's member named in Podmiot3
+        jst=any(role in roles for role in _JST_ROLES),
+        vat_group=any(role in roles for role in _VAT_GROUP_ROLES),
+    )
 
 
 def _line(line: InvoiceLine, *, sale_date: dt.date | None = None) -> model.Line:
@@ -257,6 +297,7 @@ def invoice_to_fa3(
             ),
         ),
         buyer=_buyer(invoice),
+        third_parties=_third_parties(invoice),
         # An advance invoice's positions are the order's (Zamowienie), not lines of a sale (FaWiersz).
         lines=()
         if advance
@@ -412,6 +453,9 @@ def _schema_issue(error: SchemaError, count: int) -> Issue:
             return Issue(message, field=_LINE_FIELDS.get(element), line=position)
     if "Podmiot2" in parents:
         return Issue(message, field=_BUYER_FIELDS.get(element))
+    if "Podmiot3" in parents:
+        field = _BUYER_FIELDS.get(element)
+        return Issue(message, field=f"third_{field}" if field and field != "email" else "third_name")
     if "Podmiot1" in parents:
         return Issue(
             _("Your company's data (Więcej → Dane i ustawienia) cannot go on the invoice: %(message)s")

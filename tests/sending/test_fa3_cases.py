@@ -185,6 +185,29 @@ CASES = [
         "a sale between related parties carries the JPK_VAT marker TP",
     ),
     Case(
+        "a recipient besides the buyer (Podmiot3)",
+        {
+            "third_role": "2",
+            "third_name": "Szkoła Podstawowa nr 5",
+            "third_nip": "7740001454",
+            "third_address_line1": "ul. Szkolna 5",
+            "third_address_line2": "09-400 Płock",
+        },
+        {
+            "//fa:Podmiot3/fa:DaneIdentyfikacyjne/fa:NIP": ["7740001454"],
+            "//fa:Podmiot3/fa:DaneIdentyfikacyjne/fa:Nazwa": ["Szkoła Podstawowa nr 5"],
+            "//fa:Podmiot3/fa:Rola": ["2"],
+            "//fa:Podmiot2/fa:JST": ["2"],
+        },
+        "goods delivered to someone other than the buyer: the recipient is named with its role (Rola 2)",
+    ),
+    Case(
+        "a local government unit as recipient (JST)",
+        {"third_role": "8", "third_name": "Urząd Gminy Zielonki", "third_nip": "5252248481"},
+        {"//fa:Podmiot3/fa:Rola": ["8"], "//fa:Podmiot2/fa:JST": ["1"]},
+        "a municipality buys for its unit: Podmiot3 names the unit (Rola 8) and Podmiot2 says JST = 1",
+    ),
+    Case(
         "billing period",
         {
             "sale_date": "",
@@ -290,6 +313,11 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     assert parsed.related_parties == invoice.related_parties
     if invoice.related_parties:
         assert 'id="annotation-related-parties"' in html
+    assert [(int(p.role or 0), p.name) for p in parsed.third_parties] == [
+        (third["role"], third["name"]) for third in invoice.third_parties
+    ]
+    for third in invoice.third_parties_shown():
+        assert str(third["name"]) in html
     for amount, paid_on in invoice.partial_payments_made():
         assert f"{amount:.2f}".replace(".", ",") + f" PLN ({paid_on:%d.%m.%Y})" in html
     pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
