@@ -208,7 +208,18 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         hAlign="LEFT",
     )
     parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    story += [parties, Spacer(1, 5 * mm)]
+    story += [parties, Spacer(1, 3 * mm)]
+    for third in invoice.third_parties_shown():  # Podmiot3: recipient, payer…
+        story += party(
+            str(third["role_label"]).capitalize(),
+            str(third.get("name") or ""),
+            str(third.get("nip") or ""),
+            str(third.get("foreign_id") or ""),
+            str(third.get("address_line1") or ""),
+            str(third.get("address_line2") or ""),
+            str(third.get("country_code") or "PL"),
+        )
+    story.append(Spacer(1, 2 * mm))
 
     if invoice.kind == InvoiceKind.KOR:
         corrected = _("Corrects invoice %(number)s of %(date)s") % {

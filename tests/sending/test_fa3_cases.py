@@ -25,6 +25,7 @@ from tests.sending.test_send_simulator import (
     connected,  # noqa: F401 - the fixture stored_at_once uses
     run,
 )
+from tests.test_browser_send import pdf_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -323,6 +324,9 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
+    text = pdf_text(pdf.content)
+    for third in invoice.third_parties:
+        assert third["name"] in text
 
 
 @pytest.mark.usefixtures("stored_at_once")
