@@ -436,14 +436,26 @@ ATTACHMENT = (
 )
 
 
-def test_attachment_is_refused_online(seller: Ksef, clock: Clock) -> None:
-    xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number()).replace(
-        b"</Faktura>", ATTACHMENT
-    )
-    session = seller.open_online()
-    invoice = seller.send_ok(session, xml)
-    clock.advance()
-    assert seller.invoice_status(session, invoice)["status"]["code"] == 415
+def test_an_online_invoice_with_attachment_needs_the_consent(seller: Ksef, clock: Clock) -> None:
+    """Like a batch one (issue 23): refused with 415 while the NIP has no consent to issue invoices with
+    attachments, accepted once ``/testdata/attachment`` gave it, refused again after ``/revoke``."""
+
+    def sent() -> dict[str, object]:
+        xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number()).replace(
+            b"</Faktura>", ATTACHMENT
+        )
+        session = seller.open_online()
+        invoice = seller.send_ok(session, xml)
+        clock.advance()
+        return dict(seller.invoice_status(session, invoice)["status"])
+
+    refused = sent()
+    assert refused["code"] == 415
+    assert "zgody" in str(refused["details"])
+    assert seller.post("/testdata/attachment", {"nip": seller.nip}).status_code == 200
+    assert sent()["code"] == 200
+    assert seller.post("/testdata/attachment/revoke", {"nip": seller.nip}).status_code == 200
+    assert sent()["code"] == 415
 
 
 def test_fa2_session_refuses_an_fa3_document(seller: Ksef, clock: Clock) -> None:
