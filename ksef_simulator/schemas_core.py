@@ -43,6 +43,10 @@ def auth_xsd(namespace: str) -> etree.XMLSchema:
     latest = "http://ksef.mf.gov.pl/auth/token/2.1"
     xsd = Path(settings.KSEF_DOCS_DIR) / "auth" / "schemy" / AUTH_NAMESPACES[latest]
     text = xsd.read_text(encoding="utf-8").replace(latest, namespace)
+    # The NipVatUe and PeppolId patterns end (and start) with PCRE anchors, which XSD reads as literal
+    # characters, so no value could match; KSeF's .NET validator reads them as anchors. XSD patterns are
+    # anchored anyway, so dropping them keeps the intended meaning.
+    text = re.sub(r'(pattern value=")\^?([^"]*?)\$(")', r"\1\2\3", text)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return etree.XMLSchema(etree.fromstring(text.encode(), parser))
 
