@@ -753,7 +753,8 @@ def test_the_ksef_client_package_drives_entity_authorizations_subunits_and_eu_en
 def test_the_ksef_client_package_drives_collective_identifiers_peppol_and_the_attachment_consent(
     ksef: KsefClient, client: Any
 ) -> None:
-    """Collective identifiers (generate, query, invoices with and without their details, by KSeF number), the Peppol providers (an empty page, then one registered), and the attachment consent."""
+    """Collective identifiers (generate, query, invoices with and without their details, by KSeF number),
+    the Peppol providers (an empty page, then one registered), and the attachment consent."""
     from ksef_client.models import AttachmentPermissionGrantRequest, AttachmentPermissionRevokeRequest
 
     from ksef_simulator.services_invoices import invoice_store_incoming
