@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,7 +42,8 @@ def self_signed_builder(
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        # 16 hex digits like KSeF's certificates (x509.random_serial_number() gives about 40).
+        .serial_number(2**56 + secrets.randbelow(2**63 - 2**56))
         .not_valid_before(start)
         .not_valid_after(start + validity)
     )

@@ -52,6 +52,7 @@ def test_public_keys_one_per_usage_with_correct_ids(client: Any) -> None:
         )
         assert item["certificateId"] == base64.b64encode(hashlib.sha256(der).digest()).decode()
         assert item["publicKeyId"] == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        assert 0 < cert.serial_number < 2**64  # 16 hex digits like KSeF's, not ~40
     # Stable across calls (and restarts: they live in the database).
     assert client.get("/ksef-sim/v2/security/public-key-certificates").json() == items
 

@@ -588,3 +588,37 @@ def test_the_uprawnienia_page_grants_lists_and_revokes(client: Any, nip: str) ->
     client.post("/ksef-sim/wyloguj/")
     client.post("/ksef-sim/", {"nip": office})
     assert nip in client.get("/ksef-sim/uprawnienia/").content.decode()
+
+
+def test_enum_values_in_bodies_match_ignoring_case(client: Any, owner: Session, nip: str) -> None:
+    """Like KSeF's JSON reader (ASP.NET), the simulator takes ``pesel`` for ``Pesel`` and ``invoiceread``
+    for ``InvoiceRead`` in request bodies, and answers in the spec's spelling."""
+    pesel = random_pesel()
+    accepted = grant_person(client, owner, "pesel", pesel, ["invoiceread"])
+    assert accepted.status_code == 202, accepted.content
+    listed = query(
+        client,
+        owner,
+        "/permissions/query/persons/grants",
+        {"queryType": "permissionsincurrentcontext", "permissionTypes": ["INVOICEREAD"]},
+    )
+    assert [(p["authorizedIdentifier"], p["permissionScope"]) for p in listed["permissions"]] == [
+        ({"type": "Pesel", "value": pesel}, "InvoiceRead")
+    ]
+    metadata = post_json(
+        client,
+        "/invoices/query/metadata",
+        {
+            "subjectType": "subject2",
+            "dateRange": {
+                "dateType": "invoicing",
+                "from": (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat(),
+            },
+            "invoiceTypes": ["vat"],
+        },
+        **bearer(owner.access_token),
+    )
+    assert metadata.status_code == 200, metadata.content
+    # A value that is no spelling of an allowed one is still refused.
+    refused = grant_person(client, owner, "Pessel", pesel, ["InvoiceRead"])
+    assert refused.status_code == 400
