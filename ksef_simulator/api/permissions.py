@@ -16,7 +16,7 @@ from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import AttachmentConsent, PermissionOperation, SimGrant
 from ksef_simulator.paging import query_int
 from ksef_simulator.processing import WARSAW, attachment_consent
-from ksef_simulator.responses import ApiError, gone, iso, now_utc, validation_error
+from ksef_simulator.responses import ApiError, forbidden, gone, iso, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 from ksef_simulator.services_permissions import Actor, Identifier, PermissionsError
 
@@ -37,10 +37,17 @@ def attachments_status(request: HttpRequest) -> HttpResponse:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _actor(request: HttpRequest, any_of: tuple[str, ...]) -> Actor:
-    """The caller, once it holds one of ``any_of`` in its context (403 ``missing-permissions`` otherwise)."""
+def _actor(request: HttpRequest, any_of: tuple[str, ...], contexts: tuple[str, ...] = ("Nip",)) -> Actor:
+    """The caller, once it holds one of ``any_of`` in its context (403 ``missing-permissions`` otherwise)
+    and that context is of one of the ``contexts`` types (403 ``context-type-not-allowed``: the grants of
+    an internal unit's or an EU entity's own people are not modelled, and must not land on the NIP)."""
     principal = security.principal_from_request(request)
     security.require_any_permission(principal, any_of)
+    if principal.context_type not in contexts:
+        raise forbidden(
+            "context-type-not-allowed",
+            f"Operacja niedostępna w kontekście typu {principal.context_type}.",
+        )
     return Actor(
         context_nip=principal.nip,
         subject_type=principal.subject_type,
@@ -236,7 +243,7 @@ def indirect_grant(request: HttpRequest) -> HttpResponse:
 
 @api_view("DELETE", name="permissions.common.revoke")
 def common_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
-    actor = _actor(request, services_permissions.REVOKERS)
+    actor = _actor(request, services_permissions.REVOKERS, contexts=("Nip", "NipVatUe"))
     if len(permission_id) != 36:
         raise validation_error("permissionId: identyfikator uprawnienia ma 36 znaków.")
     try:
@@ -413,7 +420,7 @@ def eu_admin_grant(request: HttpRequest) -> HttpResponse:
 
 @api_view("POST", name="permissions.eu-entities.grants")
 def eu_representative_grant(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request, ("VatUeManage",))
+    actor = _actor(request, ("VatUeManage",), contexts=("NipVatUe",))
     body = _body(request, "POST /permissions/eu-entities/grants")
     try:
         operation = services_permissions.grant_eu_representative(
@@ -539,7 +546,9 @@ def _eu_person(details: dict[str, Any]) -> dict[str, Any] | None:
 @api_view("POST", name="permissions.query.eu-entities")
 def query_eu_entities(request: HttpRequest) -> HttpResponse:
     offset, size = _page(request)
-    actor = _actor(request, ("CredentialsManage", "CredentialsRead", "VatUeManage"))
+    actor = _actor(
+        request, ("CredentialsManage", "CredentialsRead", "VatUeManage"), contexts=("Nip", "NipVatUe")
+    )
     body = _body(request, "POST /permissions/query/eu-entities/grants")
     rows = services_permissions.eu_entity_grants(
         context_type=actor.context_type, context_value=actor.context_value

@@ -44,6 +44,11 @@ def test_group_mapping() -> None:
     assert limits.group_for("GET", f"{V2}/auth/sessions") == "other"
     assert limits.group_for("GET", f"{V2}/auth/20250101-AU-0000000000-0000000000-00") == "anonymous"
     assert limits.group_for("GET", "/ksef-sim/storage/x") is None
+    # The operations added for issue 23, with the groups the spec's x-rate-limits give them.
+    assert limits.group_for("POST", f"{V2}/collective-identifiers/query") == "collectiveIdentifier"
+    assert limits.group_for("GET", f"{V2}/collective-identifiers/ksef/X") == "collectiveIdentifier"
+    assert limits.group_for("GET", f"{V2}/peppol/query") == "anonymous"
+    assert limits.group_for("POST", f"{V2}/permissions/eu-entities/grants") == "other"
 
 
 def test_per_minute_limit_gives_429_with_retry_after_in_both_formats(
