@@ -35,6 +35,7 @@ class SimulatorKey(models.Model):
     class Usage(models.TextChoices):
         KSEF_TOKEN_ENCRYPTION = "KsefTokenEncryption"  # noqa: S105 (a usage name, not a secret)
         SYMMETRIC_KEY_ENCRYPTION = "SymmetricKeyEncryption"
+        UPO_SIGNING = "UpoSigning"  # the simulator's seal on UPOs; not published
 
     usage = models.CharField(max_length=32, choices=Usage.choices)
     private_key_pem = models.TextField()

@@ -49,6 +49,7 @@ class SimSession(models.Model):
     max_invoice_size = models.PositiveIntegerField(default=1_000_000)
     max_invoice_with_attachment_size = models.PositiveIntegerField(default=3_000_000)
     upo_reference = models.CharField(max_length=36, unique=True)
+    upo_xml = models.BinaryField(null=True, editable=False)  # the signed session UPO, made once
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     valid_until = models.DateTimeField()
@@ -139,6 +140,7 @@ class SimInvoice(models.Model):
     vat_amount = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     is_self_invoicing = models.BooleanField(default=False)
     has_attachment = models.BooleanField(default=False)
+    upo_xml = models.BinaryField(null=True, editable=False)  # the signed invoice UPO, made once
 
     class Meta:
         indexes = [

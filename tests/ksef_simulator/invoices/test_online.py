@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
 from django.test import Client
 from lxml import etree
+from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
 from ksef_simulator import ids, processing
 from ksef_simulator.limits import limits_override
@@ -18,6 +20,8 @@ from tests.ksef_simulator.invoices import fa3
 from tests.ksef_simulator.invoices.conftest import DELAY, Clock, Ksef, aes, sha
 from tests.ksef_simulator.invoices.openapi import assert_valid
 from tests.official import UPO_XSD
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
 
 UPO_NS = {"u": "http://upo.schematy.mf.gov.pl/KSeF/v4-3"}
 
@@ -38,8 +42,19 @@ def download(client: Client, url: str) -> Any:
 
 
 def upo_is_valid(xml: bytes) -> etree._Element:
-    schema = etree.XMLSchema(etree.parse(str(UPO_XSD)))
+    """The UPO carries a valid enveloped XAdES signature of the simulator's seal and, without it, is valid
+    against the official XSD (which describes the document without the signature)."""
     document = etree.fromstring(xml)
+    signature = document.find(f"{{{DS}}}Signature")
+    assert signature is not None
+    assert signature is document[-1]
+    certificate = x509.load_der_x509_certificate(
+        base64.b64decode(signature.findtext(f".//{{{DS}}}X509Certificate") or "")
+    )
+    assert "Ministerstwo Finansów" in certificate.subject.rfc4514_string()
+    XAdESVerifier().verify(xml, x509_cert=certificate, expect_config=XAdESSignatureConfiguration())
+    document.remove(signature)
+    schema = etree.XMLSchema(etree.parse(str(UPO_XSD)))
     assert schema.validate(document), schema.error_log
     return document
 
