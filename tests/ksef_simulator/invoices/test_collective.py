@@ -143,7 +143,7 @@ def test_an_invoice_belongs_to_at_most_132_identifiers_of_one_context_listed_pag
     seen: list[str] = []
     token = None
     while True:
-        headers = {"HTTP_X_CONTINUATION_TOKEN": token} if token else {}
+        headers: dict[str, str] = {"HTTP_X_CONTINUATION_TOKEN": token} if token else {}
         response = buyer.get(f"/collective-identifiers/ksef/{first}?pageSize=50", **headers)
         page = assert_response_matches(response, "GET", "/collective-identifiers/ksef/{ksefNumber}")
         seen += [i["collectiveIdentifierNumber"] for i in page["collectiveIdentifiers"]]
