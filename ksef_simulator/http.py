@@ -78,6 +78,7 @@ def api_view(*methods: str, name: str) -> Callable[[View], View]:
             return hooks.after_response(request, name, response)
 
         wrapper.ksef_endpoint = name  # type: ignore[attr-defined]
+        wrapper.ksef_methods = frozenset(allowed)  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

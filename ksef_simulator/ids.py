@@ -47,3 +47,16 @@ def ksef_number(seller_nip: str, invoicing_date: dt.date) -> str:
 
 def ksef_number_is_valid(value: str) -> bool:
     return bool(KSEF_NUMBER_RE.match(value)) and crc8(value[:32].encode("ascii")) == int(value[33:], 16)
+
+
+COLLECTIVE_RE = re.compile(r"^([1-9]\d{9})-IZ(\d{6})-([0-9A-F]{12})-([0-9A-F]{2})$")
+
+
+def collective_identifier(seller_nip: str, created: dt.datetime) -> str:
+    """``<seller NIP>-IZ<YYYYMM>-<12 hex>-<CRC-8 of the first 32 characters>`` (35 characters)."""
+    body = f"{seller_nip}-IZ{created:%Y%m}-{secrets.token_hex(6).upper()}"
+    return f"{body}-{crc8(body.encode('ascii')):02X}"
+
+
+def collective_identifier_is_valid(value: str) -> bool:
+    return bool(COLLECTIVE_RE.match(value)) and crc8(value[:32].encode("ascii")) == int(value[33:], 16)

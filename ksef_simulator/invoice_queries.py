@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from ksef_simulator import processing
 from ksef_simulator.api.common_invoices import field, obj, opt_obj, parse_datetime, str_list
 from ksef_simulator.models import SimInvoice
+from ksef_simulator.paging import enum_spelling
 from ksef_simulator.responses import ApiError, bad_request, iso, validation_error
 from ksef_simulator.security import Principal
 
@@ -63,9 +64,12 @@ class InvoiceQuery:
 
 def _enum(data: dict[str, Any], name: str, allowed: set[str] | tuple[str, ...]) -> str | None:
     value = field(data, name, str, required=False)
-    if value is not None and value not in allowed:
+    if value is None:
+        return None
+    spelled = enum_spelling(str(value), allowed)
+    if spelled is None:
         raise validation_error(f"Nieprawidłowa wartość pola '{name}': {value}.")
-    return None if value is None else str(value)
+    return spelled
 
 
 def _required_enum(data: dict[str, Any], name: str, allowed: set[str] | tuple[str, ...]) -> str:
@@ -122,9 +126,9 @@ def _optional_filters(data: dict[str, Any]) -> Q:
     form = _enum(data, "formType", ("FA", "PEF", "FA_RR"))
     if form is not None:
         condition &= Q(form_value=form)
-    types = str_list(data, "invoiceTypes")
+    types = [enum_spelling(t, _INVOICE_TYPES) for t in str_list(data, "invoiceTypes") or []]
     if types:
-        if any(t not in _INVOICE_TYPES for t in types):
+        if None in types:
             raise validation_error("Nieprawidłowa wartość pola 'invoiceTypes'.")
         condition &= Q(invoice_type__in=types)
     return condition

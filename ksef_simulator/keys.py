@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,7 +42,8 @@ def self_signed_builder(
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        # 16 hex digits like KSeF's certificates (x509.random_serial_number() gives about 40).
+        .serial_number(2**56 + secrets.randbelow(2**63 - 2**56))
         .not_valid_before(start)
         .not_valid_after(start + validity)
     )
@@ -69,15 +71,32 @@ def _create(usage: str) -> SimulatorKey:
     )
 
 
-def active_keys() -> list[SimulatorKey]:
-    """The keys to publish: one valid key per usage at least (created on first use)."""
+PUBLISHED = (SimulatorKey.Usage.KSEF_TOKEN_ENCRYPTION, SimulatorKey.Usage.SYMMETRIC_KEY_ENCRYPTION)
+
+
+def _valid(usages: tuple[str, ...]) -> list[SimulatorKey]:
+    """The valid keys of ``usages``, at least one per usage (created on first use)."""
     now = now_utc()
     with transaction.atomic():
-        keys = list(SimulatorKey.objects.filter(withdrawn=False, valid_from__lte=now, valid_to__gt=now))
-        for usage in SimulatorKey.Usage.values:
+        keys = list(
+            SimulatorKey.objects.filter(
+                usage__in=usages, withdrawn=False, valid_from__lte=now, valid_to__gt=now
+            )
+        )
+        for usage in usages:
             if not any(k.usage == usage for k in keys):
                 keys.append(_create(usage))
     return sorted(keys, key=lambda k: (k.usage, -k.valid_from.timestamp()))
+
+
+def active_keys() -> list[SimulatorKey]:
+    """The keys to publish (the two encryption usages)."""
+    return _valid(PUBLISHED)
+
+
+def upo_signing_key() -> SimulatorKey:
+    """The key and certificate ("Ministerstwo Finansów (symulator)") the simulator seals UPOs with."""
+    return _valid((SimulatorKey.Usage.UPO_SIGNING,))[0]
 
 
 def key_for(usage: str, public_key_id: str | None) -> SimulatorKey:

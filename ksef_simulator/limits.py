@@ -3,9 +3,12 @@
 Requests are counted per (context, client IP, group) over sliding windows of one second, one minute and
 one hour; limits of -1 mean "no limit". Like KSeF's docs (limity-api.md), each endpoint of the ``other``
 and ``anonymous`` groups has its own counter. A breach answers 429 with ``Retry-After`` (seconds until the
-oldest counted request leaves the breached window). Profiles: ``default`` (TEST = PRD since 2.5.0),
-per-context ``custom``/``production`` set through ``/testdata/rate-limits``, and the simulator-only ``off``.
-The ``global`` group is published but not enforced.
+oldest counted request leaves the breached window), and the caller is blocked for that long: every
+request is refused without being counted until the block ends. Like KSeF's (ksef-api.md §11.1), blocks
+grow with repeated breaches: each breach within an hour of the previous block doubles the wait (at most
+an hour). Changing or resetting a context's limits ends its blocks. Profiles: ``default`` (TEST = PRD
+since 2.5.0), per-context ``custom``/``production`` set through ``/testdata/rate-limits``, and the
+simulator-only ``off``. The ``global`` group is published but not enforced.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import re
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
 
 from ksef_simulator import security
@@ -133,12 +136,18 @@ def rate_limits_set(*, context_type: str, context_value: str, limits: dict[str, 
     ContextLimitOverride.objects.update_or_create(
         kind="rate", context_type=context_type, context_value=context_value, defaults={"values": limits}
     )
+    _blocks_end(context_type, context_value)
 
 
 def rate_limits_reset(*, context_type: str, context_value: str) -> None:
     ContextLimitOverride.objects.filter(
         kind="rate", context_type=context_type, context_value=context_value
     ).delete()
+    _blocks_end(context_type, context_value)
+
+
+def _blocks_end(context_type: str, context_value: str) -> None:
+    RateLimitHit.objects.filter(key__startswith=f"{_BLOCK}{context_type}:{context_value}|").delete()
 
 
 # --- counting ------------------------------------------------------------------------------------
@@ -157,6 +166,28 @@ def _message(limit: int, unit: str, retry_after: int) -> str:
     return f"Przekroczono limit {limit} żądań na {unit}. Spróbuj ponownie po {retry_after} sekundach."
 
 
+# A block is a RateLimitHit under "block|<counter key>" whose ``at`` is the moment the block ends.
+_BLOCK = "block|"
+MAX_BLOCK = dt.timedelta(hours=1)
+# Breaches this long after the last block's end still escalate; also how long hits are kept (the longest
+# window), so it may not be shorter than an hour.
+BREACH_MEMORY = dt.timedelta(hours=1)
+
+
+def _refused_while_blocked(request: HttpRequest, ends: dt.datetime, now: dt.datetime) -> HttpResponse:
+    """429 with the time left of the counter's block (the request is not counted)."""
+    retry_after = max(1, math.ceil((ends - now).total_seconds()))
+    detail = f"Dostęp zablokowany po przekroczeniu limitu żądań. Spróbuj ponownie po {retry_after} sekundach."
+    return error_response(request, too_many_requests(retry_after, detail))
+
+
+def _block(key: str, now: dt.datetime, wait: int, earlier: int) -> int:
+    """Start a block after a breach: ``wait`` seconds, doubled for each ``earlier`` breach remembered."""
+    seconds = min(int(MAX_BLOCK.total_seconds()), wait * 2**earlier)
+    RateLimitHit.objects.create(key=_BLOCK + key, at=now + dt.timedelta(seconds=seconds))
+    return seconds
+
+
 def check(request: HttpRequest, endpoint: str) -> HttpResponse | None:
     """Count the request; a 429 response when one of its windows is full."""
     if get_config().rate_limit_profile == SimulatorConfig.RateLimitProfile.OFF:
@@ -170,17 +201,26 @@ def check(request: HttpRequest, endpoint: str) -> HttpResponse | None:
     per_endpoint = f":{request.method} {endpoint}" if group in ("other", "anonymous") else ""
     key = f"{context_type or '-'}:{context_value or '-'}|{security.client_ip(request)}|{group}{per_endpoint}"
     now = now_utc()
-    RateLimitHit.objects.filter(key=key, at__lte=now - dt.timedelta(hours=1)).delete()
-    aggregates: dict[str, Any] = {}
+    # One delete and one aggregate per request for the counter and its blocks (the window checks are hot).
+    both = [key, _BLOCK + key]
+    RateLimitHit.objects.filter(key__in=both, at__lte=now - BREACH_MEMORY).delete()
+    counter = Q(key=key)
+    aggregates: dict[str, Any] = {
+        "block_end": Max("at", filter=Q(key=_BLOCK + key)),
+        "breaches": Count("id", filter=Q(key=_BLOCK + key)),
+    }
     for name, window, _ in WINDOWS:
-        aggregates[f"{name}_count"] = Count("id", filter=Q(at__gt=now - window))
-        aggregates[f"{name}_oldest"] = Min("at", filter=Q(at__gt=now - window))
-    counted = RateLimitHit.objects.filter(key=key).aggregate(**aggregates)
+        aggregates[f"{name}_count"] = Count("id", filter=counter & Q(at__gt=now - window))
+        aggregates[f"{name}_oldest"] = Min("at", filter=counter & Q(at__gt=now - window))
+    counted = RateLimitHit.objects.filter(key__in=both).aggregate(**aggregates)
+    if counted["block_end"] is not None and counted["block_end"] > now:
+        return _refused_while_blocked(request, counted["block_end"], now)
     for name, window, unit in WINDOWS:
         limit = limits[name]
         if limit >= 0 and counted[f"{name}_count"] >= limit:
             oldest = counted[f"{name}_oldest"] or now
-            retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
+            wait = max(1, math.ceil((oldest + window - now).total_seconds()))
+            retry_after = _block(key, now, wait, counted["breaches"])
             return error_response(request, too_many_requests(retry_after, _message(limit, unit, retry_after)))
     RateLimitHit.objects.create(key=key, at=now)
     return None

@@ -37,13 +37,20 @@ def query_int(request: HttpRequest, name: str, *, default: int, minimum: int, ma
     return value
 
 
+def enum_spelling(value: str, allowed: Iterable[str]) -> str | None:
+    """``value`` in its spec spelling when it names one of ``allowed`` ignoring case, else None: the real
+    service (ASP.NET) reads enums ignoring case in query strings and JSON bodies (clients send ``active``)."""
+    folded = value.casefold()
+    return next((choice for choice in allowed if choice.casefold() == folded), None)
+
+
 def query_enums(request: HttpRequest, name: str, allowed: Iterable[str]) -> list[str]:
-    """The values of a repeatable enum query parameter in their spec spelling, matched ignoring case as the
-    real service (ASP.NET) matches them (clients send ``status=active``); 21405 naming the allowed ones."""
+    """The values of a repeatable enum query parameter in their spec spelling, matched ignoring case
+    (``enum_spelling``); 21405 naming the allowed ones."""
     spelling = {value.casefold(): value for value in allowed}
     values = []
     for raw in request.GET.getlist(name):
-        value = spelling.get(raw.casefold())
+        value = enum_spelling(raw, spelling.values())
         if value is None:
             raise validation_error(f"{name}: dozwolone wartości to {', '.join(sorted(spelling.values()))}.")
         values.append(value)

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from lxml import etree
 
-from ksef_simulator import ids, responses
+from ksef_simulator import ids, responses, services_permissions
 from ksef_simulator.fa3_schema import InvoiceFileError, parse_invoice
 from ksef_simulator.models import AttachmentConsent, SimInvoice, SimSession
 
@@ -317,7 +317,12 @@ def process_invoice(invoice: SimInvoice, *, timing: Timings) -> None:
     rodzaj = fields.pop("_rodzaj")
     for name, value in fields.items():
         setattr(invoice, name, value)
-    if invoice.seller_nip != invoice.context_nip:
+    if invoice.seller_nip != invoice.context_nip and not services_permissions.may_issue_for(
+        context_nip=invoice.context_nip,
+        seller_nip=invoice.seller_nip,
+        self_invoicing=invoice.is_self_invoicing,
+        rr_invoice=invoice.system_code.startswith("FA_RR"),
+    ):
         _reject(
             invoice,
             410,
@@ -325,10 +330,7 @@ def process_invoice(invoice: SimInvoice, *, timing: Timings) -> None:
             f"w kontekście {invoice.context_nip}.",
         )
         return
-    online = invoice.session is not None and invoice.session.kind == SimSession.Kind.ONLINE
-    if invoice.has_attachment and online and not invoice.hash_of_corrected_invoice:
-        _reject(invoice, 415, "Faktura z załącznikiem może zostać przesłana wyłącznie w sesji wsadowej.")
-        return
+    # The consent (e-Urząd Skarbowy; /testdata/attachment on TEST) decides, in online and batch sessions.
     if invoice.has_attachment and attachment_consent(invoice.context_nip, at=invoice.due_at) is None:
         _reject(
             invoice,

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from lxml import etree
 
+from ksef_simulator.paging import enum_spelling
 from ksef_simulator.responses import validation_error
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
@@ -43,6 +44,10 @@ def auth_xsd(namespace: str) -> etree.XMLSchema:
     latest = "http://ksef.mf.gov.pl/auth/token/2.1"
     xsd = Path(settings.KSEF_DOCS_DIR) / "auth" / "schemy" / AUTH_NAMESPACES[latest]
     text = xsd.read_text(encoding="utf-8").replace(latest, namespace)
+    # The NipVatUe and PeppolId patterns end (and start) with PCRE anchors, which XSD reads as literal
+    # characters, so no value could match; KSeF's .NET validator reads them as anchors. XSD patterns are
+    # anchored anyway, so dropping them keeps the intended meaning.
+    text = re.sub(r'(pattern value=")\^?([^"]*?)\$(")', r"\1\2\3", text)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return etree.XMLSchema(etree.fromstring(text.encode(), parser))
 
@@ -91,6 +96,27 @@ def _check_string(schema: dict[str, Any], value: str, where: str) -> list[str]:
     return errors
 
 
+def _enum(schema: dict[str, Any]) -> list[str] | None:
+    """The enum a (possibly ``allOf``-wrapped) schema restricts a string to, if any."""
+    schema = _resolve(schema)
+    if "enum" in schema:
+        return [str(choice) for choice in schema["enum"]]
+    for part in schema.get("allOf", []):
+        found = _enum(part)
+        if found is not None:
+            return found
+    return None
+
+
+def _spelled(schema: dict[str, Any], value: Any) -> Any:
+    """An enum value in its spec spelling when it matches ignoring case (``nip`` → ``Nip``), as KSeF's
+    JSON reader accepts it; anything else unchanged (and judged by the schema)."""
+    if not isinstance(value, str):
+        return value
+    choices = _enum(schema)
+    return enum_spelling(value, choices) or value if choices else value
+
+
 def _errors(schema: dict[str, Any], value: Any, where: str) -> list[str]:
     schema = _resolve(schema)
     if value is None:
@@ -116,24 +142,29 @@ def _errors(schema: dict[str, Any], value: Any, where: str) -> list[str]:
         if "minItems" in schema and len(value) < schema["minItems"]:
             errors.append(f"{where}: minimalna liczba elementów to {schema['minItems']}.")
         for index, item in enumerate(value):
-            errors += _errors(schema.get("items", {}), item, f"{where}[{index}]")
+            value[index] = _spelled(schema.get("items", {}), item)
+            errors += _errors(schema.get("items", {}), value[index], f"{where}[{index}]")
     if isinstance(value, dict):
         for name in schema.get("required", []):
             if name not in value:
                 errors.append(f"{where}.{name}: pole jest wymagane.".lstrip("."))
         for name, sub in schema.get("properties", {}).items():
             if name in value:
+                value[name] = _spelled(sub, value[name])
                 errors += _errors(sub, value[name], f"{where}.{name}".lstrip("."))
     return errors
 
 
 def request_errors(operation: str, body: Any) -> list[str]:
-    """What is wrong with a request body for ``"POST /tokens"`` and the like (empty when valid)."""
+    """What is wrong with a request body for ``"POST /tokens"`` and the like (empty when valid). Enum
+    values matched ignoring case are rewritten in ``body`` to the spec's spelling, so callers read them
+    as the spec spells them."""
     return _errors(_document()["requests"][operation], body, "")
 
 
 def validate_request(operation: str, body: Any) -> None:
-    """Raise 21405 listing every problem of the body against the official request schema."""
+    """Raise 21405 listing every problem of the body against the official request schema (enum values
+    in the body are put in the spec's spelling, see ``request_errors``)."""
     errors = request_errors(operation, body)
     if errors:
         raise validation_error(*errors)

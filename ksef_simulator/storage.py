@@ -100,7 +100,7 @@ def _upo(kind: str, ident: str) -> HttpResponse:
         invoice = SimInvoice.objects.select_related("session").filter(reference_number=ident).first()
     if invoice is None or not invoice.accepted or invoice.session is None:
         return _refuse(404, "Nie znaleziono UPO.")
-    return object_response(upo.build(invoice.session, [invoice]))
+    return object_response(upo.invoice_upo(invoice))
 
 
 def _export_part(ident: str) -> HttpResponse:

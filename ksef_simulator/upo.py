@@ -4,7 +4,9 @@ The XSD fixes ``NazwaPodmiotuPrzyjmujacego`` to "Ministerstwo Finansów", while 
 "Ministerstwo Finansów - środowisko testowe (TE)" there (the official samples fail the XSD for it).
 We keep the document valid by default; ``KSEF_SIMULATOR_UPO_RECEIVER_SUFFIX`` (e.g.
 " - środowisko testowe (TE)") reproduces TEST byte for byte when a client needs that instead.
-The XAdES signature real UPOs carry is not produced.
+Like KSeF's, every UPO carries an enveloped XAdES signature (the last child of ``Potwierdzenie``; the XSD
+describes the document without it), made with the simulator's own seal (``keys.upo_signing_key``). A UPO
+is signed once and kept, so every download of it is the same document.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ import functools
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from lxml import etree
+from signxml import methods
+from signxml.algorithms import SignatureMethod
+from signxml.xades import XAdESSigner
 
+from ksef_simulator import keys
 from ksef_simulator.models import SimInvoice, SimSession
 from ksef_simulator.processing import LOGICAL_STRUCTURE, WARSAW
 
@@ -102,7 +110,36 @@ def build(
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
+def sign(document: bytes) -> bytes:
+    """The document with an enveloped XAdES-BES signature of the simulator's UPO seal."""
+    key = keys.upo_signing_key()
+    certificate = x509.load_der_x509_certificate(bytes(key.certificate_der))
+    signed = XAdESSigner(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256).sign(
+        etree.fromstring(document),
+        key=key.private_key_pem,
+        cert=[certificate.public_bytes(serialization.Encoding.PEM).decode()],
+    )
+    return bytes(etree.tostring(signed, xml_declaration=True, encoding="utf-8"))
+
+
+def invoice_upo(invoice: SimInvoice) -> bytes:
+    """The signed UPO of one accepted invoice of a session (made on first request, then kept)."""
+    if invoice.upo_xml is not None:
+        return bytes(invoice.upo_xml)
+    assert invoice.session is not None  # noqa: S101 (only session invoices have UPOs)
+    made = sign(build(invoice.session, [invoice]))
+    SimInvoice.objects.filter(pk=invoice.pk, upo_xml__isnull=True).update(upo_xml=made)
+    kept = SimInvoice.objects.values_list("upo_xml", flat=True).get(pk=invoice.pk)  # the first one made
+    return bytes(kept) if kept is not None else made
+
+
 def session_upo(session: SimSession) -> bytes:
-    """The UPO of a whole session: every invoice it accepted, on one page."""
+    """The signed UPO of a whole session: every invoice it accepted, on one page (made once the session
+    is final, then kept)."""
+    if session.upo_xml is not None:
+        return bytes(session.upo_xml)
     accepted = list(session.invoices.filter(processed=True, status_code=200).order_by("ordinal_number"))
-    return build(session, accepted, page=(1, 1, 1, len(accepted)))
+    made = sign(build(session, accepted, page=(1, 1, 1, len(accepted))))
+    SimSession.objects.filter(pk=session.pk, upo_xml__isnull=True).update(upo_xml=made)
+    kept = SimSession.objects.values_list("upo_xml", flat=True).get(pk=session.pk)  # the first one made
+    return bytes(kept) if kept is not None else made

@@ -17,4 +17,5 @@ urlpatterns = [
     path("control/config", control.config, name="control-config"),
     path("control/faults", control.fault_rules, name="control-faults"),
     path("control/reset", control.reset, name="control-reset"),
+    path("control/peppol-providers", control.peppol_providers, name="control-peppol-providers"),
 ]

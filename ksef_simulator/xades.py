@@ -2,7 +2,9 @@
 
 Like the TEST environment, a self-signed signing certificate is accepted; the caller asks for a chain
 check with ``verifyCertificateChain=true`` (then only certificates of the simulator's "KSeF CA" pass,
-which the auth view reports as status 460). Only enveloped signatures are accepted here.
+which the auth view reports as status 460). Enveloped signatures (the ds:Signature inside the
+AuthTokenRequest, covering the whole document) and enveloping ones (the AuthTokenRequest inside the
+ds:Signature's ds:Object) are accepted, as KSeF accepts both; the request read is the one that was signed.
 """
 
 from __future__ import annotations
@@ -109,12 +111,8 @@ def _signing_certificate(signature: etree._Element) -> x509.Certificate:
         raise bad_request(21115, "Nieprawidłowy certyfikat.", "Nie można odczytać certyfikatu.") from exc
 
 
-def _verify(body: bytes, root: etree._Element, certificate: x509.Certificate) -> None:
-    """The enveloped signature must cover the whole document and be a valid XAdES signature."""
-    signature = root.find(f"{{{DS}}}Signature")
-    references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference") if signature is not None else []
-    if not any(r.get("URI") == "" for r in references):
-        raise bad_request(9101, "Nieprawidłowy dokument.", "Podpis musi obejmować cały dokument (enveloped).")
+def _verify(body: bytes, signature: etree._Element | None, certificate: x509.Certificate) -> list[Any]:
+    """A valid XAdES signature by ``certificate``: signxml's results, one per signed reference."""
     if signature is not None and signature.find(f".//{{{XADES}}}QualifyingProperties") is None:
         raise bad_request(9105, "Nieprawidłowy podpis.", "Brak kwalifikowanych właściwości XAdES.")
     # The certificate's validity is judged later (status 460 "Nieważny certyfikat", as KSeF reports it),
@@ -124,30 +122,72 @@ def _verify(body: bytes, root: etree._Element, certificate: x509.Certificate) ->
         + (certificate.not_valid_after_utc - certificate.not_valid_before_utc) / 2
     )
     try:
-        XAdESVerifier().verify(
+        results = XAdESVerifier().verify(
             body,
             x509_cert=certificate,  # trusts the embedded certificate, as TEST does for self-signed ones
             expect_config=XAdESSignatureConfiguration(**_CONFIG, verification_time=inside_validity),
         )
     except (SignXMLException, InvalidInput, ValueError, TypeError) as exc:
         raise bad_request(9105, "Nieprawidłowy podpis.", str(exc)[:300]) from exc
+    return list(results) if isinstance(results, list) else [results]
 
 
-def parse_and_verify(body: bytes) -> AuthRequest:
-    """The signed AuthTokenRequest, or an ``ApiError`` with KSeF's code (21001, 21401, 910x, 21115)."""
-    root = _parse(body)
-    namespace = _validate_xsd(root)
+def _enveloped(body: bytes, root: etree._Element) -> tuple[etree._Element, x509.Certificate]:
+    """The signature must be a child of the AuthTokenRequest and cover the whole document."""
     signatures = root.findall(f".//{{{DS}}}Signature")
     if not signatures:
         raise bad_request(9102, "Brak podpisu.", "Dokument nie zawiera podpisu.")
     if len(signatures) > 1:
         raise bad_request(9103, "Przekroczona liczba dozwolonych podpisów.")
-    if signatures[0].getparent() is not root:
+    signature = signatures[0]
+    if signature.getparent() is not root:
         raise bad_request(
-            9101, "Nieprawidłowy dokument.", "Dozwolony jest wyłącznie podpis otoczony (enveloped)."
+            9101,
+            "Nieprawidłowy dokument.",
+            "Podpis musi być otoczony (enveloped) lub otaczający (enveloping).",
         )
-    certificate = _signing_certificate(signatures[0])
-    _verify(body, root, certificate)
+    references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+    if not any(r.get("URI") == "" for r in references):
+        raise bad_request(9101, "Nieprawidłowy dokument.", "Podpis musi obejmować cały dokument (enveloped).")
+    certificate = _signing_certificate(signature)
+    _verify(body, signature, certificate)
+    return root, certificate
+
+
+def _enveloping(body: bytes, signature: etree._Element) -> tuple[etree._Element, x509.Certificate]:
+    """The AuthTokenRequest is the signed content of the signature's ds:Object; it is read from what the
+    verification returns, never from the unsigned parts of the document."""
+    if signature.findall(f".//{{{DS}}}Signature"):
+        raise bad_request(9103, "Przekroczona liczba dozwolonych podpisów.")
+    certificate = _signing_certificate(signature)
+    documents = []
+    for result in _verify(body, signature, certificate):
+        signed = getattr(result, "signed_xml", None)
+        if signed is None or etree.QName(signed).localname != "Object":
+            continue
+        documents += [
+            child
+            for child in signed
+            if isinstance(child.tag, str) and etree.QName(child).localname == "AuthTokenRequest"
+        ]
+    if len(documents) != 1:
+        raise bad_request(
+            9101,
+            "Nieprawidłowy dokument.",
+            "Podpis otaczający musi obejmować jeden dokument AuthTokenRequest.",
+        )
+    return documents[0], certificate
+
+
+def parse_and_verify(body: bytes) -> AuthRequest:
+    """The signed AuthTokenRequest, or an ``ApiError`` with KSeF's code (21001, 21401, 910x, 21115)."""
+    root = _parse(body)
+    if root.tag == f"{{{DS}}}Signature":
+        root, certificate = _enveloping(body, root)
+        namespace = _validate_xsd(root)
+    else:
+        namespace = _validate_xsd(root)
+        root, certificate = _enveloped(body, root)
     context = root.find(f"{{{namespace}}}ContextIdentifier")
     child = context[0] if context is not None and len(context) else None
     if child is None:

@@ -28,6 +28,7 @@ from ksef_simulator.api.common_invoices import (
 from ksef_simulator.api.sessions import session_create
 from ksef_simulator.http import api_view
 from ksef_simulator.models import SimInvoice, SimSession
+from ksef_simulator.paging import enum_spelling
 from ksef_simulator.responses import bad_request, validation_error
 from ksef_simulator.security import principal_from_request, require_any_permission
 
@@ -78,8 +79,9 @@ def batch_open(request: HttpRequest) -> HttpResponse:
     if not 1 <= file_size <= MAX_FILE_SIZE:
         raise validation_error(f"Rozmiar paczki musi mieścić się w zakresie 1..{MAX_FILE_SIZE} B.")
     file_hash = sha256_field(batch_file, "fileHash")
-    compression = field(batch_file, "compressionType", str, required=False) or "Zip"
-    if compression not in ("Zip", "TarGz"):
+    given = field(batch_file, "compressionType", str, required=False) or "Zip"
+    compression = enum_spelling(given, ("Zip", "TarGz"))
+    if compression is None:
         raise validation_error("Pole 'compressionType' musi mieć wartość Zip lub TarGz.")
     declared = _declared_parts(batch_file)
     offline = field(data, "offlineMode", bool, required=False) or False

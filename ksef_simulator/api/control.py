@@ -13,6 +13,9 @@ Scripts (the benches) send ``Authorization: Bearer`` with ``KSEF_SIMULATOR_CONTR
   ``{"pattern": "sessions.online.*", "action": "429"|"500"|"503"|"hang"|"drop", "count": 1, "seconds": 0}``
   (see ``ksef_simulator.faults``); ``DELETE`` disarms all.
 - ``POST /ksef-sim/control/reset`` restores the default knobs and disarms every fault.
+- ``GET /ksef-sim/control/peppol-providers`` lists the registered Peppol providers; ``POST``
+  ``{"id": "PPL123456", "name": "..."}`` registers one (what KSeF does at a provider's first login);
+  ``DELETE`` forgets them all.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from ksef_simulator import faults
+from ksef_simulator import faults, services_peppol
 from ksef_simulator.conf import Config, config_reset, config_update, get_config
 from ksef_simulator.models import FaultRule, SimulatorConfig
 
@@ -159,3 +162,21 @@ def fault_rules(request: HttpRequest) -> HttpResponse:
 def reset(request: HttpRequest) -> HttpResponse:
     faults.faults_clear()
     return JsonResponse(_config_json(config_reset()))
+
+
+@_control
+@require_http_methods(["GET", "POST", "DELETE"])
+def peppol_providers(request: HttpRequest) -> HttpResponse:
+    if request.method == "DELETE":
+        return JsonResponse({"deleted": services_peppol.providers_clear()})
+    if request.method == "GET":
+        rows = services_peppol.providers()
+        return JsonResponse({"providers": [{"id": p.provider_id, "name": p.name} for p in rows]})
+    data = _json(request)
+    if data is None or not isinstance(data.get("id"), str) or not isinstance(data.get("name"), str):
+        return _problem("id and name are required strings")
+    try:
+        provider = services_peppol.provider_register(provider_id=data["id"], name=data["name"])
+    except services_peppol.PeppolError as exc:
+        return _problem(str(exc))
+    return JsonResponse({"id": provider.provider_id, "name": provider.name}, status=201)

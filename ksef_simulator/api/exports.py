@@ -21,6 +21,7 @@ from ksef_simulator import crypto, ids, invoice_queries, processing, storage
 from ksef_simulator.api.common_invoices import clean_json, field, json_body, looks_like_identifier, unwrap_key
 from ksef_simulator.http import api_view
 from ksef_simulator.models import SimExport, SimExportPart, SimInvoice
+from ksef_simulator.paging import enum_spelling
 from ksef_simulator.responses import ApiError, bad_request, gone, iso, validation_error
 from ksef_simulator.security import ACCESS, Principal, principal_from_request, require_any_permission
 
@@ -63,8 +64,9 @@ def export_start(request: HttpRequest) -> HttpResponse:
     filters = field(data, "filters", dict)
     clean_json(filters, "filters")  # stored as JSON: PostgreSQL refuses NUL characters
     invoice_queries.parse_filters(filters, principal, subject_error=_subject_not_allowed())
-    compression = field(data, "compressionType", str, required=False) or "Zip"
-    if compression not in ("Zip", "TarGz"):
+    given = field(data, "compressionType", str, required=False) or "Zip"
+    compression = enum_spelling(given, ("Zip", "TarGz"))
+    if compression is None:
         raise validation_error("Pole 'compressionType' musi mieć wartość Zip lub TarGz.")
     only_metadata = field(data, "onlyMetadata", bool, required=False) or False
     aes_key, iv = unwrap_key(data)

@@ -16,7 +16,7 @@ from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import AttachmentConsent, PermissionOperation, SimGrant
 from ksef_simulator.paging import query_int
 from ksef_simulator.processing import WARSAW, attachment_consent
-from ksef_simulator.responses import ApiError, gone, iso, now_utc, validation_error
+from ksef_simulator.responses import ApiError, forbidden, gone, iso, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 from ksef_simulator.services_permissions import Actor, Identifier, PermissionsError
 
@@ -37,12 +37,23 @@ def attachments_status(request: HttpRequest) -> HttpResponse:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _actor(request: HttpRequest, any_of: tuple[str, ...]) -> Actor:
-    """The caller, once it holds one of ``any_of`` in its context (403 ``missing-permissions`` otherwise)."""
+def _actor(request: HttpRequest, any_of: tuple[str, ...], contexts: tuple[str, ...] = ("Nip",)) -> Actor:
+    """The caller, once it holds one of ``any_of`` in its context (403 ``missing-permissions`` otherwise)
+    and that context is of one of the ``contexts`` types (403 ``context-type-not-allowed``: the grants of
+    an internal unit's or an EU entity's own people are not modelled, and must not land on the NIP)."""
     principal = security.principal_from_request(request)
     security.require_any_permission(principal, any_of)
+    if principal.context_type not in contexts:
+        raise forbidden(
+            "context-type-not-allowed",
+            f"Operacja niedostępna w kontekście typu {principal.context_type}.",
+        )
     return Actor(
-        context_nip=principal.nip, subject_type=principal.subject_type, subject_value=principal.subject_value
+        context_nip=principal.nip,
+        subject_type=principal.subject_type,
+        subject_value=principal.subject_value,
+        context_type=principal.context_type,
+        context_value=principal.context_value,
     )
 
 
@@ -114,6 +125,12 @@ def _target(grant: SimGrant) -> dict[str, Any] | None:
 
 def _state(grant: SimGrant) -> str:
     return "Active" if services_permissions.is_active(grant) else "Inactive"
+
+
+def _author(grant: SimGrant) -> dict[str, Any]:
+    if grant.author_type == "System":
+        return {"type": "System"}
+    return {"type": grant.author_type, "value": grant.author_value}
 
 
 def _common(grant: SimGrant) -> dict[str, Any]:
@@ -226,7 +243,7 @@ def indirect_grant(request: HttpRequest) -> HttpResponse:
 
 @api_view("DELETE", name="permissions.common.revoke")
 def common_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
-    actor = _actor(request, services_permissions.REVOKERS)
+    actor = _actor(request, services_permissions.REVOKERS, contexts=("Nip", "NipVatUe"))
     if len(permission_id) != 36:
         raise validation_error("permissionId: identyfikator uprawnienia ma 36 znaków.")
     try:
@@ -239,7 +256,9 @@ def common_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
 @api_view("GET", name="permissions.operations.status")
 def operation_status(request: HttpRequest, reference: str) -> HttpResponse:
     principal = security.principal_from_request(request)
-    operation = services_permissions.operation_find(context_nip=principal.nip, reference=reference)
+    operation = services_permissions.operation_find(
+        context_type=principal.context_type, context_value=principal.context_value, reference=reference
+    )
     if operation is None:
         raise validation_error("Nie znaleziono operacji o podanym numerze referencyjnym.")
     if services_permissions.operation_expired(operation):
@@ -286,11 +305,7 @@ def query_persons(request: HttpRequest) -> HttpResponse:
     items = []
     for grant in page:
         item = _common(grant)
-        item["authorIdentifier"] = (
-            {"type": "System"}
-            if grant.author_type == "System"
-            else {"type": grant.author_type, "value": grant.author_value}
-        )
+        item["authorIdentifier"] = _author(grant)
         items.append(item)
     return JsonResponse({"permissions": items, "hasMore": more})
 
@@ -330,3 +345,242 @@ def query_entity_roles(request: HttpRequest) -> HttpResponse:
             item["parentEntityIdentifier"] = {"type": "Nip", "value": parent}
         roles.append(item)
     return JsonResponse({"roles": roles, "hasMore": more})
+
+
+# --- entity authorizations, subordinate units, EU entities --------------------------------------------
+
+
+@api_view("POST", name="permissions.authorizations.grants")
+def authorizations_grant(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request, services_permissions.GRANTORS)
+    body = _body(request, "POST /permissions/authorizations/grants")
+    try:
+        operation = services_permissions.grant_authorization(
+            actor=actor,
+            subject=_identifier(body["subjectIdentifier"]),
+            permission=body["permission"],
+            description=body["description"],
+            full_name=body["subjectDetails"]["fullName"],
+        )
+    except PermissionsError as error:
+        raise _refused(error) from error
+    return _accepted(operation)
+
+
+@api_view("DELETE", name="permissions.authorizations.revoke")
+def authorizations_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
+    actor = _actor(request, services_permissions.GRANTORS)
+    if len(permission_id) != 36:
+        raise validation_error("permissionId: identyfikator uprawnienia ma 36 znaków.")
+    try:
+        operation = services_permissions.revoke(actor=actor, permission_id=permission_id, authorization=True)
+    except PermissionsError as error:
+        raise _refused(error) from error
+    return _accepted(operation)
+
+
+@api_view("POST", name="permissions.subunits.grants")
+def subunits_grant(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request, ("SubunitManage",))
+    body = _body(request, "POST /permissions/subunits/grants")
+    try:
+        operation = services_permissions.grant_subunit_admin(
+            actor=actor,
+            subject=_identifier(body["subjectIdentifier"]),
+            target=_identifier(body["contextIdentifier"]),
+            description=body["description"],
+            subunit_name=body.get("subunitName"),
+            details=body["subjectDetails"],
+        )
+    except PermissionsError as error:
+        raise _refused(error) from error
+    return _accepted(operation)
+
+
+@api_view("POST", name="permissions.eu-entities.administration.grants")
+def eu_admin_grant(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request, services_permissions.GRANTORS)
+    body = _body(request, "POST /permissions/eu-entities/administration/grants")
+    try:
+        operation = services_permissions.grant_eu_admin(
+            actor=actor,
+            fingerprint=body["subjectIdentifier"]["value"],
+            composite=body["contextIdentifier"]["value"],
+            description=body["description"],
+            details={
+                **body["subjectDetails"],
+                "euEntityName": body["euEntityName"],
+                "euEntityDetails": body["euEntityDetails"],
+            },
+        )
+    except PermissionsError as error:
+        raise _refused(error) from error
+    return _accepted(operation)
+
+
+@api_view("POST", name="permissions.eu-entities.grants")
+def eu_representative_grant(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request, ("VatUeManage",), contexts=("NipVatUe",))
+    body = _body(request, "POST /permissions/eu-entities/grants")
+    try:
+        operation = services_permissions.grant_eu_representative(
+            actor=actor,
+            fingerprint=body["subjectIdentifier"]["value"],
+            permissions=body["permissions"],
+            description=body["description"],
+            details=body["subjectDetails"],
+        )
+    except PermissionsError as error:
+        raise _refused(error) from error
+    return _accepted(operation)
+
+
+@api_view("POST", name="permissions.query.subunits")
+def query_subunits(request: HttpRequest) -> HttpResponse:
+    offset, size = _page(request)
+    actor = _actor(request, ("CredentialsManage", "CredentialsRead", "SubunitManage"))
+    body = _body(request, "POST /permissions/query/subunits/grants")
+    rows = services_permissions.subunit_admins(context_nip=actor.context_nip)
+    if body.get("subunitIdentifier"):
+        unit = body["subunitIdentifier"]
+        rows = rows.filter(target_type=unit["type"], target_value=unit["value"])
+    page, more = _slice(list(rows), offset, size)
+    items = []
+    for grant in page:
+        item: dict[str, Any] = {
+            "id": str(grant.grant_id),
+            "authorizedIdentifier": {"type": grant.authorized_type, "value": grant.authorized_value},
+            "subunitIdentifier": {"type": grant.target_type, "value": grant.target_value},
+            "authorIdentifier": _author(grant),
+            "permissionScope": grant.permission,
+            "description": grant.description,
+            "startDate": iso(grant.started_at),
+        }
+        person = _person_details(grant)
+        if person is not None:
+            item["subjectPersonDetails"] = person
+        if (grant.subject_details or {}).get("subunitName"):
+            item["subunitName"] = grant.subject_details["subunitName"]
+        items.append(item)
+    return JsonResponse({"permissions": items, "hasMore": more})
+
+
+@api_view("POST", name="permissions.query.subordinate-entities.roles")
+def query_subordinate_roles(request: HttpRequest) -> HttpResponse:
+    offset, size = _page(request)
+    actor = _actor(request, ("CredentialsManage", "CredentialsRead", "SubunitManage"))
+    body = _body(request, "POST /permissions/query/subordinate-entities/roles")
+    rows = services_permissions.subordinate_entities(nip=actor.context_nip)
+    wanted = (body.get("subordinateEntityIdentifier") or {}).get("value")
+    if wanted:
+        rows = [row for row in rows if row[0] == wanted]
+    page, more = _slice(rows, offset, size)
+    roles = [
+        {
+            "subordinateEntityIdentifier": {"type": "Nip", "value": nip},
+            "role": role,
+            "description": description,
+            "startDate": iso(since),
+        }
+        for nip, role, description, since in page
+    ]
+    return JsonResponse({"roles": roles, "hasMore": more})
+
+
+@api_view("POST", name="permissions.query.authorizations")
+def query_authorizations(request: HttpRequest) -> HttpResponse:
+    offset, size = _page(request)
+    actor = _actor(request, ("CredentialsManage", "CredentialsRead", "PefInvoiceWrite"))
+    body = _body(request, "POST /permissions/query/authorizations/grants")
+    received = body["queryType"] == "Received"
+    rows = services_permissions.authorizations(nip=actor.context_nip, received=received)
+    if received and body.get("authorizingIdentifier"):
+        rows = rows.filter(context_nip=body["authorizingIdentifier"]["value"])
+    if not received and body.get("authorizedIdentifier"):
+        who = body["authorizedIdentifier"]
+        rows = rows.filter(authorized_type=who["type"], authorized_value=who["value"])
+    if body.get("permissionTypes"):
+        rows = rows.filter(permission__in=body["permissionTypes"])
+    page, more = _slice(list(rows), offset, size)
+    items = []
+    for grant in page:
+        item: dict[str, Any] = {
+            "id": str(grant.grant_id),
+            "authorizedEntityIdentifier": {"type": grant.authorized_type, "value": grant.authorized_value},
+            "authorizingEntityIdentifier": {"type": "Nip", "value": grant.context_nip},
+            "authorizationScope": grant.permission,
+            "description": grant.description,
+            "startDate": iso(grant.started_at),
+        }
+        if grant.author_type != "System":
+            item["authorIdentifier"] = _author(grant)
+        entity = _entity_details(grant)
+        if entity is not None:
+            item["subjectEntityDetails"] = entity
+        items.append(item)
+    return JsonResponse({"authorizationGrants": items, "hasMore": more})
+
+
+def _eu_person(details: dict[str, Any]) -> dict[str, Any] | None:
+    kind = details.get("subjectDetailsType")
+    person = details.get("personByFpWithId") or details.get("personByFpNoId")
+    if kind not in ("PersonByFingerprintWithIdentifier", "PersonByFingerprintWithoutIdentifier"):
+        return None
+    if not isinstance(person, dict):
+        return None
+    out: dict[str, Any] = {
+        "subjectDetailsType": kind,
+        "firstName": person.get("firstName"),
+        "lastName": person.get("lastName"),
+    }
+    for source, target in (
+        ("identifier", "personIdentifier"),
+        ("birthDate", "birthDate"),
+        ("idDocument", "idDocument"),
+    ):
+        if person.get(source):
+            out[target] = person[source]
+    return out
+
+
+@api_view("POST", name="permissions.query.eu-entities")
+def query_eu_entities(request: HttpRequest) -> HttpResponse:
+    offset, size = _page(request)
+    actor = _actor(
+        request, ("CredentialsManage", "CredentialsRead", "VatUeManage"), contexts=("Nip", "NipVatUe")
+    )
+    body = _body(request, "POST /permissions/query/eu-entities/grants")
+    rows = services_permissions.eu_entity_grants(
+        context_type=actor.context_type, context_value=actor.context_value
+    )
+    if body.get("vatUeIdentifier"):
+        rows = rows.filter(target_value__endswith="-" + body["vatUeIdentifier"])
+    if body.get("authorizedFingerprintIdentifier"):
+        rows = rows.filter(authorized_value__icontains=body["authorizedFingerprintIdentifier"])
+    if body.get("permissionTypes"):
+        rows = rows.filter(permission__in=body["permissionTypes"])
+    page, more = _slice(list(rows), offset, size)
+    items = []
+    for grant in page:
+        details = grant.subject_details or {}
+        admin = services_permissions.admin_of(grant)
+        item: dict[str, Any] = {
+            "id": str(grant.grant_id),
+            "authorIdentifier": {"type": grant.author_type, "value": grant.author_value},
+            "vatUeIdentifier": grant.target_value.partition("-")[2],
+            "euEntityName": admin.get("euEntityName") or grant.target_value,
+            "authorizedFingerprintIdentifier": grant.authorized_value,
+            "permissionScope": grant.permission,
+            "description": grant.description,
+            "startDate": iso(grant.started_at),
+        }
+        person = _eu_person(details)
+        if person is not None:
+            item["subjectPersonDetails"] = person
+        entity = details.get("entityByFp")
+        if details.get("subjectDetailsType") == "EntityByFingerprint" and isinstance(entity, dict):
+            item["subjectEntityDetails"] = {"subjectDetailsType": "EntityByFingerprint", **entity}
+        if admin.get("euEntityDetails"):
+            item["euEntityDetails"] = admin["euEntityDetails"]
+        items.append(item)
+    return JsonResponse({"permissions": items, "hasMore": more})

@@ -399,7 +399,7 @@ def invoice_upo(request: HttpRequest, reference: str, invoice_reference: str) ->
     invoice = _invoice_for(session, invoice_reference)
     if not invoice.accepted:
         raise _upo_not_found(f"Brak UPO dla faktury {invoice_reference}.")
-    return storage.object_response(upo.build(session, [invoice]))
+    return storage.object_response(upo.invoice_upo(invoice))
 
 
 @api_view("GET", name="sessions.invoices.upo-by-ksef")
@@ -412,7 +412,7 @@ def invoice_upo_by_ksef(request: HttpRequest, reference: str, ksef_number: str) 
     invoice = session.invoices.filter(ksef_number=ksef_number).first() if found else None
     if invoice is None or not invoice.accepted:
         raise _upo_not_found(f"Brak UPO dla faktury {ksef_number}.")
-    return storage.object_response(upo.build(session, [invoice]))
+    return storage.object_response(upo.invoice_upo(invoice))
 
 
 @api_view("GET", name="sessions.upo")

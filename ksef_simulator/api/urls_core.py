@@ -3,7 +3,17 @@ parameters)."""
 
 from django.urls import path
 
-from ksef_simulator.api import auth, certificates, limits, permissions, security_keys, testdata, tokens
+from ksef_simulator.api import (
+    auth,
+    certificates,
+    collective,
+    limits,
+    peppol,
+    permissions,
+    security_keys,
+    testdata,
+    tokens,
+)
 
 urlpatterns = [
     path("security/public-key-certificates", security_keys.public_key_certificates),
@@ -32,7 +42,17 @@ urlpatterns = [
     path("testdata/rate-limits/production", limits.testdata_rate_limits_production),
     path("testdata/limits/context/session", limits.testdata_session_limits),
     path("testdata/limits/subject/certificate", limits.testdata_subject_limits),
+    path("collective-identifiers", collective.generate),
+    path("collective-identifiers/query", collective.query),
+    path("collective-identifiers/invoices", collective.invoices),
+    path("collective-identifiers/ksef/<str:ksef_number>", collective.by_ksef_number),
+    path("peppol/query", peppol.query),
     path("permissions/attachments/status", permissions.attachments_status),
+    path("permissions/authorizations/grants", permissions.authorizations_grant),
+    path("permissions/authorizations/grants/<str:permission_id>", permissions.authorizations_revoke),
+    path("permissions/subunits/grants", permissions.subunits_grant),
+    path("permissions/eu-entities/administration/grants", permissions.eu_admin_grant),
+    path("permissions/eu-entities/grants", permissions.eu_representative_grant),
     path("permissions/persons/grants", permissions.persons_grant),
     path("permissions/entities/grants", permissions.entities_grant),
     path("permissions/indirect/grants", permissions.indirect_grant),
@@ -42,6 +62,10 @@ urlpatterns = [
     path("permissions/query/persons/grants", permissions.query_persons),
     path("permissions/query/entities/grants", permissions.query_entities),
     path("permissions/query/entities/roles", permissions.query_entity_roles),
+    path("permissions/query/subunits/grants", permissions.query_subunits),
+    path("permissions/query/subordinate-entities/roles", permissions.query_subordinate_roles),
+    path("permissions/query/authorizations/grants", permissions.query_authorizations),
+    path("permissions/query/eu-entities/grants", permissions.query_eu_entities),
     path("testdata/attachment", testdata.attachment),
     path("testdata/attachment/revoke", testdata.attachment_revoke),
     path("testdata/person", testdata.person),

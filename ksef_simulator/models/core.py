@@ -18,6 +18,7 @@ __all__ = [
     "FaultRule",
     "IssuedCertificate",
     "KsefToken",
+    "PeppolProvider",
     "PermissionOperation",
     "RateLimitHit",
     "SimGrant",
@@ -34,6 +35,7 @@ class SimulatorKey(models.Model):
     class Usage(models.TextChoices):
         KSEF_TOKEN_ENCRYPTION = "KsefTokenEncryption"  # noqa: S105 (a usage name, not a secret)
         SYMMETRIC_KEY_ENCRYPTION = "SymmetricKeyEncryption"
+        UPO_SIGNING = "UpoSigning"  # the simulator's seal on UPOs; not published
 
     usage = models.CharField(max_length=32, choices=Usage.choices)
     private_key_pem = models.TextField()
@@ -187,6 +189,18 @@ class AttachmentConsent(models.Model):
         return self.nip
 
 
+class PeppolProvider(models.Model):
+    """A Peppol service provider registered in KSeF (``GET /peppol/query``); the simulator's control API
+    registers them (in KSeF a provider registers by its first login with its seal)."""
+
+    provider_id = models.CharField(max_length=9, unique=True)  # PeppolId: P + 2 letters + 6 digits
+    name = models.CharField(max_length=256)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+
 class SimSubject(models.Model):
     """``POST /testdata/subject``: an enforcement authority, VAT group or JST (with its subunits)."""
 
@@ -208,12 +222,21 @@ class SimGrant(models.Model):
     intermediary (``context_nip`` is the intermediary's NIP) for one client (``target_*`` a NIP) or for all
     of them (``AllPartners``); it works in a client's context only as far as that client let the
     intermediary pass the permission on (an ``Entity`` grant with ``can_delegate``). Owner is never a row.
+
+    The others are made in ``context_nip`` for another context (``target_*``): ``Authorization`` (an
+    entity permission such as SelfInvoicing: the authorised NIP or Peppol provider may issue invoices for
+    ``context_nip``), ``Subunit`` (CredentialsManage in a subordinate entity's NIP or an InternalId),
+    ``EuAdmin`` and ``EuRepresentative`` (in the composite NipVatUe context, for a certificate fingerprint).
     """
 
     class Kind(models.TextChoices):
         PERSON = "Person"
         ENTITY = "Entity"
         INDIRECT = "Indirect"
+        AUTHORIZATION = "Authorization"
+        SUBUNIT = "Subunit"
+        EU_ADMIN = "EuAdmin"
+        EU_REPRESENTATIVE = "EuRepresentative"
 
     grant_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the API's permissionId
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSON)
@@ -223,8 +246,9 @@ class SimGrant(models.Model):
     permission = models.CharField(max_length=32)
     description = models.CharField(max_length=256)
     can_delegate = models.BooleanField(default=False)
-    target_type = models.CharField(max_length=16, blank=True)  # Indirect only: Nip | InternalId | AllPartners
-    target_value = models.CharField(max_length=16, blank=True)
+    # Nip/InternalId/AllPartners (Indirect), Nip/InternalId (Subunit), NipVatUe (EuAdmin, EuRepresentative)
+    target_type = models.CharField(max_length=16, blank=True)
+    target_value = models.CharField(max_length=32, blank=True)
     author_type = models.CharField(max_length=16, default="System")  # Nip | Pesel | Fingerprint | System
     author_value = models.CharField(max_length=64, blank=True)
     subject_details = models.JSONField(default=dict, blank=True)  # the grant request's subjectDetails

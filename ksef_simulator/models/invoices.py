@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import models
 
 __all__ = [
+    "CollectiveIdentifier",
+    "CollectiveIdentifierEntry",
     "SimBatchPart",
     "SimExport",
     "SimExportPart",
@@ -47,6 +49,7 @@ class SimSession(models.Model):
     max_invoice_size = models.PositiveIntegerField(default=1_000_000)
     max_invoice_with_attachment_size = models.PositiveIntegerField(default=3_000_000)
     upo_reference = models.CharField(max_length=36, unique=True)
+    upo_xml = models.BinaryField(null=True, editable=False)  # the signed session UPO, made once
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     valid_until = models.DateTimeField()
@@ -137,6 +140,7 @@ class SimInvoice(models.Model):
     vat_amount = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     is_self_invoicing = models.BooleanField(default=False)
     has_attachment = models.BooleanField(default=False)
+    upo_xml = models.BinaryField(null=True, editable=False)  # the signed invoice UPO, made once
 
     class Meta:
         indexes = [
@@ -190,3 +194,42 @@ class SimExportPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.export_id}#{self.ordinal_number}"
+
+
+class CollectiveIdentifier(models.Model):
+    """A collective identifier (identyfikator zbiorczy, ``POST /collective-identifiers``): one number that
+    one bank transfer's title may carry to pay several invoices of one seller. Created in a context, which
+    sees it with ``createdInCurrentContext``; the seller (Podmiot1) sees it too."""
+
+    number = models.CharField(max_length=35, unique=True)  # <seller NIP>-IZ<YYYYMM>-<12 hex>-<CRC-8>
+    seller_nip = models.CharField(max_length=10, db_index=True)
+    context_type = models.CharField(max_length=16)
+    context_value = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    invoice_count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["context_type", "context_value", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CollectiveIdentifierEntry(models.Model):
+    """One invoice of a collective identifier, with the payment and description its creator gave."""
+
+    identifier = models.ForeignKey(CollectiveIdentifier, on_delete=models.CASCADE, related_name="entries")
+    ksef_number = models.CharField(max_length=36, db_index=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    description = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identifier", "ksef_number"], name="ksefsim_izentry_unique_invoice"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier_id}:{self.ksef_number}"

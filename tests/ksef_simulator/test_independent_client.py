@@ -115,7 +115,14 @@ def _self_signed_certificate(nip: str) -> tuple[str, str]:
 
 
 def _xades_login(
-    client: KsefClient, auth: AuthCoordinator, nip: str, certificate_pem: str, key_pem: str
+    client: KsefClient,
+    auth: AuthCoordinator,
+    nip: str,
+    certificate_pem: str,
+    key_pem: str,
+    *,
+    context_type: str = "nip",
+    subject_type: str = "certificateSubject",
 ) -> AuthResult:
     """XAdES login through the package.
 
@@ -125,9 +132,9 @@ def _xades_login(
     """
     if importlib.util.find_spec("xmlsec") is not None:
         return auth.authenticate_with_xades(
-            context_identifier_type="nip",
+            context_identifier_type=context_type,
             context_identifier_value=nip,
-            subject_identifier_type="certificateSubject",
+            subject_identifier_type=subject_type,
             certificate_pem=certificate_pem,
             private_key_pem=key_pem,
             poll_interval_seconds=0.1,
@@ -136,9 +143,9 @@ def _xades_login(
     challenge = client.auth.get_challenge()
     document = build_auth_token_request_xml(
         challenge=challenge.challenge,
-        context_identifier_type="nip",
+        context_identifier_type=context_type,
         context_identifier_value=nip,
-        subject_identifier_type="certificateSubject",
+        subject_identifier_type=subject_type,
     )
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     algorithm = (
@@ -536,3 +543,281 @@ def test_the_ksef_client_package_grants_queries_and_revokes_permissions(ksef: Ks
             subject_type="Subject2", date_type="Invoicing", date_from=window, access_token=as_office
         )
     assert refused.value.status_code == 401
+
+
+def _value(enum_or_text: Any) -> str:
+    return str(getattr(enum_or_text, "value", enum_or_text))
+
+
+def _fingerprint(certificate_pem: str) -> str:
+    """SHA-256 of the certificate's DER, upper-case hex: how KSeF names a certificate's holder."""
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    return certificate.fingerprint(hashes.SHA256()).hex().upper()
+
+
+def _internal_id(nip: str, unit: str) -> str:
+    """``<NIP>-<4 digits><check digit>``: the digits weighted 1, 3, 1, 3… summed modulo 10 (the spec's
+    algorithm in ``POST /permissions/subunits/grants``)."""
+    digits = nip + unit
+    check = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10
+    return f"{nip}-{unit}{check}"
+
+
+def _done(ksef: KsefClient, reference: str, access: str) -> int:
+    status = _poll(
+        lambda: ksef.permissions.get_operation_status(reference, access_token=access),
+        lambda s: s.status.code != 100,
+    )
+    return int(status.status.code)
+
+
+def test_the_ksef_client_package_drives_entity_authorizations_subunits_and_eu_entities(
+    ksef: KsefClient,
+) -> None:
+    """The permission operations added for issue 23, each through the package's own method: an entity
+    authorization (SelfInvoicing) granted, listed by both sides and revoked; a VAT group names the
+    administrator of a member and of an internal unit and lists its members; an owner names the
+    administrator of an EU entity, who logs in to the composite context by certificate fingerprint and
+    names a representative there."""
+    from ksef_client.models import (
+        EntityAuthorizationPermissionsGrantRequest,
+        EntityAuthorizationPermissionsQueryRequest,
+        EuEntityAdministrationPermissionsGrantRequest,
+        EuEntityPermissionsGrantRequest,
+        EuEntityPermissionsQueryRequest,
+        SubjectCreateRequest,
+        SubordinateEntityRolesQueryRequest,
+        SubunitPermissionsGrantRequest,
+        SubunitPermissionsQueryRequest,
+    )
+
+    config_update(permission_operation_delay=dt.timedelta(milliseconds=200))
+    rng = random.Random()
+    seller, buyer, group, member = (nip_random(rng) for _ in range(4))
+    auth = AuthCoordinator(ksef.auth)
+    as_seller = _xades_login(ksef, auth, seller, *_self_signed_certificate(seller)).access_token
+    as_buyer = _xades_login(ksef, auth, buyer, *_self_signed_certificate(buyer)).access_token
+
+    # Entity authorization: the buyer may self-invoice on the seller's behalf.
+    granted = ksef.permissions.grant_authorization(
+        EntityAuthorizationPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {"type": "Nip", "value": buyer},
+                "permission": "SelfInvoicing",
+                "description": "Samofakturowanie przez nabywcę",
+                "subjectDetails": {"fullName": "Nabywca Sp. z o.o."},
+            }
+        ),
+        access_token=as_seller,
+    )
+    assert _done(ksef, granted.reference_number, as_seller) == 200
+    given = ksef.permissions.query_authorizations_grants(
+        EntityAuthorizationPermissionsQueryRequest.from_dict({"queryType": "Granted"}),
+        page_offset=0,
+        page_size=10,
+        access_token=as_seller,
+    )
+    (grant,) = given.authorization_grants
+    assert (grant.authorized_entity_identifier.value, _value(grant.authorization_scope)) == (
+        buyer,
+        "SelfInvoicing",
+    )
+    received = ksef.permissions.query_authorizations_grants(
+        EntityAuthorizationPermissionsQueryRequest.from_dict(
+            {"queryType": "Received", "authorizingIdentifier": {"type": "Nip", "value": seller}}
+        ),
+        access_token=as_buyer,
+    )
+    assert [g.id for g in received.authorization_grants] == [grant.id]
+    revoked = ksef.permissions.revoke_authorization(grant.id, access_token=as_seller)
+    assert _done(ksef, revoked.reference_number, as_seller) == 200
+    after = ksef.permissions.query_authorizations_grants(
+        EntityAuthorizationPermissionsQueryRequest.from_dict({"queryType": "Received"}), access_token=as_buyer
+    )
+    assert after.authorization_grants == []
+
+    # A VAT group and its member (test data), the group's administrators of the member and of a unit.
+    ksef.testdata.create_subject(
+        SubjectCreateRequest.from_dict(
+            {
+                "subjectNip": group,
+                "subjectType": "VatGroup",
+                "description": "Grupa VAT (ksef-client)",
+                "subunits": [{"subjectNip": member, "description": "Członek grupy VAT"}],
+            }
+        )
+    )
+    as_group = _xades_login(ksef, auth, group, *_self_signed_certificate(group)).access_token
+    members = ksef.permissions.query_subordinate_entities_roles(
+        SubordinateEntityRolesQueryRequest(), page_offset=0, page_size=10, access_token=as_group
+    )
+    assert [(r.subordinate_entity_identifier.value, _value(r.role)) for r in members.roles] == [
+        (member, "VatGroupSubUnit")
+    ]
+    person = {
+        "subjectDetailsType": "PersonByIdentifier",
+        "personById": {"firstName": "Jan", "lastName": "Kowal"},
+    }
+    unit = _internal_id(group, "0042")
+    for context, name in (
+        ({"type": "Nip", "value": member}, None),
+        ({"type": "InternalId", "value": unit}, "Oddział Kraków"),
+    ):
+        body: dict[str, Any] = {
+            "subjectIdentifier": {"type": "Pesel", "value": "90010100009"},
+            "contextIdentifier": context,
+            "description": "Administrator jednostki",
+            "subjectDetails": person,
+        }
+        if name:
+            body["subunitName"] = name
+        operation = ksef.permissions.grant_subunit(
+            SubunitPermissionsGrantRequest.from_dict(body), access_token=as_group
+        )
+        assert _done(ksef, operation.reference_number, as_group) == 200
+    admins = ksef.permissions.query_subunits_grants(SubunitPermissionsQueryRequest(), access_token=as_group)
+    assert sorted(p.subunit_identifier.value for p in admins.permissions) == sorted([member, unit])
+    assert {_value(p.permission_scope) for p in admins.permissions} == {"CredentialsManage"}
+    only_unit = ksef.permissions.query_subunits_grants(
+        SubunitPermissionsQueryRequest.from_dict(
+            {"subunitIdentifier": {"type": "InternalId", "value": unit}}
+        ),
+        access_token=as_group,
+    )
+    assert [p.subunit_name for p in only_unit.permissions] == ["Oddział Kraków"]
+
+    # The EU entity's administrator: a certificate named by its fingerprint, the composite context.
+    admin_certificate, admin_key = _self_signed_certificate(nip_random(rng))
+    composite = f"{seller}-DE123456789"
+    operation = ksef.permissions.grant_eu_entity_admin(
+        EuEntityAdministrationPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {"type": "Fingerprint", "value": _fingerprint(admin_certificate)},
+                "contextIdentifier": {"type": "NipVatUe", "value": composite},
+                "description": "Administrator podmiotu unijnego",
+                "euEntityName": "Firma G.m.b.H.",
+                "subjectDetails": {
+                    "subjectDetailsType": "PersonByFingerprintWithIdentifier",
+                    "personByFpWithId": {
+                        "firstName": "Hans",
+                        "lastName": "Müller",
+                        "identifier": {"type": "Pesel", "value": "90010100009"},
+                    },
+                },
+                "euEntityDetails": {"fullName": "Firma G.m.b.H.", "address": "Berlin, Unter den Linden 1"},
+            }
+        ),
+        access_token=as_seller,
+    )
+    assert _done(ksef, operation.reference_number, as_seller) == 200
+    listed = ksef.permissions.query_eu_entities_grants(
+        EuEntityPermissionsQueryRequest(), access_token=as_seller
+    )
+    assert sorted(_value(p.permission_scope) for p in listed.permissions) == sorted(
+        ["VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection"]
+    )
+    as_admin = _xades_login(
+        ksef, auth, composite, admin_certificate, admin_key,
+        context_type="nipVatUe", subject_type="certificateFingerprint",
+    ).access_token  # fmt: skip
+    representative_certificate, _ = _self_signed_certificate(nip_random(rng))
+    operation = ksef.permissions.grant_eu_entity(
+        EuEntityPermissionsGrantRequest.from_dict(
+            {
+                "subjectIdentifier": {
+                    "type": "Fingerprint",
+                    "value": _fingerprint(representative_certificate),
+                },
+                "permissions": ["InvoiceRead"],
+                "description": "Reprezentant podmiotu unijnego",
+                "subjectDetails": {
+                    "subjectDetailsType": "EntityByFingerprint",
+                    "entityByFp": {"fullName": "Firma G.m.b.H.", "address": "Berlin, Unter den Linden 1"},
+                },
+            }
+        ),
+        access_token=as_admin,
+    )
+    assert _done(ksef, operation.reference_number, as_admin) == 200
+    inside = ksef.permissions.query_eu_entities_grants(
+        EuEntityPermissionsQueryRequest.from_dict(
+            {"authorizedFingerprintIdentifier": _fingerprint(representative_certificate)}
+        ),
+        access_token=as_admin,
+    )
+    assert [(_value(p.permission_scope), p.vat_ue_identifier) for p in inside.permissions] == [
+        ("InvoiceRead", "DE123456789")
+    ]
+
+
+def test_the_ksef_client_package_drives_collective_identifiers_peppol_and_the_attachment_consent(
+    ksef: KsefClient, client: Any
+) -> None:
+    """Collective identifiers (generate, query, invoices with and without their details, by KSeF number),
+    the Peppol providers (an empty page, then one registered), and the attachment consent."""
+    from ksef_client.models import AttachmentPermissionGrantRequest, AttachmentPermissionRevokeRequest
+
+    from ksef_simulator.services_invoices import invoice_store_incoming
+
+    rng = random.Random()
+    seller, buyer, stranger = (nip_random(rng) for _ in range(3))
+    today = processing.warsaw_date(processing.now())
+
+    def issued(by: str, number: str) -> str:
+        xml = fa3_build(
+            seller_nip=by, buyer_nip=buyer, number=number, issue_date=today, net=Decimal("100.00")
+        )
+        return invoice_store_incoming(xml_bytes=xml)
+
+    first, second = issued(seller, "FV/1/IZ"), issued(seller, "FV/2/IZ")
+    auth = AuthCoordinator(ksef.auth)
+    as_buyer = _xades_login(ksef, auth, buyer, *_self_signed_certificate(buyer)).access_token
+
+    made = ksef.collective_identifiers.generate_for_ksef_numbers(
+        [first, second], descriptions=["Faktura 1", "Faktura 2"], access_token=as_buyer
+    )
+    number = made.collective_identifier_number
+    assert number.startswith(f"{seller}-IZ{today:%Y%m}-")
+    window = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    found = ksef.collective_identifiers.query_by_created_range(window, until, access_token=as_buyer)
+    assert [
+        (i.collective_identifier_number, i.invoice_count, i.created_in_current_context)
+        for i in found.collective_identifiers
+    ] == [(number, 2, True)]
+    invoices = ksef.collective_identifiers.list_invoices(number, access_token=as_buyer)
+    assert sorted((i.ksef_number, i.description, i.details_hidden) for i in invoices.invoices) == sorted(
+        [(first, "Faktura 1", False), (second, "Faktura 2", False)]
+    )
+    by_invoice = ksef.collective_identifiers.list_by_ksef_number(first, access_token=as_buyer)
+    assert [i.collective_identifier_number for i in by_invoice.collective_identifiers] == [number]
+
+    # The seller sees the identifier of its sales; someone else sees its invoices without the details.
+    as_seller = _xades_login(ksef, auth, seller, *_self_signed_certificate(seller)).access_token
+    theirs = ksef.collective_identifiers.query_by_created_range(window, until, access_token=as_seller)
+    assert [
+        (i.collective_identifier_number, i.created_in_current_context) for i in theirs.collective_identifiers
+    ] == [(number, False)]
+    as_stranger = _xades_login(ksef, auth, stranger, *_self_signed_certificate(stranger)).access_token
+    hidden = ksef.collective_identifiers.list_invoices(number, access_token=as_stranger)
+    assert {(i.description, i.details_hidden) for i in hidden.invoices} == {(None, True)}
+
+    # Peppol providers: none registered is an empty page; one registered (control API) is listed.
+    assert client.delete("/ksef-sim/control/peppol-providers").status_code == 200
+    empty = ksef.peppol.list_providers()
+    assert (empty.peppol_providers, empty.has_more) == ([], False)
+    registered = client.post(
+        "/ksef-sim/control/peppol-providers",
+        {"id": "PPL123456", "name": "Dostawca usług Peppol"},
+        content_type="application/json",
+    )
+    assert registered.status_code == 201
+    providers = ksef.peppol.list_providers(page_offset=0, page_size=10)
+    assert [(p.id, p.name) for p in providers.peppol_providers] == [("PPL123456", "Dostawca usług Peppol")]
+
+    # The consent to issue invoices with attachments: given, read, revoked.
+    assert ksef.permissions.check_attachment_permission_status(as_seller).is_attachment_allowed is False
+    ksef.testdata.enable_attachment(AttachmentPermissionGrantRequest.from_dict({"nip": seller}))
+    assert ksef.permissions.check_attachment_permission_status(as_seller).is_attachment_allowed is True
+    ksef.testdata.disable_attachment(AttachmentPermissionRevokeRequest.from_dict({"nip": seller}))
+    assert ksef.permissions.check_attachment_permission_status(as_seller).is_attachment_allowed is False

@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -13,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ksef_simulator import ids
+from ksef_simulator.schemas_core import SCHEMAS_DIR
+from tests.official import OPENAPI
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +55,7 @@ def test_public_keys_one_per_usage_with_correct_ids(client: Any) -> None:
         )
         assert item["certificateId"] == base64.b64encode(hashlib.sha256(der).digest()).decode()
         assert item["publicKeyId"] == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        assert 0 < cert.serial_number < 2**64  # 16 hex digits like KSeF's, not ~40
     # Stable across calls (and restarts: they live in the database).
     assert client.get("/ksef-sim/v2/security/public-key-certificates").json() == items
 
@@ -75,3 +79,27 @@ def test_legacy_error_carries_a_w3c_traceparent_as_service_code(client: Any) -> 
         assert len(exception["referenceNumber"]) == 36
         codes.add(exception["serviceCode"])
     assert len(codes) == 2
+
+
+def test_the_request_schemas_are_the_official_ones() -> None:
+    """``schemas/openapi-2.9.0-core-requests.json`` is an extract of the official file: every request schema
+    and component in it equals the spec's, descriptions and examples removed."""
+    spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    extract = json.loads((SCHEMAS_DIR / "openapi-2.9.0-core-requests.json").read_text(encoding="utf-8"))
+
+    def bare(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: bare(v)
+                for k, v in node.items()
+                if not (k in ("description", "example", "title") and isinstance(v, str)) and k != "example"
+            }
+        return [bare(v) for v in node] if isinstance(node, list) else node
+
+    for operation, schema in extract["requests"].items():
+        method, path = operation.split(" ", 1)
+        official = spec["paths"][path][method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+        assert bare(official) == schema, operation
+    for name, schema in extract["components"].items():
+        assert bare(spec["components"]["schemas"][name]) == schema, name
+    assert len(extract["requests"]) >= 37

@@ -6,6 +6,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from lxml import etree
+from signxml import methods
+from signxml.algorithms import SignatureMethod
+from signxml.xades import XAdESSigner
 
 from ksef_simulator import ids, security, services_core, services_permissions
 from ksef_simulator.conf import config_update
@@ -23,6 +28,7 @@ from tests.ksef_simulator.core.conftest import (
     post_json,
     post_xades,
     random_nip,
+    redeem,
     self_signed,
     start_xades,
     wait_status,
@@ -436,3 +442,34 @@ def test_revoke_other_session_by_reference(client: Any, nip: str) -> None:
     response = client.delete(f"{V2}/auth/sessions/{admin.reference}", **bearer(stranger.access_token))
     assert response.status_code == 400
     assert error_code(response) == 21304
+
+
+def test_an_enveloping_xades_signature_logs_in(client: Any, nip: str) -> None:
+    """KSeF accepts the AuthTokenRequest inside the signature (enveloping) as well as the signature inside
+    the request (enveloped); the request read is the signed one, so altering it breaks the signature."""
+    signer = self_signed(nip=nip, seal=True)
+    algorithm = (
+        SignatureMethod.ECDSA_SHA256
+        if isinstance(signer.key, ec.EllipticCurvePrivateKey)
+        else SignatureMethod.RSA_SHA256
+    )
+
+    def enveloping(document: bytes) -> bytes:
+        signed = XAdESSigner(method=methods.enveloping, signature_algorithm=algorithm).sign(
+            etree.fromstring(document), key=signer.key, cert=[signer.cert_pem]
+        )
+        return etree.tostring(signed, xml_declaration=True, encoding="utf-8")
+
+    body = enveloping(auth_request_xml(get_challenge(client)["challenge"], nip))
+    session = redeem(
+        client, assert_response_matches(post_xades(client, body), "POST", "/auth/xades-signature")
+    )
+    assert session.access_token
+
+    # The signed content altered: the signature no longer verifies.
+    other = random_nip()
+    tampered = body.replace(f"<Nip>{nip}</Nip>".encode(), f"<Nip>{other}</Nip>".encode())
+    assert tampered != body
+    response = post_xades(client, tampered)
+    assert response.status_code == 400
+    assert response.json()["exception"]["exceptionDetailList"][0]["exceptionCode"] == 9105

@@ -44,6 +44,11 @@ def test_group_mapping() -> None:
     assert limits.group_for("GET", f"{V2}/auth/sessions") == "other"
     assert limits.group_for("GET", f"{V2}/auth/20250101-AU-0000000000-0000000000-00") == "anonymous"
     assert limits.group_for("GET", "/ksef-sim/storage/x") is None
+    # The operations added for issue 23, with the groups the spec's x-rate-limits give them.
+    assert limits.group_for("POST", f"{V2}/collective-identifiers/query") == "collectiveIdentifier"
+    assert limits.group_for("GET", f"{V2}/collective-identifiers/ksef/X") == "collectiveIdentifier"
+    assert limits.group_for("GET", f"{V2}/peppol/query") == "anonymous"
+    assert limits.group_for("POST", f"{V2}/permissions/eu-entities/grants") == "other"
 
 
 def test_per_minute_limit_gives_429_with_retry_after_in_both_formats(
@@ -180,3 +185,36 @@ def test_subject_limits_and_override(client: Any, owner: Session) -> None:
         ]
         == 100
     )
+
+
+def test_repeated_breaches_block_for_longer_each_time(
+    client: Any, owner: Session, limited: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KSeF's blocks grow with repeated breaches (ksef-api.md §11.1): a breach blocks the counter for the
+    window's wait, during which nothing passes (nor counts); each breach after that doubles the block."""
+    post_json(
+        client, "/testdata/rate-limits", custom_limits(other=(100, 1, 100)), **bearer(owner.access_token)
+    )
+    moment = [dt.datetime.now(dt.UTC)]
+    monkeypatch.setattr(limits, "now_utc", lambda: moment[0])
+
+    def call() -> Any:
+        return client.get(f"{V2}/rate-limits", **bearer(owner.access_token))
+
+    waits = []
+    for _ in range(3):
+        assert call().status_code == 200
+        refused = call()
+        assert refused.status_code == 429
+        waits.append(int(refused["Retry-After"]))
+        moment[0] += dt.timedelta(seconds=waits[-1] - 1)
+        inside = call()  # still blocked: refused with what is left, and not counted
+        assert (inside.status_code, int(inside["Retry-After"])) == (429, 1)
+        moment[0] += dt.timedelta(seconds=61)
+    assert 55 <= waits[0] <= 60
+    assert waits[1:] == [waits[0] * 2, waits[0] * 4]
+    # Resetting the context's limits ends its blocks.
+    call()
+    assert call().status_code == 429
+    assert client.delete(f"{V2}/testdata/rate-limits", **bearer(owner.access_token)).status_code == 200
+    assert call().status_code == 200

@@ -25,6 +25,7 @@ from tests.ksef_simulator.core.conftest import (
     login_xades,
     post_json,
     random_nip,
+    redeem,
     self_signed,
     start_xades,
     wait_status,
@@ -588,3 +589,119 @@ def test_the_uprawnienia_page_grants_lists_and_revokes(client: Any, nip: str) ->
     client.post("/ksef-sim/wyloguj/")
     client.post("/ksef-sim/", {"nip": office})
     assert nip in client.get("/ksef-sim/uprawnienia/").content.decode()
+
+
+def test_enum_values_in_bodies_match_ignoring_case(client: Any, owner: Session, nip: str) -> None:
+    """Like KSeF's JSON reader (ASP.NET), the simulator takes ``pesel`` for ``Pesel`` and ``invoiceread``
+    for ``InvoiceRead`` in request bodies, and answers in the spec's spelling."""
+    pesel = random_pesel()
+    accepted = grant_person(client, owner, "pesel", pesel, ["invoiceread"])
+    assert accepted.status_code == 202, accepted.content
+    listed = query(
+        client,
+        owner,
+        "/permissions/query/persons/grants",
+        {"queryType": "permissionsincurrentcontext", "permissionTypes": ["INVOICEREAD"]},
+    )
+    assert [(p["authorizedIdentifier"], p["permissionScope"]) for p in listed["permissions"]] == [
+        ({"type": "Pesel", "value": pesel}, "InvoiceRead")
+    ]
+    metadata = post_json(
+        client,
+        "/invoices/query/metadata",
+        {
+            "subjectType": "subject2",
+            "dateRange": {
+                "dateType": "invoicing",
+                "from": (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat(),
+            },
+            "invoiceTypes": ["vat"],
+        },
+        **bearer(owner.access_token),
+    )
+    assert metadata.status_code == 200, metadata.content
+    # A value that is no spelling of an allowed one is still refused.
+    refused = grant_person(client, owner, "Pessel", pesel, ["InvoiceRead"])
+    assert refused.status_code == 400
+
+
+def _unit(nip: str, digits: str) -> str:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(nip + digits))
+    return f"{nip}-{digits}{total % 10}"
+
+
+def test_a_subunit_administrator_manages_the_unit_and_nothing_else(client: Any, nip: str) -> None:
+    """The VAT group names a person administrator of a member (by NIP) and of an internal unit: the person
+    logs in to each with CredentialsManage (and may grant there), but not to the group itself; a NIP outside
+    the group is refused (440), as is a group-less context (430); the common DELETE takes it back."""
+    config_update(permission_operation_delay=dt.timedelta(0))
+    member = random_nip()
+    body = {
+        "subjectNip": nip,
+        "subjectType": "VatGroup",
+        "description": "Grupa VAT testowa",
+        "subunits": [{"subjectNip": member, "description": "Członek grupy"}],
+    }
+    assert post_json(client, "/testdata/subject", body).status_code == 200
+    group = login_xades(client, nip)
+    pesel = random_pesel()
+    unit = _unit(nip, "0007")
+
+    def name_admin(session: Session, context: dict[str, str], **extra: str) -> dict[str, Any]:
+        request = {
+            "subjectIdentifier": {"type": "Pesel", "value": pesel},
+            "contextIdentifier": context,
+            "description": "Administrator jednostki",
+            "subjectDetails": PERSON_DETAILS,
+            **extra,
+        }
+        response = post_json(client, "/permissions/subunits/grants", request, **bearer(session.access_token))
+        reference = assert_response_matches(response, "POST", "/permissions/subunits/grants")[
+            "referenceNumber"
+        ]
+        return operation(client, session, reference)["status"]
+
+    assert name_admin(group, {"type": "Nip", "value": member})["code"] == 200
+    assert (
+        name_admin(group, {"type": "InternalId", "value": unit}, subunitName="Oddział Gdańsk")["code"] == 200
+    )
+    assert name_admin(group, {"type": "Nip", "value": random_nip()})["code"] == 440
+    bad_unit = unit[:-1] + str((int(unit[-1]) + 1) % 10)
+    refused = post_json(
+        client,
+        "/permissions/subunits/grants",
+        {
+            "subjectIdentifier": {"type": "Pesel", "value": pesel},
+            "contextIdentifier": {"type": "InternalId", "value": bad_unit},
+            "description": "Administrator jednostki",
+            "subunitName": "Oddział Gdańsk",
+            "subjectDetails": PERSON_DETAILS,
+        },
+        **bearer(group.access_token),
+    )
+    assert refused.status_code == 400
+    loner = login_xades(client, random_nip())
+    assert name_admin(loner, {"type": "Nip", "value": member})["code"] == 430
+
+    person = self_signed(pesel=pesel)
+    in_member = redeem(client, start_xades(client, member, person).json())
+    # In the member's context the administrator grants its people.
+    assert grant_person(client, in_member, "Pesel", random_pesel(), ["InvoiceRead"]).status_code == 202
+    in_unit = redeem(client, start_xades(client, unit, person, context_type="InternalId").json())
+    # The unit's own grants are not modelled: refused rather than made in the group's NIP context.
+    unit_grant = grant_person(client, in_unit, "Pesel", random_pesel(), ["InvoiceRead"])
+    assert (unit_grant.status_code, unit_grant.json()["reasonCode"]) == (403, "context-type-not-allowed")
+    outside = start_xades(client, nip, person).json()
+    token = outside["authenticationToken"]["token"]
+    assert wait_status(client, outside["referenceNumber"], token)["status"]["code"] == 415
+
+    listed = query(client, group, "/permissions/query/subunits/grants", {})
+    assert sorted(p["subunitIdentifier"]["value"] for p in listed["permissions"]) == sorted([member, unit])
+    (admin,) = [p for p in listed["permissions"] if p["subunitIdentifier"]["value"] == member]
+    revoked = client.delete(f"{V2}/permissions/common/grants/{admin['id']}", **bearer(group.access_token))
+    assert revoked.status_code == 202
+    init = start_xades(client, member, person).json()
+    assert (
+        wait_status(client, init["referenceNumber"], init["authenticationToken"]["token"])["status"]["code"]
+        == 415
+    )

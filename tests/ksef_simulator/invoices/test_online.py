@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
 from django.test import Client
 from lxml import etree
+from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
 from ksef_simulator import ids, processing
 from ksef_simulator.limits import limits_override
@@ -18,6 +20,8 @@ from tests.ksef_simulator.invoices import fa3
 from tests.ksef_simulator.invoices.conftest import DELAY, Clock, Ksef, aes, sha
 from tests.ksef_simulator.invoices.openapi import assert_valid
 from tests.official import UPO_XSD
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
 
 UPO_NS = {"u": "http://upo.schematy.mf.gov.pl/KSeF/v4-3"}
 
@@ -38,8 +42,19 @@ def download(client: Client, url: str) -> Any:
 
 
 def upo_is_valid(xml: bytes) -> etree._Element:
-    schema = etree.XMLSchema(etree.parse(str(UPO_XSD)))
+    """The UPO carries a valid enveloped XAdES signature of the simulator's seal and, without it, is valid
+    against the official XSD (which describes the document without the signature)."""
     document = etree.fromstring(xml)
+    signature = document.find(f"{{{DS}}}Signature")
+    assert signature is not None
+    assert signature is document[-1]
+    certificate = x509.load_der_x509_certificate(
+        base64.b64decode(signature.findtext(f".//{{{DS}}}X509Certificate") or "")
+    )
+    assert "Ministerstwo Finansów" in certificate.subject.rfc4514_string()
+    XAdESVerifier().verify(xml, x509_cert=certificate, expect_config=XAdESSignatureConfiguration())
+    document.remove(signature)
+    schema = etree.XMLSchema(etree.parse(str(UPO_XSD)))
     assert schema.validate(document), schema.error_log
     return document
 
@@ -436,14 +451,26 @@ ATTACHMENT = (
 )
 
 
-def test_attachment_is_refused_online(seller: Ksef, clock: Clock) -> None:
-    xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number()).replace(
-        b"</Faktura>", ATTACHMENT
-    )
-    session = seller.open_online()
-    invoice = seller.send_ok(session, xml)
-    clock.advance()
-    assert seller.invoice_status(session, invoice)["status"]["code"] == 415
+def test_an_online_invoice_with_attachment_needs_the_consent(seller: Ksef, clock: Clock) -> None:
+    """Like a batch one (issue 23): refused with 415 while the NIP has no consent to issue invoices with
+    attachments, accepted once ``/testdata/attachment`` gave it, refused again after ``/revoke``."""
+
+    def sent() -> dict[str, object]:
+        xml = fa3.invoice(seller=seller.nip, buyer=fa3.nip(), number=fa3.number()).replace(
+            b"</Faktura>", ATTACHMENT
+        )
+        session = seller.open_online()
+        invoice = seller.send_ok(session, xml)
+        clock.advance()
+        return dict(seller.invoice_status(session, invoice)["status"])
+
+    refused = sent()
+    assert refused["code"] == 415
+    assert "zgody" in str(refused["details"])
+    assert seller.post("/testdata/attachment", {"nip": seller.nip}).status_code == 200
+    assert sent()["code"] == 200
+    assert seller.post("/testdata/attachment/revoke", {"nip": seller.nip}).status_code == 200
+    assert sent()["code"] == 415
 
 
 def test_fa2_session_refuses_an_fa3_document(seller: Ksef, clock: Clock) -> None:
