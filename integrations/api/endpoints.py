@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Field, Header, Query, Router, Schema
+from ninja import Field, Header, Query, Router, Schema, Status
 
 from integrations.api import creating, problems
 from integrations.api.representation import invoice_out, ksef_out, summary_out
@@ -67,7 +67,7 @@ def invoice_create(
     request: HttpRequest,
     payload: InvoiceCreateIn,
     idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     key = _key(request)
     if not key.can_write:
         raise problems.Problem(
@@ -89,7 +89,7 @@ def invoice_create(
             errors=exc.errors,
         ) from exc
     invoice = _invoice(request, invoice.uuid)  # as every reader sees it: lines and the KSeF state now
-    return (201 if created else 200), invoice_out(invoice)
+    return Status(201 if created else 200, invoice_out(invoice))
 
 
 class ListQuery(Schema):

@@ -68,9 +68,11 @@ def key_revoke(*, key: ApiKey, user: User) -> None:
 @sensitive_variables("plain")
 def key_authenticate(plain: str) -> ApiKey | None:
     """The active key ``plain`` is, with its company, or None (unknown, malformed or revoked)."""
-    prefix, sep, rest = plain.rpartition("_")
-    if not sep or not prefix.startswith(KEY_START) or not rest:
+    start, _sep, rest = plain.partition(KEY_START)
+    hex_part, sep, secret_part = rest.partition("_")  # the secret part may hold "_" itself (base64url)
+    if start or not sep or not secret_part:
         return None
+    prefix = f"{KEY_START}{hex_part}"
     key = ApiKey.objects.select_related("company", "created_by").filter(prefix=prefix).first()
     if key is None or key.revoked_at is not None:
         return None
