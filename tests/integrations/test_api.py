@@ -143,6 +143,13 @@ def test_no_key_a_wrong_key_and_a_revoked_key_get_401(api: ApiClient, alice: Use
     _problem(api.get("/invoices"), 401)
 
 
+def test_a_logged_in_session_alone_cannot_use_the_api(alice_client: Any, company_a: Company) -> None:
+    """The API is csrf-exempt because only an API key in a header authenticates, never a cookie."""
+    _problem(alice_client.post("/api/v1/invoices", invoice_body(), content_type="application/json"), 401)
+    _problem(alice_client.get("/api/v1/invoices"), 401)
+    assert not Invoice.objects.filter(company=company_a).exists()
+
+
 def test_the_key_is_stored_only_as_a_hash_and_its_use_is_recorded(api: ApiClient, write_key: str) -> None:
     key = ApiKey.objects.get()
     assert write_key not in json.dumps(list(ApiKey.objects.values()), default=str)
