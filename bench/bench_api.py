@@ -3,7 +3,7 @@
 sent to KSeF by a real Celery worker and accepted by the simulator.
 
 Setup (not timed): a throwaway database (PostgreSQL when ``DATABASE_URL`` names it, else SQLite), migrated;
-gunicorn serving the portal and the simulator together (``DEBUG=0``, ``BENCH_API_WORKERS`` (2) workers ×
+gunicorn serving the portal and the simulator together (``DEBUG=0``, ``BENCH_API_WORKERS`` (2) workers x
 ``BENCH_API_THREADS`` (4) threads); one ``celery worker --pool threads`` (as the Procfile runs it; Redis as
 the broker when ``REDIS_URL`` is set); a company connected to the simulator by token, sending automatically.
 
@@ -38,7 +38,8 @@ DELIVERY_TIMEOUT_S = float(os.environ.get("BENCH_API_TIMEOUT_S", "900"))
 
 
 def run() -> dict[str, float]:
-    from bench import bench_send, bench_simulator as sim
+    from bench import bench_send
+    from bench import bench_simulator as sim
     from bench.common import free_port, gunicorn, manage, server_environment
 
     sim._django()
@@ -96,7 +97,9 @@ def _drive(count: int, base: str) -> dict[str, Any]:
 
     membership = MembershipFactory.create(user__email=f"bench-{uuid.uuid4().hex[:12]}@example.com")
     company, user, nip = membership.company, membership.user, membership.company.nip
-    _, token = services_core.token_generate(nip=nip, permissions=["InvoiceRead", "InvoiceWrite"], description="b")
+    _, token = services_core.token_generate(
+        nip=nip, permissions=["InvoiceRead", "InvoiceWrite"], description="b"
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -107,7 +110,10 @@ def _drive(count: int, base: str) -> dict[str, Any]:
                 raise
             time.sleep(0.5)
     KsefConnection.objects.filter(company=company).update(auto_send=True)
-    keys = [key_create(company=company, user=user, name=f"client {i}", scope="write").plain for i in range(CLIENTS)]
+    keys = [
+        key_create(company=company, user=user, name=f"client {i}", scope="write").plain
+        for i in range(CLIENTS)
+    ]
     body = {
         "buyer": {"name": "Odbiorca sp. z o.o.", "nip": "5260250274", "address_line1": "ul. Prosta 1",
                   "address_line2": "00-950 Warszawa"},

@@ -40,7 +40,7 @@ class WebhookEndpointAdmin(ReadOnly):
 class AttemptInline(admin.TabularInline):
     model = WebhookAttempt
     fields = ["attempted_at", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
+    readonly_fields = ["attempted_at", "status_code", "error", "duration_ms"]
     extra = 0
     can_delete = False
 

@@ -157,7 +157,9 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_once"),
-            models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="webhook_delivery_status"),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="webhook_delivery_status"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="pending") | Q(next_attempt_at__isnull=False),
                 name="webhook_delivery_pending_has_time",

@@ -88,8 +88,12 @@ def endpoint_new(request: HttpRequest, *, membership: Membership) -> HttpRespons
 
 
 @company_required(Role.OWNER)
-def endpoint_detail(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    endpoint = selectors.endpoint_get_for_company_or_404(company=membership.company, endpoint_uuid=endpoint_uuid)
+def endpoint_detail(
+    request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_company_or_404(
+        company=membership.company, endpoint_uuid=endpoint_uuid
+    )
     context = {
         "membership": membership,
         "endpoint": endpoint,
@@ -100,8 +104,12 @@ def endpoint_detail(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membershi
 
 @require_POST
 @company_required(Role.OWNER)
-def endpoint_enable(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    endpoint = selectors.endpoint_get_for_company_or_404(company=membership.company, endpoint_uuid=endpoint_uuid)
+def endpoint_enable(
+    request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_company_or_404(
+        company=membership.company, endpoint_uuid=endpoint_uuid
+    )
     webhooks.endpoint_enable(endpoint=endpoint)
     messages.success(request, _("The endpoint is enabled again."))
     return redirect("integrations:endpoint", endpoint_uuid=endpoint.uuid)
@@ -109,8 +117,12 @@ def endpoint_enable(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membershi
 
 @require_POST
 @company_required(Role.OWNER)
-def endpoint_delete(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    endpoint = selectors.endpoint_get_for_company_or_404(company=membership.company, endpoint_uuid=endpoint_uuid)
+def endpoint_delete(
+    request: HttpRequest, endpoint_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_company_or_404(
+        company=membership.company, endpoint_uuid=endpoint_uuid
+    )
     webhooks.endpoint_delete(endpoint=endpoint)
     messages.success(request, _("The endpoint %(url)s was removed.") % {"url": endpoint.url})
     return redirect("integrations:settings")
@@ -118,8 +130,12 @@ def endpoint_delete(request: HttpRequest, endpoint_uuid: uuid.UUID, *, membershi
 
 @require_POST
 @company_required(Role.OWNER)
-def delivery_resend(request: HttpRequest, delivery_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    delivery = selectors.delivery_get_for_company_or_404(company=membership.company, delivery_uuid=delivery_uuid)
+def delivery_resend(
+    request: HttpRequest, delivery_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    delivery = selectors.delivery_get_for_company_or_404(
+        company=membership.company, delivery_uuid=delivery_uuid
+    )
     try:
         webhooks.delivery_redeliver(delivery=delivery)
     except webhooks.WebhookError as exc:

@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "invoices", "ksef_integration", "ksef_simulator", "ksefportal", "payments", "integrations")
+APPS = (
+    "accounts",
+    "invoices",
+    "ksef_integration",
+    "ksef_simulator",
+    "ksefportal",
+    "payments",
+    "integrations",
+)
 
 
 def _imports(package: str) -> dict[str, set[str]]:

@@ -77,7 +77,9 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
     from integrations.models import WebhookDelivery, WebhookEvent
 
     event = WebhookEvent.objects.create(company=company_b, type="invoice.accepted", payload={})
-    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, status="failed", next_attempt_at=None)
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, status="failed", next_attempt_at=None
+    )
     return {
         "key_uuid": key.uuid,
         "endpoint_uuid": endpoint.uuid,
@@ -119,7 +121,9 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
     assert "ksef_integration:permissions_revoke" in checked
     assert {"payments:invoice_action", "payments:file", "payments:file_download"} <= set(checked)
-    assert {"integrations:key_revoke", "integrations:endpoint", "integrations:delivery_resend"} <= set(checked)
+    assert {"integrations:key_revoke", "integrations:endpoint", "integrations:delivery_resend"} <= set(
+        checked
+    )
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -278,8 +282,7 @@ def test_a_key_of_company_a_never_reads_company_b(
     from tests.invoices.factories import invoice_make
 
     key_a = key_create(company=company_a, user=alice, name="A", scope="write").plain
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key_a}"}
-    client = Client()
+    client = Client(headers={"Authorization": f"Bearer {key_a}"})
     b_invoice = Invoice.objects.get(uuid=company_b_objects["invoice_uuid"])
     invoice_make(company_b, direction="purchase", number="ZAKUP-B")
     own = invoice_make(company_a, number="FV-A")
@@ -290,20 +293,23 @@ def test_a_key_of_company_a_never_reads_company_b(
         if "{invoice_id}" in path:
             url, random_url = (path.replace("{invoice_id}", str(x)) for x in (b_invoice.uuid, uuid.uuid4()))
             assert method == "get", path
-            answer = client.get(url, **headers)
+            answer = client.get(url)
             assert answer.status_code == 404, (path, answer.content)
-            unknown = client.get(random_url, **headers)
+            unknown = client.get(random_url)
             assert unknown.status_code == 404
             # existence does not leak: B's invoice and no invoice get the same problem (but for the path)
             body, unknown_body = answer.json(), unknown.json()
             assert {**body, "instance": ""} == {**unknown_body, "instance": ""}, path
-            assert client.get(path.replace("{invoice_id}", str(own.uuid)), **headers).status_code in (200, 404)
+            assert client.get(path.replace("{invoice_id}", str(own.uuid))).status_code in (
+                200,
+                404,
+            )
         elif method == "get":
             for direction in ("sales", "purchase"):
-                text = client.get(path, {"direction": direction}, **headers).content.decode()
+                text = client.get(path, {"direction": direction}).content.decode()
                 for marker in (b_invoice.number, str(b_invoice.uuid), company_b.nip, "ZAKUP-B"):
                     assert marker not in text, (path, marker)
         else:  # creating: it lands in A, whatever the body says
-            answer = client.post(path, {}, content_type="application/json", **headers)
+            answer = client.post(path, {}, content_type="application/json")
             assert answer.status_code == 400
     assert company_rows(company_b.pk) == before

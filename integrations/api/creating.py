@@ -69,8 +69,8 @@ def _form_errors(form: InvoiceForm, formset: BaseLineFormSet) -> list[FieldError
         for name, messages in form.errors.items()
         for message in messages
     ]
-    for index, line_errors in enumerate(formset.errors):
-        for name, messages in line_errors.items():
+    for index, line_form in enumerate(formset.forms):
+        for name, messages in line_form.errors.items():
             path = f"lines[{index}]" if name == "__all__" else f"lines[{index}].{name}"
             errors += [FieldError(path, str(message), "invalid") for message in messages]
     errors += [FieldError("lines", str(message), "invalid") for message in formset.non_form_errors()]
@@ -87,7 +87,7 @@ def _service_errors(exc: InvoiceError, formset: BaseLineFormSet) -> list[FieldEr
             index = formset.forms.index(line_forms[issue.line])
             path = f"lines[{index}].{issue.field}" if issue.field else f"lines[{index}]"
         else:
-            path = _invoice_field(issue.field) if issue.line is None else "lines"
+            path = _invoice_field(issue.field) if issue.line is None else "lines"  # type: ignore[assignment]
         errors.append(FieldError(path, issue.message, "refused"))
     return errors
 

@@ -18,12 +18,22 @@ from pydantic import ConfigDict
 
 from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, VatRate
 
-VatRateCode = Literal[tuple(VatRate.values)]  # type: ignore[valid-type]
-GtuCode = Literal[tuple(Gtu.values)]  # type: ignore[valid-type]
-ExemptionCode = Literal[tuple(ExemptionBasis.values)]  # type: ignore[valid-type]
-StatusCode = Literal[tuple(KsefStatus.values)]  # type: ignore[valid-type]
-KindCode = Literal[tuple(InvoiceKind.values)]  # type: ignore[valid-type]
-DirectionCode = Literal[tuple(Direction.values)]  # type: ignore[valid-type]
+# The codes of invoices.models' choices, spelled out so that type checkers see them (a test holds them equal).
+VatRateCode = Literal[
+    "23", "22", "8", "7", "5", "4", "3", "0 KR", "0 WDT", "0 EX", "zw", "oo", "np I", "np II"
+]
+GtuCode = Literal[
+    "GTU_01", "GTU_02", "GTU_03", "GTU_04", "GTU_05", "GTU_06", "GTU_07", "GTU_08", "GTU_09", "GTU_10",
+    "GTU_11", "GTU_12", "GTU_13",
+]  # fmt: skip
+ExemptionCode = Literal["", "act", "directive", "other"]
+StatusCode = Literal["not_sent", "queued", "sent", "accepted", "rejected", "failed_local", "offline"]
+KindCode = Literal["VAT", "KOR", "ZAL"]
+DirectionCode = Literal["sales", "purchase"]
+CHOICES = {
+    VatRateCode: VatRate, GtuCode: Gtu, ExemptionCode: ExemptionBasis, StatusCode: KsefStatus,
+    KindCode: InvoiceKind, DirectionCode: Direction,
+}  # fmt: skip
 
 
 class Strict(Schema):
@@ -46,9 +56,11 @@ class LineIn(Strict):
     unit: str = ""
     unit_price: Decimal = Field(description="Net unit price, up to 8 decimal places.")
     vat_rate: VatRateCode = Field(description="FA(3) P_12 code.")
-    discount_percent: Decimal | None = Field(None, description="P_10 as a percent of quantity × price.")
+    discount_percent: Decimal | None = Field(None, description="P_10 as a percent of quantity x price.")
     gtu: GtuCode | Literal[""] = ""
-    annex15: bool = Field(False, description="Goods or services of Annex 15 (split payment above 15,000 PLN).")
+    annex15: bool = Field(
+        False, description="Goods or services of Annex 15 (split payment above 15,000 PLN)."
+    )
 
 
 class InvoiceCreateIn(Strict):
@@ -62,7 +74,8 @@ class InvoiceCreateIn(Strict):
     currency: str = Field("PLN", description="ISO 4217 code; other than PLN needs exchange_rate.")
     exchange_rate: Decimal | None = Field(None, description="PLN for one unit of the currency.")
     payment_method: int | None = Field(
-        None, description="TFormaPlatnosci: 1 cash, 2 card, 3 voucher, 4 cheque, 5 credit, 6 transfer, 7 mobile."
+        None,
+        description="TFormaPlatnosci: 1 cash, 2 card, 3 voucher, 4 cheque, 5 credit, 6 transfer, 7 mobile.",
     )
     due_date: dt.date | None = None
     paid_on: dt.date | None = Field(None, description="Paid in full on this day.")

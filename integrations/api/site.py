@@ -13,8 +13,8 @@ from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer
 
 from integrations.api import problems
-from integrations.api.endpoints import router
 from integrations.api.docs import DESCRIPTION
+from integrations.api.endpoints import router
 from integrations.api.keys import key_authenticate
 from integrations.api.ratelimit import rate_take
 from integrations.models import ApiKey
@@ -52,9 +52,7 @@ class PortalApi(NinjaAPI):
         status: int | None = None,
         temporal_response: HttpResponse | None = None,
     ) -> HttpResponse:
-        response = super().create_response(
-            request, data, status=status, temporal_response=temporal_response
-        )
+        response = super().create_response(request, data, status=status, temporal_response=temporal_response)
         return with_rate_headers(request, response)
 
 
@@ -79,13 +77,17 @@ api = PortalApi(
 )
 
 
-def _problem(request: HttpRequest, exc: problems.Problem) -> HttpResponse:
+def _problem(request: HttpRequest, exc: Any) -> HttpResponse:
     return with_rate_headers(request, problems.problem_response(request, exc))
 
 
-def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+def _validation(request: HttpRequest, exc: Any) -> HttpResponse:
     errors = [
-        problems.FieldError(problems.field_path(error.get("loc", ())), str(error.get("msg", "")), str(error.get("type", "invalid")))
+        problems.FieldError(
+            problems.field_path(error.get("loc", ())),
+            str(error.get("msg", "")),
+            str(error.get("type", "invalid")),
+        )
         for error in exc.errors
     ]
     return _problem(
@@ -100,7 +102,7 @@ def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     )
 
 
-def _authentication(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+def _authentication(request: HttpRequest, exc: Any) -> HttpResponse:
     problem = problems.Problem(
         401,
         detail=_("Send a valid API key: Authorization: Bearer kp_…"),
@@ -109,12 +111,12 @@ def _authentication(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     return problems.problem_response(request, problem)
 
 
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+def _http_error(request: HttpRequest, exc: Any) -> HttpResponse:
     detail = str(exc) if exc.status_code == 400 else ""  # ninja's own 400s: an unreadable body
     return _problem(request, problems.Problem(exc.status_code, detail=detail))
 
 
-def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+def _not_found(request: HttpRequest, exc: Any) -> HttpResponse:
     return _problem(request, problems.Problem(404, detail=_("No such invoice in this company.")))
 
 

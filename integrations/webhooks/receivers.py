@@ -25,9 +25,7 @@ def on_invoices_accepted(sender: Any, *, company_id: int, invoice_ids: list[int]
         )
 
 
-def on_invoice_rejected(
-    sender: Any, *, company_id: int, invoice_id: int, local: bool, **kwargs: Any
-) -> None:
+def on_invoice_rejected(sender: Any, *, company_id: int, invoice_id: int, local: bool, **kwargs: Any) -> None:
     if not services.company_listens(company_id=company_id, event_type=EventType.INVOICE_REJECTED):
         return
     invoice = Invoice.objects.filter(company_id=company_id, pk=invoice_id).first()

@@ -30,7 +30,14 @@ from accounts.models import Company, User
 from integrations import queue
 from integrations.api.representation import summary_out
 from integrations.api.schemas import InvoiceSummaryOut
-from integrations.models import DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from integrations.models import (
+    DeliveryStatus,
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from integrations.webhooks import signing, targets
 from invoices.models import Invoice
 from ksef_integration import notify
@@ -53,7 +60,9 @@ class WebhookError(Exception):
 
 
 @sensitive_variables("secret")
-def endpoint_create(*, company: Company, user: User, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
+def endpoint_create(
+    *, company: Company, user: User, url: str, events: list[str]
+) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (returned once, stored encrypted)."""
     try:
         targets.url_check(url)
@@ -97,25 +106,33 @@ def _body(event: WebhookEvent) -> bytes:
     return json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def events_record(*, company_id: int, event_type: str, items: list[tuple[str, dict[str, Any]]]) -> list[WebhookEvent]:
+def events_record(
+    *, company_id: int, event_type: str, items: list[tuple[str, dict[str, Any]]]
+) -> list[WebhookEvent]:
     """Record one event per ``(dedup_key, data)`` with a delivery to each active endpoint that wants it,
     and queue the deliveries on commit. An item whose ``dedup_key`` was recorded before is skipped (a
     signal heard twice is one event). Run inside a transaction."""
     endpoints = [
-        e for e in WebhookEndpoint.objects.filter(company_id=company_id, is_active=True) if e.wants(event_type)
+        e
+        for e in WebhookEndpoint.objects.filter(company_id=company_id, is_active=True)
+        if e.wants(event_type)
     ]
     if not endpoints or not items:
         return []
     keys = [key for key, _data in items if key]
     seen = set(
-        WebhookEvent.objects.filter(company_id=company_id, dedup_key__in=keys).values_list("dedup_key", flat=True)
+        WebhookEvent.objects.filter(company_id=company_id, dedup_key__in=keys).values_list(
+            "dedup_key", flat=True
+        )
     )
     now = timezone.now()
     created = []
     for key, data in items:
         if key and key in seen:
             continue
-        event = WebhookEvent(company_id=company_id, type=event_type, dedup_key=key, created_at=now, payload={})
+        event = WebhookEvent(
+            company_id=company_id, type=event_type, dedup_key=key, created_at=now, payload={}
+        )
         event.payload = {
             "id": str(event.uuid),
             "type": event_type,
@@ -150,7 +167,9 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def _claim(delivery_id: int, now: dt.datetime) -> bool:
     return bool(
-        WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_until=now + CLAIM)
     )
@@ -206,14 +225,19 @@ def delivery_attempt(*, delivery_id: int) -> str:
         duration_ms=int((time.monotonic() - started) * 1000),
     )
     attempts = delivery.attempts + 1
-    common = {"attempts": attempts, "last_status_code": status_code, "last_error": error[:ERROR_MAX], "claimed_until": None}
+    common = {
+        "attempts": attempts,
+        "last_status_code": status_code,
+        "last_error": error[:ERROR_MAX],
+        "claimed_until": None,
+    }
     if status_code is not None and 200 <= status_code < 300:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             status=DeliveryStatus.DELIVERED, delivered_at=finished, next_attempt_at=None, **common
         )
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).exclude(consecutive_failures=0, failing_since=None).update(
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).exclude(
             consecutive_failures=0, failing_since=None
-        )
+        ).update(consecutive_failures=0, failing_since=None)
         return DeliveryStatus.DELIVERED
     window_end = delivery.window_started_at + dt.timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
     next_at = finished + _backoff(attempts)
@@ -232,16 +256,23 @@ def delivery_attempt(*, delivery_id: int) -> str:
 def _failure_count(endpoint: WebhookEndpoint, now: dt.datetime) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-    current = WebhookEndpoint.objects.only("consecutive_failures", "failing_since", "is_active").get(pk=endpoint.pk)
+    current = WebhookEndpoint.objects.only("consecutive_failures", "failing_since", "is_active").get(
+        pk=endpoint.pk
+    )
     long_enough = current.failing_since is not None and now - current.failing_since >= dt.timedelta(
         hours=settings.WEBHOOK_DISABLE_HOURS
     )
-    if current.is_active and current.consecutive_failures >= settings.WEBHOOK_DISABLE_FAILURES and long_enough:
+    if (
+        current.is_active
+        and current.consecutive_failures >= settings.WEBHOOK_DISABLE_FAILURES
+        and long_enough
+    ):
         endpoint_disable(endpoint=endpoint, now=now)
 
 
 def endpoint_disable(*, endpoint: WebhookEndpoint, now: dt.datetime | None = None) -> bool:
-    """Disable a failing endpoint once (a conditional UPDATE), end its waiting deliveries, tell the company."""
+    """Disable a failing endpoint once (a conditional UPDATE), end its waiting deliveries, tell the
+    company."""
     moment = now or timezone.now()
     reason = _("Every attempt failed for %(hours)s hours (%(count)s in a row).") % {
         "hours": settings.WEBHOOK_DISABLE_HOURS,
@@ -284,7 +315,7 @@ def deliveries_due_enqueue(*, now: dt.datetime | None = None) -> int:
 
 
 def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
-    """"Wyślij ponownie": the same event (same id) to the same endpoint, with a fresh retry window."""
+    """ "Wyślij ponownie": the same event (same id) to the same endpoint, with a fresh retry window."""
     if not delivery.endpoint.is_active:
         raise WebhookError(_("Enable the endpoint first: a disabled endpoint gets no events."))
     now = timezone.now()

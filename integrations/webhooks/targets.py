@@ -35,9 +35,9 @@ def url_check(url: str) -> None:
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        if parts.hostname.lower() in ("localhost",) or parts.hostname.lower().endswith(".localhost"):
-            if not _allow_private():
-                raise TargetRefused(_("Webhooks cannot be sent to this computer's own addresses.")) from None
+        host = parts.hostname.lower()
+        if (host == "localhost" or host.endswith(".localhost")) and not _allow_private():
+            raise TargetRefused(_("Webhooks cannot be sent to this computer's own addresses.")) from None
         return
     if not address.is_global and not _allow_private():
         raise TargetRefused(_("Webhooks cannot be sent to private or local network addresses."))

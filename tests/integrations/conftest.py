@@ -25,15 +25,18 @@ class ApiClient:
     key: str
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.key}", **(extra or {})}
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
 
     def get(self, path: str, **params: Any) -> Any:
-        return self.client.get(f"/api/v1{path}", params, **self._headers(None))
+        return self.client.get(f"/api/v1{path}", params, headers=self._headers(None))
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         data = body if isinstance(body, str | bytes) else json.dumps(body)
         return self.client.post(
-            f"/api/v1{path}", data, content_type="application/json", **self._headers(headers)
+            f"/api/v1{path}",
+            data,
+            content_type="application/json",
+            headers=self._headers(headers),
         )
 
 
@@ -133,7 +136,7 @@ class Receiver:
 
 def _serve(receiver: Receiver, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             record = Received({k.lower(): v for k, v in self.headers.items()}, body)
             with receiver.lock:

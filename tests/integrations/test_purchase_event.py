@@ -27,7 +27,7 @@ def test_an_imported_purchase_invoice_produces_purchase_invoice_received(
 ) -> None:
     company = connected.company
     owner = company.memberships.get().user
-    _endpoint, secret = webhooks.endpoint_create(
+    _endpoint, _secret = webhooks.endpoint_create(
         company=company, user=owner, url=receiver.url, events=["purchase_invoice.received"]
     )
     numbers = services_invoices.invoices_generate(

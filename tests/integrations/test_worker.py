@@ -1,6 +1,6 @@
-"""End to end with a REAL Celery worker (subprocess, Redis, PostgreSQL) and the simulator over HTTP: an invoice
-created over the API is accepted by KSeF through the worker, its status, PDF, XML and UPO read over the API,
-and the worker delivers the signed ``invoice.accepted`` webhook to a local receiver."""
+"""End to end with a REAL Celery worker (subprocess, Redis, PostgreSQL) and the simulator over HTTP: an
+invoice created over the API is accepted by KSeF through the worker, its status, PDF, XML and UPO read over
+the API, and the worker delivers the signed ``invoice.accepted`` webhook to a local receiver."""
 
 from __future__ import annotations
 
@@ -58,13 +58,17 @@ def test_created_over_the_api_accepted_through_the_worker_then_read_and_announce
     log = celery_worker_process["log"]
     assert wait_until(lambda: status()["status"] == "accepted", timeout=90), log.read_text()[-3000:]
     ksef_number = status()["ksef_number"]
-    assert ksef_number and status()["acquisition_date"]
+    assert ksef_number
+    assert status()["acquisition_date"]
     pdf = http.get(f"{base}/invoices/{invoice_id}/pdf", timeout=30)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
     upo = http.get(f"{base}/invoices/{invoice_id}/upo", timeout=30)
-    assert upo.status_code == 200 and ksef_number.encode() in upo.content
+    assert upo.status_code == 200
+    assert ksef_number.encode() in upo.content
     xml = http.get(f"{base}/invoices/{invoice_id}/xml", timeout=30)
-    assert xml.status_code == 200 and b"<Faktura" in xml.content
+    assert xml.status_code == 200
+    assert b"<Faktura" in xml.content
 
     # the worker heard KSeF's acceptance and delivered the signed event
     assert wait_until(lambda: len(receiver.received) == 1, timeout=60), log.read_text()[-3000:]
@@ -74,4 +78,5 @@ def test_created_over_the_api_accepted_through_the_worker_then_read_and_announce
     assert event["data"]["invoice"]["id"] == invoice_id
     assert event["data"]["invoice"]["ksef_number"] == ksef_number
     delivery = WebhookDelivery.objects.get()
-    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert delivery.attempts == 1

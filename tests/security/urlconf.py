@@ -72,7 +72,13 @@ def company_rows(company_pk: int | None = None) -> dict[str, list[tuple[Any, ...
     """Every row of our apps' tables (or only those of one company): a snapshot to compare before/after."""
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
     for model in apps.get_models():
-        if model._meta.app_label not in {"accounts", "invoices", "ksef_integration", "payments", "integrations"}:
+        if model._meta.app_label not in {
+            "accounts",
+            "invoices",
+            "ksef_integration",
+            "payments",
+            "integrations",
+        }:
             continue
         queryset: models.QuerySet[Any] = model._default_manager.all()
         if company_pk is not None:
