@@ -225,3 +225,17 @@ def test_the_integrations_page_is_for_owners_and_shows_a_key_once(
     assert alice_client.post(url).status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_the_tasks_are_registered_and_the_sweep_runs_every_30_seconds() -> None:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from integrations import queue
+    from ksef_integration.schedule import schedule_register
+    from ksefportal.celery import app
+
+    assert {queue.WEBHOOK_DELIVER, "integrations.webhook_sweep"} <= set(app.tasks)
+    schedule_register()
+    task = PeriodicTask.objects.get(task="integrations.webhook_sweep")
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (30, IntervalSchedule.SECONDS)
