@@ -239,3 +239,26 @@ def test_the_tasks_are_registered_and_the_sweep_runs_every_30_seconds() -> None:
     task = PeriodicTask.objects.get(task="integrations.webhook_sweep")
     assert task.enabled
     assert (task.interval.every, task.interval.period) == (30, IntervalSchedule.SECONDS)
+
+
+def test_an_offline_deadline_reminder_is_an_event_once_per_invoice_and_day(
+    company_a: Company, alice: User, receiver: Receiver, queued: Any
+) -> None:
+    import datetime as dt
+
+    from invoices.signals import invoice_offline_deadline
+
+    _endpoint(company_a, alice, receiver.url, events=["invoice.offline_deadline"])
+    invoice = invoice_make(company_a, ksef_status="offline", ksef_offline_mode="offline24")
+    day = dt.date(2026, 12, 7)
+    for _ in range(2):  # the reminder's run repeated: one event
+        invoice_offline_deadline.send(
+            sender=None, company_id=company_a.pk, deadlines=[(invoice.pk, day, False)]
+        )
+    _accept(company_a, [invoice])  # not subscribed: no event
+    run_queued(queued, [])
+    (got,) = receiver.received
+    assert got.json["type"] == "invoice.offline_deadline"
+    assert got.json["data"]["deadline"] == "2026-12-07"
+    assert got.json["data"]["overdue"] is False
+    assert got.json["data"]["invoice"]["id"] == str(invoice.uuid)
