@@ -17,6 +17,10 @@ has committed, with ``company_id`` and ``invoice_ids`` (a list: a poll records m
 ``invoice_rejected`` is sent likewise when KSeF rejected a sales invoice, or our own checks stopped it before
 KSeF saw it (``local``), with ``company_id``, ``invoice_id`` and ``local``. Receivers only queue work (an
 e-mail to the buyer, a webhook): they run in the worker's drain loop.
+
+``invoice_offline_deadline`` is sent when the owners are reminded that offline invoices must reach KSeF
+soon (once per invoice and deadline day), with ``company_id`` and ``deadlines``: a list of
+``(invoice_id, deadline_day, overdue)``.
 """
 
 from django.dispatch import Signal
@@ -26,3 +30,4 @@ invoice_edited = Signal()
 invoice_imported = Signal()
 invoices_accepted = Signal()
 invoice_rejected = Signal()
+invoice_offline_deadline = Signal()

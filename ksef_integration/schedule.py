@@ -28,6 +28,8 @@ BEATS = (
     Beat("ksef.token_sunset_reminders", "ksef.token_sunset_reminders every day", 1, "days", 6 * 3600),
     # Hourly, so a renewal that failed (tried again a day later) or a new certificate is not left for long.
     Beat("ksef.certificate_renewals", "ksef.certificate_renewals every hour", 1, "hours", 1800),
+    # Webhook retries wait in the database; this queues the due ones (integrations.webhooks.services).
+    Beat("integrations.webhook_sweep", "integrations.webhook_sweep every 30 seconds", 30, "seconds", 25),
 )
 
 

@@ -88,10 +88,12 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "ninja",  # django-ninja: the public API; listed so that its docs page uses its bundled files, no CDN
     "accounts",
     "invoices",
     "ksef_integration",
     "payments",
+    "integrations",
 ]
 
 # The simulator plays the government side; it is a development and test tool only.
@@ -283,6 +285,19 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     if env.bool("USE_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The public API (issue 22, integrations/api): requests per key in a fixed window.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=1200)
+API_RATE_WINDOW_SECONDS = env.int("API_RATE_WINDOW_SECONDS", default=60)
+# Webhooks (integrations/webhooks). Private and loopback targets (the SSRF guard) only in development and
+# tests; production sends to public HTTPS addresses only.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG or TESTING)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
+# Pauses after the 1st, 2nd, ... failed attempt (seconds), the last one repeated until the window ends.
+WEBHOOK_RETRY_SCHEDULE = [30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800]
+WEBHOOK_DISABLE_FAILURES = env.int("WEBHOOK_DISABLE_FAILURES", default=10)
+WEBHOOK_DISABLE_HOURS = env.int("WEBHOOK_DISABLE_HOURS", default=12)
 
 # Celery (STYLE.md §7): JSON only, late acks, one message at a time, time limits, no result backend.
 if REDIS_URL:

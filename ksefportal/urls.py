@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from integrations.api.site import api
 from ksefportal.health import healthz
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("dokumenty/", include("invoices.urls")),
     path("dokumenty/", include("payments.urls")),
+    path("api/v1/", api.urls),
+    path("", include("integrations.urls")),
     path("", include("ksef_integration.urls")),
     path("", include("accounts.urls")),
 ]

@@ -127,6 +127,9 @@ def queued(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_
     from payments import queue as payments_queue
 
     monkeypatch.setattr(payments_queue, "publish", lambda name, args: publish(name, args, {}))
+    from integrations import queue as integrations_queue
+
+    monkeypatch.setattr(integrations_queue, "publish", lambda name, args: publish(name, args, {}))
     return record
 
 

@@ -30,7 +30,7 @@ def _uuid_urls() -> dict[str, list[str]]:
     for name, pattern in _patterns(get_resolver()):
         converters = getattr(pattern.pattern, "converters", {})
         uuid_kwargs = [k for k, c in converters.items() if type(c).__name__ == "UUIDConverter"]
-        if uuid_kwargs and not name.startswith("admin:"):
+        if uuid_kwargs and not name.startswith(("admin:", "api-v1:")):
             found[name] = uuid_kwargs
     return found
 
@@ -67,7 +67,23 @@ def company_b_objects(company_b: Company, bob: User) -> dict[str, uuid.UUID]:
         payer_account="61109010140000071219812874", execution_date=invoice.issue_date, transfer_count=1,
         total=invoice.total_gross,
     )  # fmt: skip
+    from integrations.api.keys import key_create
+    from integrations.webhooks import services as webhooks
+
+    key = key_create(company=company_b, user=bob, name="B", scope="write").key
+    endpoint, _secret = webhooks.endpoint_create(
+        company=company_b, user=bob, url="https://example.com/b", events=["invoice.accepted"]
+    )
+    from integrations.models import WebhookDelivery, WebhookEvent
+
+    event = WebhookEvent.objects.create(company=company_b, type="invoice.accepted", payload={})
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, status="failed", next_attempt_at=None
+    )
     return {
+        "key_uuid": key.uuid,
+        "endpoint_uuid": endpoint.uuid,
+        "delivery_uuid": delivery.uuid,
         "permission_id": grant.permission_id,
         "file_uuid": payment_file.uuid,
         "enrollment_uuid": enrollment.uuid,
@@ -105,6 +121,9 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert {"payments:whitelist_check", "payments:whitelist_override"} <= set(checked)
     assert "ksef_integration:permissions_revoke" in checked
     assert {"payments:invoice_action", "payments:file", "payments:file_download"} <= set(checked)
+    assert {"integrations:key_revoke", "integrations:endpoint", "integrations:delivery_resend"} <= set(
+        checked
+    )
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -235,7 +254,62 @@ def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
         "ksef_integration:permissions_grant_person", "ksef_integration:permissions_grant_office",
         "ksef_integration:permissions_revoke",
         "payments:settings",
+        "integrations:settings", "integrations:key_new", "integrations:endpoint_new",
     }  # fmt: skip
     acting_only = {"payments:inbox_action", "payments:invoice_action", "payments:pay", "payments:statement"}
     assert {name for name in acting_only if status[name] != 403} == set()
     assert {name for name in owner_only if status[name] != 403} == set()
+
+
+# --- the public API (issue 22): a key of company A never reads company B ---------------------------------
+
+
+def _api_operations() -> list[tuple[str, str]]:
+    """Every (method, path) of the served OpenAPI document: derived from the code, never a hand-kept list."""
+    from django.test import Client
+
+    document = Client().get("/api/v1/openapi.json").json()
+    return [(method, path) for path, item in document["paths"].items() for method in item]
+
+
+def test_a_key_of_company_a_never_reads_company_b(
+    company_a: Company, company_b: Company, alice: User, company_b_objects: dict[str, uuid.UUID]
+) -> None:
+    from django.test import Client
+
+    from integrations.api.keys import key_create
+    from invoices.models import Invoice
+    from tests.invoices.factories import invoice_make
+
+    key_a = key_create(company=company_a, user=alice, name="A", scope="write").plain
+    client = Client(headers={"Authorization": f"Bearer {key_a}"})
+    b_invoice = Invoice.objects.get(uuid=company_b_objects["invoice_uuid"])
+    invoice_make(company_b, direction="purchase", number="ZAKUP-B")
+    own = invoice_make(company_a, number="FV-A")
+    before = company_rows(company_b.pk)
+    operations = _api_operations()
+    assert len(operations) >= 7
+    for method, path in operations:
+        if "{invoice_id}" in path:
+            url, random_url = (path.replace("{invoice_id}", str(x)) for x in (b_invoice.uuid, uuid.uuid4()))
+            assert method == "get", path
+            answer = client.get(url)
+            assert answer.status_code == 404, (path, answer.content)
+            unknown = client.get(random_url)
+            assert unknown.status_code == 404
+            # existence does not leak: B's invoice and no invoice get the same problem (but for the path)
+            body, unknown_body = answer.json(), unknown.json()
+            assert {**body, "instance": ""} == {**unknown_body, "instance": ""}, path
+            assert client.get(path.replace("{invoice_id}", str(own.uuid))).status_code in (
+                200,
+                404,
+            )
+        elif method == "get":
+            for direction in ("sales", "purchase"):
+                text = client.get(path, {"direction": direction}).content.decode()
+                for marker in (b_invoice.number, str(b_invoice.uuid), company_b.nip, "ZAKUP-B"):
+                    assert marker not in text, (path, marker)
+        else:  # creating: it lands in A, whatever the body says
+            answer = client.post(path, {}, content_type="application/json")
+            assert answer.status_code == 400
+    assert company_rows(company_b.pk) == before

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoices.models import Invoice, KsefStatus
+from invoices.signals import invoice_offline_deadline
 from ksef_integration import notify
 from ksef_integration.models import KsefOutage, OfflineInvoice, OutageKind
 from ksef_integration.offline import deadlines as offline_deadlines
@@ -111,6 +112,11 @@ def deadlines_notify(*, now: dt.datetime | None = None) -> int:
         for row, deadline in rows:
             OfflineInvoice.objects.filter(pk=row.pk).update(deadline_notified_for=deadline.day)
             reported += 1
+        invoice_offline_deadline.send(
+            sender=OfflineInvoice,
+            company_id=company_id,
+            deadlines=[(row.invoice_id, deadline.day, deadline.overdue) for row, deadline in rows],
+        )
     return reported
 
 

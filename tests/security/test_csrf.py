@@ -18,8 +18,11 @@ from tests.security.urlconf import ADMIN_FORMS, all_routes, app_routes, company_
 pytestmark = pytest.mark.django_db
 
 # The simulator's machine endpoints (KSeF's API, MF's white-list stand-in) are csrf-exempt, as the real APIs
-# are (callers send bearer tokens or nothing, not cookies). Nothing else may be.
+# are (callers send bearer tokens or nothing, not cookies). So is the portal's public API (issue 22), which
+# accepts only an API key in the Authorization header: a session cookie authenticates nothing there
+# (tests/integrations/test_api.py). Nothing else may be.
 EXEMPT_PREFIXES = (
+    "api/v1/",
     "ksef-sim/api/", "ksef-sim/v2/", "ksef-sim/wl-api/", "ksef-sim/control/", "ksef-sim/storage/",
 )  # fmt: skip
 

@@ -19,6 +19,9 @@ SKIPPED_PREFIXES = {
     # The simulator plays the government side in development and tests only; production does not mount it
     # (tests/ksefportal/test_settings.py). Its machine API is csrf-exempt as KSeF's is (bearer tokens).
     "ksef-sim/": "KSeF simulator (not mounted in production)",
+    # The public API authenticates by API key, not by session, and has no forms: its own tenancy matrix
+    # walks the served OpenAPI document with keys (tests/test_tenancy.py, the API section).
+    "api/v1/": "the public API (API keys; its own matrix)",
 }
 ADMIN_FORMS = ["admin:login"]
 
@@ -69,7 +72,13 @@ def company_rows(company_pk: int | None = None) -> dict[str, list[tuple[Any, ...
     """Every row of our apps' tables (or only those of one company): a snapshot to compare before/after."""
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
     for model in apps.get_models():
-        if model._meta.app_label not in {"accounts", "invoices", "ksef_integration", "payments"}:
+        if model._meta.app_label not in {
+            "accounts",
+            "invoices",
+            "ksef_integration",
+            "payments",
+            "integrations",
+        }:
             continue
         queryset: models.QuerySet[Any] = model._default_manager.all()
         if company_pk is not None:
