@@ -41,7 +41,7 @@ class ClientRow:
     name: str
     nip: str
     role_label: str
-    health: str  # connection_state's code: none, active, unavailable, attention, token_expired
+    health: str  # connection_state's code: none, active, unavailable, attention, token_expired, no_permissions
     health_label: str
     health_ok: bool
     credential: str  # "token", "certificate" or "" (not connected)
@@ -217,7 +217,7 @@ def _problems(row: ClientRow) -> list[str]:
     problems = []
     if not row.health_ok:
         problems.append(row.health_label)
-    if row.permissions_missing:
+    if row.permissions_missing and row.health != "no_permissions":  # said once
         problems.append(_("no permissions"))
     if row.health != "token_expired" and row.expires_in_days is not None:
         if row.expires_in_days < 0:
