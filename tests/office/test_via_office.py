@@ -18,16 +18,27 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from accounts.models import Company, Role, User
+from accounts.models import Company, Membership, Role, User
+from invoices import services as invoice_services
 from invoices.models import Direction, Invoice
+from ksef_integration import errors
 from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import services as connect_services
 from ksef_integration.importing.services import company_import
-from ksef_integration.models import AuthMethod, ConnectionStatus, ImportRun, KsefConnection
+from ksef_integration.models import (
+    AuthMethod,
+    ConnectionStatus,
+    ImportRun,
+    KsefConnection,
+    Submission,
+    SubmissionStatus,
+)
+from ksef_integration.sending import drain
 from ksef_simulator import services_core, services_invoices
 from ksef_simulator.conf import config_update
-from ksef_simulator.models import SimGrant
+from ksef_simulator.models import SimGrant, SimInvoice
 from tests.factories import MembershipFactory
+from tests.invoices.factories import issue_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,8 +170,6 @@ def test_the_office_imports_with_its_own_certificate_until_the_client_revokes(
     assert company_a.name in refused.error
     assert office.name in refused.error
     with translation.override("pl"):
-        from ksef_integration import errors
-
         expected = errors.office_not_granted(office.name, office.nip, company_a.name).message
     assert refused.error == expected == connection.attention_reason
     assert escape(expected) in bob_in_client.get(SETTINGS).content.decode()
@@ -216,8 +225,6 @@ def test_only_an_owner_of_the_office_may_lend_its_certificate(
 
 
 def test_a_viewer_of_the_client_cannot(office: Company, company_a: Company, bob: User, client: Any) -> None:
-    from accounts.models import Membership
-
     Membership.objects.filter(user=bob, company=company_a).update(role=Role.VIEWER)
     work_in(client, bob, company_a)
     assert client.post(VIA_OFFICE, {"office": str(office.uuid)}).status_code == 403
@@ -253,3 +260,25 @@ def test_an_office_that_disconnected_stops_serving_its_clients(
     connection = KsefConnection.objects.get(company=company_a)
     assert connection.status == ConnectionStatus.ATTENTION
     assert connection.attention_reason == result.error
+
+
+def test_an_office_granted_invoice_write_sends_the_clients_sales_invoices(
+    office: Company, company_a: Company, bob_in_client: Any
+) -> None:
+    """InvoiceWrite granted to the office's NIP: the client's issued invoice goes to KSeF in the client's
+    name (the simulator holds it under the client's NIP as the seller), sent with the office's certificate."""
+
+    KsefApp(company_a.nip).grant_office(office.nip, ["InvoiceRead", "InvoiceWrite"])
+    _work_through_office(bob_in_client, office)
+    connection = KsefConnection.objects.get(company=company_a)
+    assert connection.permissions == ["InvoiceRead", "InvoiceWrite"]
+    assert connection.can_send
+    today = timezone.localdate()
+    invoice = invoice_services.invoice_issue(
+        company=company_a, user=None, data=issue_data(issue_date=today, sale_date=today, due_date=today)
+    )
+    submission = Submission.objects.get(invoice=invoice)  # automatic sending: issuing queued it
+    drain.submission_send(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.ACCEPTED
+    assert SimInvoice.objects.filter(seller_nip=company_a.nip, ksef_number=submission.ksef_number).exists()
