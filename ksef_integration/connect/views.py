@@ -143,8 +143,8 @@ def verify(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 @require_POST
 @company_required(Role.OWNER, Role.ACCOUNTANT)
 def via_office(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    """ "Pobieraj przez biuro": serve the current company (a client) with the certificate of an office the user
-    owns, in the client's context, on what the client granted the office in KSeF."""
+    """ "Pobieraj przez biuro": serve the current company (a client) with the certificate of an office the
+    user owns, in the client's context, on what the client granted the office in KSeF."""
     user = request.user
     assert isinstance(user, User)  # noqa: S101
     client = membership.company

@@ -41,10 +41,11 @@ class ClientRow:
     name: str
     nip: str
     role_label: str
-    health: str  # connection_state's code: none, active, unavailable, attention, token_expired, no_permissions
+    # connection_state's code: none, active, unavailable, attention, token_expired, no_permissions
+    health: str
     health_label: str
     health_ok: bool
-    credential: str  # "token", "certificate" or "" (not connected)
+    credential: str  # "token", "certificate", "office" or "" (not connected)
     expires_on: dt.date | None
     expires_in_days: int | None
     waiting: int
