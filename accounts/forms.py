@@ -260,6 +260,45 @@ class InvitationForm(forms.Form):
         )
 
 
+class MemberRemoveForm(forms.Form):
+    """Removing a member, optionally with their KSeF permissions (by the PESEL or NIP KSeF knows them by)."""
+
+    ksef_revoke = forms.BooleanField(label=_("Also revoke their KSeF permissions"), required=False)
+    ksef_identifier = forms.CharField(
+        label=_("The person's PESEL or NIP"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("ksef_revoke"):
+            return data
+        if not data.get("ksef_identifier"):
+            self.add_error("ksef_identifier", _("KSeF needs the person's PESEL or NIP."))
+            return data
+        try:
+            kind, value = person_identifier_clean(data["ksef_identifier"])
+        except forms.ValidationError as exc:
+            self.add_error("ksef_identifier", exc)
+        else:
+            data["ksef_identifier"] = value
+            data["ksef_identifier_type"] = kind
+        return data
+
+    def ksef_person(self) -> KsefPerson | None:
+        data = self.cleaned_data
+        if not data.get("ksef_revoke") or "ksef_identifier_type" not in data:
+            return None
+        return KsefPerson(
+            identifier_type=data["ksef_identifier_type"],
+            identifier_value=data["ksef_identifier"],
+            first_name="",
+            last_name="",
+        )
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 

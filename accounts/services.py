@@ -24,7 +24,7 @@ from accounts.errors import ApplicationError
 from accounts.models import Company, Invitation, Membership, Role, User
 from accounts.nip import nip_normalize
 from accounts.selectors import company_owner_count
-from accounts.signals import KsefPerson, member_invited
+from accounts.signals import KsefPerson, member_invited, member_removed
 from ksefportal.mail import email_subject
 
 logger = logging.getLogger(__name__)
@@ -237,11 +237,20 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(
+    *, membership: Membership, removed_by: User | None = None, ksef_person: KsefPerson | None = None
+) -> None:
+    """Take the member out of the company. With ``ksef_person`` (the owner ticked "revoke their KSeF
+    permissions too") ``signals.member_removed`` asks for that person's KSeF permissions to be revoked."""
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.OWNER:
         _ensure_another_owner(membership)
+    company, user = membership.company, membership.user
     membership.delete()
+    if ksef_person is not None:
+        member_removed.send(
+            sender=Membership, company=company, user=user, removed_by=removed_by, person=ksef_person
+        )
 
 
 def _ensure_another_owner(membership: Membership) -> None:

@@ -4,6 +4,11 @@
 get the matching KSeF permissions (viewing and issuing invoices). Sent inside the invitation's transaction
 with ``company``, ``invitation``, ``invited_by`` and ``person`` (a ``KsefPerson``); a receiver records the
 request and queues the KSeF work on commit, and never raises (the invitation stands either way).
+
+``member_removed``: an owner removed a member and asked, in the same step, for the KSeF permissions of that
+person (``person``, a ``KsefPerson`` whose names may be empty) to be revoked. Sent inside the removal's
+transaction with ``company``, ``user`` (who was removed), ``removed_by`` and ``person``; a receiver records
+the revocations and queues the KSeF work on commit, and never raises (the removal stands either way).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from django.dispatch import Signal
 
 member_invited = Signal()
+member_removed = Signal()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from accounts.forms import (
     CompanyForm,
     InvitationForm,
     InvitationSignUpForm,
+    MemberRemoveForm,
     RoleForm,
     SignUpForm,
 )
@@ -191,14 +192,30 @@ def member_remove(
     request: HttpRequest, membership_uuid: uuid.UUID, *, membership: Membership
 ) -> HttpResponse:
     target = company_member_get_or_404(company=membership.company, membership_uuid=membership_uuid)
+    form = MemberRemoveForm(request.POST)
+    if not form.is_valid():  # the KSeF part was ticked without a valid PESEL/NIP: nobody is removed
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect("accounts:members")
+    person = form.ksef_person()
     try:
-        services.membership_remove(membership=target)
+        services.membership_remove(
+            membership=target,
+            removed_by=request.user,  # type: ignore[arg-type]
+            ksef_person=person,
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("accounts:members")
     messages.success(
         request, _("%(email)s no longer has access to the company.") % {"email": target.user.email}
     )
+    if person is not None:
+        messages.info(
+            request,
+            _("Revoking their KSeF permissions is listed in Data and settings → KSeF → Permissions."),
+        )
     if target.user_id == request.user.pk:
         return redirect("accounts:start")
     return redirect("accounts:members")

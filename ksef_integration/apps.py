@@ -9,12 +9,17 @@ class KsefIntegrationConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from accounts.signals import member_invited
+        from accounts.signals import member_invited, member_removed
         from invoices.acceptance import set_acceptance_check
         from invoices.signals import invoice_edited, invoice_issued
         from invoices.visualisation import set_qr_provider, set_timeline_provider
         from ksef_integration.connect.signals import connection_active
-        from ksef_integration.receivers import on_connection_active, on_invoice_issued, on_member_invited
+        from ksef_integration.receivers import (
+            on_connection_active,
+            on_invoice_issued,
+            on_member_invited,
+            on_member_removed,
+        )
         from ksef_integration.schedule import schedule_register
         from ksef_integration.sending.display import ksef_qr_codes, ksef_timeline
         from ksef_integration.sending.mapping import invoice_acceptance_issues
@@ -25,6 +30,8 @@ class KsefIntegrationConfig(AppConfig):
         connection_active.connect(on_connection_active, dispatch_uid="ksef_integration.connection_active")
         # An accountant invited with "nadaj też uprawnienia w KSeF" gets them granted (queued).
         member_invited.connect(on_member_invited, dispatch_uid="ksef_integration.member_invited")
+        # A member removed with "odbierz też uprawnienia w KSeF" loses them (a revocation per grant, queued).
+        member_removed.connect(on_member_removed, dispatch_uid="ksef_integration.member_removed")
         # An invoice corrected after KSeF refused it is sent again.
         invoice_edited.connect(on_invoice_edited, dispatch_uid="ksef_integration.resend")
         # Wystaw and Korekta refuse what KSeF would refuse before a number is taken.

@@ -74,3 +74,38 @@ def token_sunset(sunset: str) -> ConnectError:
         )
         % {"date": sunset},
     )
+
+
+def office_not_certificate(office_name: str) -> ConnectError:
+    """The office is connected by a KSeF token: a token logs in only in the context it was generated in."""
+    return ConnectError(
+        "office_not_certificate",
+        _(
+            "%(office)s connects to KSeF with a token, and a KSeF token works only for the company it was "
+            "generated for. To import for clients with the office's own credential, connect %(office)s to "
+            "KSeF with a certificate."
+        )
+        % {"office": office_name},
+    )
+
+
+def office_not_connected(office_name: str) -> ConnectError:
+    return ConnectError(
+        "office_not_connected",
+        _("%(office)s is not connected to KSeF, so it cannot log in for its clients.")
+        % {"office": office_name},
+    )
+
+
+def office_not_granted(office_name: str, office_nip: str, client_name: str) -> ConnectError:
+    """KSeF let the office's certificate into the client's context with no permission (status 415), or the
+    client took the permission back: the reason in the words both sides understand."""
+    return ConnectError(
+        "office_revoked",
+        _(
+            "No permissions: %(client)s has not granted (or has revoked) KSeF permissions for the "
+            "accounting office %(office)s (NIP %(nip)s). The client's owner can grant them in Data and "
+            "settings → KSeF → Permissions."
+        )
+        % {"client": client_name, "office": office_name, "nip": office_nip},
+    )

@@ -8,7 +8,8 @@ queued online when the company sends automatically. One receiver, so the outcome
 in which receivers were connected. ``on_connection_active``: connecting does not know about sending; when a
 connection becomes able to send, what waited is sent. ``on_member_invited``: an owner invited an accountant
 and asked for their KSeF permissions in the same step (``accounts.signals.member_invited``); the grant is
-recorded and queued (or recorded as refused, with the reason, when the connection may not grant).
+recorded and queued (or recorded as refused, with the reason, when the connection may not grant);
+``on_member_removed`` mirrors it when an owner removes a member and ticks "revoke their KSeF permissions".
 """
 
 from __future__ import annotations
@@ -43,6 +44,27 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
 
 def on_connection_active(sender: object, *, company_id: int, **kwargs: object) -> None:
     drain.on_connection_active(company_id=company_id)
+
+
+def on_member_removed(
+    sender: object,
+    *,
+    company: Company,
+    user: User,
+    removed_by: User | None,
+    person: KsefPerson,
+    **kwargs: object,
+) -> None:
+    """The owner removed a member and ticked "revoke their KSeF permissions too": one revocation per grant
+    KSeF lists for that PESEL/NIP (or a refused row with the reason); the removal stands either way."""
+    rows = permissions.revoke_person_request(
+        company=company,
+        user=removed_by,
+        identifier_type=person.identifier_type,
+        identifier_value=person.identifier_value,
+        source=PermissionChange.Source.REMOVAL,
+    )
+    logger.info("ksef revocations for a removed member: company=%s rows=%s", company.uuid, len(rows))
 
 
 def on_member_invited(

@@ -22,6 +22,7 @@ urlpatterns = [
     path("ustawienia/ksef/", pages.settings_page, name="settings"),
     path("ustawienia/ksef/rozlacz/", connect.disconnect, name="disconnect"),
     path("ustawienia/ksef/sprawdz/", connect.verify, name="verify"),
+    path("ustawienia/ksef/przez-biuro/", connect.via_office, name="via_office"),
     path("ustawienia/ksef/pobierz-teraz/", importing.import_now, name="import_now"),
     path("ustawienia/ksef/powiadomienia/", importing.import_digest, name="import_digest"),
     path(

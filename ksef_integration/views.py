@@ -33,6 +33,14 @@ def done(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     return render(request, "ksef_integration/done.html", context)
 
 
+def _office_choices(request: HttpRequest, membership: Membership) -> list[object]:
+    """The offices (companies the user owns, on a certificate) that may serve this company, when it may be."""
+    user = request.user
+    if not isinstance(user, User) or not selectors.via_office_allowed(membership=membership):
+        return []
+    return list(selectors.offices_for(user=user, client=membership.company))
+
+
 @company_required()
 def settings_page(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     connection = selectors.connection_for_company(company=membership.company)
@@ -68,6 +76,7 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
             *selectors.certificate_warnings(connection),
         ],
         "events": selectors.recent_events(company=membership.company, limit=10),
+        "office_choices": _office_choices(request, membership),
         **import_settings_context(membership),
     }
     return render(request, "ksef_integration/settings.html", context)

@@ -34,7 +34,7 @@ from ksef_integration.ksef.identifiers import ContextIdentifier, KsefToken
 # KSeF being down or slow (we just try again later).
 CREDENTIAL_PROBLEMS = {
     "invalid_token", "token_revoked", "token_inactive", "no_permissions", "blocked", "certificate_invalid",
-    "auth_failed", "certificate_expired",
+    "auth_failed", "certificate_expired", "office_revoked", "office_not_certificate", "office_not_connected",
 }  # fmt: skip
 
 # A certificate whose subject NIP is the context's NIP acts as the Owner, who holds every permission except
@@ -166,11 +166,17 @@ def token_login(*, token: KsefToken, nip: str) -> Login:
 
 
 @sensitive_variables()
-def certificate_login(*, credential: CertificateCredential, nip: str, enrolled: bool = False) -> Login:
-    """Log in with a certificate in the company's context; its subject's own NIP acts as the Owner. A
+def certificate_login(
+    *, credential: CertificateCredential, nip: str, enrolled: bool = False, granted: bool = False
+) -> Login:
+    """Log in with a certificate in the context of ``nip``; its subject's own NIP acts as the Owner. A
     certificate the portal ``enrolled`` for the company (its subject is whoever signed the owner's request,
     e.g. a person by PESEL) is given the Owner's permissions: KSeF let that subject into this context, and
-    KSeF has no cheap call to list a certificate login's permissions (a refusal later pauses the queue)."""
+    KSeF has no cheap call to list a certificate login's permissions (a refusal later pauses the queue).
+
+    ``granted``: the subject works in someone else's context on what that context granted it (an
+    accounting office in its client's NIP): its permissions are the ones KSeF lists for it there
+    (``POST /permissions/query/personal/grants``, which needs no permission)."""
     certificate, key = stored_certificate(
         certificate_pem=credential.certificate_pem, private_key_pkcs8=credential.private_key_pkcs8
     )
@@ -178,10 +184,22 @@ def certificate_login(*, credential: CertificateCredential, nip: str, enrolled: 
         tokens = client().login_with_certificate(
             certificate=certificate, private_key=key, context=ContextIdentifier.nip(nip)
         )
+        if credential.nip == nip or enrolled:
+            permissions = OWNER_PERMISSIONS
+        elif granted:
+            permissions = granted_permissions(tokens)
+        else:
+            permissions = []
     except KsefError as exc:
         raise translate_error(exc) from None
-    permissions = OWNER_PERMISSIONS if credential.nip == nip or enrolled else []
     return _login(tokens, permissions)
+
+
+@sensitive_variables()
+def granted_permissions(tokens: AuthTokens) -> list[str]:
+    """The active permissions KSeF lists for the logged-in subject in its current context."""
+    grants = client(tokens=tokens).permissions.personal()
+    return sorted({grant.scope for grant in grants if grant.is_active})
 
 
 @sensitive_variables()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Company
+from accounts.models import Company, Membership, Role, User
 from ksef_integration.connect import sunset
 from ksef_integration.models import (
     AuditEvent,
+    AuthMethod,
     CertificateEnrollment,
     ConnectionStatus,
     KsefAvailability,
@@ -53,7 +57,7 @@ class ConnectionState:
     """What Start, Dane i ustawienia → KSeF and the e-mails say about the company's KSeF, from one place:
     the connection's status and whether KSeF answered its last calls (``KsefAvailability``)."""
 
-    code: str  # "none", "active", "unavailable", "attention", "token_expired"
+    code: str  # "none", "active", "unavailable", "attention", "token_expired", "no_permissions"
     label: str
     ok: bool
     since: dt.datetime | None = None
@@ -66,6 +70,9 @@ def connection_state(*, company: Company) -> ConnectionState:
     if connection.token_expired:  # the token sunset, not a KSeF failure: it says what to do instead
         return ConnectionState("token_expired", sunset.expired_text(), ok=False)
     if connection.status == ConnectionStatus.ATTENTION:
+        if connection.method == AuthMethod.OFFICE and not connection.permissions:
+            # The client took the office's permissions back: KSeF lets the office do nothing there.
+            return ConnectionState("no_permissions", _("no permissions"), ok=False)
         return ConnectionState("attention", str(connection.get_status_display()), ok=False)
     availability: KsefAvailability | None = company_one(company, "ksef_availability")
     unavailable_since = availability.unavailable_since if availability is not None else None
@@ -89,6 +96,22 @@ def missing_permission_messages(connection: KsefConnection | None) -> list[str]:
     if connection is None or not connection.is_connected:
         return []
     missing = []
+    if connection.method == AuthMethod.OFFICE:
+        if "InvoiceWrite" not in connection.permissions:
+            missing.append(
+                _(
+                    "The company did not grant the accounting office the permission to issue invoices "
+                    "(InvoiceWrite) in KSeF: sales invoices will not be sent."
+                )
+            )
+        if "InvoiceRead" not in connection.permissions:
+            missing.append(
+                _(
+                    "The company did not grant the accounting office the permission to view invoices "
+                    "(InvoiceRead) in KSeF: invoices will not be imported."
+                )
+            )
+        return missing
     if "InvoiceWrite" not in connection.permissions:
         missing.append(
             _(
@@ -145,3 +168,41 @@ def token_sunset_days() -> int | None:
     """Days left until KSeF tokens stop working (None once the sunset has passed)."""
     days = sunset.days_left()
     return days if days >= 0 else None
+
+
+# --- serving a client through an accounting office ---------------------------------------------------
+
+
+def via_office_allowed(*, membership: Membership) -> bool:
+    """Whether ``membership`` may have its company served through an office: owners and accountants, while
+    the company has no credential of its own connected (an own token or certificate is replaced only by
+    disconnecting it first)."""
+    if membership.role not in (Role.OWNER, Role.ACCOUNTANT):
+        return False
+    connection = connection_for_company(company=membership.company)
+    return connection is None or not connection.is_connected or connection.method == AuthMethod.OFFICE
+
+
+def offices_for(*, user: User, client: Company) -> QuerySet[Company]:
+    """The companies that may serve ``client`` with their own credential, as ``user`` may choose them: those
+    ``user`` owns (the office agrees to lend its certificate), other than the client, connected to KSeF
+    with a certificate (a KSeF token works only in the context it was generated in)."""
+    return (
+        Company.objects.filter(
+            memberships__user=user,
+            memberships__role=Role.OWNER,
+            ksef_connection__method=AuthMethod.CERTIFICATE,
+            ksef_connection__status__in=(ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION),
+        )
+        .exclude(pk=client.pk)
+        .order_by("name", "pk")
+    )
+
+
+def office_get_or_404(*, user: User, client: Company, office_uuid: str) -> Company:
+    """One of ``offices_for``; 404 for any other company (another user's, one without a certificate)."""
+    try:
+        key = uuid.UUID(str(office_uuid))
+    except ValueError:
+        raise Http404 from None
+    return get_object_or_404(offices_for(user=user, client=client), uuid=key)

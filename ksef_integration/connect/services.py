@@ -23,7 +23,12 @@ from ksef_integration import errors
 from ksef_integration.company_lock import company_lock
 from ksef_integration.connect import credentials, gateway
 from ksef_integration.connect.selectors import missing_permission_messages
-from ksef_integration.connect.session import stored_tokens, tokens_columns
+from ksef_integration.connect.session import (
+    OfficeUnavailable,
+    credential_source,
+    stored_tokens,
+    tokens_columns,
+)
 from ksef_integration.connect.signals import connection_active
 from ksef_integration.encryption import secret_decrypt, secret_encrypt
 from ksef_integration.models import (
@@ -194,6 +199,7 @@ def _reset_credentials(connection: KsefConnection) -> None:
     connection.token_last4 = connection.token_reference = connection.certificate_serial = ""
     connection.certificate_pem = ""
     connection.certificate_valid_from = connection.certificate_valid_to = None
+    connection.via_office = None
 
 
 def _activate(
@@ -251,7 +257,9 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
                 if exc.code in gateway.CREDENTIAL_PROBLEMS:
                     locked.status = ConnectionStatus.ATTENTION
                     locked.attention_reason = exc.message[:300]
-                    locked.save(update_fields=["status", "attention_reason", "updated_at"])
+                    if exc.code == "office_revoked":  # KSeF lets the office do nothing here any more
+                        locked.permissions = []
+                    locked.save(update_fields=["status", "attention_reason", "permissions", "updated_at"])
                 _audit(company, AuditEvent.Kind.VERIFY_FAILED, exc.message[:500], actor=user, code=exc.code)
             raise
         with transaction.atomic():
@@ -276,14 +284,55 @@ def connection_verify(*, company: Company, user: User | None) -> KsefConnection:
 
 @sensitive_variables()
 def _login_with_stored(connection: KsefConnection) -> gateway.Login:
-    if connection.method == AuthMethod.TOKEN:
-        token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
-        return gateway.token_login(token=token, nip=connection.company.nip)
+    """Log in with the stored credential (``session.credential_source``: the company's own, or its
+    accounting office's certificate in the company's context) and read the permissions it has there."""
+    try:
+        source, nip = credential_source(connection)
+    except OfficeUnavailable as exc:
+        raise exc.error from None
+    if source.method == AuthMethod.TOKEN:
+        token = gateway.token_parse(secret_decrypt(source.token_ciphertext).decode())
+        return gateway.token_login(token=token, nip=nip)
     credential = credentials.certificate_from_storage(
-        certificate_pem=connection.certificate_pem,
-        private_key_pkcs8=secret_decrypt(connection.private_key_ciphertext),
+        certificate_pem=source.certificate_pem,
+        private_key_pkcs8=secret_decrypt(source.private_key_ciphertext),
     )
-    return gateway.certificate_login(credential=credential, nip=connection.company.nip)
+    if source.pk == connection.pk:
+        return gateway.certificate_login(credential=credential, nip=nip)
+    try:
+        return gateway.certificate_login(credential=credential, nip=nip, granted=True)
+    except errors.ConnectError as exc:
+        raise _office_error(connection, exc) from None
+
+
+def _office_error(connection: KsefConnection, exc: errors.ConnectError) -> errors.ConnectError:
+    """KSeF's "no permissions" (415) for an office in its client's context, in words naming both."""
+    office = connection.via_office
+    if exc.code != "no_permissions" or office is None:
+        return exc
+    return errors.office_not_granted(office.name, office.nip, connection.company.name)
+
+
+@sensitive_variables()
+def connection_connect_via_office(*, company: Company, user: User, office: Company) -> ConnectResult:
+    """Serve ``company`` (a client) through the accounting office ``office``: the office's own KSeF
+    certificate logs in in the client's NIP context, on the permissions the client granted the office's NIP
+    in KSeF, so the client hands over no token. Checked by logging in first, under the client's lock (the
+    conversation is in the client's context; the office's own conversations go on meanwhile); only then
+    stored."""
+    if office.pk == company.pk:
+        raise _failed(company, user, errors.office_not_connected(office.name))
+    probe = KsefConnection(company=company, method=AuthMethod.OFFICE, via_office=office)
+
+    def store(connection: KsefConnection) -> None:
+        connection.method = AuthMethod.OFFICE
+        connection.via_office = office
+
+    return _connect(
+        company, user,
+        login=lambda: _login_with_stored(probe),
+        store=store, label=probe.credential_label,
+    )  # fmt: skip
 
 
 def connection_disconnect(*, company: Company, user: User) -> bool:

@@ -16,8 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company
+from ksef_integration import errors
 from ksef_integration.connect import credentials, gateway
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
+from ksef_integration.errors import ConnectError
 from ksef_integration.ksef.auth import AuthTokens, PollPolicy
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.errors import KsefError
@@ -40,6 +42,50 @@ class NotConnected(Exception):
 class TokenExpired(NotConnected):
     """The company is connected by a KSeF token after the token sunset: nothing logs in with it (it would only
     fail, again and again); what waits goes out once the company connects with a certificate."""
+
+
+class OfficeUnavailable(NotConnected):
+    """The company is served through an accounting office (``AuthMethod.OFFICE``) whose own connection
+    cannot log in for it: disconnected, or on a KSeF token (a token works only in the context it was
+    generated in). ``error`` says so in words (a ``ConnectError``)."""
+
+    def __init__(self, nip: str, error: ConnectError) -> None:
+        super().__init__(nip)
+        self.error = error
+
+
+def credential_source(connection: KsefConnection) -> tuple[KsefConnection, str]:
+    """Whose stored credential logs in for ``connection``, and in which NIP context: the connection's own in
+    its company's NIP; for a client served through an accounting office, the office's certificate in the
+    client's NIP (KSeF lets an entity in with its own credential where it was granted permissions). The one
+    step from a stored credential to a login, shared by background work (``ksef_client_for``) and by
+    connecting and checking (``connect.services``). Raises ``OfficeUnavailable``."""
+    nip = connection.company.nip
+    if connection.method != AuthMethod.OFFICE:
+        return connection, nip
+    office = connection.via_office
+    if office is None:
+        raise NotConnected(nip)
+    source = KsefConnection.objects.select_related("company").filter(company=office).first()
+    if source is None or not source.is_connected:
+        raise OfficeUnavailable(nip, errors.office_not_connected(office.name))
+    if source.method != AuthMethod.CERTIFICATE:
+        raise OfficeUnavailable(nip, errors.office_not_certificate(office.name))
+    return source, nip
+
+
+def office_refusal(*, company: Company) -> ConnectError | None:
+    """For a company served through an accounting office, what KSeF refusing the office there means (the
+    client took the office's permissions back), in words naming both; None for any other company."""
+    connection = (
+        KsefConnection.objects.select_related("company", "via_office")
+        .filter(company=company, method=AuthMethod.OFFICE, via_office__isnull=False)
+        .first()
+    )
+    if connection is None or connection.via_office is None:
+        return None
+    office = connection.via_office
+    return errors.office_not_granted(office.name, office.nip, connection.company.name)
 
 
 def stored_tokens(connection: KsefConnection, *, margin: dt.timedelta = REFRESH_MARGIN) -> AuthTokens | None:
@@ -80,8 +126,9 @@ def _save_tokens(connection_id: int, tokens: AuthTokens) -> None:
 
 
 def _login(client: KsefClient, connection: KsefConnection) -> None:
-    """Log in again with the stored credential (token or certificate); raises KsefError on failure."""
-    nip = connection.company.nip
+    """Log in again with the stored credential (token or certificate, the company's own or its office's:
+    ``credential_source``); raises KsefError on failure."""
+    connection, nip = credential_source(connection)
     if connection.method == AuthMethod.TOKEN:
         token = gateway.token_parse(secret_decrypt(connection.token_ciphertext).decode())
         client.login_with_token(token=token, context=ContextIdentifier.nip(nip))
@@ -117,11 +164,15 @@ def ksef_client_for(*, company: Company) -> KsefClient:
 
     Callers hold the company's KSeF lock when they start a conversation (one at a time per company).
     """
-    connection = KsefConnection.objects.select_related("company").filter(company=company).first()
+    connection = (
+        KsefConnection.objects.select_related("company", "via_office").filter(company=company).first()
+    )
     if connection is None or not connection.is_connected or connection.status != "active":
         raise NotConnected(company.nip)
     if connection.token_expired:
         raise TokenExpired(company.nip)
+    if connection.method == AuthMethod.OFFICE:
+        credential_source(connection)  # the office may have disconnected since the session was stored
     connection_id = connection.pk
     client = KsefClient(
         environment=gateway.environment(),
@@ -139,4 +190,12 @@ def ksef_client_for(*, company: Company) -> KsefClient:
     return client
 
 
-__all__ = ["KsefError", "NotConnected", "TokenExpired", "ksef_client_for"]
+__all__ = [
+    "KsefError",
+    "NotConnected",
+    "OfficeUnavailable",
+    "TokenExpired",
+    "credential_source",
+    "ksef_client_for",
+    "office_refusal",
+]

@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required, owner_required
-from accounts.models import Membership, User
+from accounts.models import Membership, Role, User
 from ksef_integration.connect import selectors, services, sunset
 from ksef_integration.connect.forms import CertificateConnectForm, TokenConnectForm
 from ksef_integration.errors import ConnectError
@@ -138,3 +138,30 @@ def verify(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     else:
         messages.success(request, _("The connection with KSeF works."))
     return redirect(reverse("ksef_integration:settings"))
+
+
+@require_POST
+@company_required(Role.OWNER, Role.ACCOUNTANT)
+def via_office(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """ "Pobieraj przez biuro": serve the current company (a client) with the certificate of an office the
+    user owns, in the client's context, on what the client granted the office in KSeF."""
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101
+    client = membership.company
+    if not selectors.via_office_allowed(membership=membership):
+        messages.error(request, _("The company is connected with its own credential; disconnect it first."))
+        return redirect("ksef_integration:settings")
+    office = selectors.office_get_or_404(user=user, client=client, office_uuid=request.POST.get("office", ""))
+    try:
+        result = services.connection_connect_via_office(company=client, user=user, office=office)
+    except ConnectError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("KSeF Portal now works for %(client)s with the certificate of %(office)s.")
+            % {"client": client.name, "office": office.name},
+        )
+        for item in result.missing_messages:
+            messages.warning(request, item)
+    return redirect("ksef_integration:settings")

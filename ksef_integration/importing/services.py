@@ -26,7 +26,12 @@ from django.utils.translation import gettext as _
 from accounts.models import Company
 from ksef_integration import notify, queue
 from ksef_integration.company_lock import company_lock
-from ksef_integration.connect.session import NotConnected, ksef_client_for
+from ksef_integration.connect.session import (
+    NotConnected,
+    OfficeUnavailable,
+    ksef_client_for,
+    office_refusal,
+)
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.importing.mapping import ImportMappingError, failure_retry, window_import
 from ksef_integration.ksef.client import KsefClient
@@ -179,14 +184,22 @@ def _describe(exc: BaseException, *, retry_at: dt.datetime | None = None, automa
             return _("Invoice %(number)s from KSeF could not be saved; we are looking into it.") % {
                 "number": exc.ksef_number
             }
+        if isinstance(exc, OfficeUnavailable):
+            return exc.error.message
         if isinstance(exc, NotConnected):
             return _("The company is not connected to KSeF.")
         return _("Importing from KSeF failed; it will be retried automatically.")
 
 
-def _attention(company: Company, message: str) -> None:
+def _attention(company: Company, message: str, *, revoked: bool = False) -> None:
+    """Mark the connection "needs attention" with ``message``; ``revoked``: KSeF lets it do nothing any more
+    (an office whose client took its permissions back), so its permissions are emptied too."""
+    columns: dict[str, object] = {"permissions": []} if revoked else {}
     updated = KsefConnection.objects.filter(company=company, status=ConnectionStatus.ACTIVE).update(
-        status=ConnectionStatus.ATTENTION, attention_reason=message[:300], updated_at=timezone.now()
+        status=ConnectionStatus.ATTENTION,
+        attention_reason=message[:300],
+        updated_at=timezone.now(),
+        **columns,
     )
     if updated:
         AuditEvent.objects.create(
@@ -387,13 +400,19 @@ def _company_import(*, company_id: int, subject_types: Sequence[str]) -> ImportR
                 retry_after=exc.retry_after if isinstance(exc, KsefRateLimited) else None,
             )
         message = _describe(exc, retry_at=retry_at, automatic=connection.auto_import)
+        refusal = None
+        if isinstance(exc, KsefAuthError):
+            with translation.override("pl"):
+                refusal = office_refusal(company=company)
+        if refusal is not None:  # an office in its client's context: the client took its permissions back
+            message = refusal.message
         logger.warning(
             "ksef import failed: company=%s subject=%s failures=%s retry_at=%s error=%s",
             company.uuid, current.subject_type, failures, retry_at.isoformat() if retry_at else "-", exc,
         )  # fmt: skip
         _record_failure(current, message, counts=counts)
-        if isinstance(exc, KsefAuthError):
-            _attention(company, message)
+        if isinstance(exc, KsefAuthError | OfficeUnavailable):
+            _attention(company, message, revoked=refusal is not None)
         _finish(run, ImportRun.Status.FAILED, message, retry_at)
         _digest(run, purchases)
         return ImportResult(ImportRun.Status.FAILED, run.invoices_new, run.invoices_updated, message)

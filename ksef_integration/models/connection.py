@@ -29,6 +29,9 @@ class Environment(models.TextChoices):
 class AuthMethod(models.TextChoices):
     TOKEN = "token", _("KSeF token")
     CERTIFICATE = "certificate", _("KSeF certificate")
+    # No credential of its own: an accounting office's certificate logs in in this company's context, as KSeF
+    # allows an entity the company granted InvoiceRead/InvoiceWrite (``KsefConnection.via_office``).
+    OFFICE = "office", _("through an accounting office")
 
 
 class ConnectionStatus(models.TextChoices):
@@ -83,6 +86,17 @@ class KsefConnection(models.Model):
     # When KSeF last said how long the certificate is valid (it may end it early: revoked, shortened).
     certificate_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # method OFFICE: the company (a client) is served with this office's credential, in its own NIP context.
+    # PROTECT: an office is not deleted from under the clients it serves (disconnect them first).
+    via_office = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ksef_client_connections",
+        verbose_name=_("accounting office"),
+    )
+
     permissions = models.JSONField(_("permissions granted by KSeF"), default=list, blank=True)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
     connected_by = models.ForeignKey(
@@ -130,7 +144,8 @@ class KsefConnection(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="active")
                 | models.Q(method="token", token_ciphertext__gt="")
-                | models.Q(method="certificate", private_key_ciphertext__gt=""),
+                | models.Q(method="certificate", private_key_ciphertext__gt="")
+                | models.Q(method="office", via_office__isnull=False),
                 name="ksef_active_connection_has_credential",
             ),
         ]
@@ -168,6 +183,9 @@ class KsefConnection(models.Model):
             return f"token ••••{self.token_last4}"
         if self.method == AuthMethod.CERTIFICATE and self.certificate_serial:
             return f"certyfikat {self.certificate_serial}"
+        office = self.via_office if self.method == AuthMethod.OFFICE else None
+        if office is not None:
+            return f"biuro {office.name} (NIP {office.nip})"
         return "—"
 
 

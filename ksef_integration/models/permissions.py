@@ -34,6 +34,7 @@ class PermissionChange(models.Model):
     class Source(models.TextChoices):
         PAGE = "page", _("the Permissions page")
         INVITATION = "invitation", _("an invitation")
+        REMOVAL = "removal", _("removing a member")
 
     OPEN = (Status.PENDING, Status.WORKING)
 

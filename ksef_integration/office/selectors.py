@@ -41,10 +41,11 @@ class ClientRow:
     name: str
     nip: str
     role_label: str
-    health: str  # connection_state's code: none, active, unavailable, attention, token_expired
+    # connection_state's code: none, active, unavailable, attention, token_expired, no_permissions
+    health: str
     health_label: str
     health_ok: bool
-    credential: str  # "token", "certificate" or "" (not connected)
+    credential: str  # "token", "certificate", "office" or "" (not connected)
     expires_on: dt.date | None
     expires_in_days: int | None
     waiting: int
@@ -217,7 +218,7 @@ def _problems(row: ClientRow) -> list[str]:
     problems = []
     if not row.health_ok:
         problems.append(row.health_label)
-    if row.permissions_missing:
+    if row.permissions_missing and row.health != "no_permissions":  # said once
         problems.append(_("no permissions"))
     if row.health != "token_expired" and row.expires_in_days is not None:
         if row.expires_in_days < 0:

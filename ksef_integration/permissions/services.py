@@ -230,7 +230,9 @@ def grant_entity_request(
     return row
 
 
-def revoke_request(*, company: Company, user: User | None, grant: KsefGrant) -> PermissionChange:
+def revoke_request(
+    *, company: Company, user: User | None, grant: KsefGrant, source: str = PermissionChange.Source.PAGE
+) -> PermissionChange:
     """Queue revoking one listed grant; while one revocation of it is open, that one is returned."""
     _require_manage(company)
     permission_id = str(grant.permission_id)
@@ -241,6 +243,7 @@ def revoke_request(*, company: Company, user: User | None, grant: KsefGrant) -> 
         return open_row
     fields: dict[str, object] = {
         "kind": Kind.REVOKE,
+        "source": source,
         "identifier_type": grant.identifier_type,
         "identifier_value": grant.identifier_value,
         "name": grant.name,
@@ -270,13 +273,14 @@ def refused_now(
     permissions: list[str],
     message: str,
     source: str,
+    kind: str = Kind.GRANT_PERSON,
 ) -> PermissionChange:
-    """Record a grant that cannot even be asked for (e.g. from an invitation while the connection lacks
-    CredentialsManage), so the owner sees on the Uprawnienia page why nothing happened."""
+    """Record a grant (or revocation) that cannot even be asked for (e.g. from an invitation while the
+    connection lacks CredentialsManage), so the owner sees on the Uprawnienia page why nothing happened."""
     row = PermissionChange.objects.create(
         company=company,
         requested_by=user,
-        kind=Kind.GRANT_PERSON,
+        kind=kind,
         source=source,
         status=Status.REFUSED,
         identifier_type=identifier_type,
@@ -295,6 +299,33 @@ def refused_now(
         change=str(row.uuid),
     )
     return row
+
+
+def revoke_person_request(
+    *, company: Company, user: User | None, identifier_type: str, identifier_value: str, source: str
+) -> list[PermissionChange]:
+    """Queue revoking every permission KSeF lists for a person (PESEL or NIP) in the company's context, as the
+    snapshot last read it (one revocation per grant). Nothing listed, or a connection that may not revoke:
+    one refused row says why, so the owner sees it on the Uprawnienia page."""
+    try:
+        _require_manage(company)
+    except ConnectError as exc:
+        message = exc.message
+    else:
+        grants = KsefGrant.objects.filter(
+            company=company, subject=KsefGrant.Subject.PERSON, identifier_value=identifier_value
+        ).order_by("scope", "permission_id")
+        rows = [revoke_request(company=company, user=user, grant=grant, source=source) for grant in grants]
+        if rows:
+            return rows
+        message = _("KSeF lists no permissions for %(who)s in this company (as last read from KSeF).") % {
+            "who": identifier_value
+        }
+    refused = refused_now(
+        company=company, user=user, identifier_type=identifier_type, identifier_value=identifier_value,
+        first_name="", last_name="", permissions=[], message=message, source=source, kind=Kind.REVOKE,
+    )  # fmt: skip
+    return [refused]
 
 
 def refresh_request(*, company: Company, force: bool = False, now: dt.datetime | None = None) -> bool:

@@ -26,7 +26,7 @@ from invoices import signals
 from invoices.models import Invoice, KsefStatus
 from ksef_integration import notify
 from ksef_integration.connect import gateway
-from ksef_integration.connect.session import NotConnected
+from ksef_integration.connect.session import NotConnected, office_refusal
 from ksef_integration.ksef.errors import KsefAuthError, KsefRejected, KsefTransientError
 from ksef_integration.ksef.sessions import InvoiceStatus
 from ksef_integration.models import (
@@ -429,7 +429,12 @@ def mark_rejected(
 
 def pause(company: Company, error: KsefAuthError | NotConnected) -> None:
     """KSeF refused our credentials: mark the connection "needs attention" and tell the owner once."""
-    reason = getattr(error, "message_pl", "") or _("KSeF refused the stored credentials.")
+    refusal = office_refusal(company=company) if isinstance(error, KsefAuthError) else None
+    reason = (
+        refusal.message
+        if refusal is not None  # an office in its client's context: the client took its permissions back
+        else getattr(error, "message_pl", "") or _("KSeF refused the stored credentials.")
+    )
     with transaction.atomic():
         changed = KsefConnection.objects.filter(company=company, status=ConnectionStatus.ACTIVE).update(
             status=ConnectionStatus.ATTENTION, attention_reason=reason[:300]

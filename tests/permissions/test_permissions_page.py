@@ -6,13 +6,14 @@ poll stops when nothing is pending."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import pytest
 from django.utils.html import escape
 
-from accounts.models import Company, Role, User
+from accounts.models import Company, Membership, Role, User
 from ksef_integration import queue, tasks
 from ksef_integration.models import AuditEvent, KsefGrant, PermissionChange, PermissionSnapshot
 from ksef_simulator.models import SimGrant
@@ -308,6 +309,85 @@ def test_an_invitation_while_the_connection_cannot_grant_says_why(
     assert response.status_code == 302  # the invitation stands
     change = PermissionChange.objects.get(company=not_managing)
     assert change.status == Status.REFUSED
+    assert "CredentialsManage" in change.error_message
+    assert queued.args(queue.PERMISSION_CHANGE) == []
+    assert escape(change.error_message) in alice_client.get(PAGE).content.decode()
+
+
+def _invite_and_grant(managing: Company, alice_client: Any, queued: Any, email: str) -> tuple[str, Any]:
+    """An accountant invited with "nadaj też uprawnienia w KSeF", granted by the worker, who then joined."""
+    pesel = random_pesel()
+    alice_client.post(
+        "/ustawienia/uzytkownicy/",
+        {"email": email, "role": Role.ACCOUNTANT, "ksef_grant": "on", "ksef_identifier": pesel,
+         "ksef_first_name": "Ewa", "ksef_last_name": "Księgowa"},
+    )  # fmt: skip
+    _run_all(queued)
+    assert KsefGrant.objects.filter(company=managing, identifier_value=pesel).count() == 2
+    member = add_member(managing, Role.ACCOUNTANT, email)
+    return pesel, member
+
+
+def test_removing_a_member_offers_to_revoke_their_ksef_permissions(
+    managing: Company, alice_client: Any, alice: User, queued: Any
+) -> None:
+    pesel, member = _invite_and_grant(managing, alice_client, queued, "ewa@example.com")
+    html = alice_client.get("/ustawienia/uzytkownicy/").content.decode()
+    form = re.search(rf'id="remove-{member.uuid}"(.*?)</form>', html, flags=re.S)
+    assert form is not None
+    assert 'name="ksef_revoke"' in form.group(1)  # offered, not ticked
+    assert 'name="ksef_revoke" checked' not in form.group(1)
+
+    response = alice_client.post(
+        f"/ustawienia/uzytkownicy/{member.uuid}/usun/", {"ksef_revoke": "on", "ksef_identifier": pesel}
+    )
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    revokes = PermissionChange.objects.filter(company=managing, kind="revoke")
+    assert sorted(r.permissions[0] for r in revokes) == ["InvoiceRead", "InvoiceWrite"]
+    assert {(r.source, r.identifier_value, r.requested_by_id) for r in revokes} == {
+        ("removal", pesel, alice.pk)
+    }
+    assert sorted(queued.args(queue.PERMISSION_CHANGE)) == sorted((r.pk,) for r in revokes)
+    assert set(_run_all(queued)) == {Status.DONE}
+    assert not KsefGrant.objects.filter(company=managing, identifier_value=pesel).exists()
+    assert not SimGrant.objects.filter(context_nip=managing.nip, authorized_value=pesel).exists()
+
+
+def test_removing_without_the_tick_leaves_ksef_alone(
+    managing: Company, alice_client: Any, queued: Any
+) -> None:
+    pesel, member = _invite_and_grant(managing, alice_client, queued, "ewa@example.com")
+    assert alice_client.post(f"/ustawienia/uzytkownicy/{member.uuid}/usun/").status_code == 302
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    assert not PermissionChange.objects.filter(kind="revoke").exists()
+    assert queued.args(queue.PERMISSION_CHANGE) == []
+    assert SimGrant.objects.filter(context_nip=managing.nip, authorized_value=pesel).count() == 2
+
+
+def test_a_bad_identifier_removes_nobody(managing: Company, alice_client: Any, queued: Any) -> None:
+    _pesel, member = _invite_and_grant(managing, alice_client, queued, "ewa@example.com")
+    response = alice_client.post(
+        f"/ustawienia/uzytkownicy/{member.uuid}/usun/", {"ksef_revoke": "on", "ksef_identifier": "12345"},
+        follow=True,
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert Membership.objects.filter(pk=member.pk).exists()
+    assert not PermissionChange.objects.filter(kind="revoke").exists()
+
+
+def test_removing_while_the_connection_cannot_revoke_says_why(
+    not_managing: Company, alice_client: Any, queued: Any
+) -> None:
+    member = add_member(not_managing, Role.ACCOUNTANT, "ewa@example.com")
+    pesel = random_pesel()
+    response = alice_client.post(
+        f"/ustawienia/uzytkownicy/{member.uuid}/usun/", {"ksef_revoke": "on", "ksef_identifier": pesel}
+    )
+    assert response.status_code == 302  # the removal stands
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    change = PermissionChange.objects.get(company=not_managing)
+    assert (change.kind, change.status, change.source) == ("revoke", Status.REFUSED, "removal")
     assert "CredentialsManage" in change.error_message
     assert queued.args(queue.PERMISSION_CHANGE) == []
     assert escape(change.error_message) in alice_client.get(PAGE).content.decode()
