@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("templates", "accounts", "invoices", "ksef_integration", "payments")
+FOLDERS = ("templates", "accounts", "invoices", "ksef_integration", "payments", "integrations")
 
 
 def main() -> int:

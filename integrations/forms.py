@@ -10,7 +10,7 @@ from integrations.models import ApiScope, EventType
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        label=_("Name"), max_length=100, help_text=_("What uses the key, e.g. \u201cour online shop\u201d.")
+        label=_("Name"), max_length=100, help_text=_("What uses the key, e.g. “our online shop”.")
     )
     scope = forms.ChoiceField(label=_("Scope"), choices=ApiScope.choices, initial=ApiScope.READ)
 
