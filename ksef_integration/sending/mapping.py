@@ -194,11 +194,13 @@ FOOTER_MAX = 3500  # Stopka/Informacje/StopkaFaktury (TTekstowy): what the Wysta
 
 def _notes(text: str) -> tuple[tuple[model.Note, ...], tuple[str, ...]]:
     """Where the invoice's notes go, whole: a short one-line note as ``DodatkowyOpis`` "Uwagi" (up to 256
-    characters, a type that folds line breaks), a longer or multi-line one as the invoice footer
-    (``StopkaFaktury``, up to 3,500, line breaks kept). Never cut: the form refuses more."""
+    characters, a type that folds whitespace), a longer, multi-line or oddly spaced one as the invoice
+    footer (``StopkaFaktury``, up to 3,500, kept as typed). Never cut: the form refuses more."""
     if not text:
         return (), ()
-    if len(text) <= NOTE_MAX and "\n" not in text and "\r" not in text:
+    # DodatkowyOpis/Wartosc is an xsd:token: KSeF reads it with runs of spaces, tabs and line breaks folded
+    # into one space. Only a note that folding leaves as it is goes there; any other is kept whole below.
+    if len(text) <= NOTE_MAX and text == " ".join(text.split()):
         return (model.Note(key="Uwagi", value=text),), ()
     return (), (text,)
 

@@ -17,8 +17,18 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Company
+from invoices.advances import order_value
 from invoices.forms import CURRENCIES
-from invoices.models import ExemptionBasis, Gtu, Invoice, NumberingCounter, PaymentMethod, VatRate
+from invoices.models import (
+    ExemptionBasis,
+    Gtu,
+    Invoice,
+    InvoiceKind,
+    NumberingCounter,
+    PaymentMethod,
+    Procedure,
+    VatRate,
+)
 from ksef_integration.fa3 import parse_invoice as fa3_parse
 from ksef_integration.sending.mapping import invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
@@ -80,6 +90,12 @@ WILD: dict[str, Any] = {
     "notes": wild_text,
     "exemption_basis": st.sampled_from(["", "nonsense"]),
     "exemption_text": st.sampled_from(["", "z" * 256, "z" * 257]),
+    "advance_amount": st.sampled_from(["", "0", "-5", "abc", "99999999999999999", "0,001"]),
+    "partial_amount": st.sampled_from(["", "0", "-1", "abc"]),
+    "partial_paid_on": wild_date.map(dt.date.isoformat),
+    "third_role": st.sampled_from(["99", "x", "3"]),
+    "third_name": st.sampled_from(["", "x" * 513, "a\nb"]),
+    "third_nip": st.sampled_from(["1234567890", "abc"]),
 }
 LINE_WILD: dict[str, Any] = {
     "name": wild_text,
@@ -88,6 +104,10 @@ LINE_WILD: dict[str, Any] = {
     "unit_price": wild_amount,
     "discount_percent": st.sampled_from(["-1", "100,01", "abc", "12,345", "1e2"]),
     "gtu": st.sampled_from(["GTU_14", "GTU_1", "x"]),
+    "procedure": st.sampled_from(["WSTO", "x", "TP"]),
+    "pkwiu": st.sampled_from(["x" * 51, "a\nb"]),
+    "gtin": st.sampled_from(["x" * 21, "123\n"]),
+    "sale_date": wild_date.map(dt.date.isoformat),
 }
 
 
@@ -110,6 +130,17 @@ def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
         "discount_percent": draw(st.sampled_from(["", "", "10", "33,33", "0,01", "100", "0"])),
         "gtu": draw(st.sampled_from(["", "", *Gtu.values])),
         **({"annex15": "on"} if draw(st.integers(0, 4)) == 0 else {}),
+        **draw(
+            st.sampled_from(
+                [
+                    {},
+                    {},
+                    {"pkwiu": "62.01.11.0", "cn": "8471 30 00", "gtin": "5901234123457", "index": "SKU-1"},
+                    {"procedure": draw(st.sampled_from(Procedure.values))},
+                    {"sale_date": (TODAY - dt.timedelta(days=3)).isoformat()},
+                ]
+            )
+        ),
     }
     for key in wild:
         if draw(st.booleans()):
@@ -118,8 +149,8 @@ def a_line(draw: Any, wild: frozenset[str]) -> dict[str, str]:
 
 
 @st.composite
-def wystaw(draw: Any) -> dict[str, str]:
-    """Mostly sane input with a few fields gone wild, so that both outcomes are common."""
+def wystaw(draw: Any, wild_fields: bool = True) -> dict[str, str]:
+    """Mostly sane input with a few fields gone wild (``wild_fields``), so that both outcomes are common."""
     issue = draw(st.dates(min_value=TODAY - dt.timedelta(days=400), max_value=TODAY))
     currency = draw(st.sampled_from(CURRENCIES))
     data = {
@@ -156,13 +187,58 @@ def wystaw(draw: Any) -> dict[str, str]:
         "exemption_basis": draw(st.sampled_from(ExemptionBasis.values[1:])),
         "exemption_text": "art. 43 ust. 1 pkt 37 ustawy o VAT",
     }
-    wild = draw(st.sets(st.sampled_from(sorted(WILD)), max_size=2))
+    wild = draw(st.sets(st.sampled_from(sorted(WILD)), max_size=2)) if wild_fields else set()
     for key in wild:
         data[key] = draw(WILD[key])
-    for flag in ("split_payment", "cash_accounting", "self_billing"):
+    # The kind: a VAT invoice, or an advance invoice whose lines are the order (ROZ needs an advance issued
+    # first: tests/sending/test_advances.py).
+    data |= draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {"kind": "VAT"},
+                {"kind": "ZAL", "advance_amount": "0,01"},
+                {"kind": "ZAL", "advance_amount": "0,01"},
+                {"kind": "ZAL", "advance_amount": "0,5"},
+                {"kind": "ZAL", "advance_amount": "1 000 000 000"},  # more than most orders: refused
+                {"kind": "ZAL"},  # no amount: refused
+            ]
+        )
+    )
+    data |= draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {"partial_amount": "50", "partial_paid_on": issue.isoformat()},
+                {"partial_amount": "50"},  # no date: refused
+            ]
+        )
+    )
+    data |= draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {"third_role": "2", "third_name": "Odbiorca", "third_nip": "7740001454"},
+                {
+                    "third_role": "6",
+                    "third_name": "Płatnik GmbH",
+                    "third_foreign_id": "DE999",
+                    "third_country_code": "DE",
+                },
+                {"third_role": "8", "third_name": "Szkoła nr 5"},
+                {"third_role": "2"},  # no name: refused
+            ]
+        )
+    )
+    for flag in ("split_payment", "cash_accounting", "self_billing", "related_parties"):
         if draw(st.booleans()):
             data[flag] = "on"
-    line_wild = frozenset(draw(st.sets(st.sampled_from(sorted(LINE_WILD)), max_size=2)))
+    line_wild = frozenset(
+        draw(st.sets(st.sampled_from(sorted(LINE_WILD)), max_size=2)) if wild_fields else ()
+    )
     few, many = (
         st.lists(a_line(line_wild), min_size=1, max_size=4),
         st.lists(a_line(line_wild), min_size=30, max_size=60),
@@ -201,6 +277,30 @@ def _has_messages(response: Any) -> bool:
 def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
     alice_client: Any, company_a: Company, data: dict[str, str]
 ) -> None:
+    _refused_with_a_message_or_issued_as_typed(alice_client, company_a, data)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=wystaw(wild_fields=False))
+def test_every_kind_and_option_typed_sanely_arrives_as_typed(
+    alice_client: Any, company_a: Company, data: dict[str, str]
+) -> None:
+    """The same property over input without wild fields, so that most examples are issued and every kind
+    (VAT, ZAL) and option (codes, procedures, own dates, TP, partial payment, Podmiot3) is read back."""
+    _refused_with_a_message_or_issued_as_typed(alice_client, company_a, data)
+
+
+def _refused_with_a_message_or_issued_as_typed(
+    alice_client: Any, company_a: Company, data: dict[str, str]
+) -> None:
     invoices_before = Invoice.objects.filter(company=company_a).count()
     numbers_before = _numbers_taken(company_a)
     response = alice_client.post(reverse("invoices:issue"), data)
@@ -226,11 +326,8 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
     assert (b"<Zaplacono>1</Zaplacono>" in xml) == (invoice.paid_on is not None)
     assert (b"<OkresFa>" in xml) == (invoice.period_from is not None)
     assert invoice.paid_on is None or invoice.paid_on <= TODAY  # a future payment date was refused
-    # Discounts (P_10) and GTU codes arrive as typed; each line's P_11 is quantity x price less its discount.
     parsed = fa3_parse(xml)
     lines = sorted(invoice.lines.all(), key=lambda line: line.ordinal)
-    assert [line.discount for line in parsed.lines] == [line.discount for line in lines]
-    assert [line.gtu or "" for line in parsed.lines] == [line.gtu for line in lines]
     for line in lines:
         gross = (line.quantity * line.unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         assert line.net_value == gross - (line.discount or 0)
@@ -239,13 +336,43 @@ def test_wystaw_refuses_with_a_message_or_issues_what_ksef_accepts(
             assert line.discount == expected
         else:
             assert line.discount is None
-    # Split payment: as ticked, or added because Annex 15 goods make the invoice's gross exceed 15,000 PLN.
-    assert [line.annex15 for line in parsed.lines] == [line.annex15 for line in lines]
-    pln = invoice.total_gross * (invoice.exchange_rate or 0 if invoice.currency != "PLN" else 1)
+    order = order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+    if invoice.kind == InvoiceKind.ZAL:
+        # An advance: the lines are the order (Zamowienie), the amounts the advance's share of each rate.
+        event("advance invoice")
+        advance = Decimal(data["advance_amount"].replace(" ", "").replace(",", "."))
+        assert parsed.kind.value == "ZAL"
+        assert parsed.lines == ()
+        assert parsed.order_xml is not None
+        assert parsed.order_xml.count("<ZamowienieWiersz") == len(lines)
+        assert parsed.totals is not None
+        assert parsed.totals.gross == invoice.total_gross == advance <= order
+        assert sum((r.net + (r.vat or 0) for r in parsed.totals.rates), Decimal(0)) == advance
+    else:
+        assert parsed.kind.value == "VAT"
+        # Discounts (P_10), GTU codes, classifications, procedures arrive as typed; each line's P_11 is
+        # quantity x price less its discount; own sale dates make every line state one (P_6A).
+        assert [line.discount for line in parsed.lines] == [line.discount for line in lines]
+        assert [line.gtu or "" for line in parsed.lines] == [line.gtu for line in lines]
+        assert [
+            (x.pkwiu or "", x.cn or "", x.gtin or "", x.index or "", x.procedure or "") for x in parsed.lines
+        ] == [(x.pkwiu, x.cn, x.gtin, x.index, x.procedure) for x in lines]
+        if any(line.sale_date for line in lines) and not invoice.period_from:
+            assert parsed.sale_date is None
+            assert all(line.sale_date for line in parsed.lines)
+        assert [line.annex15 for line in parsed.lines] == [line.annex15 for line in lines]
+    # Split payment: as ticked, or added because Annex 15 goods make the order's gross exceed 15,000 PLN.
+    pln = order * (invoice.exchange_rate or 0 if invoice.currency != "PLN" else 1)
     required = any(line.annex15 for line in lines) and pln > 15000
     assert parsed.annotations.split_payment == ("split_payment" in data or required)
     assert parsed.annotations.cash_accounting == ("cash_accounting" in data)
     assert parsed.annotations.self_billing == ("self_billing" in data)
+    assert parsed.related_parties == ("related_parties" in data)
+    paid_parts = parsed.payment.partial_payments if parsed.payment else ()
+    assert [(part.amount, part.paid_on) for part in paid_parts] == invoice.partial_payments_made()
+    assert bool(invoice.partial_payments) == bool(data.get("partial_amount"))
+    typed = [(int(data["third_role"]), data["third_name"].strip())] if data.get("third_role") else []
+    assert [(int(p.role or 0), p.name) for p in parsed.third_parties] == typed
     for url in (
         reverse("invoices:list"),
         reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid}),
