@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
-from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.models import DeliveryLanguage, Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, PaymentMethod, VatRate
 from invoices.selectors import InvoiceFilters
 from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
 
@@ -120,7 +120,33 @@ class PartyFieldsMixin(forms.Form):
     direction: str = Direction.SALES
 
 
-class InvoiceForm(PartyFieldsMixin):
+class DeliveryFieldsMixin(forms.Form):
+    """Issue 22: the buyer's e-mail for the invoice (sent once KSeF accepted it) and its language; both
+    remembered per contractor. A block of its own on Wystaw, apart from the FA(3) fields."""
+
+    delivery_email = forms.EmailField(
+        label=_("Send the invoice by e-mail to"),
+        required=False,
+        help_text=_(
+            "Optional. Once KSeF accepts the invoice, its PDF (with the KSeF QR code) and XML go to this "
+            "address; an invoice issued offline goes at once."
+        ),
+    )
+    delivery_language = forms.ChoiceField(
+        label=_("Language of the e-mail"), choices=DeliveryLanguage.choices, initial=DeliveryLanguage.PL, required=False
+    )
+
+    def delivery_data(self) -> dict[str, str]:
+        data = self.cleaned_data
+        if getattr(self, "direction", Direction.SALES) != Direction.SALES:
+            return {}
+        return {
+            "delivery_email": data.get("delivery_email") or "",
+            "delivery_language": data.get("delivery_language") or DeliveryLanguage.PL,
+        }
+
+
+class InvoiceForm(DeliveryFieldsMixin, PartyFieldsMixin):
     """Wystaw (sales, numbered by the series) and Dodaj (purchase, number typed in)."""
 
     number = forms.CharField(label=_("Invoice number"), max_length=256)
@@ -290,6 +316,7 @@ class InvoiceForm(PartyFieldsMixin):
             ksef_offline_mode="offline24" if data.get("offline24") else "",
             exemption_basis=data.get("exemption_basis", ""),
             exemption_text=data.get("exemption_text", ""),
+            **self.delivery_data(),
         )
 
 

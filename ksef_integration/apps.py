@@ -11,10 +11,15 @@ class KsefIntegrationConfig(AppConfig):
 
         from accounts.signals import member_invited
         from invoices.acceptance import set_acceptance_check
-        from invoices.signals import invoice_edited, invoice_issued
+        from invoices.signals import invoice_edited, invoice_issued, invoices_accepted
         from invoices.visualisation import set_qr_provider, set_timeline_provider
         from ksef_integration.connect.signals import connection_active
-        from ksef_integration.receivers import on_connection_active, on_invoice_issued, on_member_invited
+        from ksef_integration.receivers import (
+            on_connection_active,
+            on_invoice_issued,
+            on_invoices_accepted,
+            on_member_invited,
+        )
         from ksef_integration.schedule import schedule_register
         from ksef_integration.sending.display import ksef_qr_codes, ksef_timeline
         from ksef_integration.sending.mapping import invoice_acceptance_issues
@@ -22,6 +27,8 @@ class KsefIntegrationConfig(AppConfig):
 
         # One receiver: it asks the offline package for the mode, then issues offline or queues online.
         invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.issued")
+        # KSeF accepted sales invoices: their buyers get them by e-mail (queued, never in the drain).
+        invoices_accepted.connect(on_invoices_accepted, dispatch_uid="ksef_integration.delivery")
         connection_active.connect(on_connection_active, dispatch_uid="ksef_integration.connection_active")
         # An accountant invited with "nadaj też uprawnienia w KSeF" gets them granted (queued).
         member_invited.connect(on_member_invited, dispatch_uid="ksef_integration.member_invited")

@@ -28,6 +28,8 @@ BEATS = (
     Beat("ksef.token_sunset_reminders", "ksef.token_sunset_reminders every day", 1, "days", 6 * 3600),
     # Hourly, so a renewal that failed (tried again a day later) or a new certificate is not left for long.
     Beat("ksef.certificate_renewals", "ksef.certificate_renewals every hour", 1, "hours", 1800),
+    # Buyer e-mails whose message was lost are queued again (the task itself retries a failing server).
+    Beat("ksef.delivery_sweep", "ksef.delivery_sweep every 5 minutes", 5, "minutes", 240),
 )
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from ksef_integration import views as pages
 from ksef_integration.connect import views as connect
+from ksef_integration.delivery import views as delivery
 from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
 from ksef_integration.office import views as office
@@ -89,6 +90,8 @@ urlpatterns = [
     path("dokumenty/<uuid:invoice_uuid>/xml/", sending.invoice_xml, name="invoice_xml"),
     path("dokumenty/<uuid:invoice_uuid>/upo/", sending.invoice_upo, name="invoice_upo"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", sending.invoice_send, name="invoice_send"),
+    path("dokumenty/<uuid:invoice_uuid>/e-mail/", delivery.delivery_panel, name="delivery_panel"),
+    path("dokumenty/<uuid:invoice_uuid>/e-mail/wyslij-ponownie/", delivery.delivery_resend, name="delivery_resend"),
     path(
         "dokumenty/<uuid:invoice_uuid>/wyslij-ponownie/",
         sending.invoice_resend_view,
