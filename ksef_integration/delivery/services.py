@@ -18,6 +18,7 @@ import logging
 import smtplib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 Kind = InvoiceDelivery.Kind
 Status = InvoiceDelivery.Status
 MAX_ATTEMPTS = 8
-FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 30 * 60
 # A message may arrive a little before the moment the row says (clocks, the broker): not "too early".
 EARLY_SLACK = dt.timedelta(seconds=5)
@@ -44,8 +44,10 @@ ERROR_LENGTH = 500
 
 
 def retry_delay(attempts: int) -> int:
-    """Seconds before the next try after ``attempts`` failed ones: 30 s, 1, 2, 4 … minutes, at most 30."""
-    return int(min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
+    """Seconds before the next try after ``attempts`` failed ones: 30 s, 1, 2, 4 … minutes, at most 30
+    (``settings.INVOICE_EMAIL_RETRY_SECONDS`` is the first wait)."""
+    first = max(int(settings.INVOICE_EMAIL_RETRY_SECONDS), 1)
+    return int(min(first * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
 
 
 def _create(invoice: Invoice, kind: str) -> InvoiceDelivery | None:
