@@ -441,7 +441,14 @@ class CorrectionForm(forms.Form):
 class FilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all")), *InvoiceKind.choices], required=False)
     status = forms.ChoiceField(
-        label=_("KSeF status"), choices=[("", _("all")), *KsefStatus.choices], required=False
+        label=_("KSeF status"),
+        choices=[
+            ("", _("all")),
+            *KsefStatus.choices,
+            ("waiting", _("waiting for KSeF")),
+            ("problem", _("rejected or stopped")),
+        ],
+        required=False,
     )
     date_from = forms.DateField(label=_("Issued from"), required=False, widget=_date_widget())
     date_to = forms.DateField(label=_("Issued to"), required=False, widget=_date_widget())

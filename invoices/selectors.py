@@ -12,7 +12,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Company
-from invoices.models import Contractor, Direction, Invoice, InvoiceLine
+from invoices.models import Contractor, Direction, Invoice, InvoiceLine, KsefStatus
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
@@ -21,6 +21,14 @@ LIST_FIELDS = (
     "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number", "is_new",
     "stated_kind",
 )  # fmt: skip
+
+
+# The Dokumenty filter's groups of KSeF statuses, as Start counts them (issue 22): invoices not in KSeF yet
+# (never sent, queued, or sent and undecided) and those KSeF refused or our checks stopped.
+STATUS_GROUPS = {
+    "waiting": (KsefStatus.NOT_SENT, KsefStatus.QUEUED, KsefStatus.SENT),
+    "problem": (KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL),
+}
 
 
 def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
@@ -160,7 +168,9 @@ def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> Query
     qs = invoices_for_company(company=company).filter(direction=filters.direction)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
-    if filters.ksef_status:
+    if filters.ksef_status in STATUS_GROUPS:
+        qs = qs.filter(ksef_status__in=STATUS_GROUPS[filters.ksef_status])
+    elif filters.ksef_status:
         qs = qs.filter(ksef_status=filters.ksef_status)
     if filters.only_new:
         qs = qs.filter(is_new=True)

@@ -14,6 +14,7 @@ app_name = "ksef_integration"
 
 urlpatterns = [
     path("biuro/", office.office, name="office"),
+    path("start/ksef/", pages.start_panel, name="start_panel"),
     path("uslugi-dodatkowe/ksef/", connect.landing, name="landing"),
     path("uslugi-dodatkowe/ksef/uruchom/", connect.choose, name="choose"),
     path("uslugi-dodatkowe/ksef/token/", connect.token, name="token"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 from django.utils.translation import gettext as _
 
 from accounts.decorators import company_required
@@ -71,3 +72,12 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
         **import_settings_context(membership),
     }
     return render(request, "ksef_integration/settings.html", context)
+
+
+@require_GET
+@company_required()
+def start_panel(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """Start's KSeF numbers, polled (htmx) while invoices wait for KSeF (issue 22)."""
+    from ksef_integration.templatetags.ksef_state import start_panel_context
+
+    return render(request, "ksef_integration/_start_ksef.html", start_panel_context(membership))
