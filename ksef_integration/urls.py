@@ -19,6 +19,7 @@ urlpatterns = [
     path("uslugi-dodatkowe/ksef/uruchom/", connect.choose, name="choose"),
     path("uslugi-dodatkowe/ksef/token/", connect.token, name="token"),
     path("uslugi-dodatkowe/ksef/certyfikat/", connect.certificate, name="certificate"),
+    path("uslugi-dodatkowe/ksef/postep/", connect.connect_progress, name="connect_progress"),
     path("uslugi-dodatkowe/ksef/gotowe/", pages.done, name="done"),
     path("uslugi-dodatkowe/ksef/instrukcja/", connect.guide, name="guide"),
     path("ustawienia/ksef/", pages.settings_page, name="settings"),
