@@ -73,7 +73,9 @@ def dashboard(*, company: Company, today: dt.date) -> Dashboard:
         )
         .annotate(month=TruncMonth("issue_date"))
         .values("direction", "month")
-        .annotate(net=Sum(_in_pln("total_net")), vat=Sum(_in_pln("total_vat")), gross=Sum(_in_pln("total_gross")))
+        .annotate(
+            net=Sum(_in_pln("total_net")), vat=Sum(_in_pln("total_vat")), gross=Sum(_in_pln("total_gross"))
+        )
         .order_by()
     )
     sums: dict[tuple[str, dt.date], Totals] = {}

@@ -12,7 +12,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
-from invoices.models import DeliveryLanguage, Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, PaymentMethod, VatRate
+from invoices.models import (
+    DeliveryLanguage,
+    Direction,
+    ExemptionBasis,
+    Gtu,
+    InvoiceKind,
+    KsefStatus,
+    PaymentMethod,
+    VatRate,
+)
 from invoices.selectors import InvoiceFilters
 from invoices.services import CorrectionData, InvoiceData, LineData, PartyData
 
@@ -133,7 +142,10 @@ class DeliveryFieldsMixin(forms.Form):
         ),
     )
     delivery_language = forms.ChoiceField(
-        label=_("Language of the e-mail"), choices=DeliveryLanguage.choices, initial=DeliveryLanguage.PL, required=False
+        label=_("Language of the e-mail"),
+        choices=DeliveryLanguage.choices,
+        initial=DeliveryLanguage.PL,
+        required=False,
     )
 
     def delivery_data(self) -> dict[str, str]:

@@ -16,7 +16,11 @@ from invoices.models import Invoice, KsefStatus
 
 FAST_SECONDS = 2
 SLOW_SECONDS = 15
-POLL_SECONDS = {KsefStatus.QUEUED: FAST_SECONDS, KsefStatus.SENT: FAST_SECONDS, KsefStatus.OFFLINE: SLOW_SECONDS}
+POLL_SECONDS = {
+    KsefStatus.QUEUED: FAST_SECONDS,
+    KsefStatus.SENT: FAST_SECONDS,
+    KsefStatus.OFFLINE: SLOW_SECONDS,
+}
 # A list page shows 50 rows: more ids than that in one question are not from our page.
 MAX_IDS = 50
 

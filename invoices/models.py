@@ -189,7 +189,10 @@ class Contractor(models.Model):
     # Where and in which language its invoices are e-mailed (issue 22): Wystaw offers them again.
     delivery_email = models.EmailField(_("e-mail for invoices"), blank=True)
     delivery_language = models.CharField(
-        _("language of the e-mail"), max_length=2, choices=DeliveryLanguage.choices, default=DeliveryLanguage.PL
+        _("language of the e-mail"),
+        max_length=2,
+        choices=DeliveryLanguage.choices,
+        default=DeliveryLanguage.PL,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -302,7 +305,10 @@ class Invoice(models.Model):
     # Not part of FA(3): where the PDF and XML are e-mailed once KSeF accepted the invoice (issue 22).
     delivery_email = models.EmailField(_("e-mail for the invoice"), blank=True)
     delivery_language = models.CharField(
-        _("language of the e-mail"), max_length=2, choices=DeliveryLanguage.choices, default=DeliveryLanguage.PL
+        _("language of the e-mail"),
+        max_length=2,
+        choices=DeliveryLanguage.choices,
+        default=DeliveryLanguage.PL,
     )
 
     currency = models.CharField(_("currency"), max_length=3, default="PLN")  # KodWaluty

@@ -479,7 +479,9 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
 
 def _delivery_fields(data: InvoiceData) -> dict[str, str]:
     """Where and in which language the invoice is e-mailed to its buyer (issue 22)."""
-    language = data.delivery_language if data.delivery_language in DeliveryLanguage.values else DeliveryLanguage.PL
+    language = (
+        data.delivery_language if data.delivery_language in DeliveryLanguage.values else DeliveryLanguage.PL
+    )
     return {"delivery_email": data.delivery_email.strip(), "delivery_language": language}
 
 

@@ -264,7 +264,6 @@ def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership:
     return render(request, "invoices/invoice_detail.html", context)
 
 
-@require_GET
 @company_required()
 def invoice_ksef_card(
     request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership
@@ -290,15 +289,15 @@ def document_statuses(request: HttpRequest, *, membership: Membership) -> HttpRe
         company=membership.company, ids=live.parse_ids(request.GET.get("ids", ""))
     )
     labels = dict(KsefStatus.choices)
-    cells = [{"uuid": u, "status": s, "status_label": labels.get(s, s)} for u, s in found]
-    moving = [c for c in cells if c["status"] in live.POLL_SECONDS]
+    cells = [{"uuid": str(u), "status": s, "status_label": labels.get(s, s)} for u, s in found]
+    moving = [(str(u), s) for u, s in found if s in live.POLL_SECONDS]
     return render(
         request,
         "invoices/_document_statuses.html",
         {
             "cells": cells,
-            "ids": ",".join(str(c["uuid"]) for c in moving),
-            "poll_seconds": live.poll_seconds(c["status"] for c in moving),
+            "ids": ",".join(invoice_id for invoice_id, _status in moving),
+            "poll_seconds": live.poll_seconds(status for _id, status in moving),
         },
     )
 

@@ -46,7 +46,9 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
         drain.submission_enqueue(invoice=invoice)
 
 
-def on_invoices_accepted(sender: object, *, company_id: int, invoice_ids: list[int], **kwargs: object) -> None:
+def on_invoices_accepted(
+    sender: object, *, company_id: int, invoice_ids: list[int], **kwargs: object
+) -> None:
     delivery.accepted_deliveries_create(company_id=company_id, invoice_ids=invoice_ids)
 
 

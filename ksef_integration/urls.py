@@ -93,7 +93,11 @@ urlpatterns = [
     path("dokumenty/<uuid:invoice_uuid>/upo/", sending.invoice_upo, name="invoice_upo"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", sending.invoice_send, name="invoice_send"),
     path("dokumenty/<uuid:invoice_uuid>/e-mail/", delivery.delivery_panel, name="delivery_panel"),
-    path("dokumenty/<uuid:invoice_uuid>/e-mail/wyslij-ponownie/", delivery.delivery_resend, name="delivery_resend"),
+    path(
+        "dokumenty/<uuid:invoice_uuid>/e-mail/wyslij-ponownie/",
+        delivery.delivery_resend,
+        name="delivery_resend",
+    ),
     path(
         "dokumenty/<uuid:invoice_uuid>/wyslij-ponownie/",
         sending.invoice_resend_view,

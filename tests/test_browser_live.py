@@ -81,7 +81,9 @@ def test_an_issued_invoice_goes_from_queued_to_accepted_without_a_reload(
     # The buyer's e-mail follows KSeF's acceptance; the log on the page says so, without a reload.
     page.locator('#delivery-panel .delivery[data-status="sent"]').wait_for(timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
-    assert wait_until(lambda: any(BUYER in p.read_text(errors="replace") for p in worker["mail_dir"].iterdir()))
+    assert wait_until(
+        lambda: any(BUYER in p.read_text(errors="replace") for p in worker["mail_dir"].iterdir())
+    )
     screenshot(page, "live-3-emailed")
 
     cell.filter(has_text="przyjęta przez KSeF").wait_for(timeout=30_000)

@@ -108,7 +108,12 @@ def certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse
             request.session[SESSION_MISSING] = result.missing_messages
             return redirect("ksef_integration:done")
     site_url, site_label = _site_link(request)
-    context = {"form": form, "ksef_site_url": site_url, "ksef_site_label": site_label, "attempt": uuid.uuid4()}
+    context = {
+        "form": form,
+        "ksef_site_url": site_url,
+        "ksef_site_label": site_label,
+        "attempt": uuid.uuid4(),
+    }
     return render(request, "ksef_integration/certificate.html", context)
 
 

@@ -65,7 +65,9 @@ def _create(invoice: Invoice, kind: str) -> InvoiceDelivery | None:
             )
             if not created:
                 return None
-            DeliveryEvent.objects.create(delivery=delivery, kind=DeliveryEvent.Kind.QUEUED, message=delivery.to_email)
+            DeliveryEvent.objects.create(
+                delivery=delivery, kind=DeliveryEvent.Kind.QUEUED, message=delivery.to_email
+            )
             queue.delivery_send(delivery_id=delivery.pk)
     except IntegrityError:  # another worker created it between the look-up and the insert
         return None
@@ -109,13 +111,17 @@ def smtp_error_text(exc: BaseException) -> str:
     """The mail server's answer in one line (code and text), or the network error; never a secret (the
     server's greeting and the addresses at most)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        parts = []
-        for address, (code, text) in exc.recipients.items():
-            reason = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        parts: list[str] = []
+        for address, (code, answer) in exc.recipients.items():
+            reason = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
             parts.append(f"{address}: {code} {reason}")
         text = "; ".join(parts)
     elif isinstance(exc, smtplib.SMTPResponseException):
-        reason = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        reason = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         text = f"{exc.smtp_code} {reason}"
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -159,9 +165,13 @@ def delivery_send(*, delivery_id: int) -> Outcome:
             if delivery.attempts >= MAX_ATTEMPTS:
                 delivery.status = Status.FAILED
                 delivery.next_attempt_at = None
-                delivery.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "updated_at"])
+                delivery.save(
+                    update_fields=["status", "attempts", "last_error", "next_attempt_at", "updated_at"]
+                )
                 _event(delivery, DeliveryEvent.Kind.FAILED, text)
-                logger.warning("invoice e-mail given up: delivery=%s attempts=%s", delivery.uuid, delivery.attempts)
+                logger.warning(
+                    "invoice e-mail given up: delivery=%s attempts=%s", delivery.uuid, delivery.attempts
+                )
                 return Outcome("failed")
             delay = retry_delay(delivery.attempts)
             delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
@@ -186,7 +196,7 @@ def delivery_send(*, delivery_id: int) -> Outcome:
 
 
 def delivery_requeue(*, invoice: Invoice, user: User | None) -> InvoiceDelivery | None:
-    """"Wyślij ponownie": the invoice's latest e-mail is queued again (also one already sent: the person
+    """ "Wyślij ponownie": the invoice's latest e-mail is queued again (also one already sent: the person
     asked for another copy), with a fresh count of attempts. None when the invoice has none."""
     with transaction.atomic():
         delivery = (

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role, User
@@ -44,7 +44,6 @@ def _panel_context(invoice: Invoice, membership: Membership) -> dict[str, Any]:
     }
 
 
-@require_GET
 @company_required()
 def delivery_panel(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     invoice = invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
@@ -61,7 +60,9 @@ def delivery_resend(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
     user = request.user if isinstance(request.user, User) else None
     delivery = services.delivery_requeue(invoice=invoice, user=user)
     if delivery is None:
-        messages.error(request, _("This invoice has not been e-mailed to the buyer, so there is nothing to send again."))
+        messages.error(
+            request, _("This invoice has not been e-mailed to the buyer, so there is nothing to send again.")
+        )
     else:
         messages.success(
             request, _("The invoice is on its way to %(address)s again.") % {"address": delivery.to_email}

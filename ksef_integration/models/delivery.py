@@ -49,9 +49,12 @@ class InvoiceDelivery(models.Model):
         constraints = [
             # One e-mail per invoice and occasion, however often the signal fires.
             models.UniqueConstraint(fields=["invoice", "kind"], name="invoice_delivery_one_per_kind"),
-            models.CheckConstraint(condition=Q(kind__in=["accepted", "offline"]), name="invoice_delivery_kind"),
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "sent", "bounced", "failed"]), name="invoice_delivery_status"
+                condition=Q(kind__in=["accepted", "offline"]), name="invoice_delivery_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "sent", "bounced", "failed"]),
+                name="invoice_delivery_status",
             ),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False), name="invoice_delivery_sent_has_time"

@@ -9,14 +9,30 @@ import uuid
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.models import Company
 from ksef_integration.connect import services
-from tests.connect.test_connect_simulator import _token, simulator  # noqa: F401 (the fixture)
+from ksef_simulator import services_core
+from ksef_simulator.conf import config_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/uslugi-dodatkowe/ksef/token/"
+
+
+@pytest.fixture
+def simulator(live_server: Any) -> Any:
+    config_update(token_activation_delay=0, auth_delay=0)
+    with override_settings(KSEF_API_URL=f"{live_server.url}/ksef-sim/v2"):
+        yield live_server
+
+
+def _token(company: Company, permissions: tuple[str, ...] = ("InvoiceRead", "InvoiceWrite")) -> str:
+    _, token = services_core.token_generate(
+        nip=company.nip, permissions=list(permissions), description="portal"
+    )
+    return token
 
 
 def _steps(client: Any, attempt: str) -> dict[str, str]:
@@ -57,7 +73,7 @@ def test_a_token_without_invoice_permissions_stops_after_logging_in(
     simulator: Any, alice_client: Any, company_a: Company
 ) -> None:
     attempt = str(uuid.uuid4())
-    response = alice_client.post(URL, {"token": _token(company_a, ["Introspection"]), "attempt": attempt})
+    response = alice_client.post(URL, {"token": _token(company_a, ("Introspection",)), "attempt": attempt})
     assert response.status_code == 200  # the page again, with the message
     assert _steps(alice_client, attempt) == {"checked": "done", "logged_in": "done", "permissions": "current"}
 

@@ -23,7 +23,11 @@ def pdf_qr_texts(pdf: bytes) -> list[str]:
     try:
         for index in range(len(document)):
             image = document[index].render(scale=4).to_pil()
-            texts += [code.text for code in zxingcpp.read_barcodes(image) if code.format == zxingcpp.BarcodeFormat.QRCode]
+            texts += [
+                code.text
+                for code in zxingcpp.read_barcodes(image)
+                if code.format == zxingcpp.BarcodeFormat.QRCode
+            ]
     finally:
         document.close()
     return texts

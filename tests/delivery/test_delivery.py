@@ -210,7 +210,9 @@ def test_a_failing_mail_server_is_retried_with_backoff_and_logged_and_nothing_is
     assert all("421" in text for text in retry_messages)
 
 
-def test_the_sweeper_requeues_a_delivery_whose_message_was_lost(connected: KsefConnection, queued: Queued) -> None:
+def test_the_sweeper_requeues_a_delivery_whose_message_was_lost(
+    connected: KsefConnection, queued: Queued
+) -> None:
     delivery = _accepted_with_delivery(connected)
     later = timezone.now() + services.SWEEP_AFTER + dt.timedelta(minutes=1)
     assert services.deliveries_sweep() == 0  # just queued: its message is on its way
@@ -246,9 +248,10 @@ def test_giving_up_after_the_last_attempt_then_send_again_from_the_invoice_page(
     requeued = delivery.events.get(kind=DeliveryEvent.Kind.REQUEUED)
     assert requeued.actor is not None
     assert requeued.actor.email == "alice@example.com"
-    assert "hx-trigger" in alice_client.get(
-        reverse("ksef_integration:delivery_panel", args=[invoice.uuid])
-    ).content.decode()  # on its way again: the panel polls
+    assert (
+        "hx-trigger"
+        in alice_client.get(reverse("ksef_integration:delivery_panel", args=[invoice.uuid])).content.decode()
+    )  # on its way again: the panel polls
     assert [o.status for o in run_queued_deliveries(queued)] == ["sent"]
     assert len(mail.outbox) == 1
 
