@@ -76,6 +76,9 @@ def test_an_issued_invoice_goes_from_queued_to_accepted_without_a_reload(
     assert page.locator("#ksef-card .mono").first.inner_text() == invoice.ksef_number
     # The document came along with the status: KOD I with the KSeF number is drawn now.
     page.locator("#invoice-document").filter(has_text=invoice.ksef_number).wait_for()
+    # …and so did the head: "Korekta" is a link now (it waited for the KSeF number).
+    page.locator("#invoice-head a").filter(has_text="Korekta").wait_for()
+    assert page.locator("#correction-waits").count() == 0
     screenshot(page, "live-2-accepted")
 
     # The buyer's e-mail follows KSeF's acceptance; the log on the page says so, without a reload.
