@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.nip import nip_normalize, validate_nip
 from invoices.models import (
+    DeliveryLanguage,
     Direction,
     ExemptionBasis,
     Gtu,
@@ -143,7 +144,36 @@ class PartyFieldsMixin(forms.Form):
     direction: str = Direction.SALES
 
 
-class InvoiceForm(PartyFieldsMixin):
+class DeliveryFieldsMixin(forms.Form):
+    """Issue 22: the buyer's e-mail for the invoice (sent once KSeF accepted it) and its language; both
+    remembered per contractor. A block of its own on Wystaw, apart from the FA(3) fields."""
+
+    delivery_email = forms.EmailField(
+        label=_("Send the invoice by e-mail to"),
+        required=False,
+        help_text=_(
+            "Optional. Once KSeF accepts the invoice, its PDF (with the KSeF QR code) and XML go to this "
+            "address; an invoice issued offline goes at once."
+        ),
+    )
+    delivery_language = forms.ChoiceField(
+        label=_("Language of the e-mail"),
+        choices=DeliveryLanguage.choices,
+        initial=DeliveryLanguage.PL,
+        required=False,
+    )
+
+    def delivery_data(self) -> dict[str, str]:
+        data = self.cleaned_data
+        if getattr(self, "direction", Direction.SALES) != Direction.SALES:
+            return {}
+        return {
+            "delivery_email": data.get("delivery_email") or "",
+            "delivery_language": data.get("delivery_language") or DeliveryLanguage.PL,
+        }
+
+
+class InvoiceForm(DeliveryFieldsMixin, PartyFieldsMixin):
     """Wystaw (sales, numbered by the series) and Dodaj (purchase, number typed in)."""
 
     number = forms.CharField(label=_("Invoice number"), max_length=256)
@@ -452,6 +482,7 @@ class InvoiceForm(PartyFieldsMixin):
             advances=tuple(uuid.UUID(value) for value in data.get("advances") or ())
             if data.get("kind") == InvoiceKind.ROZ
             else (),
+            **self.delivery_data(),
         )
 
 
@@ -602,7 +633,14 @@ class CorrectionForm(forms.Form):
 class FilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("all")), *InvoiceKind.choices], required=False)
     status = forms.ChoiceField(
-        label=_("KSeF status"), choices=[("", _("all")), *KsefStatus.choices], required=False
+        label=_("KSeF status"),
+        choices=[
+            ("", _("all")),
+            *KsefStatus.choices,
+            ("waiting", _("waiting for KSeF")),
+            ("problem", _("rejected or stopped")),
+        ],
+        required=False,
     )
     date_from = forms.DateField(label=_("Issued from"), required=False, widget=_date_widget())
     date_to = forms.DateField(label=_("Issued to"), required=False, widget=_date_widget())

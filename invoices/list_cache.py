@@ -42,6 +42,7 @@ class ListRow:
     """One row as the template shows it: every value already formatted."""
 
     url: str
+    uuid: str
     number: str
     kind: str  # "" for a plain VAT invoice (no badge)
     is_new: bool
@@ -79,6 +80,7 @@ def list_rows_build(*, invoices: Sequence[ListedInvoice]) -> list[ListRow]:
         rows.append(
             ListRow(
                 url=url_pattern.replace(placeholder, str(invoice.uuid)),
+                uuid=str(invoice.uuid),
                 number=invoice.number,
                 kind="" if kind == InvoiceKind.VAT else kind,
                 is_new=invoice.is_new,

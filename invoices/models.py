@@ -194,6 +194,13 @@ class PaymentMethod(models.IntegerChoices):
     MOBILE = 7, _("mobile payment")
 
 
+class DeliveryLanguage(models.TextChoices):
+    """The language of the e-mail that delivers an invoice to its buyer (remembered per contractor)."""
+
+    PL = "pl", _("Polish")
+    EN = "en", _("English")
+
+
 class Contractor(models.Model):
     """A buyer or seller the company deals with, remembered so that Wystaw can fill its data from the NIP."""
 
@@ -207,6 +214,14 @@ class Contractor(models.Model):
     country_code = models.CharField(_("country"), max_length=2, default="PL")
     email = models.EmailField(_("e-mail"), blank=True)
     bank_account = models.CharField(_("bank account"), max_length=64, blank=True)
+    # Where and in which language its invoices are e-mailed (issue 22): Wystaw offers them again.
+    delivery_email = models.EmailField(_("e-mail for invoices"), blank=True)
+    delivery_language = models.CharField(
+        _("language of the e-mail"),
+        max_length=2,
+        choices=DeliveryLanguage.choices,
+        default=DeliveryLanguage.PL,
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -323,6 +338,14 @@ class Invoice(models.Model):
     # {"role": 2, "name": …, "nip": …, "foreign_id": …, "address_line1": …, "address_line2": …,
     # "country_code": …}, as they were on the document.
     third_parties = models.JSONField(_("other parties"), default=list, blank=True)
+    # Not part of FA(3): where the PDF and XML are e-mailed once KSeF accepted the invoice (issue 22).
+    delivery_email = models.EmailField(_("e-mail for the invoice"), blank=True)
+    delivery_language = models.CharField(
+        _("language of the e-mail"),
+        max_length=2,
+        choices=DeliveryLanguage.choices,
+        default=DeliveryLanguage.PL,
+    )
 
     currency = models.CharField(_("currency"), max_length=3, default="PLN")  # KodWaluty
     exchange_rate = models.DecimalField(  # KursWaluty: PLN per unit of currency

@@ -13,7 +13,7 @@ from django.http import Http404
 
 from accounts.models import Company
 from invoices import formatting
-from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine
+from invoices.models import Contractor, Direction, Invoice, InvoiceKind, InvoiceLine, KsefStatus
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
@@ -22,6 +22,14 @@ LIST_FIELDS = (
     "buyer_name", "buyer_nip", "currency", "total_net", "total_gross", "ksef_status", "ksef_number", "is_new",
     "stated_kind",
 )  # fmt: skip
+
+
+# The Dokumenty filter's groups of KSeF statuses, as Start counts them (issue 22): invoices not in KSeF yet
+# (never sent, queued, or sent and undecided) and those KSeF refused or our checks stopped.
+STATUS_GROUPS = {
+    "waiting": (KsefStatus.NOT_SENT, KsefStatus.QUEUED, KsefStatus.SENT),
+    "problem": (KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL),
+}
 
 
 def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
@@ -176,7 +184,9 @@ def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> Query
     qs = invoices_for_company(company=company).filter(direction=filters.direction)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
-    if filters.ksef_status:
+    if filters.ksef_status in STATUS_GROUPS:
+        qs = qs.filter(ksef_status__in=STATUS_GROUPS[filters.ksef_status])
+    elif filters.ksef_status:
         qs = qs.filter(ksef_status=filters.ksef_status)
     if filters.only_new:
         qs = qs.filter(is_new=True)

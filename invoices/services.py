@@ -26,6 +26,7 @@ from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.models import (
     EU_COUNTRIES,
     Contractor,
+    DeliveryLanguage,
     Direction,
     Gtu,
     Invoice,
@@ -136,6 +137,9 @@ class InvoiceData:
     kind: str = InvoiceKind.VAT
     advance_amount: Decimal | None = None
     advances: tuple[uuid.UUID, ...] = ()
+    # Issue 22: e-mail the invoice (PDF + XML) to this address once KSeF accepted it; not part of FA(3).
+    delivery_email: str = ""
+    delivery_language: str = DeliveryLanguage.PL
 
 
 @dataclass(frozen=True)
@@ -562,7 +566,23 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
             for part in data.partial_payments
         ],
         "notes": data.notes.strip(),
+        **_delivery_fields(data),
     }
+
+
+def _delivery_fields(data: InvoiceData) -> dict[str, str]:
+    """Where and in which language the invoice is e-mailed to its buyer (issue 22)."""
+    language = (
+        data.delivery_language if data.delivery_language in DeliveryLanguage.values else DeliveryLanguage.PL
+    )
+    return {"delivery_email": data.delivery_email.strip(), "delivery_language": language}
+
+
+def _delivery_remember(contractor: Contractor, data: InvoiceData) -> None:
+    """The contractor keeps the address and language of its last invoice: Wystaw offers them next time."""
+    fields = _delivery_fields(data)
+    if any(getattr(contractor, name) != value for name, value in fields.items()):
+        Contractor.objects.filter(pk=contractor.pk).update(**fields)
 
 
 def _refuse_unless_acceptable(
@@ -740,6 +760,7 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     def create() -> Invoice:
         stated, settled = _advance_amounts(company=company, data=data, party=party, lock=True)
         contractor = contractor_upsert(company=company, data=data.party)
+        _delivery_remember(contractor, data)
         invoice = build(
             number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated, settled
         )
@@ -871,6 +892,8 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             buyer_address_line2=original.buyer_address_line2,
             buyer_country_code=original.buyer_country_code,
             buyer_email=original.buyer_email,
+            delivery_email=original.delivery_email,
+            delivery_language=original.delivery_language,
             currency=original.currency,
             exchange_rate=original.exchange_rate,
             payment_method=original.payment_method,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
-from invoices import registers, selectors, services
+from invoices import live, registers, selectors, services
 from invoices.acceptance import Issue
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
@@ -82,6 +82,8 @@ def document_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             ),
             "page": page,
             "rows_html": list_rows_html(invoices=page.invoices) if page.invoices else "",
+            "live_ids": ",".join(str(i.uuid) for i in page.invoices if i.ksef_status in live.POLL_SECONDS),
+            "poll_seconds": live.poll_seconds(i.ksef_status for i in page.invoices),
             "next_url": next_url,
             "first_url": first_url,
             "can_write": _can_write(membership),
@@ -240,6 +242,8 @@ def contractor_lookup(request: HttpRequest, *, membership: Membership) -> JsonRe
             "country_code": contractor.country_code,
             "email": contractor.email,
             "bank_account": contractor.bank_account,
+            "delivery_email": contractor.delivery_email,
+            "delivery_language": contractor.delivery_language,
         }
     )
 
@@ -249,6 +253,7 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
         "invoice": invoice,
         "document_html": document_html(invoice, qr_codes(invoice)),
         "KsefStatus": KsefStatus,
+        "poll_seconds": live.poll_seconds([invoice.ksef_status]),
     }
 
 
@@ -266,6 +271,44 @@ def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership:
         payment_panel=payment_panel_html(request, invoice, membership),
     )
     return render(request, "invoices/invoice_detail.html", context)
+
+
+@company_required()
+def invoice_ksef_card(
+    request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership
+) -> HttpResponse:
+    """The invoice page's KSeF card, polled (htmx) while its status moves; when the status differs from the
+    one the page shows (``?status=``), the document comes along out of band (its QR codes changed)."""
+    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    context = _detail_context(invoice)
+    context.update(
+        can_write=_can_write(membership),
+        ksef_timeline=timeline_html(invoice),
+        document_changed=request.GET.get("status", invoice.ksef_status) != invoice.ksef_status,
+    )
+    return render(request, "invoices/_ksef_card.html", context)
+
+
+@require_GET
+@company_required()
+def document_statuses(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The KSeF status cells of the Dokumenty rows that were on their way (``?ids=``), swapped in out of
+    band, and the poller again for those still on their way (without a trigger once none is)."""
+    found = live.statuses_for_company(
+        company=membership.company, ids=live.parse_ids(request.GET.get("ids", ""))
+    )
+    labels = dict(KsefStatus.choices)
+    cells = [{"uuid": str(u), "status": s, "status_label": labels.get(s, s)} for u, s in found]
+    moving = [(str(u), s) for u, s in found if s in live.POLL_SECONDS]
+    return render(
+        request,
+        "invoices/_document_statuses.html",
+        {
+            "cells": cells,
+            "ids": ",".join(invoice_id for invoice_id, _status in moving),
+            "poll_seconds": live.poll_seconds(status for _id, status in moving),
+        },
+    )
 
 
 @company_required()
@@ -330,6 +373,8 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "address_line2": invoice.buyer_address_line2,
         "country_code": invoice.buyer_country_code,
         "email": invoice.buyer_email,
+        "delivery_email": invoice.delivery_email,
+        "delivery_language": invoice.delivery_language,
         "issue_date": invoice.issue_date,
         "sale_date": invoice.sale_date,
         "period_from": invoice.period_from,

@@ -11,12 +11,13 @@ class KsefIntegrationConfig(AppConfig):
 
         from accounts.signals import member_invited, member_removed
         from invoices.acceptance import set_acceptance_check
-        from invoices.signals import invoice_edited, invoice_issued
+        from invoices.signals import invoice_edited, invoice_issued, invoices_accepted
         from invoices.visualisation import set_qr_provider, set_timeline_provider
         from ksef_integration.connect.signals import connection_active
         from ksef_integration.receivers import (
             on_connection_active,
             on_invoice_issued,
+            on_invoices_accepted,
             on_member_invited,
             on_member_removed,
         )
@@ -27,6 +28,8 @@ class KsefIntegrationConfig(AppConfig):
 
         # One receiver: it asks the offline package for the mode, then issues offline or queues online.
         invoice_issued.connect(on_invoice_issued, dispatch_uid="ksef_integration.issued")
+        # KSeF accepted sales invoices: their buyers get them by e-mail (queued, never in the drain).
+        invoices_accepted.connect(on_invoices_accepted, dispatch_uid="ksef_integration.delivery")
         connection_active.connect(on_connection_active, dispatch_uid="ksef_integration.connection_active")
         # An accountant invited with "nadaj też uprawnienia w KSeF" gets them granted (queued).
         member_invited.connect(on_member_invited, dispatch_uid="ksef_integration.member_invited")

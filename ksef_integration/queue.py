@@ -30,6 +30,7 @@ CERTIFICATE_CHECK = "ksef.certificate_check"
 CONNECTION_VERIFY = "ksef.connection_verify"
 PERMISSION_CHANGE = "ksef.permission_change"
 PERMISSIONS_REFRESH = "ksef.permissions_refresh"
+DELIVERY_SEND = "ksef.delivery_send"
 MARKER_SECONDS = 10
 
 
@@ -112,3 +113,8 @@ def permissions_refresh(*, company_id: int, countdown: float | None = None) -> N
         _queue(PERMISSIONS_REFRESH, (company_id,), countdown=countdown)
     else:
         _queue(PERMISSIONS_REFRESH, (company_id,), company_id=company_id)
+
+
+def delivery_send(*, delivery_id: int) -> None:
+    """Queue e-mailing an invoice to its buyer (``delivery.services.delivery_send``; the task retries)."""
+    _queue(DELIVERY_SEND, (delivery_id,))

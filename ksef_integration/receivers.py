@@ -10,6 +10,8 @@ connection becomes able to send, what waited is sent. ``on_member_invited``: an 
 and asked for their KSeF permissions in the same step (``accounts.signals.member_invited``); the grant is
 recorded and queued (or recorded as refused, with the reason, when the connection may not grant);
 ``on_member_removed`` mirrors it when an owner removes a member and ticks "revoke their KSeF permissions".
+``on_invoices_accepted``: KSeF accepted sales invoices; those with a buyer's e-mail get it queued (an
+offline invoice got its e-mail when it was issued, from ``on_invoice_issued``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 from accounts.models import Company, Invitation, User
 from accounts.signals import KsefPerson
 from invoices.models import Direction, Invoice
+from ksef_integration.delivery import services as delivery
 from ksef_integration.errors import ConnectError
 from ksef_integration.models import KsefConnection, PermissionChange
 from ksef_integration.offline import issue
@@ -37,9 +40,17 @@ def on_invoice_issued(sender: object, *, invoice: Invoice, **kwargs: object) -> 
         return
     mode, reason, outage = issue.issue_mode(invoice)
     if mode and issue.invoice_issue_offline(invoice=invoice, mode=mode, reason=reason, outage=outage):
+        # Its file, KOD I and KOD II exist now: the buyer gets it at once, not after KSeF.
+        delivery.offline_delivery_create(invoice_id=invoice.pk)
         return
     if connection.auto_send:
         drain.submission_enqueue(invoice=invoice)
+
+
+def on_invoices_accepted(
+    sender: object, *, company_id: int, invoice_ids: list[int], **kwargs: object
+) -> None:
+    delivery.accepted_deliveries_create(company_id=company_id, invoice_ids=invoice_ids)
 
 
 def on_connection_active(sender: object, *, company_id: int, **kwargs: object) -> None:

@@ -30,6 +30,8 @@ BEATS = (
     Beat("ksef.certificate_renewals", "ksef.certificate_renewals every hour", 1, "hours", 1800),
     # Webhook retries wait in the database; this queues the due ones (integrations.webhooks.services).
     Beat("integrations.webhook_sweep", "integrations.webhook_sweep every 30 seconds", 30, "seconds", 25),
+    # Buyer e-mails whose message was lost are queued again (the task itself retries a failing server).
+    Beat("ksef.delivery_sweep", "ksef.delivery_sweep every 5 minutes", 5, "minutes", 240),
 )
 
 

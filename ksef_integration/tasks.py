@@ -215,3 +215,26 @@ def notify(company_id: int, subject: str, body: str) -> int:
     from ksef_integration.notify import notification_send
 
     return notification_send(company_id=company_id, subject=subject, body=body)
+
+
+# --- invoices e-mailed to buyers (issue 22) ---------------------------------------------------------------
+
+
+@shared_task(name="ksef.delivery_send", bind=True, acks_late=True, soft_time_limit=110, time_limit=150)
+def delivery_send(self: Task, delivery_id: int) -> str:
+    """E-mail an invoice to its buyer, once; while the mail server fails, tried again with backoff (the
+    attempts and the log live on the row, so "wyślij ponownie" starts a fresh count)."""
+    from ksef_integration.delivery.services import delivery_send as send_now
+
+    outcome = send_now(delivery_id=delivery_id)
+    if outcome.status == "retry":
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    return outcome.status
+
+
+@shared_task(name="ksef.delivery_sweep", acks_late=True, expires=240, soft_time_limit=60, time_limit=90)
+def delivery_sweep() -> int:
+    """Queue again the buyer e-mails whose message was lost."""
+    from ksef_integration.delivery.services import deliveries_sweep
+
+    return deliveries_sweep()

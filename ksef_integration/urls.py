@@ -2,6 +2,7 @@ from django.urls import path
 
 from ksef_integration import views as pages
 from ksef_integration.connect import views as connect
+from ksef_integration.delivery import views as delivery
 from ksef_integration.enrollment import views as enrollment
 from ksef_integration.importing import views as importing
 from ksef_integration.office import views as office
@@ -13,10 +14,12 @@ app_name = "ksef_integration"
 
 urlpatterns = [
     path("biuro/", office.office, name="office"),
+    path("start/ksef/", pages.start_panel, name="start_panel"),
     path("uslugi-dodatkowe/ksef/", connect.landing, name="landing"),
     path("uslugi-dodatkowe/ksef/uruchom/", connect.choose, name="choose"),
     path("uslugi-dodatkowe/ksef/token/", connect.token, name="token"),
     path("uslugi-dodatkowe/ksef/certyfikat/", connect.certificate, name="certificate"),
+    path("uslugi-dodatkowe/ksef/postep/", connect.connect_progress, name="connect_progress"),
     path("uslugi-dodatkowe/ksef/gotowe/", pages.done, name="done"),
     path("uslugi-dodatkowe/ksef/instrukcja/", connect.guide, name="guide"),
     path("ustawienia/ksef/", pages.settings_page, name="settings"),
@@ -90,6 +93,12 @@ urlpatterns = [
     path("dokumenty/<uuid:invoice_uuid>/xml/", sending.invoice_xml, name="invoice_xml"),
     path("dokumenty/<uuid:invoice_uuid>/upo/", sending.invoice_upo, name="invoice_upo"),
     path("dokumenty/<uuid:invoice_uuid>/wyslij-do-ksef/", sending.invoice_send, name="invoice_send"),
+    path("dokumenty/<uuid:invoice_uuid>/e-mail/", delivery.delivery_panel, name="delivery_panel"),
+    path(
+        "dokumenty/<uuid:invoice_uuid>/e-mail/wyslij-ponownie/",
+        delivery.delivery_resend,
+        name="delivery_resend",
+    ),
     path(
         "dokumenty/<uuid:invoice_uuid>/wyslij-ponownie/",
         sending.invoice_resend_view,

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from accounts.decorators import company_required
 from accounts.models import Membership, User
@@ -80,3 +81,12 @@ def settings_page(request: HttpRequest, *, membership: Membership) -> HttpRespon
         **import_settings_context(membership),
     }
     return render(request, "ksef_integration/settings.html", context)
+
+
+@require_GET
+@company_required()
+def start_panel(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """Start's KSeF numbers, polled (htmx) while invoices wait for KSeF (issue 22)."""
+    from ksef_integration.templatetags.ksef_state import start_panel_context
+
+    return render(request, "ksef_integration/_start_ksef.html", start_panel_context(membership))

@@ -250,6 +250,9 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Invoices e-mailed to buyers (issue 22): a failing mail server is tried again after this many seconds,
+# doubling each time (at most 30 minutes), 8 times in all.
+INVOICE_EMAIL_RETRY_SECONDS = env.int("INVOICE_EMAIL_RETRY_SECONDS", default=30)
 
 # Error reports hide sensitive_variables / sensitive_post_parameters even on the DEBUG page.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "ksefportal.error_reports.SecretsHiddenFilter"

@@ -181,8 +181,15 @@ def _database_url() -> str:
 
 
 @pytest.fixture
+def celery_worker_env() -> dict[str, str]:
+    """More environment for the worker subprocess (a test module overrides this fixture, e.g. its mail
+    server)."""
+    return {}
+
+
+@pytest.fixture
 def celery_worker_process(
-    postgres_and_redis: None, transactional_db: Any, tmp_path: Path
+    postgres_and_redis: None, transactional_db: Any, tmp_path: Path, celery_worker_env: dict[str, str]
 ) -> Iterator[dict[str, Any]]:
     """A real ``celery worker`` subprocess on this run's queue, against the test database and Redis."""
     mail_dir = tmp_path / "mail"
@@ -195,6 +202,7 @@ def celery_worker_process(
         "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "EMAIL_URL": f"filemail:///{mail_dir}",  # django-environ drops one leading slash
         "PYTHONUNBUFFERED": "1",
+        **celery_worker_env,
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:

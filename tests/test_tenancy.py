@@ -124,6 +124,29 @@ def test_outsider_gets_404_for_every_company_b_url(
     assert {"integrations:key_revoke", "integrations:endpoint", "integrations:delivery_resend"} <= set(
         checked
     )
+    # Issue 22: the live KSeF card, the buyer e-mail's log and "wyślij ponownie".
+    assert {
+        "invoices:ksef_card", "ksef_integration:delivery_panel", "ksef_integration:delivery_resend"
+    } <= set(checked)  # fmt: skip
+
+
+def test_live_statuses_and_connect_steps_never_show_company_b(
+    alice_client: Any, company_b: Company, company_b_objects: dict[str, uuid.UUID]
+) -> None:
+    """Issue 22: the Dokumenty poll answers only for the company's own invoices (B's ids give nothing), and
+    a connect attempt is kept per company."""
+    from ksef_integration.connect import progress
+
+    invoice_uuid = company_b_objects["invoice_uuid"]
+    html = alice_client.get(reverse("invoices:statuses"), {"ids": str(invoice_uuid)}).content.decode()
+    assert str(invoice_uuid) not in html
+    assert "hx-trigger" not in html
+    attempt = str(uuid.uuid4())
+    progress.reporter(company_id=company_b.pk, attempt=attempt)("checked")
+    steps = alice_client.get(
+        reverse("ksef_integration:connect_progress"), {"attempt": attempt}
+    ).content.decode()
+    assert 'class="is-done"' not in steps
 
 
 def test_company_b_never_appears_on_company_a_pages(alice_client: Any, company_b: Company) -> None:
@@ -258,7 +281,7 @@ def test_a_viewer_cannot_change_anything_by_posting_to_any_url(
     }  # fmt: skip
     acting_only = {
         "payments:inbox_action", "payments:invoice_action", "payments:pay", "payments:statement",
-        "ksef_integration:via_office",
+        "ksef_integration:via_office", "ksef_integration:delivery_resend",
     }  # fmt: skip
     assert {name for name in acting_only if status[name] != 403} == set()
     assert {name for name in owner_only if status[name] != 403} == set()

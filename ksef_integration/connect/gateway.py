@@ -5,6 +5,7 @@ keys are read by ``ksef_integration.connect.credentials``."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -154,11 +155,14 @@ def token_parse(raw: str) -> KsefToken:
 
 
 @sensitive_variables()
-def token_login(*, token: KsefToken, nip: str) -> Login:
-    """Log in with a KSeF token in the company's context and read the permissions the token carries."""
+def token_login(*, token: KsefToken, nip: str, logged_in: Callable[[], None] | None = None) -> Login:
+    """Log in with a KSeF token in the company's context and read the permissions the token carries
+    (``logged_in`` is told between the two, for the connect page's steps)."""
     ksef = client()
     try:
         tokens = ksef.login_with_token(token=token, context=ContextIdentifier.nip(nip))
+        if logged_in is not None:
+            logged_in()
         status = ksef.token_get(reference_number=token.reference_number)
     except KsefError as exc:
         raise translate_error(exc) from None

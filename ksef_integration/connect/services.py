@@ -84,8 +84,22 @@ def _require_invoice_permissions(company: Company, user: User | None, permission
         raise _failed(company, user, errors.no_invoice_permissions())
 
 
+Progress = Callable[[str], None]
+# The steps a connection attempt reports while KSeF is asked (the connect page shows them as they happen).
+STEP_CHECKED = "checked"  # the credential's shape and NIP, here
+STEP_LOGGED_IN = "logged_in"  # KSeF let the credential in
+STEP_PERMISSIONS = "permissions"  # the permissions it carries are read
+STEPS = (STEP_CHECKED, STEP_LOGGED_IN, STEP_PERMISSIONS)
+
+
+def _no_progress(step: str) -> None:
+    return None
+
+
 @sensitive_variables()
-def connection_connect_token(*, company: Company, user: User, raw_token: str) -> ConnectResult:
+def connection_connect_token(
+    *, company: Company, user: User, raw_token: str, progress: Progress = _no_progress
+) -> ConnectResult:
     if token_sunset_passed():  # KSeF would refuse it: no login is tried
         raise _failed(company, user, errors.token_sunset(f"{settings.KSEF_TOKEN_SUNSET:%d.%m.%Y}"))
     try:
@@ -94,6 +108,7 @@ def connection_connect_token(*, company: Company, user: User, raw_token: str) ->
         raise _failed(company, user, exc) from None
     if token.context_nip != company.nip:
         raise _failed(company, user, errors.other_nip(token.context.value, company.nip))
+    progress(STEP_CHECKED)
 
     def store(connection: KsefConnection) -> None:
         connection.method = AuthMethod.TOKEN
@@ -103,14 +118,22 @@ def connection_connect_token(*, company: Company, user: User, raw_token: str) ->
 
     return _connect(
         company, user,
-        login=lambda: gateway.token_login(token=token, nip=company.nip),
-        store=store, label=f"token ••••{token.last4}",
+        login=lambda: gateway.token_login(
+            token=token, nip=company.nip, logged_in=lambda: progress(STEP_LOGGED_IN)
+        ),
+        store=store, label=f"token ••••{token.last4}", progress=progress,
     )  # fmt: skip
 
 
 @sensitive_variables()
 def connection_connect_certificate(
-    *, company: Company, user: User, certificate_bytes: bytes, private_key_bytes: bytes, password: str | None
+    *,
+    company: Company,
+    user: User,
+    certificate_bytes: bytes,
+    private_key_bytes: bytes,
+    password: str | None,
+    progress: Progress = _no_progress,
 ) -> ConnectResult:
     try:
         credential = credentials.certificate_load(
@@ -122,11 +145,17 @@ def connection_connect_certificate(
             raise errors.certificate_other_nip(credential.nip, company.nip)
     except errors.ConnectError as exc:
         raise _failed(company, user, exc) from None
+    progress(STEP_CHECKED)
+
+    def login() -> gateway.Login:
+        session = gateway.certificate_login(credential=credential, nip=company.nip)
+        progress(STEP_LOGGED_IN)
+        return session
 
     return _connect(
         company, user,
-        login=lambda: gateway.certificate_login(credential=credential, nip=company.nip),
-        store=_certificate_store(credential), label=f"certyfikat {credential.serial}",
+        login=login,
+        store=_certificate_store(credential), label=f"certyfikat {credential.serial}", progress=progress,
     )  # fmt: skip
 
 
@@ -170,6 +199,7 @@ def _connect(
     login: Callable[[], gateway.Login],
     store: Callable[[KsefConnection], None],
     label: str,
+    progress: Progress = _no_progress,
 ) -> ConnectResult:
     """Log in with a new credential under the company's lock; only when KSeF accepted it (with the
     permissions to send or import) is the credential stored, replacing whatever was there."""
@@ -179,6 +209,7 @@ def _connect(
         except errors.ConnectError as exc:
             raise _failed(company, user, exc) from None
         _require_invoice_permissions(company, user, session.permissions)
+        progress(STEP_PERMISSIONS)
         with transaction.atomic():
             connection = _connection_for_update(company)
             _reset_credentials(connection)

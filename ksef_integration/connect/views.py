@@ -4,6 +4,8 @@ several features together, are in ``ksef_integration.views``."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -12,11 +14,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import company_required, owner_required
 from accounts.models import Membership, Role, User
-from ksef_integration.connect import selectors, services, sunset
+from ksef_integration.connect import progress, selectors, services, sunset
 from ksef_integration.connect.forms import CertificateConnectForm, TokenConnectForm
 from ksef_integration.errors import ConnectError
 
@@ -59,7 +61,10 @@ def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         assert isinstance(user, User)  # noqa: S101 (owner_required guarantees a logged-in user)
         try:
             result = services.connection_connect_token(
-                company=membership.company, user=user, raw_token=form.cleaned_data["token"]
+                company=membership.company,
+                user=user,
+                raw_token=form.cleaned_data["token"],
+                progress=_progress(request, membership),
             )
         except ConnectError as exc:
             form.add_error("token", exc.message)
@@ -74,6 +79,7 @@ def token(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         "sunset_days": selectors.token_sunset_days(),
         "sunset": sunset.sunset_date(),
         "switch_url": sunset.switch_url(),
+        "attempt": uuid.uuid4(),
     }
     return render(request, "ksef_integration/token.html", context)
 
@@ -94,6 +100,7 @@ def certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse
                 certificate_bytes=form.cleaned_data["certificate"].read(),
                 private_key_bytes=form.cleaned_data["private_key"].read(),
                 password=form.cleaned_data["password"] or None,
+                progress=_progress(request, membership),
             )
         except ConnectError as exc:
             form.add_error(None, exc.message)
@@ -101,8 +108,47 @@ def certificate(request: HttpRequest, *, membership: Membership) -> HttpResponse
             request.session[SESSION_MISSING] = result.missing_messages
             return redirect("ksef_integration:done")
     site_url, site_label = _site_link(request)
-    context = {"form": form, "ksef_site_url": site_url, "ksef_site_label": site_label}
+    context = {
+        "form": form,
+        "ksef_site_url": site_url,
+        "ksef_site_label": site_label,
+        "attempt": uuid.uuid4(),
+    }
     return render(request, "ksef_integration/certificate.html", context)
+
+
+def _progress(request: HttpRequest, membership: Membership) -> services.Progress:
+    """Where the connecting service reports its steps for the page that posted (its ``attempt`` id)."""
+    return progress.reporter(
+        company_id=membership.company_id, attempt=progress.attempt_id(request.POST.get("attempt"))
+    )
+
+
+@require_GET
+@owner_required
+def connect_progress(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The steps of the attempt ``?attempt=`` while its POST waits for KSeF: asked once when the form is
+    sent, then (the answer carries the trigger) every half a second until the POST's answer replaces the
+    page."""
+    attempt = progress.attempt_id(request.GET.get("attempt"))
+    done = progress.steps_done(company_id=membership.company_id, attempt=attempt)
+    labels = {
+        services.STEP_CHECKED: _("The token's format and NIP checked"),
+        services.STEP_LOGGED_IN: _("Logged in to KSeF"),
+        services.STEP_PERMISSIONS: _("Permissions read from KSeF"),
+    }
+    if request.GET.get("method") == "certificate":
+        labels[services.STEP_CHECKED] = _("The certificate and its key checked")
+    current = next((step for step in services.STEPS if step not in done), None)
+    steps = [
+        {"name": step, "label": labels[step], "done": step in done, "current": step == current}
+        for step in services.STEPS
+    ]
+    return render(
+        request,
+        "ksef_integration/_connect_progress.html",
+        {"steps": steps, "attempt": attempt, "method": request.GET.get("method", "token")},
+    )
 
 
 @company_required()

@@ -11,6 +11,7 @@ from ksef_integration.models.connection import (
     TokenConnection,
     token_sunset_passed,
 )
+from ksef_integration.models.delivery import DeliveryEvent, InvoiceDelivery
 from ksef_integration.models.enrollment import CertificateConnection, CertificateEnrollment
 from ksef_integration.models.importing import (
     ImportDigestSubscription,
@@ -45,11 +46,13 @@ __all__ = [
     "CertificateConnection",
     "CertificateEnrollment",
     "ConnectionStatus",
+    "DeliveryEvent",
     "Environment",
     "ImportDigestSubscription",
     "ImportFailure",
     "ImportRun",
     "ImportedDocument",
+    "InvoiceDelivery",
     "KsefAvailability",
     "KsefConnection",
     "KsefGrant",

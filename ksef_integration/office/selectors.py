@@ -97,10 +97,14 @@ def _new_purchases(company: Any) -> QuerySet[Invoice]:
 def office_memberships(*, user: User, name: str = "") -> QuerySet[Membership]:
     """The user's owner and accountant memberships (never a viewer's, never another user's), with the
     company, its connection and availability joined and every count annotated."""
-    company = OuterRef("company_id")
     memberships = Membership.objects.filter(user=user, role__in=OFFICE_ROLES)
     if name:
         memberships = memberships.filter(Q(company__name__icontains=name) | Q(company__nip__contains=name))
+    return _with_state(memberships)
+
+
+def _with_state(memberships: QuerySet[Membership]) -> QuerySet[Membership]:
+    company = OuterRef("company_id")
     last_import = (
         SyncCursor.objects.filter(company_id=company, last_success_at__isnull=False)
         .order_by("-last_success_at")
@@ -230,6 +234,14 @@ def _problems(row: ClientRow) -> list[str]:
     if row.offline:
         problems.append(_("offline invoices to send"))
     return problems
+
+
+def company_row(*, membership: Membership) -> ClientRow:
+    """One company's card as Start shows it (issue 22), for any member: the same counts and state as the
+    Biuro page, in three queries."""
+    annotated = _with_state(Membership.objects.filter(pk=membership.pk)).get()
+    offline = _offline_by_company([annotated.company_id])
+    return _row(annotated, offline.get(annotated.company_id), timezone.localdate())
 
 
 def office_rows(

@@ -58,3 +58,24 @@ def ksef_capped(count: int) -> str:
     if count > UNSENT_COUNT_CAP:
         return _("More than %(cap)s") % {"cap": UNSENT_COUNT_CAP}
     return str(count)
+
+
+@register.inclusion_tag("ksef_integration/_start_ksef.html", takes_context=True)
+def ksef_start_panel(context: template.Context) -> dict[str, Any]:
+    """Start's KSeF numbers (issue 22): waiting, rejected, offline with the nearest deadline, new purchases,
+    the connection and its credential's end, each a link to the list it counts; polled while any invoice
+    is waiting for KSeF (``ksef_integration.views.start_panel``)."""
+    membership = context.get("membership")
+    if membership is None:
+        return {"row": None}
+    return start_panel_context(membership)
+
+
+def start_panel_context(membership: Any) -> dict[str, Any]:
+    from ksef_integration.office.selectors import company_row
+
+    row = company_row(membership=membership)
+    return {"row": row, "poll_seconds": START_POLL_SECONDS if row.waiting else None}
+
+
+START_POLL_SECONDS = 5

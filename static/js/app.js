@@ -1,6 +1,11 @@
 // Forms whose submit button has data-once: disable the button after the first submit, so a double
 // click sends one request (the server is safe against two anyway).
 document.addEventListener("submit", function (event) {
+  // A form on its way (not stopped by anything): parts of the page that follow it start now (htmx
+  // listens for "portal-submit"; listening for "submit" itself would make htmx cancel the submission).
+  if (!event.defaultPrevented) {
+    event.target.dispatchEvent(new CustomEvent("portal-submit", { bubbles: true }));
+  }
   var button = event.target.querySelector("button[data-once]");
   if (!button) return;
   if (button.dataset.sent) {

@@ -145,7 +145,7 @@
       .then(function (r) { return r.ok ? r.json() : { found: false }; })
       .then(function (data) {
         if (!data.found) { if (status) status.textContent = ""; return; }
-        ["name", "address_line1", "address_line2", "country_code", "email", "bank_account"].forEach(function (key) {
+        ["name", "address_line1", "address_line2", "country_code", "email", "bank_account", "delivery_email", "delivery_language"].forEach(function (key) {
           var input = form.querySelector("[name='" + key + "']");
           if (input && data[key] && !(key === "bank_account" && form.querySelector("[name='number']") === null)) {
             input.value = data[key];

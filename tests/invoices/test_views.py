@@ -130,6 +130,7 @@ def test_contractor_lookup_is_per_company(alice_client: Any, company_a: Company,
     assert alice_client.get(url, {"nip": "526-025-02-74"}).json() == {
         "found": True, "nip": "5260250274", "name": "Klient A", "address_line1": "ul. A 1",
         "address_line2": "", "country_code": "PL", "email": "", "bank_account": "",
+        "delivery_email": "", "delivery_language": "pl",
     }  # fmt: skip
     assert alice_client.get(url, {"nip": "1234563218"}).json() == {"found": False}
 
