@@ -11,8 +11,10 @@ class KsefIntegrationConfig(AppConfig):
 
         from accounts.signals import member_invited, member_removed
         from invoices.acceptance import set_acceptance_check
+        from invoices.collective import set_collective_issuer
         from invoices.signals import invoice_edited, invoice_issued, invoices_accepted
         from invoices.visualisation import set_qr_provider, set_timeline_provider
+        from ksef_integration.collective import collective_identifier_issue
         from ksef_integration.connect.signals import connection_active
         from ksef_integration.receivers import (
             on_connection_active,
@@ -39,6 +41,8 @@ class KsefIntegrationConfig(AppConfig):
         invoice_edited.connect(on_invoice_edited, dispatch_uid="ksef_integration.resend")
         # Wystaw and Korekta refuse what KSeF would refuse before a number is taken.
         set_acceptance_check(invoice_acceptance_issues)
+        # Zapłać's "one transfer for all" asks KSeF for a collective identifier (from payments' worker task).
+        set_collective_issuer(collective_identifier_issue)
         # The invoice page and the PDF show KOD I (and KOD II) and the KSeF timeline.
         set_qr_provider(ksef_qr_codes)
         set_timeline_provider(ksef_timeline)

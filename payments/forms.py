@@ -55,6 +55,14 @@ class PayForm(forms.Form):
         initial=PaymentFileFormat.ELIXIR,
         widget=forms.RadioSelect,
     )
+    collective = forms.BooleanField(
+        label=_("One transfer for all invoices of one seller"),
+        required=False,
+        help_text=_(
+            "Invoices of one seller to one account are paid with one transfer for their total; its title is "
+            "the collective identifier KSeF gives for them (or their KSeF numbers if KSeF refuses one)."
+        ),
+    )
 
     def clean_payer_account(self) -> str:
         value: str = self.cleaned_data["payer_account"]

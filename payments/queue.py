@@ -19,3 +19,11 @@ def publish(name: str, args: tuple[Any, ...]) -> None:
 def whitelist_check_enqueue(*, invoice_id: int) -> None:
     """Queue the automatic white-list check of an imported purchase invoice."""
     transaction.on_commit(lambda: publish(WHITELIST_CHECK, (invoice_id,)))
+
+
+COLLECTIVE_IDENTIFIERS = "payments.collective_identifiers"
+
+
+def collective_identifiers_enqueue(*, payment_file_id: int) -> None:
+    """Queue asking KSeF for the collective identifiers of a payment file's merged transfers."""
+    transaction.on_commit(lambda: publish(COLLECTIVE_IDENTIFIERS, (payment_file_id,)))

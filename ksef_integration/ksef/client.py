@@ -13,6 +13,7 @@ from cryptography import x509
 from ksef_integration.ksef.auth import Authenticator, AuthTokens, PollPolicy, TokenStatus
 from ksef_integration.ksef.batch import Batches
 from ksef_integration.ksef.certificates import Certificates
+from ksef_integration.ksef.collective import CollectiveIdentifiers
 from ksef_integration.ksef.environments import Environment
 from ksef_integration.ksef.errors import KsefError
 from ksef_integration.ksef.exports import Exports, SyncHooks, SyncWindow, incremental_sync
@@ -32,7 +33,7 @@ class KsefClient:
     """A KSeF API 2.0 client for one environment and (after login) one context.
 
     The endpoint groups are attributes: ``auth``, ``sessions``, ``batches``, ``invoices``, ``exports``,
-    ``certificates``, ``permissions``.
+    ``certificates``, ``permissions``, ``collective`` (collective identifiers for transfer titles).
     ``on_tokens`` is called whenever new tokens arrive (login, refresh) so the caller can store them.
     """
 
@@ -67,6 +68,7 @@ class KsefClient:
         self.exports = Exports(http=self.http, keys=self.keys, bearer=self.access_token, **polling)
         self.certificates = Certificates(http=self.http, bearer=self.access_token, **polling)
         self.permissions = Permissions(http=self.http, bearer=self.access_token, **polling)
+        self.collective = CollectiveIdentifiers(http=self.http, bearer=self.access_token)
 
     def __repr__(self) -> str:
         return f"KsefClient(environment={self.environment.name!r}, logged_in={self.tokens is not None})"

@@ -3,9 +3,11 @@
 from payments.models.inbox import (
     COMMENT_MAX,
     REASON_MAX,
+    CollectiveTransfer,
     InboxSettings,
     PaymentFile,
     PaymentFileFormat,
+    PaymentFileStatus,
     PurchaseEntry,
     PurchaseEvent,
     PurchaseSeen,
@@ -16,9 +18,11 @@ from payments.models.whitelist import WhitelistCheck, WhitelistResult
 __all__ = [
     "COMMENT_MAX",
     "REASON_MAX",
+    "CollectiveTransfer",
     "InboxSettings",
     "PaymentFile",
     "PaymentFileFormat",
+    "PaymentFileStatus",
     "PurchaseEntry",
     "PurchaseEvent",
     "PurchaseSeen",

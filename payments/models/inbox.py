@@ -36,6 +36,11 @@ class PaymentFileFormat(models.TextChoices):
     PAIN001 = "pain001", _("ISO 20022 pain.001")
 
 
+class PaymentFileStatus(models.TextChoices):
+    READY = "ready", _("ready")
+    PREPARING = "preparing", _("asking KSeF for collective identifiers")
+
+
 class InboxSettings(models.Model):
     """The company's inbox rules: an optional approver (an owner or accountant) who accepts invoices."""
 
@@ -65,7 +70,14 @@ class PaymentFile(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     format = models.CharField(_("format"), max_length=8, choices=PaymentFileFormat.choices)
     filename = models.CharField(_("file name"), max_length=100)
-    content = models.BinaryField(_("content"))
+    content = models.BinaryField(_("content"), default=b"", blank=True)
+    # A file with "one transfer for all" waits for KSeF's collective identifiers (the worker asks, then
+    # writes the content); until then it cannot be downloaded.
+    status = models.CharField(
+        _("status"), max_length=10, choices=PaymentFileStatus.choices, default=PaymentFileStatus.READY
+    )
+    # The total per currency when the file pays invoices in several ({"EUR": "100.00"}); empty: PLN only.
+    totals = models.JSONField(_("totals per currency"), default=dict, blank=True)
     payer_account = models.CharField(_("payer's account"), max_length=26)
     execution_date = models.DateField(_("execution date"))
     transfer_count = models.PositiveIntegerField(_("transfers"))
@@ -83,10 +95,49 @@ class PaymentFile(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(format__in=PaymentFileFormat.values), name="payfile_format"),
             models.CheckConstraint(condition=Q(transfer_count__gt=0), name="payfile_not_empty"),
+            models.CheckConstraint(condition=Q(status__in=PaymentFileStatus.values), name="payfile_status"),
         ]
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == PaymentFileStatus.READY
+
+
+class CollectiveTransfer(models.Model):
+    """One transfer paying several invoices of one seller (same account, same currency) in a payment file:
+    the KSeF collective identifier its title carries, or, when KSeF refused one, why (the title then lists
+    the KSeF numbers). The statement matcher reads ``identifier`` → ``ksef_numbers``."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting for KSeF")
+        ISSUED = "issued", _("issued by KSeF")
+        REFUSED = "refused", _("refused: the title lists the KSeF numbers")
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    payment_file = models.ForeignKey(PaymentFile, on_delete=models.CASCADE, related_name="collective")
+    seller_nip = models.CharField(_("seller's NIP"), max_length=16)
+    ksef_numbers = models.JSONField(_("KSeF numbers"), default=list)
+    invoice_ids = models.JSONField(default=list)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    identifier = models.CharField(_("collective identifier"), max_length=35, blank=True)
+    message = models.CharField(_("why"), max_length=500, blank=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("collective transfer")
+        verbose_name_plural = _("collective transfers")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["company", "identifier"], name="collective_identifier")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["pending", "issued", "refused"]), name="collective_state"),
+            models.CheckConstraint(condition=~Q(state="issued") | ~Q(identifier=""), name="collective_issued_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier or f"{self.payment_file_id} {self.seller_nip}"
 
 
 class PurchaseEntry(models.Model):

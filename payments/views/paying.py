@@ -43,15 +43,17 @@ def pay(request: HttpRequest, *, membership: Membership) -> HttpResponse:
                     payer_account=form.cleaned_data["payer_account"],
                     execution_date=form.cleaned_data["execution_date"],
                     file_format=form.cleaned_data["file_format"],
+                    collective=form.cleaned_data["collective"],
                 )
             except paying.PayError as exc:
                 problems = exc.problems
             else:
-                messages.success(
-                    request,
-                    _("The file %(name)s is ready: download it and import it in your bank.")
-                    % {"name": payment_file.filename},
-                )
+                if payment_file.is_ready:
+                    messages.success(
+                        request,
+                        _("The file %(name)s is ready: download it and import it in your bank.")
+                        % {"name": payment_file.filename},
+                    )
                 return redirect("payments:file", file_uuid=payment_file.uuid)
     else:
         form = PayForm(
@@ -67,6 +69,8 @@ def pay(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         {
             "form": form,
             "plan": plan,
+            "groups": paying.collective_groups(plan.payable),
+            "split_payments": [invoice for invoice in plan.payable if invoice.split_payment],
             "problems": problems,
             "nav_active": "documents",
             "membership": membership,
@@ -105,6 +109,7 @@ def file_detail(request: HttpRequest, file_uuid: uuid.UUID, *, membership: Membe
             "file": payment_file,
             "invoices": invoices,
             "still_in_file": [i for i in invoices if i.purchase_entry.status == PurchaseStatus.IN_FILE],
+            "collective": list(payment_file.collective.all()),
             "can_act": inbox.may_act(membership),
             "nav_active": "documents",
             "membership": membership,
@@ -115,6 +120,9 @@ def file_detail(request: HttpRequest, file_uuid: uuid.UUID, *, membership: Membe
 @company_required()
 def file_download(request: HttpRequest, file_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     payment_file = _file_or_404(membership, file_uuid)
+    if not payment_file.is_ready:
+        messages.info(request, _("The file is not ready yet: KSeF is being asked for the collective identifiers."))
+        return redirect("payments:file", file_uuid=payment_file.uuid)
     response = HttpResponse(
         bytes(payment_file.content), content_type=paying.CONTENT_TYPES[PaymentFileFormat(payment_file.format)]
     )
