@@ -62,6 +62,27 @@ def nrb_problem(value: str, *, field: str = "payee_account", index: int | None =
     return None
 
 
+# Countries of the SEPA schemes' geographical scope (EPC409-09, "List of countries in the SEPA schemes'
+# geographical scope"): the EU, the EEA, and Andorra, Monaco, San Marino, Switzerland, the United Kingdom,
+# the Vatican. A EUR transfer to an IBAN there needs no BIC (IBAN-only, Regulation (EU) 260/2012 art. 5(7)).
+SEPA_COUNTRIES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK "
+    "IS LI NO AD MC SM CH GB VA".split()
+)
+
+
+def foreign_iban(value: str) -> str | None:
+    """The compact IBAN when ``value`` is a valid IBAN of another country than Poland, else None."""
+    compact = _SEPARATORS.sub("", value).upper()
+    if not compact[:2].isalpha() or compact[:2] == "PL":
+        return None
+    try:
+        stdnum_iban.validate(compact)
+    except ValidationError:
+        return None
+    return compact
+
+
 def nrb_normalize(value: str, *, field: str = "payee_account") -> str:
     """The 26 digits of a valid Polish account given as NRB or PL IBAN; raises :class:`PaymentFileError`."""
     found = nrb_problem(value, field=field)

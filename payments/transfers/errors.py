@@ -31,7 +31,15 @@ MESSAGES: Mapping[str, StrOrPromise] = {
     "amount_precision": _("The amount %(amount)s has more than two decimal places."),
     "amount_not_positive": _("The amount must be greater than zero."),
     "amount_too_large": _("The amount %(amount)s is larger than a bank file can carry."),
-    "currency_not_pln": _("Domestic transfers can only be in PLN, not %(currency)s."),
+    "currency_not_pln": _(
+        "Elixir-O carries only PLN transfers, not %(currency)s: pay this invoice with a pain.001 file."
+    ),
+    "currency_invalid": _("%(currency)s is not a currency code (three letters, ISO 4217)."),
+    "foreign_not_sepa": _(
+        "%(account)s (%(country)s) in %(currency)s is not a SEPA transfer: a transfer abroad outside SEPA "
+        "needs the payee's bank BIC (SWIFT), which the invoice does not give. Pay it in your bank's application."
+    ),
+    "mpp_not_pln": _("A split payment (MPP) is made in PLN only; this invoice is in %(currency)s."),
     # texts
     "text_empty": _("%(field)s is empty."),
     "text_too_long": _("%(field)s has %(length)s characters; at most %(limit)s fit."),

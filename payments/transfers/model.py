@@ -15,13 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from .accounts import nrb_problem
+import re
+
+from .accounts import SEPA_COUNTRIES, foreign_iban, nrb_problem
 from .amounts import Amount, grosze_format, to_grosze
 from .errors import PaymentFileError, Problem, problem
 from .titles import LINE_LENGTH, TITLE_LINES, TITLE_MAX, mpp_title
 
 NAME_MAX = 70
 MAX_AMOUNT_GROSZE = 10**15 - 1  # Elixir-O's amount is at most 15 digits; far above anything real
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _FORBIDDEN = {'"': '"', "|": "|", "\r": "↵", "\n": "↵", "\t": "⇥"}
 
 
@@ -74,6 +77,7 @@ class Order:
     remittance: str
     split_payment: bool = False
     reference: str = ""
+    payee_iban: str = ""  # a foreign (SEPA) payee's IBAN; then ``payee_nrb`` is empty
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -156,11 +160,18 @@ def _remittance(transfer: Transfer, index: int) -> tuple[list[Problem], str]:
 
 
 def prepare_orders(
-    payer: Payer, transfers: list[Transfer] | tuple[Transfer, ...], *, today: date | None = None
+    payer: Payer,
+    transfers: list[Transfer] | tuple[Transfer, ...],
+    *,
+    today: date | None = None,
+    foreign: bool = False,
 ) -> list[Order]:
     """Checked, normalised orders for ``transfers`` from ``payer``; raises :class:`PaymentFileError`.
 
     ``today``, when given, refuses execution dates before it (banks reject or silently move them).
+    ``foreign`` (pain.001): an invoice is paid in its own currency (to a Polish account in any currency, a
+    foreign IBAN only in EUR within SEPA, where no BIC is needed); without it (Elixir-O) PLN and Polish
+    accounts only. A split payment is PLN only either way.
     """
     problems: list[Problem] = []
     if not transfers:
@@ -176,7 +187,20 @@ def prepare_orders(
         found, payee_name, payee_address = _party_problems(
             transfer.payee_name, transfer.payee_address, "payee", index
         )
-        account_problem = nrb_problem(transfer.payee_account, index=index)
+        currency = transfer.currency.strip().upper()
+        iban = foreign_iban(transfer.payee_account) if foreign else None
+        account_problem = None if iban else nrb_problem(transfer.payee_account, index=index)
+        if iban and (currency != "EUR" or iban[:2] not in SEPA_COUNTRIES):
+            found.append(
+                problem(
+                    "foreign_not_sepa",
+                    "payee_account",
+                    index,
+                    account=transfer.payee_account.strip(),
+                    country=iban[:2],
+                    currency=currency,
+                )
+            )
         if account_problem:
             found.append(account_problem)
         elif not payer_account_problem and _digits(transfer.payee_account) == payer_nrb:
@@ -191,8 +215,11 @@ def prepare_orders(
                 found.append(problem("amount_not_positive", "amount", index))
             elif amount > MAX_AMOUNT_GROSZE:
                 found.append(problem("amount_too_large", "amount", index, amount=grosze_format(amount)))
-        currency = transfer.currency.strip().upper()
-        if currency != "PLN":
+        if not _CURRENCY.match(currency):
+            found.append(problem("currency_invalid", "currency", index, currency=transfer.currency))
+        elif transfer.split_payment and currency != "PLN":
+            found.append(problem("mpp_not_pln", "currency", index, currency=currency))
+        elif currency != "PLN" and not foreign:
             found.append(problem("currency_not_pln", "currency", index, currency=transfer.currency))
         if today is not None and transfer.execution_date < today:
             found.append(
@@ -220,7 +247,8 @@ def prepare_orders(
                     payer_nrb=payer_nrb,
                     payer_name=payer_name,
                     payer_address=payer_address,
-                    payee_nrb=_digits(transfer.payee_account),
+                    payee_nrb="" if iban else _digits(transfer.payee_account),
+                    payee_iban=iban or "",
                     payee_name=payee_name,
                     payee_address=payee_address,
                     amount=amount,

@@ -1,4 +1,5 @@
-"""ISO 20022 pain.001.001.03 files for PLN domestic transfers (and MPP), checked against the official XSD.
+"""ISO 20022 pain.001.001.03 files for domestic transfers in PLN (and MPP) or in an invoice's own currency, and
+SEPA transfers in EUR to foreign IBANs, checked against the official XSD.
 
 **Why 001.001.03.** It is the version the Polish Bank Association's (ZBP) recommendation for corporate
 banking files is based on and the one Polish banks document for import (mBank CompanyNet "in pain.001.001.03
@@ -16,7 +17,13 @@ Mapping (one ``PmtInf`` per execution date, in the order the dates first appear)
 - accounts as ``IBAN`` (``PL`` + NRB); both banks identified by their sort code in
   ``FinInstnId/ClrSysMmbId`` (``ClrSysId/Cd`` ``PLKNR``, the ISO external code for the Polish national
   clearing code; ``MmbId`` = NRB digits 3-10), so no BIC is needed;
-- amount ``InstdAmt Ccy="PLN"`` with two decimals; title in ``RmtInf/Ustrd`` (≤ 140);
+- amount ``InstdAmt Ccy`` in the invoice's currency with two decimals (one ``PmtInf`` per execution date and
+  currency, so each ``CtrlSum`` adds like amounts); title in ``RmtInf/Ustrd`` (≤ 140);
+- a foreign payee (an IBAN of a SEPA country, EUR only): ``PmtTpInf/SvcLvl/Cd`` ``SEPA``, ``ChrgBr``
+  ``SLEV``, no ``CdtrAgt`` (IBAN-only; ``CdtrAgt`` is optional in 001.001.03). Outside SEPA a bank needs
+  the payee bank's BIC, which an invoice's FA(3) data rarely gives and we do not keep: refused with a
+  message. Elixir-O carries PLN and Polish accounts only, so a foreign-currency invoice is refused there
+  with the way out (pain.001) rather than split into a second file the user did not ask for;
 - a split payment: ``CdtTrfTxInf/PmtTpInf/LclInstrm/Prtry`` = ``53`` and the MPP message in ``Ustrd``
   (BNP Paribas Polska's pain.001 description: "Payment type (only for Split Payment) … LclInstrm … Prtry 53";
   mBank: "split payment — description of payment details in <Ustrd>"). A bank that does not take MPP in
@@ -83,8 +90,8 @@ def _party(parent: etree._Element, name: str, person: str, address: tuple[str, .
             _sub(postal, "AdrLine", line)
 
 
-def _account(parent: etree._Element, name: str, nrb: str) -> None:
-    _sub(_sub(_sub(parent, name), "Id"), "IBAN", "PL" + nrb)
+def _account(parent: etree._Element, name: str, nrb: str, iban: str = "") -> None:
+    _sub(_sub(_sub(parent, name), "Id"), "IBAN", iban or "PL" + nrb)
 
 
 def pain001_from_orders(orders: list[Order], *, message_id: str, created_at: datetime) -> bytes:
@@ -98,10 +105,10 @@ def pain001_from_orders(orders: list[Order], *, message_id: str, created_at: dat
     _sub(header, "NbOfTxs", str(len(orders)))
     _sub(header, "CtrlSum", grosze_format(sum(o.amount for o in orders)))
     _sub(_sub(header, "InitgPty"), "Nm", orders[0].payer_name)
-    by_date: dict[date, list[Order]] = {}
+    by_date: dict[tuple[date, str], list[Order]] = {}
     for order in orders:
-        by_date.setdefault(order.execution_date, []).append(order)
-    for number, (execution_date, group) in enumerate(by_date.items(), start=1):
+        by_date.setdefault((order.execution_date, order.currency), []).append(order)
+    for number, ((execution_date, _currency), group) in enumerate(by_date.items(), start=1):
         info = _sub(initiation, "PmtInf")
         _sub(info, "PmtInfId", f"{message_id[:28]}-{number}")
         _sub(info, "PmtMtd", "TRF")
@@ -117,11 +124,16 @@ def pain001_from_orders(orders: list[Order], *, message_id: str, created_at: dat
             _sub(_sub(transaction, "PmtId"), "EndToEndId", order.reference or "NOTPROVIDED")
             if order.split_payment:
                 _sub(_sub(_sub(transaction, "PmtTpInf"), "LclInstrm"), "Prtry", SPLIT_PAYMENT_INSTRUMENT)
+            elif order.payee_iban:
+                _sub(_sub(_sub(transaction, "PmtTpInf"), "SvcLvl"), "Cd", "SEPA")
             amount = _sub(_sub(transaction, "Amt"), "InstdAmt", grosze_format(order.amount))
             amount.set("Ccy", order.currency)
-            _agent(transaction, "CdtrAgt", order.payee_nrb)
+            if order.payee_iban:
+                _sub(transaction, "ChrgBr", "SLEV")  # SEPA: each side pays its own bank
+            else:
+                _agent(transaction, "CdtrAgt", order.payee_nrb)
             _party(transaction, "Cdtr", order.payee_name, order.payee_address)
-            _account(transaction, "CdtrAcct", order.payee_nrb)
+            _account(transaction, "CdtrAcct", order.payee_nrb, order.payee_iban)
             _sub(_sub(transaction, "RmtInf"), "Ustrd", order.remittance)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     pain001_validate(data)
@@ -140,7 +152,7 @@ def pain001_build(
 
     ``message_id`` (≤ 35 characters, unique per file: banks refuse a repeated one) defaults to a random one.
     """
-    orders = prepare_orders(payer, transfers, today=today)
+    orders = prepare_orders(payer, transfers, today=today, foreign=True)
     message_id = message_id or uuid.uuid4().hex
     if not 0 < len(message_id) <= LINE_LENGTH:
         raise PaymentFileError(
@@ -187,12 +199,14 @@ def pain001_parse(data: bytes) -> list[Order]:
             amount_element = transaction.find("p:Amt/p:InstdAmt", {"p": NS})
             assert amount_element is not None  # noqa: S101 - required by the XSD, validated above
             reference = _text(transaction, "p:PmtId/p:EndToEndId")
+            payee_iban = _text(transaction, "p:CdtrAcct/p:Id/p:IBAN")
             orders.append(
                 Order(
                     payer_nrb=payer_nrb,
                     payer_name=payer_name,
                     payer_address=payer_address,
-                    payee_nrb=_text(transaction, "p:CdtrAcct/p:Id/p:IBAN").removeprefix("PL"),
+                    payee_nrb=payee_iban.removeprefix("PL") if payee_iban.startswith("PL") else "",
+                    payee_iban="" if payee_iban.startswith("PL") else payee_iban,
                     payee_name=_text(transaction, "p:Cdtr/p:Nm"),
                     payee_address=tuple(
                         a.text or "" for a in transaction.iterfind("p:Cdtr/p:PstlAdr/p:AdrLine", {"p": NS})

@@ -253,3 +253,20 @@ def test_the_client_refuses_what_ksef_would_and_reports_ksefs_refusal(connected:
     assert not collective_identifier_is_valid(number[:-1] + ("0" if number[-1] != "0" else "1"))
     with pytest.raises(ValueError, match="1..10"):
         list(client.collective.invoices(numbers=[number] * 11))
+
+
+def test_a_eur_invoice_is_paid_in_eur_with_pain001_and_refused_in_elixir(
+    alice_client: Any, company_a: Company
+) -> None:
+    euro = _accepted(company_a, gross="410.00", currency="EUR", exchange_rate="4.2500", bank_account="DE89370400440532013000")
+    zloty = _accepted(company_a, gross="100.00")
+    with pytest.raises(paying.PayError) as refused:
+        _pay(company_a, [euro, zloty], file_format="elixir", collective=False)
+    assert [(i.number if i else None) for i, _ in refused.value.problems] == [euro.number, euro.number]
+    assert PaymentFile.objects.count() == 0
+    payment_file = _pay(company_a, [euro, zloty], collective=False)
+    assert payment_file.totals == {"EUR": "410.00", "PLN": "100.00"}
+    orders = {o.currency: o for o in _orders(payment_file)}
+    assert orders["EUR"].amount == 41000 and orders["EUR"].payee_iban == "DE89370400440532013000"
+    page = alice_client.get(reverse("payments:file", kwargs={"file_uuid": payment_file.uuid})).content.decode()
+    assert "410,00 EUR" in page or "410.00 EUR" in page
