@@ -55,3 +55,39 @@ def test_a_long_certificate_serial_stays_inside_its_card(
     assert serial in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.evaluate(OVERFLOWING) == []
+
+
+def test_the_purchase_inbox_is_a_list_of_cards_on_a_phone(
+    page: Any, live_server: Any, alice_client: Any, company_a: Company
+) -> None:
+    """Zakupy → Do zapłaty at 390 px: each invoice is a card whose number, KSeF number, seller, due date,
+    amount and status stay inside the screen (nothing to scroll sideways), the tick is a finger's size."""
+    from tests.payments.inbox_helpers import purchase_invoice
+
+    for index in range(3):
+        purchase_invoice(
+            company_a,
+            number=f"FZ/2026/11/{index}/ODDZIAŁ-POZNAŃ-WSCHÓD",
+            seller_name="Przedsiębiorstwo Handlowo-Usługowe Młyn Zbożowy Spółka Akcyjna",
+            gross="1234567.89",
+        )
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": alice_client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto("/dokumenty/do-zaplaty/")
+    screenshot(page, "layout-390-do-zaplaty")
+    assert page.locator("tr.inbox-row").count() == 3
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate(OVERFLOWING) == []
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('.inbox-row, .inbox-row td, .inbox-row .mono-small')]
+        .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 || el.scrollWidth > el.clientWidth + 1)
+        .map(el => el.className || el.textContent.trim().slice(0, 40))"""
+    )
+    assert outside == []
+    # the amount is labelled and below the seller, not in a column off-screen
+    row = page.locator("tr.inbox-row").first
+    seller_box = row.locator("td[data-label]").first.bounding_box()
+    amount_box = row.locator("td.num").bounding_box()
+    assert amount_box["y"] > seller_box["y"]
+    assert row.locator('input[name="invoice"]').bounding_box()["width"] >= 20
