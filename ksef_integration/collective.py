@@ -38,7 +38,9 @@ BUSY_RETRY_SECONDS = 15
 def _refusal(exc: KsefRejected) -> str:
     reasons = {
         71001: _("KSeF does not have one of the invoices for this company (%(detail)s)."),
-        71002: _("One of the invoices is already in the most collective identifiers KSeF allows (%(detail)s)."),
+        71002: _(
+            "One of the invoices is already in the most collective identifiers KSeF allows (%(detail)s)."
+        ),
         71004: _("KSeF says the invoices have different sellers (%(detail)s)."),
         71005: _("A KSeF number was given twice (%(detail)s)."),
     }
@@ -48,12 +50,16 @@ def _refusal(exc: KsefRejected) -> str:
     return _("KSeF refused the collective identifier: %(detail)s") % {"detail": detail or exc.code}
 
 
-def collective_identifier_issue(company_id: int, invoices: Sequence[tuple[str, Decimal, str]]) -> CollectiveAnswer:
+def collective_identifier_issue(
+    company_id: int, invoices: Sequence[tuple[str, Decimal, str]]
+) -> CollectiveAnswer:
     """One identifier for ``invoices`` (KSeF number, amount, currency), asked under the company lock."""
     company = Company.objects.filter(pk=company_id).first()
     if company is None:
         return CollectiveAnswer(refusal=_("The company no longer exists."))
-    rows = [CollectiveInvoice(ksef_number=n, amount=amount, currency=currency) for n, amount, currency in invoices]
+    rows = [
+        CollectiveInvoice(ksef_number=n, amount=amount, currency=currency) for n, amount, currency in invoices
+    ]
     with company_lock(company_id, wait=LOCK_WAIT_SECONDS) as lock:
         if lock is None:
             raise CollectiveLater("the company's KSeF conversation is busy", countdown=BUSY_RETRY_SECONDS)

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership
+from invoices.collective import CollectiveAnswer, CollectiveLater, collective_identifier_issue
 from invoices.models import Invoice
 from invoices.selectors import last_sales_bank_account
-from invoices.collective import CollectiveAnswer, CollectiveLater, collective_identifier_issue
 from ksef_integration.ksef.collective import DEFAULT_MAX_INVOICES as COLLECTIVE_MAX
 from ksef_integration.ksef.collective import MIN_INVOICES
 from payments import inbox, queue, transfers
@@ -250,9 +250,7 @@ def _build(file_format: str, payer: transfers.Payer, rows: _Rows, today: dt.date
         else:
             content = transfers.elixir_build(payer, rows.transfers, today=today)
     except transfers.PaymentFileError as exc:
-        problems += [
-            (rows.owners[p.index] if p.index is not None else None, _plain(p)) for p in exc.problems
-        ]
+        problems += [(rows.owners[p.index] if p.index is not None else None, _plain(p)) for p in exc.problems]
     if problems:
         raise PayError(problems)
     return content
@@ -373,7 +371,9 @@ def collective_identifiers_run(*, payment_file_id: int, give_up: bool = False) -
             if row is None:
                 continue  # another run has it
             members = Invoice.objects.filter(company_id=row.company_id, pk__in=row.invoice_ids)
-            asked = [(invoice.ksef_number or "", invoice.total_gross, invoice.currency) for invoice in members]
+            asked = [
+                (invoice.ksef_number or "", invoice.total_gross, invoice.currency) for invoice in members
+            ]
             try:
                 answer = collective_identifier_issue(company_id=row.company_id, invoices=asked)
             except CollectiveLater:
@@ -384,7 +384,9 @@ def collective_identifiers_run(*, payment_file_id: int, give_up: bool = False) -
             if identifier and (
                 not transfers.collective_id_is_valid(identifier) or identifier[:10] != row.seller_nip[:10]
             ):
-                answer = CollectiveAnswer(refusal=_("KSeF sent an identifier that does not fit these invoices."))
+                answer = CollectiveAnswer(
+                    refusal=_("KSeF sent an identifier that does not fit these invoices.")
+                )
                 identifier = ""
             row.state = CollectiveTransfer.State.ISSUED if identifier else CollectiveTransfer.State.REFUSED
             row.identifier = identifier

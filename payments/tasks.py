@@ -36,7 +36,7 @@ COLLECTIVE_MAX_RETRIES = 10
     time_limit=150,
 )
 def collective_identifiers(self: Any, payment_file_id: int) -> str:
-    """"One transfer for all": ask KSeF for the file's collective identifiers and write the file. While the
+    """ "One transfer for all": ask KSeF for the file's collective identifiers and write the file. While the
     company is busy or KSeF slow, tried again; after the last try the titles list the KSeF numbers."""
     final = self.request.retries >= COLLECTIVE_MAX_RETRIES
     try:

@@ -81,7 +81,8 @@ def test_the_purchase_inbox_is_a_list_of_cards_on_a_phone(
     assert page.evaluate(OVERFLOWING) == []
     outside = page.evaluate(
         """() => [...document.querySelectorAll('.inbox-row, .inbox-row td, .inbox-row .mono-small')]
-        .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 || el.scrollWidth > el.clientWidth + 1)
+        .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1
+            || el.scrollWidth > el.clientWidth + 1)
         .map(el => el.className || el.textContent.trim().slice(0, 40))"""
     )
     assert outside == []

@@ -132,8 +132,12 @@ class CollectiveTransfer(models.Model):
         ordering = ["id"]
         indexes = [models.Index(fields=["company", "identifier"], name="collective_identifier")]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=["pending", "issued", "refused"]), name="collective_state"),
-            models.CheckConstraint(condition=~Q(state="issued") | ~Q(identifier=""), name="collective_issued_id"),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "issued", "refused"]), name="collective_state"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="issued") | ~Q(identifier=""), name="collective_issued_id"
+            ),
         ]
 
     def __str__(self) -> str:

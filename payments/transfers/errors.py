@@ -37,7 +37,8 @@ MESSAGES: Mapping[str, StrOrPromise] = {
     "currency_invalid": _("%(currency)s is not a currency code (three letters, ISO 4217)."),
     "foreign_not_sepa": _(
         "%(account)s (%(country)s) in %(currency)s is not a SEPA transfer: a transfer abroad outside SEPA "
-        "needs the payee's bank BIC (SWIFT), which the invoice does not give. Pay it in your bank's application."
+        "needs the payee's bank BIC (SWIFT), which the invoice does not give. "
+        "Pay it in your bank's application."
     ),
     "mpp_not_pln": _("A split payment (MPP) is made in PLN only; this invoice is in %(currency)s."),
     # texts

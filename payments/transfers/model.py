@@ -12,10 +12,9 @@ name and address together at most 4 lines (Elixir-O "4*35").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
-
-import re
 
 from .accounts import SEPA_COUNTRIES, foreign_iban, nrb_problem
 from .amounts import Amount, grosze_format, to_grosze

@@ -1,5 +1,5 @@
-"""ISO 20022 pain.001.001.03 files for domestic transfers in PLN (and MPP) or in an invoice's own currency, and
-SEPA transfers in EUR to foreign IBANs, checked against the official XSD.
+"""ISO 20022 pain.001.001.03 files for domestic transfers in PLN (and MPP) or in an invoice's own currency,
+and SEPA transfers in EUR to foreign IBANs, checked against the official XSD.
 
 **Why 001.001.03.** It is the version the Polish Bank Association's (ZBP) recommendation for corporate
 banking files is based on and the one Polish banks document for import (mBank CompanyNet "in pain.001.001.03

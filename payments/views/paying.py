@@ -121,7 +121,9 @@ def file_detail(request: HttpRequest, file_uuid: uuid.UUID, *, membership: Membe
 def file_download(request: HttpRequest, file_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
     payment_file = _file_or_404(membership, file_uuid)
     if not payment_file.is_ready:
-        messages.info(request, _("The file is not ready yet: KSeF is being asked for the collective identifiers."))
+        messages.info(
+            request, _("The file is not ready yet: KSeF is being asked for the collective identifiers.")
+        )
         return redirect("payments:file", file_uuid=payment_file.uuid)
     response = HttpResponse(
         bytes(payment_file.content), content_type=paying.CONTENT_TYPES[PaymentFileFormat(payment_file.format)]

@@ -29,7 +29,8 @@ def test_pain001_pays_each_invoice_in_its_currency_and_a_german_iban_by_sepa() -
     ]
     text = data.decode()
     assert text.count("<PmtInf>") == 2  # one per currency: each CtrlSum adds like amounts
-    assert text.count("<Cd>SEPA</Cd>") == 1 and "<ChrgBr>SLEV</ChrgBr>" in text
+    assert text.count("<Cd>SEPA</Cd>") == 1
+    assert "<ChrgBr>SLEV</ChrgBr>" in text
     assert 'Ccy="EUR">100.00<' in text
 
 
@@ -42,13 +43,20 @@ def test_pain001_pays_each_invoice_in_its_currency_and_a_german_iban_by_sepa() -
         ({"currency": "EUR", "payee_account": "DE89370400440532013001"}, "account_checksum"),
         ({"currency": "EURO"}, "currency_invalid"),
         (
-            {"currency": "EUR", "split_payment": True, "vat_amount": 10_00, "seller_nip": "5260250274",
-             "invoice_number": "FV 1"},
+            {
+                "currency": "EUR",
+                "split_payment": True,
+                "vat_amount": 10_00,
+                "seller_nip": "5260250274",
+                "invoice_number": "FV 1",
+            },
             "mpp_not_pln",
-        ),  # fmt: skip
+        ),
     ],
 )
-def test_pain001_refuses_what_it_cannot_carry_with_the_reason(overrides: dict[str, object], code: str) -> None:
+def test_pain001_refuses_what_it_cannot_carry_with_the_reason(
+    overrides: dict[str, object], code: str
+) -> None:
     with pytest.raises(PaymentFileError) as caught:
         pain001_build(payer(), [transfer(**overrides)])
     assert code in caught.value.codes
