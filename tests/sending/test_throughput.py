@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from invoices.signals import invoices_accepted
 from ksef_integration import queue
 from ksef_integration.models import KsefConnection, Submission
 from ksef_integration.models import SubmissionStatus as S
@@ -44,16 +45,29 @@ def test_online_sending_costs_two_statements_per_invoice_and_lists_statuses(
     invoices = [issue(company) for _ in range(COUNT)]  # auto_send queued each
     Submission.objects.filter(company=company).update(next_attempt_at=timezone.now())
     since = len(contract.RECORDS)
-    with CaptureQueriesContext(connection) as queries:
-        drain.company_send_due(company_id=company.pk)
+    announced: list[int] = []
+
+    def heard(sender: object, *, invoice_ids: list[int], **kwargs: object) -> None:
+        announced.append(len(invoice_ids))
+
+    invoices_accepted.connect(heard)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            drain.company_send_due(company_id=company.pk)
+    finally:
+        invoices_accepted.disconnect(heard)
     assert Submission.objects.filter(company=company, status=S.ACCEPTED).count() == len(invoices)
+    # Acceptance is announced once per batch KSeF's list settles (issue 22), not once per invoice, and each
+    # announcement costs its receivers one statement each: the buyer e-mails to queue, the webhook endpoints.
+    assert sum(announced) == len(invoices)
+    assert len(announced) <= _requests(STATUS_LIST, since) + _requests(STATUS_ONE, since)
     # 18 statements per invoice before (claim, read, XML, session, sent, mirror, events, one by one);
     # now one UPDATE per send (the reference, saved at once) plus a few per round, plus (issue 8) one
     # read per send for the offline-mode options: 3 per invoice. Each round of polling the session's list
     # adds ~8 (measured: 97 statements with one round, 105 with two); how many rounds KSeF's "processing"
     # takes depends on the machine's speed, so they are allowed for, not counted against the invoices.
     rounds = _requests(STATUS_LIST, since)
-    per_invoice = (len(queries.captured_queries) - 10 * rounds) / COUNT
+    per_invoice = (len(queries.captured_queries) - 10 * rounds - 2 * len(announced)) / COUNT
     assert per_invoice <= 3.0, (len(queries.captured_queries), rounds)
     # Statuses come from the session's invoice list, not one request per invoice (only the last few
     # stragglers are asked about one by one).
