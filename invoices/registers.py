@@ -384,7 +384,7 @@ def invoice_warnings(invoice: Invoice, *, register_month: dt.date, today: dt.dat
                 "if it is, its KSeF number belongs in the JPK."
             ),
         )
-    if invoice.kind == InvoiceKind.KOR:
+    if invoice.is_correction:
         corrected = invoice.corrected_number
         if invoice.corrected_ksef_number:
             corrected = f"{corrected} ({invoice.corrected_ksef_number})"

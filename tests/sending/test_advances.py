@@ -1,13 +1,17 @@
-"""Issue 19: an advance invoice (ZAL) and the final invoice that settles it (ROZ), as one story typed into
-Wystaw, sent to the simulator over real HTTP, downloaded back from KSeF and read again.
+"""Issue 19: an advance invoice (ZAL), the final invoice that settles it (ROZ) and their corrections
+(KOR_ZAL, KOR_ROZ), as stories typed into Wystaw and Korekta, sent to the simulator over real HTTP,
+downloaded back from KSeF and read again.
 
 The amounts are worked out by hand below, from the rules in invoices/advances.py: the advance is split over
 the order's rates in proportion to their gross values, the tax taken out of each share (art. 106f ust. 1
-pkt 3); the final invoice states its lines' totals less the advance's, and P_15 what is left to pay.
+pkt 3); the final invoice states its lines' totals less the advance's, and P_15 what is left to pay. A
+correction of either states the changes (after less before) in P_13_x/P_14_x/P_15 and the amount before it
+in P_15ZK, as the Ministry's FA samples of KOR_ZAL and KOR_ROZ do.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -28,6 +32,7 @@ from tests.sending.test_send_simulator import (
     connected,  # noqa: F401 - the fixture stored_at_once uses
     run,
 )
+from tests.test_browser_send import pdf_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,6 +167,9 @@ def test_a_final_invoice_waits_for_the_advance_s_ksef_number(
     )
     advance.refresh_from_db()
     assert advance.ksef_status == KsefStatus.QUEUED  # queued for KSeF, no number yet
+    # Its correction (KOR_ZAL) waits for the number too, as a VAT invoice's does.
+    assert advance.correction_waits_for_ksef_number()
+    assert not advance.can_be_corrected()
     with pytest.raises(InvoiceInvalid) as refused:
         services.invoice_issue(
             company=company, user=None, data=_data(kind=InvoiceKind.ROZ, advances=(advance.uuid,))
@@ -188,3 +196,297 @@ def test_an_advance_outside_the_order_s_value_is_refused(
     assert refused.value.issues[0].field == "advance_amount"
     assert refused.value.issues[0].message.startswith(message)
     assert not Invoice.objects.filter(company=company_a).exists()
+
+
+# --- corrections: KOR_ROZ and KOR_ZAL ----------------------------------------------------------------------
+
+
+def _correction_form(lines: list[dict[str, str]], **extra: str) -> dict[str, str]:
+    """The Korekta form as a person fills it: reason, date and the lines after the correction."""
+    data = {
+        "idempotency_key": str(uuid.uuid4()),
+        "reason": "Zmiana zakresu prac",
+        "issue_date": _typed()["issue_date"],
+        "notes": "",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+    } | extra
+    for i, line in enumerate(lines):
+        data |= {f"lines-{i}-{key}": value for key, value in line.items()}
+    return data
+
+
+def _issued(client: Any, url: str, data: dict[str, str]) -> None:
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors if response.context else ""
+
+
+def _page(client: Any, invoice: Invoice) -> str:
+    return str(client.get(reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})).content.decode())
+
+
+def _pdf(client: Any, invoice: Invoice) -> str:
+    pdf = client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
+    assert pdf.status_code == 200
+    return pdf_text(pdf.content).replace("\u00a0", " ")  # the PDF draws the grouping space as a space
+
+
+@pytest.mark.usefixtures("stored_at_once")
+def test_advance_then_final_invoice_then_its_correction(company_a: Company, alice_client: Any) -> None:
+    """ZAL → ROZ → KOR_ROZ: the fitting (8 %) costs 1,200 net instead of 1,000; the advance stays deducted."""
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ZAL", advance_amount="5000"))
+    advance = Invoice.objects.get(company=company_a, kind=InvoiceKind.ZAL)
+    assert run(advance).status == S.ACCEPTED
+    advance.refresh_from_db()
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ROZ", advances=str(advance.uuid)))
+    final = Invoice.objects.get(company=company_a, kind=InvoiceKind.ROZ)
+    correct_url = reverse("invoices:correct", kwargs={"invoice_uuid": final.uuid})
+    assert correct_url not in _page(alice_client, final), (
+        "no correction before KSeF numbers the final invoice"
+    )
+    assert run(final).status == S.ACCEPTED
+    final.refresh_from_db()
+
+    # The settled advance is corrected through the final invoice only.
+    advance_page = _page(alice_client, advance)
+    assert reverse("invoices:correct", kwargs={"invoice_uuid": advance.uuid}) not in advance_page
+    assert 'id="advance-settled"' in advance_page
+    refused = alice_client.get(reverse("invoices:correct", kwargs={"invoice_uuid": advance.uuid}))
+    assert refused.status_code == 302
+
+    assert correct_url in _page(alice_client, final)
+    form = alice_client.get(correct_url).content.decode()
+    assert 'id="settled-advances"' in form
+    assert advance.number in form
+    assert 'id="left-to-pay-before">8\u00a0380,00 PLN' in form
+    after = [ORDER[0], ORDER[1] | {"unit_price": "1200"}]
+    _issued(alice_client, correct_url, _correction_form(after))
+    correction = Invoice.objects.get(company=company_a, kind=InvoiceKind.KOR_ROZ)
+    assert correction.number.startswith("KOR/1/"), "corrections of every kind share the KOR series"
+    assert correction.corrected_invoice_id == final.pk
+    # The 23 % side does not change; 8 %: 1,200 - 373.69 = 826.31 net and 96.00 - 29.90 = 66.10 tax after,
+    # 626.31 and 50.10 before: +200.00 and +16.00. Left to pay: 8,380.00 before, 8,596.00 after.
+    assert (correction.total_net, correction.total_vat, correction.total_gross) == (
+        Decimal("200.00"),
+        Decimal("16.00"),
+        Decimal("216.00"),
+    )
+    assert run(correction).status == S.ACCEPTED
+    correction.refresh_from_db()
+    downloaded = _download(company_a, correction)
+    root = etree.fromstring(downloaded)
+    assert _texts(root, "//fa:RodzajFaktury") == ["KOR_ROZ"]
+    assert _texts(root, "//fa:DaneFaKorygowanej/fa:NrFaKorygowanej") == [final.number]
+    assert _texts(root, "//fa:DaneFaKorygowanej/fa:NrKSeFFaKorygowanej") == [final.ksef_number]
+    assert _texts(root, "//fa:P_13_1") == [], "a rate the correction does not change is not stated"
+    assert _texts(root, "//fa:P_13_2") == ["200.00"]
+    assert _texts(root, "//fa:P_14_2") == ["16.00"]
+    assert _texts(root, "//fa:P_15") == ["216.00"], (
+        "P_15 of a correction is the change of what is left to pay"
+    )
+    assert _texts(root, "//fa:P_15ZK") == ["8380.00"], "P_15ZK: what was left to pay before the correction"
+    assert _texts(root, "//fa:FakturaZaliczkowa/fa:NrKSeFFaZaliczkowej") == [advance.ksef_number]
+    assert _texts(root, "//fa:FaWiersz/fa:StanPrzed") == ["1", "1"]
+    assert _texts(root, "//fa:FaWiersz/fa:P_11") == ["10000.00", "1000.00", "10000.00", "1200.00"]
+    assert root.xpath("//fa:Zamowienie", namespaces=NS) == []
+    parsed = parse_invoice(downloaded)
+    assert parsed.kind.value == "KOR_ROZ"
+    assert parsed.correction is not None
+    assert parsed.correction.advance_paid_before == Decimal("8380.00")
+    assert [c.ksef_number for c in parsed.correction.corrected] == [final.ksef_number]
+    assert parsed.totals is not None
+    assert [(r.bucket, r.net, r.vat) for r in parsed.totals.rates] == [
+        ("2", Decimal("200.00"), Decimal("16.00"))
+    ]
+    assert parsed.totals.gross == Decimal("216.00")
+    assert [ref.ksef_number for ref in parsed.advance_invoices] == [advance.ksef_number]
+    assert [(line.net_value, line.before_correction) for line in parsed.lines] == [
+        (Decimal("10000.00"), True),
+        (Decimal("1000.00"), True),
+        (Decimal("10000.00"), False),
+        (Decimal("1200.00"), False),
+    ]
+
+    page = _page(alice_client, correction)
+    assert 'data-kind="KOR_ROZ"' in page
+    assert final.number in page and advance.number in page
+    assert 'id="left-to-pay-before">8\u00a0380,00 PLN' in page
+    assert 'id="left-to-pay-after">8\u00a0596,00 PLN' in page
+    text = _pdf(alice_client, correction)
+    assert final.number in text and advance.number in text
+    assert "8 380,00" in text and "8 596,00" in text
+
+    # A second correction starts from the first one's state: 8,596.00 left to pay, fitting 1,200.
+    form = alice_client.get(correct_url).content.decode()
+    assert 'id="left-to-pay-before">8\u00a0596,00 PLN' in form
+    _issued(alice_client, correct_url, _correction_form([ORDER[0], ORDER[1]]))
+    back = Invoice.objects.filter(company=company_a, kind=InvoiceKind.KOR_ROZ).latest("id")
+    assert back.stated is not None
+    assert (back.stated.paid_before, back.total_gross) == (Decimal("8596.00"), Decimal("-216.00"))
+
+
+@pytest.mark.usefixtures("stored_at_once")
+def test_part_of_an_advance_given_back_then_settled(company_a: Company, alice_client: Any) -> None:
+    """KOR_ZAL: 2,000 of the 5,000 advance was given back. The order is restated before and after (it does
+    not change: the schema asks for both rows to confirm it), the advance's tax changes per rate, and the
+    final invoice then deducts the advance as corrected."""
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ZAL", advance_amount="5000"))
+    advance = Invoice.objects.get(company=company_a, kind=InvoiceKind.ZAL)
+    assert run(advance).status == S.ACCEPTED
+    advance.refresh_from_db()
+    correct_url = reverse("invoices:correct", kwargs={"invoice_uuid": advance.uuid})
+    assert correct_url in _page(alice_client, advance)
+    form = alice_client.get(correct_url).content.decode()
+    assert 'id="advance-before">5\u00a0000,00 PLN' in form
+    assert 'id="order-value-before">13\u00a0380,00 PLN' in form
+    offered = re.search(r"name=\"advance_amount\" value=\"([^\"]*)\"", form)
+    assert offered and offered.group(1) == "5000.00", "the advance as it stands is offered"
+    _issued(alice_client, correct_url, _correction_form(ORDER, advance_amount="3 000,00"))
+    correction = Invoice.objects.get(company=company_a, kind=InvoiceKind.KOR_ZAL)
+    assert correction.number.startswith("KOR/1/")
+    # After: 23 % 3,000 x 12,300 / 13,380 = 2,757.85, tax x 23/123 = 515.70, net 2,242.15; 8 %: the rest,
+    # 242.15, tax x 8/108 = 17.94, net 224.21. Before (the advance invoice): 3,736.92 + 859.49 and
+    # 373.69 + 29.90. Changes: -1,494.77 / -343.79 and -149.48 / -11.96, -2,000.00 in all.
+    assert (correction.total_net, correction.total_vat, correction.total_gross) == (
+        Decimal("-1644.25"),
+        Decimal("-355.75"),
+        Decimal("-2000.00"),
+    )
+    assert run(correction).status == S.ACCEPTED
+    correction.refresh_from_db()
+    downloaded = _download(company_a, correction)
+    root = etree.fromstring(downloaded)
+    assert _texts(root, "//fa:RodzajFaktury") == ["KOR_ZAL"]
+    assert _texts(root, "//fa:DaneFaKorygowanej/fa:NrKSeFFaKorygowanej") == [advance.ksef_number]
+    assert _texts(root, "//fa:P_13_1") == ["-1494.77"]
+    assert _texts(root, "//fa:P_14_1") == ["-343.79"]
+    assert _texts(root, "//fa:P_13_2") == ["-149.48"]
+    assert _texts(root, "//fa:P_14_2") == ["-11.96"]
+    assert _texts(root, "//fa:P_15") == ["-2000.00"], "P_15 of a KOR_ZAL is the change of the advance"
+    assert _texts(root, "//fa:P_15ZK") == ["5000.00"], "P_15ZK: the advance before the correction"
+    assert _texts(root, "//fa:Zamowienie/fa:WartoscZamowienia") == ["13380.00"]
+    assert _texts(root, "//fa:ZamowienieWiersz/fa:StanPrzedZ") == ["1", "1"]
+    assert _texts(root, "//fa:ZamowienieWiersz/fa:P_11NettoZ") == ["10000.00", "1000.00"] * 2
+    assert root.xpath("//fa:FaWiersz", namespaces=NS) == [], "the order is in Zamowienie, not in FaWiersz"
+    parsed = parse_invoice(downloaded)
+    assert parsed.kind.value == "KOR_ZAL"
+    assert parsed.correction is not None
+    assert parsed.correction.advance_paid_before == Decimal("5000.00")
+    assert parsed.totals is not None
+    assert [(r.bucket, r.net, r.vat) for r in parsed.totals.rates] == [
+        ("1", Decimal("-1494.77"), Decimal("-343.79")),
+        ("2", Decimal("-149.48"), Decimal("-11.96")),
+    ]
+    assert parsed.totals.gross == Decimal("-2000.00")
+    assert parsed.order_xml is not None and "StanPrzedZ" in parsed.order_xml
+
+    page = _page(alice_client, correction)
+    assert 'data-kind="KOR_ZAL"' in page
+    assert 'id="advance-before">5\u00a0000,00 PLN' in page
+    assert 'id="advance-after">3\u00a0000,00 PLN' in page
+    assert 'id="order-value-before">' in page and 'id="order-value-after">' in page
+    text = _pdf(alice_client, correction)
+    assert advance.number in text
+    assert "5 000,00" in text and "3 000,00" in text and "-2 000,00" in text
+
+    # The final invoice deducts the advance as it stands now: 13,380 - 3,000 = 10,380 left to pay.
+    form = alice_client.get(reverse("invoices:issue")).content.decode()
+    assert str(advance.uuid) in form
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ROZ", advances=str(advance.uuid)))
+    final = Invoice.objects.get(company=company_a, kind=InvoiceKind.ROZ)
+    assert final.total_gross == Decimal("10380.00")
+    assert run(final).status == S.ACCEPTED
+    final.refresh_from_db()
+    root = etree.fromstring(_download(company_a, final))
+    assert _texts(root, "//fa:P_13_1") == ["7757.85"]  # 10,000 - 2,242.15
+    assert _texts(root, "//fa:P_14_1") == ["1784.30"]  # 2,300 - 515.70
+    assert _texts(root, "//fa:P_13_2") == ["775.79"]  # 1,000 - 224.21
+    assert _texts(root, "//fa:P_14_2") == ["62.06"]  # 80 - 17.94
+    assert _texts(root, "//fa:P_15") == ["10380.00"]
+
+
+def _advance(company: Company, amount: str = "5000") -> Invoice:
+    """An advance invoice never handed to KSeF (no connection): it may be corrected at once (NrKSeFN)."""
+    return services.invoice_issue(
+        company=company, user=None, data=_data(kind=InvoiceKind.ZAL, advance_amount=Decimal(amount))
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "lines", "field", "message"),
+    [
+        (
+            {"advance_amount": "13380.01"},
+            ORDER,
+            "advance_amount",
+            "Zaliczka nie może być większa niż wartość zamówienia",
+        ),
+        (
+            {"advance_amount": "5000"},
+            [ORDER[1]],  # the order shrinks to 1,080 gross under an advance of 5,000
+            "advance_amount",
+            "Zaliczka nie może być większa niż wartość zamówienia",
+        ),
+        ({"advance_amount": "-1"}, ORDER, "advance_amount", ""),
+        ({"advance_amount": ""}, ORDER, "advance_amount", ""),
+    ],
+    ids=["above the order", "order below the advance", "negative", "missing"],
+)
+def test_an_advance_correction_outside_the_order_is_refused_at_the_field(
+    company_a: Company,
+    alice_client: Any,
+    typed: dict[str, str],
+    lines: list[dict[str, str]],
+    field: str,
+    message: str,
+) -> None:
+    advance = _advance(company_a)
+    url = reverse("invoices:correct", kwargs={"invoice_uuid": advance.uuid})
+    response = alice_client.post(url, _correction_form(lines, **typed))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    assert all(error.startswith(message) for error in errors[field])
+    assert not Invoice.objects.filter(company=company_a, kind=InvoiceKind.KOR_ZAL).exists()
+
+
+def test_an_advance_given_back_in_full_is_a_correction_to_zero(company_a: Company) -> None:
+    advance = _advance(company_a)
+    correction = services.invoice_correct(
+        original=advance,
+        user=None,
+        data=services.CorrectionData(
+            "Zwrot całej zaliczki",
+            [services.line_data_of(line) for line in advance.lines.all()],
+            advance.issue_date,
+            advance_amount=Decimal(0),
+        ),
+    )
+    assert correction.kind == InvoiceKind.KOR_ZAL
+    assert correction.stated is not None
+    assert (correction.stated.paid_before, correction.stated.paid_after) == (
+        Decimal("5000.00"),
+        Decimal("0.00"),
+    )
+    assert correction.total_gross == Decimal("-5000.00")
+    assert services.invoice_stated_now(original=advance) is not None
+    assert all(
+        (total.net, total.vat) == (0, 0) for total in services.invoice_stated_now(original=advance).rates
+    ), "nothing of the advance is left to deduct"
+
+
+def test_a_final_invoice_correction_below_the_advances_is_refused(
+    company_a: Company, alice_client: Any
+) -> None:
+    advance = _advance(company_a)
+    final = services.invoice_issue(
+        company=company_a, user=None, data=_data(kind=InvoiceKind.ROZ, advances=(advance.uuid,))
+    )
+    url = reverse("invoices:correct", kwargs={"invoice_uuid": final.uuid})
+    # The whole sale at 23 % shrinks to 1,000 net, below the 3,736.92 the advance already taxed there.
+    response = alice_client.post(url, _correction_form([ORDER[0] | {"unit_price": "1000"}, ORDER[1]]))
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert not Invoice.objects.filter(company=company_a, kind=InvoiceKind.KOR_ROZ).exists()
