@@ -259,8 +259,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     ]
     if invoice.is_advance_correction:
         groups = [
-            (_("The order before correction"), [x for x in lines if x.before_correction]),
-            (_("The order after correction"), [x for x in lines if not x.before_correction]),
+            (_("The order before the correction"), [x for x in lines if x.before_correction]),
+            (_("The order after the correction"), [x for x in lines if not x.before_correction]),
         ]
     elif invoice.is_correction:
         groups = [
@@ -307,8 +307,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     stated = invoice.stated
     if invoice.is_advance_correction and stated is not None:
         for title, side in (
-            (_("The order before correction"), True),
-            (_("The order after correction"), False),
+            (_("The order before the correction"), True),
+            (_("The order after the correction"), False),
         ):
             value = advances.order_value(
                 [x for x in lines if x.before_correction == side],
@@ -317,8 +317,8 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
             )
             story.append(p(f"{title}: {_('Order value including VAT')} {money(value)} {invoice.currency}"))
         story += [
-            p(f"{_('Advance before the correction')}: {money(stated.paid_before)} {invoice.currency}"),
-            p(f"{_('Advance after the correction')}: {money(stated.paid_after)} {invoice.currency}"),
+            p(f"{_('Advance before the correction')}: {money(stated.paid_before, invoice.currency)}"),
+            p(f"{_('Advance after the correction')}: {money(stated.paid_after, invoice.currency)}"),
             p(_("Change of the advance's tax, per rate"), label),
         ]
     if invoice.advance_refs:
@@ -328,11 +328,13 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
                 p(ref["number"] + (f" (KSeF {ref['ksef_number']})" if ref.get("ksef_number") else ""))
             )
         if invoice.kind == InvoiceKind.KOR_ROZ and stated is not None:
+            before, after = (
+                money(stated.paid_before, invoice.currency),
+                money(stated.paid_after, invoice.currency),
+            )
             story += [
-                p(
-                    f"{_('Left to pay before the correction')}: {money(stated.paid_before)} {invoice.currency}"
-                ),
-                p(f"{_('Left to pay after the correction')}: {money(stated.paid_after)} {invoice.currency}"),
+                p(f"{_('Left to pay before the correction')}: {before}"),
+                p(f"{_('Left to pay after the correction')}: {after}"),
                 p(_("Change after deducting the advances"), label),
             ]
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -311,12 +312,15 @@ def test_advance_then_final_invoice_then_its_correction(company_a: Company, alic
 
     page = _page(alice_client, correction)
     assert 'data-kind="KOR_ROZ"' in page
-    assert final.number in page and advance.number in page
+    assert final.number in page
+    assert advance.number in page
     assert 'id="left-to-pay-before">8\u00a0380,00 PLN' in page
     assert 'id="left-to-pay-after">8\u00a0596,00 PLN' in page
     text = _pdf(alice_client, correction)
-    assert final.number in text and advance.number in text
-    assert "8 380,00" in text and "8 596,00" in text
+    assert final.number in text
+    assert advance.number in text
+    assert "8 380,00" in text
+    assert "8 596,00" in text
 
     # A second correction starts from the first one's state: 8,596.00 left to pay, fitting 1,200.
     form = alice_client.get(correct_url).content.decode()
@@ -342,7 +346,8 @@ def test_part_of_an_advance_given_back_then_settled(company_a: Company, alice_cl
     assert 'id="advance-before">5\u00a0000,00 PLN' in form
     assert 'id="order-value-before">13\u00a0380,00 PLN' in form
     offered = re.search(r"name=\"advance_amount\" value=\"([^\"]*)\"", form)
-    assert offered and offered.group(1) == "5000.00", "the advance as it stands is offered"
+    assert offered, "the advance as it stands is offered"
+    assert offered.group(1) == "5000.00"
     _issued(alice_client, correct_url, _correction_form(ORDER, advance_amount="3 000,00"))
     correction = Invoice.objects.get(company=company_a, kind=InvoiceKind.KOR_ZAL)
     assert correction.number.startswith("KOR/1/")
@@ -380,20 +385,25 @@ def test_part_of_an_advance_given_back_then_settled(company_a: Company, alice_cl
         ("2", Decimal("-149.48"), Decimal("-11.96")),
     ]
     assert parsed.totals.gross == Decimal("-2000.00")
-    assert parsed.order_xml is not None and "StanPrzedZ" in parsed.order_xml
+    assert parsed.order_xml is not None
+    assert "StanPrzedZ" in parsed.order_xml
 
     page = _page(alice_client, correction)
     assert 'data-kind="KOR_ZAL"' in page
     assert 'id="advance-before">5\u00a0000,00 PLN' in page
     assert 'id="advance-after">3\u00a0000,00 PLN' in page
-    assert 'id="order-value-before">' in page and 'id="order-value-after">' in page
+    assert 'id="order-value-before">' in page
+    assert 'id="order-value-after">' in page
     text = _pdf(alice_client, correction)
     assert advance.number in text
-    assert "5 000,00" in text and "3 000,00" in text and "-2 000,00" in text
+    assert "5 000,00" in text
+    assert "3 000,00" in text
+    assert "-2 000,00" in text
 
     # The final invoice deducts the advance as it stands now: 13,380 - 3,000 = 10,380 left to pay.
     form = alice_client.get(reverse("invoices:issue")).content.decode()
-    assert str(advance.uuid) in form
+    assert f"{advance.number} · " in form
+    assert "3\u00a0000,00 PLN" in form, "Wystaw offers the advance as it stands after the correction"
     _issued(alice_client, reverse("invoices:issue"), _typed(kind="ROZ", advances=str(advance.uuid)))
     final = Invoice.objects.get(company=company_a, kind=InvoiceKind.ROZ)
     assert final.total_gross == Decimal("10380.00")
@@ -490,3 +500,124 @@ def test_a_final_invoice_correction_below_the_advances_is_refused(
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
     assert not Invoice.objects.filter(company=company_a, kind=InvoiceKind.KOR_ROZ).exists()
+
+
+@dataclass(frozen=True)
+class CorrectionCase:
+    name: str
+    corrects: str  # "ZAL" or "ROZ": what is issued (and accepted) before the correction
+    lines: list[dict[str, str]]  # the lines (an advance's: the order) after the correction
+    typed: dict[str, str]  # more Korekta fields
+    expected: dict[str, list[str]]  # XPath -> the texts of its elements, in order
+    why: str
+
+
+CORRECTION_CASES = [
+    CorrectionCase(
+        "order reduced, advance unchanged",
+        "ZAL",
+        [ORDER[0], ORDER[1] | {"unit_price": "900"}],
+        {"advance_amount": "5000"},
+        {
+            "//fa:RodzajFaktury": ["KOR_ZAL"],
+            # After: the order is 12,300 + 972 = 13,272; 23 %: 5,000 x 12,300 / 13,272 = 4,633.82, tax
+            # 866.49, net 3,767.33; 8 %: 366.18, tax 27.12, net 339.06. Less before (3,736.92 + 859.49,
+            # 373.69 + 29.90): the shares move between the rates, the advance does not change.
+            "//fa:P_13_1": ["30.41"],
+            "//fa:P_14_1": ["7.00"],
+            "//fa:P_13_2": ["-34.63"],
+            "//fa:P_14_2": ["-2.78"],
+            "//fa:P_15": ["0.00"],
+            "//fa:P_15ZK": ["5000.00"],
+            "//fa:Zamowienie/fa:WartoscZamowienia": ["13272.00"],
+            "//fa:ZamowienieWiersz/fa:P_11NettoZ": ["10000.00", "1000.00", "10000.00", "900.00"],
+            "//fa:ZamowienieWiersz/fa:StanPrzedZ": ["1", "1"],
+            "//fa:FaWiersz": [],
+        },
+        "a KOR_ZAL for a smaller order: the order's rows before (StanPrzedZ) and after, its new value, and "
+        "the advance's shares per rate recomputed; P_15 (the change of the advance) is zero",
+    ),
+    CorrectionCase(
+        "advance too low, topped up",
+        "ZAL",
+        ORDER,
+        {"advance_amount": "6000"},
+        {
+            "//fa:RodzajFaktury": ["KOR_ZAL"],
+            # After: 23 % 6,000 x 12,300 / 13,380 = 5,515.70, tax x 23/123 = 1,031.39, net 4,484.31; 8 %
+            # 484.30, tax 35.87, net 448.43.
+            "//fa:P_13_1": ["747.39"],
+            "//fa:P_14_1": ["171.90"],
+            "//fa:P_13_2": ["74.74"],
+            "//fa:P_14_2": ["5.97"],
+            "//fa:P_15": ["1000.00"],
+            "//fa:P_15ZK": ["5000.00"],
+            "//fa:Zamowienie/fa:WartoscZamowienia": ["13380.00"],
+            "//fa:ZamowienieWiersz/fa:StanPrzedZ": ["1", "1"],
+        },
+        "the advance was 6,000, not 5,000 (the Ministry's sample of a KOR_ZAL for an advance invoiced too "
+        "low): the order is restated unchanged before and after, P_15 is the 1,000 added",
+    ),
+    CorrectionCase(
+        "final invoice: a line at another rate added",
+        "ROZ",
+        [*ORDER, _line(name="Transport", unit_price="100", vat_rate="5")],
+        {},
+        {
+            "//fa:RodzajFaktury": ["KOR_ROZ"],
+            "//fa:P_13_1": [],
+            "//fa:P_13_2": [],
+            "//fa:P_13_3": ["100.00"],
+            "//fa:P_14_3": ["5.00"],
+            "//fa:P_15": ["105.00"],
+            "//fa:P_15ZK": ["8380.00"],
+            "//fa:FaWiersz/fa:StanPrzed": ["1", "1"],
+            "//fa:FaWiersz/fa:P_12": ["23", "8", "23", "8", "5"],
+        },
+        "a KOR_ROZ adding transport at 5 %: no advance was taxed at that rate, so the change is the line's "
+        "own; the advance stays deducted and cited (FakturaZaliczkowa)",
+    ),
+]
+
+
+@pytest.mark.usefixtures("stored_at_once")
+@pytest.mark.parametrize("case", CORRECTION_CASES, ids=[case.name for case in CORRECTION_CASES])
+def test_each_correction_reaches_ksef_as_typed(
+    company_a: Company, alice_client: Any, case: CorrectionCase
+) -> None:
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ZAL", advance_amount="5000"))
+    advance = Invoice.objects.get(company=company_a, kind=InvoiceKind.ZAL)
+    assert run(advance).status == S.ACCEPTED
+    advance.refresh_from_db()
+    original = advance
+    if case.corrects == "ROZ":
+        _issued(alice_client, reverse("invoices:issue"), _typed(kind="ROZ", advances=str(advance.uuid)))
+        original = Invoice.objects.get(company=company_a, kind=InvoiceKind.ROZ)
+        assert run(original).status == S.ACCEPTED
+        original.refresh_from_db()
+    url = reverse("invoices:correct", kwargs={"invoice_uuid": original.uuid})
+    _issued(alice_client, url, _correction_form(case.lines, **case.typed))
+    correction = Invoice.objects.get(company=company_a, corrected_invoice=original)
+    submission = run(correction)
+    assert submission.status == S.ACCEPTED, submission.last_error_message
+    correction.refresh_from_db()
+    downloaded = _download(company_a, correction)
+    root = etree.fromstring(downloaded)
+    for path, texts in case.expected.items():
+        assert _texts(root, path) == texts, f"{path}: {case.why}"
+    assert _texts(root, "//fa:DaneFaKorygowanej/fa:NrKSeFFaKorygowanej") == [original.ksef_number]
+    refs = _texts(root, "//fa:FakturaZaliczkowa/fa:NrKSeFFaZaliczkowej")
+    assert refs == ([advance.ksef_number] if case.corrects == "ROZ" else [])
+    parsed = parse_invoice(downloaded)
+    assert parsed.correction is not None
+    assert correction.stated is not None
+    assert parsed.correction.advance_paid_before == correction.stated.paid_before
+    assert parsed.totals is not None
+    assert parsed.totals.gross == correction.total_gross
+    assert sum(r.net for r in parsed.totals.rates) == correction.total_net
+    assert sum(r.vat or 0 for r in parsed.totals.rates) == correction.total_vat
+    page = _page(alice_client, correction)
+    assert f'data-kind="{correction.kind}"' in page
+    assert original.number in page
+    text = _pdf(alice_client, correction)
+    assert original.number in text
