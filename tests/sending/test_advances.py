@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -510,6 +510,7 @@ class CorrectionCase:
     typed: dict[str, str]  # more Korekta fields
     expected: dict[str, list[str]]  # XPath -> the texts of its elements, in order
     why: str
+    issued: dict[str, str] = field(default_factory=dict)  # more Wystaw fields of the advance invoice
 
 
 CORRECTION_CASES = [
@@ -559,6 +560,32 @@ CORRECTION_CASES = [
         "low): the order is restated unchanged before and after, P_15 is the 1,000 added",
     ),
     CorrectionCase(
+        "advance in euro, part given back",
+        "ZAL",
+        ORDER,
+        {"advance_amount": "4000"},
+        {
+            "//fa:KodWaluty": ["EUR"],
+            # After: 23 % 4,000 x 12,300 / 13,380 = 3,677.13, tax x 23/123 = 687.59, net 2,989.54; 8 %
+            # 322.87, tax 23.92, net 298.95. Tax in PLN at 4.25 (the net in PLN first, then the rate): 23 %
+            # 12,705.55 x 23 % = 2,922.28 after, 15,881.91 x 23 % = 3,652.84 before; 8 % 1,270.54 x 8 % =
+            # 101.64 after, 127.05 before.
+            "//fa:P_13_1": ["-747.38"],
+            "//fa:P_14_1": ["-171.90"],
+            "//fa:P_14_1W": ["-730.56"],
+            "//fa:P_13_2": ["-74.74"],
+            "//fa:P_14_2": ["-5.98"],
+            "//fa:P_14_2W": ["-25.41"],
+            "//fa:P_15": ["-1000.00"],
+            "//fa:P_15ZK": ["5000.00"],
+            "//fa:KursWalutyZK": ["4.25"],
+            "//fa:KursWalutyZ": ["4.25"],
+        },
+        "an advance in a foreign currency: the changes of the tax in PLN per rate (P_14_xW) and the exchange "
+        "rate before the correction (KursWalutyZK) beside the advance before it (P_15ZK)",
+        issued={"currency": "EUR", "exchange_rate": "4,25"},
+    ),
+    CorrectionCase(
         "final invoice: a line at another rate added",
         "ROZ",
         [*ORDER, _line(name="Transport", unit_price="100", vat_rate="5")],
@@ -585,7 +612,7 @@ CORRECTION_CASES = [
 def test_each_correction_reaches_ksef_as_typed(
     company_a: Company, alice_client: Any, case: CorrectionCase
 ) -> None:
-    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ZAL", advance_amount="5000"))
+    _issued(alice_client, reverse("invoices:issue"), _typed(kind="ZAL", advance_amount="5000", **case.issued))
     advance = Invoice.objects.get(company=company_a, kind=InvoiceKind.ZAL)
     assert run(advance).status == S.ACCEPTED
     advance.refresh_from_db()
