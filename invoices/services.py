@@ -694,6 +694,29 @@ def _advance_issues(advance: Invoice, party: dict[str, str], currency: str) -> l
                 field="advances",
             )
         ]
+    pending = (
+        Invoice.objects.filter(
+            corrected_invoice=advance,
+            kind=InvoiceKind.KOR_ZAL,
+            ksef_number__isnull=True,
+            ksef_status__in=(KsefStatus.QUEUED, KsefStatus.SENT, KsefStatus.OFFLINE),
+        )
+        .values_list("number", flat=True)
+        .first()
+    )
+    if pending is not None:
+        # The final invoice deducts the advance as corrected; were KSeF to refuse the correction, it would
+        # have deducted an amount that never took effect.
+        return [
+            Issue(
+                _(
+                    "The correction %(correction)s of the advance invoice %(number)s is still on its way to "
+                    "KSeF: issue the final invoice once KSeF has accepted it."
+                )
+                % {**label, "correction": pending},
+                field="advances",
+            )
+        ]
     return []
 
 

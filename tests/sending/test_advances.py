@@ -28,6 +28,8 @@ from invoices.models import Invoice, InvoiceKind, KsefStatus
 from ksef_integration.connect.session import ksef_client_for
 from ksef_integration.fa3 import parse_invoice
 from ksef_integration.models import SubmissionStatus as S
+from ksef_integration.sending.mapping import invoice_xml_build
+from tests.invoices.factories import issue_data
 from tests.sending.test_fa3_cases import NS, _form, _line, stored_at_once  # noqa: F401 - fixture by name
 from tests.sending.test_send_simulator import (
     connected,  # noqa: F401 - the fixture stored_at_once uses
@@ -150,8 +152,6 @@ def test_advance_then_final_invoice_reach_ksef_with_the_advance_deducted(
 
 
 def _data(**overrides: Any) -> services.InvoiceData:
-    from tests.invoices.factories import issue_data
-
     lines = [
         services.LineData(name="Meble", quantity=Decimal(1), unit_price=Decimal(10000), vat_rate="23"),
         services.LineData(name="Montaż", quantity=Decimal(1), unit_price=Decimal(1000), vat_rate="8"),
@@ -648,3 +648,67 @@ def test_each_correction_reaches_ksef_as_typed(
     assert original.number in page
     text = _pdf(alice_client, correction)
     assert original.number in text
+
+
+def test_a_final_invoice_waits_for_a_correction_of_its_advance_on_its_way(company_a: Company) -> None:
+    """The final invoice deducts the advance as corrected: while the KOR_ZAL has no KSeF number yet (KSeF
+    might still refuse it), settling the advance waits."""
+    advance = _advance(company_a)
+    correction = services.invoice_correct(
+        original=advance,
+        user=None,
+        data=services.CorrectionData(
+            "Zwrot części zaliczki",
+            [services.line_data_of(line) for line in advance.lines.all()],
+            advance.issue_date,
+            advance_amount=Decimal(3000),
+        ),
+    )
+    Invoice.objects.filter(pk=correction.pk).update(ksef_status=KsefStatus.QUEUED)
+    with pytest.raises(InvoiceInvalid) as refused:
+        services.invoice_issue(
+            company=company_a, user=None, data=_data(kind=InvoiceKind.ROZ, advances=(advance.uuid,))
+        )
+    assert [issue.field for issue in refused.value.issues] == ["advances"]
+    assert correction.number in refused.value.issues[0].message
+    assert not Invoice.objects.filter(kind=InvoiceKind.ROZ).exists()
+
+    # Refused by KSeF, the correction never took effect: the advance is settled as first issued.
+    Invoice.objects.filter(pk=correction.pk).update(ksef_status=KsefStatus.REJECTED)
+    final = services.invoice_issue(
+        company=company_a, user=None, data=_data(kind=InvoiceKind.ROZ, advances=(advance.uuid,))
+    )
+    assert final.total_gross == Decimal("8380.00")
+
+
+def test_an_order_changed_at_one_rate_leaves_the_advance_s_tax_unchanged(
+    company_a: Company, alice_client: Any
+) -> None:
+    """One rate only, the advance unchanged: no P_13_x/P_14_x changes at all (the Ministry's sample of a
+    KOR_ZAL for a smaller order omits them), P_15 = 0, and the order before and after is still stated."""
+    advance = services.invoice_issue(
+        company=company_a,
+        user=None,
+        data=issue_data(
+            kind=InvoiceKind.ZAL,
+            advance_amount=Decimal(1000),
+            lines=[services.LineData("Meble", Decimal(1), Decimal(10000), "23")],
+        ),
+    )
+    url = reverse("invoices:correct", kwargs={"invoice_uuid": advance.uuid})
+    typed = _correction_form([ORDER[0] | {"unit_price": "9000"}], advance_amount="1000")
+    _issued(alice_client, url, typed)
+    correction = Invoice.objects.get(company=company_a, kind=InvoiceKind.KOR_ZAL)
+    assert correction.stated is not None
+    assert (correction.stated.rates, correction.stated.gross, correction.stated.paid_before) == (
+        (),
+        Decimal("0.00"),
+        Decimal("1000.00"),
+    )
+    root = etree.fromstring(invoice_xml_build(correction).xml)  # XSD-valid, or it raises
+    assert _texts(root, "//fa:P_13_1") == []
+    assert _texts(root, "//fa:P_15") == ["0.00"]
+    assert _texts(root, "//fa:Zamowienie/fa:WartoscZamowienia") == ["11070.00"]
+    assert _texts(root, "//fa:ZamowienieWiersz/fa:P_11NettoZ") == ["10000.00", "9000.00"]
+    assert 'id="advance-after">1\u00a0000,00 PLN' in _page(alice_client, correction)
+    assert "1 000,00" in _pdf(alice_client, correction)
