@@ -954,14 +954,12 @@ def _correction_amounts(
             )
         if amount < 0:
             raise InvoiceInvalid([Issue(_("The advance cannot be negative."), field="advance_amount")])
-        after: list[RateTotal] = []
-        try:
-            if amount > 0:  # zero: the whole advance was given back
+        after: list[RateTotal] = []  # zero: the whole advance was given back, nothing of it stays taxed
+        if amount > 0:
+            try:
                 after = advances.advance_split(lines, amount, currency=currency, exchange_rate=rate)
-            elif advances.order_value(lines, currency=currency, exchange_rate=rate) < 0:
-                raise advances.AdvanceProblem(_("The order has no value to take an advance on."))
-        except advances.AdvanceProblem as exc:
-            raise InvoiceInvalid([Issue(str(exc), field="advance_amount")]) from exc
+            except advances.AdvanceProblem as exc:
+                raise InvoiceInvalid([Issue(str(exc), field="advance_amount")]) from exc
     else:
         deducted = [
             stated.rate_totals()
