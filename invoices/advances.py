@@ -19,7 +19,15 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from invoices.totals import LineAmounts, RateTotal, invoice_sums, rate_percent, rate_totals, round_half_up
+from invoices.totals import (
+    RATE_ORDER,
+    LineAmounts,
+    RateTotal,
+    invoice_sums,
+    rate_percent,
+    rate_totals,
+    round_half_up,
+)
 
 
 class AdvanceProblem(ValueError):
@@ -98,3 +106,38 @@ def settlement_totals(final: Sequence[RateTotal], advances: Iterable[Sequence[Ra
             )
         out.append(RateTotal(code, net[code], vat[code], vat_pln[code]))
     return out
+
+
+def rate_sum(*states: Iterable[RateTotal]) -> list[RateTotal]:
+    """Per-rate totals added up, rate by rate (an advance as first issued plus its corrections' changes).
+    The tax in PLN stays only where every part states it."""
+    return _combine([(1, state) for state in states])
+
+
+def rate_differences(after: Iterable[RateTotal], before: Iterable[RateTotal]) -> list[RateTotal]:
+    """What a correction states per rate (``P_13_x``/``P_14_x``): ``after`` less ``before``, for every rate
+    either has; a rate that does not change is left out, as the Ministry's samples of KOR_ZAL do."""
+    return [
+        total for total in _combine([(1, after), (-1, before)]) if total.net or total.vat or total.vat_pln
+    ]
+
+
+def _combine(parts: Iterable[tuple[int, Iterable[RateTotal]]]) -> list[RateTotal]:
+    net: dict[str, Decimal] = {}
+    vat: dict[str, Decimal] = {}
+    vat_pln: dict[str, Decimal | None] = {}
+    for sign, state in parts:
+        for total in state:
+            code = total.vat_rate
+            if code not in net:
+                net[code] = vat[code] = Decimal("0.00")
+                vat_pln[code] = Decimal("0.00")
+            net[code] += sign * total.net
+            vat[code] += sign * total.vat
+            pln = vat_pln[code]
+            vat_pln[code] = None if pln is None or total.vat_pln is None else pln + sign * total.vat_pln
+    return [RateTotal(code, net[code], vat[code], vat_pln[code]) for code in sorted(net, key=_rate_order)]
+
+
+def _rate_order(code: str) -> int:
+    return RATE_ORDER.index(code) if code in RATE_ORDER else len(RATE_ORDER)

@@ -615,7 +615,23 @@ class CorrectionForm(forms.Form):
     )
     exemption_basis = InvoiceForm.base_fields["exemption_basis"]
     exemption_text = InvoiceForm.base_fields["exemption_text"]
+    advance_amount = AmountField(
+        label=_("Advance after the correction (gross)"),
+        max_digits=18,
+        decimal_places=2,
+        min_value=Decimal(0),
+        help_text=_(
+            "The payment received as it should be: less when part of it was given back, 0 when all of it "
+            "was. The lines below are the order after the correction."
+        ),
+    )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, advance: bool = False, **kwargs: Any) -> None:
+        """``advance``: the form corrects an advance invoice (KOR_ZAL) and asks for the advance after."""
+        super().__init__(*args, **kwargs)
+        if not advance:
+            del self.fields["advance_amount"]
 
     def correction_data(self, lines: list[LineData]) -> CorrectionData:
         data = self.cleaned_data
@@ -627,6 +643,7 @@ class CorrectionForm(forms.Form):
             idempotency_key=data["idempotency_key"],
             exemption_basis=data.get("exemption_basis", ""),
             exemption_text=data.get("exemption_text", ""),
+            advance_amount=data.get("advance_amount"),
         )
 
 

@@ -36,12 +36,25 @@ class Direction(models.TextChoices):
 
 class InvoiceKind(models.TextChoices):
     """``RodzajFaktury`` of the invoices the portal issues: VAT, KOR, ZAL (an advance received before the
-    sale, art. 106b ust. 1 pkt 4) and ROZ (the final invoice that settles advances, art. 106f ust. 3)."""
+    sale, art. 106b ust. 1 pkt 4), ROZ (the final invoice that settles advances, art. 106f ust. 3) and the
+    corrections of the last two, KOR_ZAL and KOR_ROZ (numbered in the KOR series)."""
 
     VAT = "VAT", _("VAT invoice")
     KOR = "KOR", _("correction")
     ZAL = "ZAL", _("advance invoice")
     ROZ = "ROZ", _("settlement invoice")
+    KOR_ZAL = "KOR_ZAL", _("correction of an advance invoice")
+    KOR_ROZ = "KOR_ROZ", _("correction of a settlement invoice")
+
+
+# The portal's corrections: each names the invoice it corrects (DaneFaKorygowanej).
+CORRECTION_KINDS = (InvoiceKind.KOR, InvoiceKind.KOR_ZAL, InvoiceKind.KOR_ROZ)
+# What a correction of each kind of invoice is.
+CORRECTION_OF = {
+    InvoiceKind.VAT: InvoiceKind.KOR,
+    InvoiceKind.ZAL: InvoiceKind.KOR_ZAL,
+    InvoiceKind.ROZ: InvoiceKind.KOR_ROZ,
+}
 
 
 class DocumentKind(models.TextChoices):
@@ -473,7 +486,8 @@ class Invoice(models.Model):
                 name="invoice_stated_kind",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="KOR") | ~Q(corrected_number=""), name="invoice_correction_names_original"
+                condition=~Q(kind__in=[kind.value for kind in CORRECTION_KINDS]) | ~Q(corrected_number=""),
+                name="invoice_correction_names_original",
             ),
             models.CheckConstraint(
                 condition=Q(seller_nip="") | Q(seller_nip__regex=r"^[0-9]{10}$"), name="invoice_seller_nip"
@@ -508,7 +522,12 @@ class Invoice(models.Model):
 
     @property
     def is_correction(self) -> bool:
-        return self.kind == InvoiceKind.KOR
+        return self.kind in CORRECTION_KINDS
+
+    @property
+    def is_advance_correction(self) -> bool:
+        """A correction of an advance invoice (KOR_ZAL): its lines are the order before and after."""
+        return self.kind == InvoiceKind.KOR_ZAL
 
     def third_parties_shown(self) -> list[dict[str, object]]:
         """``third_parties`` with their role's name (``role_label``), as the document shows them."""
@@ -539,11 +558,17 @@ class Invoice(models.Model):
         return self.buyer_nip if self.is_sales else self.seller_nip
 
     def can_be_corrected(self) -> bool:
-        """A sales VAT invoice, but not one issued offline that KSeF has not numbered yet (see below)."""
+        """A sales VAT, advance (ZAL) or final (ROZ) invoice, but not one issued offline that KSeF has not
+        numbered yet (see below), nor an advance a final invoice has settled (the final one is corrected
+        then)."""
         return (
             self.direction == Direction.SALES
-            and self.kind == InvoiceKind.VAT
+            and self.kind in CORRECTION_OF
             and not self.correction_waits_for_ksef_number()
+            and not (self.kind == InvoiceKind.ZAL and self.settled_by_id is not None)
+            # an advance or final invoice issued elsewhere and imported: its order (or the advances it
+            # settled) is not known here
+            and not (self.kind != InvoiceKind.VAT and self.stated_kind)
         )
 
     def correction_waits_for_ksef_number(self) -> bool:
@@ -553,7 +578,7 @@ class Invoice(models.Model):
         (ksef-api.md §9.1, §12.2). Invoices never handed to KSeF keep NrKSeFN."""
         return (
             self.direction == Direction.SALES
-            and self.kind == InvoiceKind.VAT
+            and self.kind in CORRECTION_OF
             and not self.ksef_number
             and (
                 bool(self.ksef_offline_mode)

@@ -221,7 +221,7 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         )
     story.append(Spacer(1, 2 * mm))
 
-    if invoice.kind == InvoiceKind.KOR:
+    if invoice.is_correction:
         corrected = _("Corrects invoice %(number)s of %(date)s") % {
             "number": invoice.corrected_number,
             "date": date_format(invoice.corrected_issue_date, "d.m.Y")
@@ -257,7 +257,12 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     groups: list[tuple[str | None, list[InvoiceLine]]] = [
         (None, [x for x in lines if not x.before_correction])
     ]
-    if invoice.kind == InvoiceKind.KOR:
+    if invoice.is_advance_correction:
+        groups = [
+            (_("The order before the correction"), [x for x in lines if x.before_correction]),
+            (_("The order after the correction"), [x for x in lines if not x.before_correction]),
+        ]
+    elif invoice.is_correction:
         groups = [
             (_("Before correction"), [x for x in lines if x.before_correction]),
             (_("After correction"), [x for x in lines if not x.before_correction]),
@@ -299,13 +304,41 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
             p(f"{_('Order value including VAT')}: {money(value)} {invoice.currency}"),
             p(_("The advance received"), label),
         ]
+    stated = invoice.stated
+    if invoice.is_advance_correction and stated is not None:
+        for title, side in (
+            (_("The order before the correction"), True),
+            (_("The order after the correction"), False),
+        ):
+            value = advances.order_value(
+                [x for x in lines if x.before_correction == side],
+                currency=invoice.currency,
+                exchange_rate=invoice.exchange_rate,
+            )
+            story.append(p(f"{title}: {_('Order value including VAT')} {money(value)} {invoice.currency}"))
+        story += [
+            p(f"{_('Advance before the correction')}: {money(stated.paid_before, invoice.currency)}"),
+            p(f"{_('Advance after the correction')}: {money(stated.paid_after, invoice.currency)}"),
+            p(_("Change of the advance's tax, per rate"), label),
+        ]
     if invoice.advance_refs:
         story.append(p(_("Advance invoices settled"), label))
         for ref in invoice.advance_refs:
             story.append(
                 p(ref["number"] + (f" (KSeF {ref['ksef_number']})" if ref.get("ksef_number") else ""))
             )
-        story.append(p(_("After deducting the advances"), label))
+        if invoice.kind == InvoiceKind.KOR_ROZ and stated is not None:
+            before, after = (
+                money(stated.paid_before, invoice.currency),
+                money(stated.paid_after, invoice.currency),
+            )
+            story += [
+                p(f"{_('Left to pay before the correction')}: {before}"),
+                p(f"{_('Left to pay after the correction')}: {after}"),
+                p(_("Change after deducting the advances"), label),
+            ]
+        else:
+            story.append(p(_("After deducting the advances"), label))
 
     summary = invoice.summary()
     currency_pln = invoice.currency != "PLN"

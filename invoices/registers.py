@@ -66,7 +66,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Company
-from invoices.models import Direction, Invoice, InvoiceKind, InvoiceLine, KsefOfflineMode, KsefStatus, VatRate
+from invoices.models import Direction, Invoice, InvoiceLine, KsefOfflineMode, KsefStatus, VatRate
 from invoices.totals import RATE_ORDER, round_half_up
 from invoices.workdays import working_day_on_or_after
 
@@ -384,7 +384,7 @@ def invoice_warnings(invoice: Invoice, *, register_month: dt.date, today: dt.dat
                 "if it is, its KSeF number belongs in the JPK."
             ),
         )
-    if invoice.kind == InvoiceKind.KOR:
+    if invoice.is_correction:
         corrected = invoice.corrected_number
         if invoice.corrected_ksef_number:
             corrected = f"{corrected} ({invoice.corrected_ksef_number})"

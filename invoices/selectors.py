@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import Company
@@ -88,12 +89,21 @@ def last_sales_bank_account(*, company: Company) -> str:
 
 def advances_open(*, company: Company, limit: int = 200) -> list[tuple[str, str]]:
     """The company's advance invoices (ZAL) no final invoice has settled yet, newest first, as Wystaw
-    offers them: (uuid, "FZ/1/12/2026 · 01.12.2026 · buyer · 1 230,00 PLN")."""
+    offers them: (uuid, "FZ/1/12/2026 · 01.12.2026 · buyer · 1 230,00 PLN"); the advance as it stands after
+    its corrections (each KOR_ZAL's P_15 is the change), those KSeF refused left out."""
+    changes = (
+        Invoice.objects.filter(corrected_invoice=OuterRef("pk"), kind=InvoiceKind.KOR_ZAL)
+        .exclude(ksef_status__in=STATUS_GROUPS["problem"])
+        .values("corrected_invoice")
+        .annotate(change=Sum("total_gross"))
+        .values("change")
+    )
     rows = (
         invoices_for_company(company=company)
         .filter(direction=Direction.SALES, kind=InvoiceKind.ZAL, settled_by__isnull=True)
+        .annotate(gross_now=F("total_gross") + Coalesce(Subquery(changes), Value(Decimal(0))))
         .order_by("-issue_date", "-id")
-        .values_list("uuid", "number", "issue_date", "buyer_name", "total_gross", "currency")[:limit]
+        .values_list("uuid", "number", "issue_date", "buyer_name", "gross_now", "currency")[:limit]
     )
     return [
         (str(uid), f"{number} · {issued:%d.%m.%Y} · {buyer} · {formatting.money(gross, currency)}")

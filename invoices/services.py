@@ -24,6 +24,8 @@ from invoices import advances
 from invoices.acceptance import Issue, acceptance_issues
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.models import (
+    CORRECTION_KINDS,
+    CORRECTION_OF,
     EU_COUNTRIES,
     Contractor,
     DeliveryLanguage,
@@ -41,7 +43,15 @@ from invoices.models import (
     VatRate,
 )
 from invoices.signals import invoice_edited, invoice_issued
-from invoices.totals import StatedTotals, invoice_sums, line_discount, line_net, line_vat, rate_totals
+from invoices.totals import (
+    RateTotal,
+    StatedTotals,
+    invoice_sums,
+    line_discount,
+    line_net,
+    line_vat,
+    rate_totals,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +60,13 @@ DEFAULT_PATTERNS = {
     InvoiceKind.KOR: "KOR/{n}/{MM}/{YYYY}",
     InvoiceKind.ZAL: "FZ/{n}/{MM}/{YYYY}",
 }
-# A final invoice (ROZ) is a sales invoice of the main series: it takes the VAT series' next number.
-_SERIES_KIND = {InvoiceKind.ROZ: InvoiceKind.VAT}
+# A final invoice (ROZ) is a sales invoice of the main series: it takes the VAT series' next number. Every
+# correction (of a VAT, an advance or a final invoice) takes the next number of the one KOR series.
+_SERIES_KIND = {
+    InvoiceKind.ROZ: InvoiceKind.VAT,
+    InvoiceKind.KOR_ZAL: InvoiceKind.KOR,
+    InvoiceKind.KOR_ROZ: InvoiceKind.KOR,
+}
 ISSUABLE_KINDS = (InvoiceKind.VAT, InvoiceKind.ZAL, InvoiceKind.ROZ)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -152,6 +167,8 @@ class CorrectionData:
     # None keeps the corrected invoice's exemption basis; a correction that adds "zw" lines may give one.
     exemption_basis: str | None = None
     exemption_text: str | None = None
+    # A correction of an advance invoice (KOR_ZAL): the advance after it, gross (0: all of it given back).
+    advance_amount: Decimal | None = None
 
 
 # --- contractors ---------------------------------------------------------------------------------------
@@ -677,6 +694,29 @@ def _advance_issues(advance: Invoice, party: dict[str, str], currency: str) -> l
                 field="advances",
             )
         ]
+    pending = (
+        Invoice.objects.filter(
+            corrected_invoice=advance,
+            kind=InvoiceKind.KOR_ZAL,
+            ksef_number__isnull=True,
+            ksef_status__in=(KsefStatus.QUEUED, KsefStatus.SENT, KsefStatus.OFFLINE),
+        )
+        .values_list("number", flat=True)
+        .first()
+    )
+    if pending is not None:
+        # The final invoice deducts the advance as corrected; were KSeF to refuse the correction, it would
+        # have deducted an amount that never took effect.
+        return [
+            Issue(
+                _(
+                    "The correction %(correction)s of the advance invoice %(number)s is still on its way to "
+                    "KSeF: issue the final invoice once KSeF has accepted it."
+                )
+                % {**label, "correction": pending},
+                field="advances",
+            )
+        ]
     return []
 
 
@@ -713,7 +753,11 @@ def _advance_amounts(
     if issues:
         raise InvoiceInvalid(issues)
     whole = rate_totals(lines, currency=data.currency, exchange_rate=data.exchange_rate)
-    deducted = [advance.stated.rate_totals() if advance.stated else [] for advance in settled]
+    # an advance corrected (KOR_ZAL) before it is settled is deducted as it stands after its corrections
+    deducted = [
+        stated.rate_totals() if (stated := invoice_stated_now(original=advance)) else []
+        for advance in settled
+    ]
     try:
         rates = advances.settlement_totals(whole, deducted)
     except advances.AdvanceProblem as exc:
@@ -826,17 +870,39 @@ def invoice_edit(*, invoice: Invoice, user: User | None, data: InvoiceData) -> I
     return locked
 
 
-def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
-    """The lines as they stand now: those of the latest correction's "after" state, else the original's.
-    A correction KSeF rejected never took effect, so it does not count."""
-    latest = (
-        Invoice.objects.filter(corrected_invoice=original, kind=InvoiceKind.KOR)
+def _corrections_in_effect(original: Invoice) -> models.QuerySet[Invoice]:
+    """The corrections of ``original`` that count, oldest first: a correction KSeF rejected (or that was
+    stopped before sending) never took effect."""
+    return (
+        Invoice.objects.filter(corrected_invoice=original, kind__in=CORRECTION_KINDS)
         .exclude(ksef_status__in=(KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL))
-        .order_by("-id")
-        .first()
+        .order_by("id")
     )
+
+
+def invoice_current_lines(*, original: Invoice) -> list[InvoiceLine]:
+    """The lines as they stand now: those of the latest correction's "after" state, else the original's
+    (an advance invoice's lines are the order's positions)."""
+    latest = _corrections_in_effect(original).last()
     source = latest or original
     return list(source.lines.filter(before_correction=False).order_by("ordinal"))
+
+
+def invoice_stated_now(*, original: Invoice) -> StatedTotals | None:
+    """What an advance (ZAL) or final (ROZ) invoice states once its corrections are counted: the amounts it
+    was issued with plus each correction's change (``P_13_x``/``P_14_x``/``P_15`` of a KOR_ZAL/KOR_ROZ are
+    differences). None for the kinds whose amounts follow from their lines."""
+    stated = original.stated
+    if stated is None or original.kind not in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+        return None
+    states = [stated.rate_totals()]
+    gross = stated.gross
+    for correction in _corrections_in_effect(original):
+        change = correction.stated
+        if change is not None:
+            states.append(change.rate_totals())
+            gross += change.gross
+    return StatedTotals(rates=tuple(advances.rate_sum(*states)), gross=gross)
 
 
 def invoice_correction_check(*, original: Invoice) -> None:
@@ -849,13 +915,75 @@ def invoice_correction_check(*, original: Invoice) -> None:
             ),
             code="awaiting_ksef_number",
         )
+    if original.kind == InvoiceKind.ZAL and original.settled_by_id is not None:
+        settled_by = (
+            Invoice.objects.filter(pk=original.settled_by_id).values_list("number", flat=True).first()
+        )
+        raise InvoiceError(
+            _(
+                "The final invoice %(number)s has settled this advance invoice: correct the final invoice "
+                "instead."
+            )
+            % {"number": settled_by or ""},
+            code="advance_settled",
+        )
     if not original.can_be_corrected():
-        raise InvoiceError(_("Only issued sales VAT invoices can be corrected here."), code="not_correctable")
+        raise InvoiceError(
+            _("Only sales VAT, advance and final invoices issued here can be corrected."),
+            code="not_correctable",
+        )
+
+
+def _correction_amounts(
+    *, original: Invoice, lines: Sequence[InvoiceLine], data: CorrectionData
+) -> StatedTotals | None:
+    """What a correction of an advance (KOR_ZAL) or final (KOR_ROZ) invoice states: per rate, after less
+    before (``P_13_x``/``P_14_x``), the change of the amount (``P_15``) and the amount before (``P_15ZK``).
+    ``lines``: the lines after the correction. None for a KOR, whose totals follow from its lines."""
+    if original.kind not in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+        return None
+    before = invoice_stated_now(original=original)
+    if before is None:  # an advance or final invoice always states its amounts; nothing to correct from
+        raise InvoiceError(_("This invoice does not state its amounts."), code="not_correctable")
+    currency, rate = original.currency, original.exchange_rate
+    if original.kind == InvoiceKind.ZAL:
+        amount = data.advance_amount
+        if amount is None:
+            raise InvoiceInvalid(
+                [Issue(_("Enter the advance after the correction (gross)."), field="advance_amount")]
+            )
+        if amount < 0:
+            raise InvoiceInvalid([Issue(_("The advance cannot be negative."), field="advance_amount")])
+        after: list[RateTotal] = []  # zero: the whole advance was given back, nothing of it stays taxed
+        if amount > 0:
+            try:
+                after = advances.advance_split(lines, amount, currency=currency, exchange_rate=rate)
+            except advances.AdvanceProblem as exc:
+                raise InvoiceInvalid([Issue(str(exc), field="advance_amount")]) from exc
+    else:
+        deducted = [
+            stated.rate_totals()
+            for advance in original.settled_advances.order_by("issue_date", "id")
+            if (stated := invoice_stated_now(original=advance)) is not None
+        ]
+        whole = rate_totals(lines, currency=currency, exchange_rate=rate)
+        try:
+            after = advances.settlement_totals(whole, deducted)
+        except advances.AdvanceProblem as exc:
+            raise InvoiceInvalid([Issue(str(exc))]) from exc
+        amount = invoice_sums(after)[2]
+    change = advances.rate_differences(after, before.rate_totals())
+    return StatedTotals(rates=tuple(change), gross=amount - before.gross, paid_before=before.gross)
 
 
 def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionData) -> Invoice:
-    """Issue a correction (KOR) of a sales invoice: the lines before (as they stand) and after the change."""
+    """Issue a correction of a sales invoice: the lines before (as they stand) and after the change.
+
+    A VAT invoice gets a KOR; an advance invoice a KOR_ZAL (its lines are the order, and the advance may
+    change too: ``data.advance_amount``); a final invoice a KOR_ROZ (the advances it settled stay deducted,
+    and it cites them again). All are numbered in the KOR series."""
     invoice_correction_check(original=original)
+    kind = CORRECTION_OF[InvoiceKind(original.kind)]
     reason = data.reason.strip()
     if not reason:
         raise InvoiceError(_("Give the reason for the correction."), code="reason")
@@ -872,11 +1000,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
     def before_lines() -> list[LineData]:
         return [line_data_of(line) for line in invoice_current_lines(original=original)]
 
-    def build(number: str) -> Invoice:
+    def build(number: str, stated: StatedTotals | None) -> Invoice:
         return Invoice(
             company=company,
             direction=Direction.SALES,
-            kind=InvoiceKind.KOR,
+            kind=kind,
             number=number,
             issue_date=data.issue_date,
             sale_date=original.sale_date,
@@ -911,19 +1039,30 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             corrected_number=original.number,
             corrected_issue_date=original.issue_date,
             corrected_ksef_number=original.ksef_number or "",
+            # A final invoice's correction cites the advances it settled again (FakturaZaliczkowa).
+            advance_refs=list(original.advance_refs) if kind == InvoiceKind.KOR_ROZ else [],
+            stated_totals=None if stated is None else stated.to_json(),
             created_by=user,
             idempotency_key=data.idempotency_key,
         )
 
     def create() -> Invoice:
-        invoice = build(number_allocate(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date))
+        # The corrected invoice's row is locked, so two corrections issued at once follow each other and a
+        # final invoice settling this advance meanwhile (it locks the advance too) is seen here.
+        invoice_correction_check(original=Invoice.objects.select_for_update().get(pk=original.pk))
+        stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
+        invoice = build(number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated)
         invoice.contractor = original.contractor
         before = before_lines()
         lines = _line_objects(invoice, before, before_correction=True) + _line_objects(invoice, data.lines)
         _save_with_lines(invoice, lines)
         _announce(invoice)
         logger.info(
-            "correction issued: company=%s invoice=%s of=%s", company.uuid, invoice.uuid, original.uuid
+            "correction issued: company=%s invoice=%s kind=%s of=%s",
+            company.uuid,
+            invoice.uuid,
+            kind,
+            original.uuid,
         )
         return invoice
 
@@ -941,7 +1080,8 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
     ) + _limit_issues(data.lines, currency=original.currency, exchange_rate=original.exchange_rate)
     if issues:
         raise InvoiceInvalid(issues)
-    preview = build(number_preview(company=company, kind=InvoiceKind.KOR, issue_date=data.issue_date))
+    stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
+    preview = build(number_preview(company=company, kind=kind, issue_date=data.issue_date), stated)
     _refuse_unless_acceptable(
         invoice=preview,
         before=_line_objects(preview, before_lines(), before_correction=True),

@@ -171,11 +171,15 @@ def _entries(values: Any) -> tuple[SettlementEntry, ...]:
 @dataclass(frozen=True)
 class StatedTotals:
     """The amounts an imported invoice states, read back from ``Invoice.stated_totals`` (JSON, Decimals as
-    strings): per-rate groups in document order, ``P_15`` and ``Rozliczenie``. See :meth:`to_json`."""
+    strings): per-rate groups in document order, ``P_15`` and ``Rozliczenie``. See :meth:`to_json`.
+
+    ``paid_before`` is ``P_15ZK`` of a correction of an advance invoice (the advance before the correction)
+    or of a final invoice (the amount that was left to pay before it); its ``P_15`` is the change."""
 
     rates: tuple[RateTotal, ...]
     gross: Decimal
     settlement: Settlement | None = None
+    paid_before: Decimal | None = None
     exchange_rate: str | None = None  # KursWaluty as written when it does not fit the invoice's column
     warnings: tuple[str, ...] = ()
 
@@ -209,6 +213,7 @@ class StatedTotals:
             rates=tuple(rates),
             gross=_dec(data.get("gross")) or Decimal("0.00"),
             settlement=settlement,
+            paid_before=_dec(data.get("paid_before")),
             exchange_rate=data.get("exchange_rate"),
             warnings=tuple(str(w) for w in data.get("warnings") or ()),
         )
@@ -240,12 +245,18 @@ class StatedTotals:
             ],
             "gross": text(self.gross),
             "settlement": settlement,
+            "paid_before": text(self.paid_before),
             "exchange_rate": self.exchange_rate,
             "warnings": list(self.warnings),
         }
 
     def rate_totals(self) -> list[RateTotal]:
         return list(self.rates)
+
+    @property
+    def paid_after(self) -> Decimal | None:
+        """With ``paid_before``: the advance (or the amount left to pay) after the correction."""
+        return None if self.paid_before is None else self.paid_before + self.gross
 
     def summary(self, *, correction: bool) -> InvoiceSummary:
         net = sum((r.net for r in self.rates), Decimal("0.00")) if self.rates else None

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import company_required
 from accounts.models import Membership, Role
-from invoices import live, registers, selectors, services
+from invoices import advances, live, registers, selectors, services
 from invoices.acceptance import Issue
 from invoices.errors import InvoiceError, InvoiceInvalid
 from invoices.formatting import price
@@ -464,6 +464,9 @@ def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
 
 @company_required()
 def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
+    """Korekta: the lines as they stand (before) and the form's lines (after). An advance invoice's lines are
+    its order, and the advance after the correction is asked for; a final invoice's advances stay
+    deducted."""
     original = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
     _require_write(request, membership)
     try:
@@ -472,8 +475,10 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
         messages.error(request, exc.message)
         return redirect("invoices:detail", invoice_uuid=original.uuid)
     current = services.invoice_current_lines(original=original)
+    stated_now = services.invoice_stated_now(original=original)
+    advance = original.kind == InvoiceKind.ZAL
     if request.method == "POST":
-        form = CorrectionForm(request.POST)
+        form = CorrectionForm(request.POST, advance=advance)
         formset = LineFormSet(request.POST, prefix="lines")
         if form.is_valid() and formset.is_valid():
             try:
@@ -489,13 +494,14 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
                 return redirect("invoices:detail", invoice_uuid=invoice.uuid)
         messages.error(request, _("Nothing was saved. Correct the marked fields and try again."))
     else:
-        form = CorrectionForm(
-            initial={
-                "idempotency_key": uuid.uuid4(),
-                "exemption_basis": original.exemption_basis,
-                "exemption_text": original.exemption_text,
-            }
-        )
+        initial: dict[str, Any] = {
+            "idempotency_key": uuid.uuid4(),
+            "exemption_basis": original.exemption_basis,
+            "exemption_text": original.exemption_text,
+        }
+        if advance and stated_now is not None:
+            initial["advance_amount"] = stated_now.gross.quantize(Decimal("0.01"))
+        form = CorrectionForm(initial=initial, advance=advance)
         formset = LineFormSet(
             prefix="lines",
             initial=_line_initial(current),
@@ -509,6 +515,16 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
             formset=formset,
             original=original,
             current_lines=current,
+            # An advance or final invoice: what it states now (the advance, or the amount left to pay).
+            stated_now=stated_now,
+            order_value_now=advances.order_value(
+                current, currency=original.currency, exchange_rate=original.exchange_rate
+            )
+            if advance
+            else None,
+            settled_advances=original.settled_advances.order_by("issue_date", "id")
+            if original.kind == InvoiceKind.ROZ
+            else (),
             before_nets=json.dumps(_nets_by_rate(current)),
             nav_active="documents",
             back_url=reverse("invoices:detail", kwargs={"invoice_uuid": original.uuid}),

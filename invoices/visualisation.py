@@ -113,11 +113,22 @@ def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
             )
             if invoice.is_advance and lines
             else None,
+            # A correction of an advance invoice: the order's value before and after it.
+            "order_value_before": _order_value(invoice, [line for line in lines if line.before_correction]),
+            "order_value_after": _order_value(
+                invoice, [line for line in lines if not line.before_correction]
+            ),
             "qr_codes": [{"code": code, "svg": qr_svg(code.url)} for code in codes],
         }
         html = render_to_string("invoices/_document.html", context)
         cache.set(key, html, DOCUMENT_CACHE_SECONDS)
     return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+
+
+def _order_value(invoice: Invoice, lines: Sequence[Any]) -> Any:
+    if not invoice.is_advance_correction:
+        return None
+    return advances.order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
 
 
 def qr_png(url: str, *, scale: int = 6) -> bytes:

@@ -28,7 +28,7 @@ GtuCode = Literal[
 ]  # fmt: skip
 ExemptionCode = Literal["", "act", "directive", "other"]
 StatusCode = Literal["not_sent", "queued", "sent", "accepted", "rejected", "failed_local", "offline"]
-KindCode = Literal["VAT", "KOR", "ZAL"]
+KindCode = Literal["VAT", "KOR", "ZAL", "ROZ", "KOR_ZAL", "KOR_ROZ"]
 DirectionCode = Literal["sales", "purchase"]
 CHOICES = {
     VatRateCode: VatRate, GtuCode: Gtu, ExemptionCode: ExemptionBasis, StatusCode: KsefStatus,

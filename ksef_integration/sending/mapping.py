@@ -152,14 +152,25 @@ def _payment(invoice: Invoice) -> model.Payment | None:
 
 
 def _correction(invoice: Invoice) -> model.Correction | None:
-    if invoice.kind != InvoiceKind.KOR:
+    """The correction block: the invoice corrected and why; a correction of an advance (KOR_ZAL) or final
+    (KOR_ROZ) invoice also states ``P_15ZK``, the advance (or the amount left to pay) before it, and, for
+    an advance in a foreign currency, the exchange rate before it (``KursWalutyZK``)."""
+    if not invoice.is_correction:
         return None
     corrected = model.CorrectedInvoice(
         issue_date=invoice.corrected_issue_date or invoice.issue_date,
         number=invoice.corrected_number,
         ksef_number=invoice.corrected_ksef_number or None,
     )
-    return model.Correction(corrected=(corrected,), reason=invoice.correction_reason or None)
+    stated = invoice.stated if invoice.kind != InvoiceKind.KOR else None
+    paid_before = stated.paid_before if stated is not None else None
+    foreign_advance = invoice.kind == InvoiceKind.KOR_ZAL and invoice.currency != "PLN"
+    return model.Correction(
+        corrected=(corrected,),
+        reason=invoice.correction_reason or None,
+        advance_paid_before=paid_before,
+        advance_rate_before=invoice.exchange_rate if foreign_advance and paid_before is not None else None,
+    )
 
 
 _EXEMPTION_BASES = {
@@ -205,11 +216,19 @@ def _notes(text: str) -> tuple[tuple[model.Note, ...], tuple[str, ...]]:
     return (), (text,)
 
 
+_STATED_KINDS = (InvoiceKind.ZAL, InvoiceKind.ROZ, InvoiceKind.KOR_ZAL, InvoiceKind.KOR_ROZ)
+# Their positions are the order's (Zamowienie), not lines of a sale (FaWiersz).
+_ORDER_KINDS = (InvoiceKind.ZAL, InvoiceKind.KOR_ZAL)
+# They cite the advance invoices settled (FakturaZaliczkowa).
+_SETTLING_KINDS = (InvoiceKind.ROZ, InvoiceKind.KOR_ROZ)
+
+
 def _stated_totals(invoice: Invoice) -> model.Totals | None:
-    """``P_13_x``/``P_14_x``/``P_14_xW`` and ``P_15`` as an advance or final invoice states them (see
-    invoices.advances); None for the other kinds, whose totals the builder computes from the lines."""
+    """``P_13_x``/``P_14_x``/``P_14_xW`` and ``P_15`` as an advance or final invoice, or a correction of
+    one (the changes), states them (see invoices.advances); None for the other kinds, whose totals the
+    builder computes from the lines."""
     stated = invoice.stated
-    if stated is None or invoice.kind not in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+    if stated is None or invoice.kind not in _STATED_KINDS:
         return None
     sums: dict[str, list[Decimal | None]] = {}
     for total in stated.rate_totals():
@@ -238,8 +257,12 @@ def _stated_totals(invoice: Invoice) -> model.Totals | None:
 
 
 def _order(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Order:
-    """``Zamowienie`` of an advance invoice: its lines are the order's positions."""
-    value = advances.order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+    """``Zamowienie`` of an advance invoice: its lines are the order's positions. On a correction (KOR_ZAL)
+    the positions before it (``StanPrzedZ``) come first, then those after, as separate rows: the schema asks
+    for both even when only the advance changes, to confirm the order's value did not; the order's value
+    (``WartoscZamowienia``) is the value after."""
+    after = [line for line in lines if not line.before_correction]
+    value = advances.order_value(after, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
     return model.Order(
         value=value,
         lines=tuple(
@@ -253,6 +276,7 @@ def _order(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Order:
                 vat_rate=model.VatRate(line.vat_rate),
                 annex15=line.annex15,
                 gtu=line.gtu or None,
+                before_correction=line.before_correction,
             )
             for line in lines
         ),
@@ -260,9 +284,9 @@ def _order(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Order:
 
 
 def _advance_invoices(invoice: Invoice) -> tuple[model.AdvanceInvoiceRef, ...]:
-    """``FakturaZaliczkowa`` of a final invoice: each advance by its KSeF number, or by its own number
-    (``NrKSeFZN``) when it was issued outside KSeF."""
-    if invoice.kind != InvoiceKind.ROZ:
+    """``FakturaZaliczkowa`` of a final invoice (and of its correction, which cites them again): each advance
+    by its KSeF number, or by its own number (``NrKSeFZN``) when it was issued outside KSeF."""
+    if invoice.kind not in _SETTLING_KINDS:
         return ()
     return tuple(
         model.AdvanceInvoiceRef(ksef_number=ref["ksef_number"])
@@ -283,7 +307,7 @@ def invoice_to_fa3(
         key=lambda line: (not line.before_correction, line.ordinal),
     )
     notes, footer = _notes(invoice.notes)
-    advance = invoice.kind == InvoiceKind.ZAL
+    advance = invoice.kind in _ORDER_KINDS
     # P_6 is for a sale date all lines share; once a line has its own (P_6A), every line states its date.
     own_dates = any(line.sale_date for line in lines)
     common_date = invoice.sale_date or invoice.issue_date
@@ -312,7 +336,7 @@ def invoice_to_fa3(
         ),
         order=_order(invoice, lines) if advance else None,
         totals=_stated_totals(invoice),
-        advance_exchange_rate=invoice.exchange_rate if advance and foreign else None,
+        advance_exchange_rate=invoice.exchange_rate if advance and foreign else None,  # KursWalutyZ
         advance_invoices=_advance_invoices(invoice),
         kind=model.InvoiceKind(invoice.kind),
         currency=invoice.currency,
