@@ -102,9 +102,9 @@ redis.call('PEXPIRE', KEYS[1], longest)
 return 0
 """
 _BLOCK = """
-local until = tonumber(ARGV[1])
-if until > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], until, 'PX', ARGV[2])
+local ends = tonumber(ARGV[1])
+if ends > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ends, 'PX', ARGV[2])
 end
 return 0
 """

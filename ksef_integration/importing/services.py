@@ -368,7 +368,11 @@ def _sync_subject(
     """``turn``: windows left in this turn of the worker (None: the whole backlog now)."""
     cursor.last_run_at = timezone.now()
     cursor.save(update_fields=["last_run_at"])
-    for window in sync_windows(client, cursor, waited, turns=turn is not None):
+    if turn is None:
+        windows = sync_windows(client, cursor, waited)
+    else:
+        windows = sync_windows(client, cursor, waited, turns=True)
+    for window in windows:
         with transaction.atomic():
             stats = window_import(
                 company=company,
@@ -457,6 +461,8 @@ def _company_import(*, company_id: int, subject_types: Sequence[str], turns: boo
             if pacer is not None:
                 pacer.learn(client)
             for current in cursors:
+                if resumed and current.last_success_at and current.last_success_at >= run.started_at:
+                    continue  # caught up in an earlier turn of this run
                 _sync_subject(client, company, current, run, purchases, waited, turn)
         except ContextWait as wait:
             if wait.seconds <= MAX_INLINE_WAIT:
