@@ -309,6 +309,7 @@ def import_main() -> None:
         company=office, user=user, certificate_bytes=certificate.encode(), private_key_bytes=key.encode(),
         password=password,
     )  # fmt: skip
+    KsefConnection.objects.filter(company=office).update(auto_import=False)  # the clients are timed
     today = timezone.localdate()
     clients = []
     for n in range(IMPORT_CLIENTS):
