@@ -445,7 +445,7 @@ def _company_import(*, company_id: int, subject_types: Sequence[str], turns: boo
     run = _claim(company)
     if run is None:
         return ImportResult(status="busy")
-    resumed = run.windows > 0
+    resumed = run.windows > 0  # a parked run adopted by this turn, with windows already committed
     cursors = [_cursor(company, connection, subject_type) for subject_type in subject_types]
     current = cursors[0]
     purchases: list[int] = []  # new Subject2 invoices, committed window by window
@@ -461,7 +461,7 @@ def _company_import(*, company_id: int, subject_types: Sequence[str], turns: boo
             if pacer is not None:
                 pacer.learn(client)
             for current in cursors:
-                if resumed and current.last_success_at and current.last_success_at >= run.started_at:
+                if current.last_success_at and current.last_success_at >= run.started_at:
                     continue  # caught up in an earlier turn of this run
                 _sync_subject(client, company, current, run, purchases, waited, turn)
         except ContextWait as wait:
