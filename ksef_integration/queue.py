@@ -74,6 +74,15 @@ def import_company(*, company_id: int, expires: int | None = None) -> None:
     _queue(IMPORT, (company_id,), company_id=company_id, **options)
 
 
+def import_continue(*, company_id: int, countdown: float = 0) -> None:
+    """Queue the next turn of the company's parked import run (``importing.services.import_turn``): at once
+    (to the back of the queue, at most one waiting) or after ``countdown`` seconds (its KSeF limits)."""
+    if countdown > 0:
+        _queue(IMPORT, (company_id, True), countdown=countdown)
+    else:
+        _queue(IMPORT, (company_id, True), company_id=company_id)
+
+
 def import_digest(*, run_id: int) -> None:
     """Queue the e-mail digest of an import run's new purchase invoices."""
     _queue(IMPORT_DIGEST, (run_id,))

@@ -18,14 +18,15 @@ IMPORT_BUSY_RETRIES = 8  # two minutes; the fan-out (every minute) picks up what
 
 
 @shared_task(name="ksef.import", bind=True, acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
-def ksef_import(self: Task, company_id: int) -> str:
-    """Import one company's invoices from KSeF (both subject types) up to the high water mark. When the
-    company is busy (its lock is held: a drain, another import, a dead worker's lock running out) it tries
-    again shortly, so "Pobierz teraz" is not lost; the fan-out catches anything beyond that."""
-    from ksef_integration.importing.services import company_import
+def ksef_import(self: Task, company_id: int, resume: bool = False) -> str:
+    """One turn of a company's import from KSeF (both subject types, up to the high water mark; a turn
+    with more to do queues the next itself: ``import_turn``). ``resume``: a continuation of a parked run.
+    When the company is busy (its lock is held: a drain, another import, a dead worker's lock running out)
+    it tries again shortly, so "Pobierz teraz" is not lost; the fan-out catches anything beyond that."""
+    from ksef_integration.importing.services import import_turn
 
     queue.started(queue.IMPORT, company_id)
-    status = company_import(company_id=company_id).status
+    status = import_turn(company_id=company_id, resume=resume).status
     if status == "busy" and self.request.retries < IMPORT_BUSY_RETRIES:
         raise self.retry(countdown=IMPORT_BUSY_RETRY_SECONDS, max_retries=IMPORT_BUSY_RETRIES)
     return status

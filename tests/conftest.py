@@ -80,9 +80,17 @@ def simulator_keeps_the_contract() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Each test starts with an empty cache: markers, locks and counters of one test never reach another."""
+    from django.conf import settings
     from django.core.cache import cache
 
     cache.clear()
+    if settings.REDIS_URL:  # the import's per-context request logs (ksef_integration.importing.pacing)
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = [*client.scan_iter(match="ksef:rate-log:*"), *client.scan_iter(match="ksef:rate-block:*")]
+        if keys:
+            client.delete(*keys)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -159,8 +160,9 @@ def _share_public_keys(client: KsefClient) -> None:
     client.keys.on_fetch = remember
 
 
-def ksef_client_for(*, company: Company) -> KsefClient:
+def ksef_client_for(*, company: Company, session: requests.Session | None = None) -> KsefClient:
     """A KSeF client logged in for ``company``; raises ``NotConnected`` or the client's ``KsefError``.
+    ``session``: the ``requests`` session to talk through (the import's paced one, ``importing.pacing``).
 
     Callers hold the company's KSeF lock when they start a conversation (one at a time per company).
     """
@@ -176,6 +178,7 @@ def ksef_client_for(*, company: Company) -> KsefClient:
     connection_id = connection.pk
     client = KsefClient(
         environment=gateway.environment(),
+        session=session,
         tokens=stored_tokens(connection),
         on_tokens=lambda tokens: _save_tokens(connection_id, tokens),
         poll=WORKER_POLL,

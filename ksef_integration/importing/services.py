@@ -3,12 +3,18 @@
 One import per company at a time (a RUNNING ``ImportRun`` is the lock). Each export window is stored in one
 transaction together with the cursor's new checkpoint, so the cursor never runs ahead of the invoices; a
 transient failure or a 429 stops the run and keeps the cursor where the last committed window left it.
+
+The worker imports in turns (``import_turn``; why, in ``pacing``): a turn does at most ``TURN_WINDOWS``
+windows and never sleeps on a context's limits; a run with more to do is *parked* (RUNNING with
+``retry_at``) and its company queued again, and the next turn adopts it. ``company_import`` does the whole
+run at once, waiting short 429s out (tests, benchmarks).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +40,7 @@ from ksef_integration.connect.session import (
 )
 from ksef_integration.encryption import SecretUnreadable, secret_decrypt, secret_encrypt
 from ksef_integration.importing.mapping import ImportMappingError, failure_retry, window_import
+from ksef_integration.importing.pacing import ContextPacer, ContextWait, PacedSession
 from ksef_integration.ksef.client import KsefClient
 from ksef_integration.ksef.crypto import AES_IV_SIZE, AES_KEY_SIZE, AesKey
 from ksef_integration.ksef.errors import KsefAuthError, KsefError, KsefRateLimited, KsefTransientError
@@ -65,6 +72,10 @@ WAIT_BUDGET = 10 * 60  # all the 429 waits of one run together
 RETRY_FIRST = dt.timedelta(minutes=1)
 RETRY_JITTER = 0.25  # a backoff is shortened by up to a quarter, so companies that failed together spread out
 RATE_LIMIT_JITTER = 30  # seconds added at most to Retry-After, for the same reason
+TURN_WINDOWS = 1  # export windows per turn of the worker before the company goes to the back of the queue
+# A parked run whose continuation is this late lost its message: the fan-out queues the company again.
+PARK_SLACK = dt.timedelta(minutes=2)
+CONTINUES = "continues"  # ImportResult.status of a turn that parked its run
 _sleep: Callable[[float], None] = time.sleep  # tests replace it
 _random = random.Random()  # noqa: S311 -- jitter, not a secret
 T = TypeVar("T")
@@ -72,10 +83,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ImportResult:
-    status: str  # an ImportRun.Status value, or "busy" / "not_connected"
+    status: str  # an ImportRun.Status value, or "busy" / "not_connected" / CONTINUES / "idle"
     invoices_new: int = 0
     invoices_updated: int = 0
     error: str = ""
+    retry_in: float = 0.0  # CONTINUES: seconds until the run may go on
 
 
 def import_start(connection: KsefConnection) -> dt.datetime:
@@ -99,11 +111,28 @@ def _claim(company: Company) -> ImportRun | None:
     ImportRun.objects.filter(
         company=company, status=ImportRun.Status.RUNNING, heartbeat_at__lt=now - LEASE
     ).update(status=ImportRun.Status.ABANDONED, finished_at=now, error=reason)
+    # Under the company lock nobody else works on a parked run: this turn goes on with it.
+    parked = ImportRun.objects.filter(
+        company=company, status=ImportRun.Status.RUNNING, retry_at__isnull=False
+    ).first()
+    if parked is not None:
+        parked.retry_at = None
+        parked.heartbeat_at = now
+        parked.save(update_fields=["retry_at", "heartbeat_at"])
+        return parked
     try:
         with transaction.atomic():
             return ImportRun.objects.create(company=company, started_at=now, heartbeat_at=now)
     except IntegrityError:
         return None
+
+
+def _park(run: ImportRun, seconds: float) -> None:
+    """End the turn; the run stays RUNNING, to go on after ``seconds`` (see ``import_turn``)."""
+    now = timezone.now()
+    run.retry_at = now + dt.timedelta(seconds=seconds)
+    run.heartbeat_at = now
+    run.save(update_fields=["retry_at", "heartbeat_at", "invoices_new", "invoices_updated", "windows"])
 
 
 def _finish(run: ImportRun, status: str, error: str = "", retry_at: dt.datetime | None = None) -> None:
@@ -263,9 +292,10 @@ class _CursorExport(SyncHooks):
     """The cursor keeps the export in flight (reference, encrypted AES key, window), so that an interrupted
     run resumes it instead of starting another; KSeF's short 429s are waited out within the run's budget."""
 
-    def __init__(self, cursor: SyncCursor, waited: list[float]) -> None:
+    def __init__(self, cursor: SyncCursor, waited: list[float], *, turns: bool = False) -> None:
         self.cursor = cursor
         self.waited = waited
+        self.turns = turns
 
     def stored(self) -> WindowExport | None:
         cursor = self.cursor
@@ -304,6 +334,8 @@ class _CursorExport(SyncHooks):
                 return request()
             except KsefRateLimited as exc:
                 pause = max(1, exc.retry_after)
+                if self.turns and pause <= MAX_INLINE_WAIT:
+                    raise ContextWait("429", pause) from None  # the turn ends; other companies go on
                 if pause > MAX_INLINE_WAIT or self.waited[0] + pause > WAIT_BUDGET:
                     raise
                 logger.info("ksef import: rate limited, waiting %s s as KSeF asks", pause)
@@ -311,12 +343,16 @@ class _CursorExport(SyncHooks):
                 _sleep(pause)
 
 
-def sync_windows(client: KsefClient, cursor: SyncCursor, waited: list[float]) -> Iterator[SyncWindow]:
+def sync_windows(
+    client: KsefClient, cursor: SyncCursor, waited: list[float], *, turns: bool = False
+) -> Iterator[SyncWindow]:
     """The client's HWM loop (ksef-api.md §8.4) from ``cursor.checkpoint``, one ``SyncWindow`` per export,
     with the export in flight kept on the cursor (``_CursorExport``). The caller commits a window's invoices
-    with its checkpoint, and clears the stored export, before asking for the next one."""
+    with its checkpoint, and clears the stored export, before asking for the next one. ``turns``: a 429
+    ends the turn (``ContextWait``) instead of being waited out."""
+    hooks = _CursorExport(cursor, waited, turns=turns)
     return client.incremental_sync(
-        subject_type=cursor.subject_type, checkpoint=cursor.checkpoint, hooks=_CursorExport(cursor, waited)
+        subject_type=cursor.subject_type, checkpoint=cursor.checkpoint, hooks=hooks
     )
 
 
@@ -327,10 +363,16 @@ def _sync_subject(
     run: ImportRun,
     purchases: list[int],
     waited: list[float],
+    turn: list[int] | None,
 ) -> None:
+    """``turn``: windows left in this turn of the worker (None: the whole backlog now)."""
     cursor.last_run_at = timezone.now()
     cursor.save(update_fields=["last_run_at"])
-    for window in sync_windows(client, cursor, waited):
+    if turn is None:
+        windows = sync_windows(client, cursor, waited)
+    else:
+        windows = sync_windows(client, cursor, waited, turns=True)
+    for window in windows:
         with transaction.atomic():
             stats = window_import(
                 company=company,
@@ -357,6 +399,10 @@ def _sync_subject(
             "ksef import window: company=%s subject=%s new=%s recognised=%s checkpoint=%s",
             company.uuid, cursor.subject_type, stats.created, stats.recognised, window.checkpoint.isoformat(),
         )  # fmt: skip
+        if turn is not None and not window.caught_up:
+            turn[0] -= 1
+            if turn[0] <= 0:
+                raise ContextWait("turn", 0.0)  # more to do: to the back of the queue
     SyncCursor.objects.filter(pk=cursor.pk).update(
         last_success_at=timezone.now(), last_error="", failures_in_row=0
     )
@@ -372,7 +418,26 @@ def company_import(*, company_id: int, subject_types: Sequence[str] = SUBJECT_TY
         return _company_import(company_id=company_id, subject_types=subject_types)
 
 
-def _company_import(*, company_id: int, subject_types: Sequence[str]) -> ImportResult:
+def import_turn(*, company_id: int, resume: bool = False) -> ImportResult:
+    """One turn of the company's import (the ``ksef.import`` task): at most ``TURN_WINDOWS`` windows, each
+    request paced to the context's limits (``pacing``). When more remains the run is parked and the company
+    queued again — at once, to the back of the queue, or when its limits allow — and the worker moves on.
+    ``resume``: a continuation, which does nothing when no parked run is left (another turn finished it)."""
+    with company_lock(company_id) as lock:
+        if lock is None:
+            return ImportResult(status="busy")
+        parked = ImportRun.objects.filter(
+            company_id=company_id, status=ImportRun.Status.RUNNING, retry_at__isnull=False
+        )
+        if resume and not parked.exists():
+            return ImportResult(status="idle")
+        result = _company_import(company_id=company_id, subject_types=SUBJECT_TYPES, turns=True)
+    if result.status == CONTINUES:
+        queue.import_continue(company_id=company_id, countdown=result.retry_in)
+    return result
+
+
+def _company_import(*, company_id: int, subject_types: Sequence[str], turns: bool = False) -> ImportResult:
     company = Company.objects.get(pk=company_id)
     connection = KsefConnection.objects.filter(company=company).first()
     if connection is None or not connection.can_import:
@@ -380,15 +445,33 @@ def _company_import(*, company_id: int, subject_types: Sequence[str]) -> ImportR
     run = _claim(company)
     if run is None:
         return ImportResult(status="busy")
+    resumed = run.windows > 0  # a parked run adopted by this turn, with windows already committed
     cursors = [_cursor(company, connection, subject_type) for subject_type in subject_types]
     current = cursors[0]
     purchases: list[int] = []  # new Subject2 invoices, committed window by window
     waited = [0.0]  # seconds spent waiting out 429s in this run
+    turn = [TURN_WINDOWS] if turns else None
     try:
-        _failures_retry(company, run, purchases)
-        client = ksef_client_for(company=company)
-        for current in cursors:
-            _sync_subject(client, company, current, run, purchases, waited)
+        try:
+            if not resumed:
+                _failures_retry(company, run, purchases)
+            pacer = ContextPacer(company.nip) if turns else None  # the client's NIP is the context
+            session = PacedSession(pacer) if pacer is not None else None
+            client = ksef_client_for(company=company, session=session)
+            if pacer is not None:
+                pacer.learn(client)
+            for current in cursors:
+                if current.last_success_at and current.last_success_at >= run.started_at:
+                    continue  # caught up in an earlier turn of this run
+                _sync_subject(client, company, current, run, purchases, waited, turn)
+        except ContextWait as wait:
+            if wait.seconds <= MAX_INLINE_WAIT:
+                _park(run, wait.seconds)
+                logger.info(
+                    "ksef import: company=%s continues in %.1f s (%s)", company.uuid, wait.seconds, wait.group
+                )
+                return ImportResult(CONTINUES, run.invoices_new, run.invoices_updated, retry_in=wait.seconds)
+            raise KsefRateLimited(math.ceil(wait.seconds)) from None  # a long wait: as KSeF's own 429
     except (KsefError, NotConnected, ImportMappingError, requests.RequestException) as exc:
         counts = not isinstance(exc, KsefRateLimited)
         failures = _count_failure(current, counts=counts)
@@ -414,13 +497,13 @@ def _company_import(*, company_id: int, subject_types: Sequence[str]) -> ImportR
         if isinstance(exc, KsefAuthError | OfficeUnavailable):
             _attention(company, message, revoked=refusal is not None)
         _finish(run, ImportRun.Status.FAILED, message, retry_at)
-        _digest(run, purchases)
+        _digest(run, purchases, resumed=resumed)
         return ImportResult(ImportRun.Status.FAILED, run.invoices_new, run.invoices_updated, message)
     except BaseException:
         _finish(run, ImportRun.Status.FAILED, _describe(Exception()))
         raise
     _finish(run, ImportRun.Status.SUCCEEDED)
-    _digest(run, purchases)
+    _digest(run, purchases, resumed=resumed)
     return ImportResult(ImportRun.Status.SUCCEEDED, run.invoices_new, run.invoices_updated)
 
 
@@ -436,11 +519,14 @@ def _failures_retry(company: Company, run: ImportRun, purchases: list[int]) -> N
     run.save(update_fields=["invoices_new"])
 
 
-def _digest(run: ImportRun, purchases: list[int]) -> None:
-    """The run brought new purchase invoices: e-mail those who asked for it (one message per run)."""
-    from ksef_integration.importing.digest import digest_enqueue_on_commit, digest_wanted
+def _digest(run: ImportRun, purchases: list[int], *, resumed: bool = False) -> None:
+    """The run brought new purchase invoices: e-mail those who asked for it (one message per run, also of a
+    run ``resumed`` over several turns, whose earlier turns' purchases are only in the database)."""
+    from ksef_integration.importing.digest import digest_enqueue_on_commit, digest_wanted, run_purchases
 
-    if purchases and digest_wanted(company_id=run.company_id):
+    if not digest_wanted(company_id=run.company_id):
+        return
+    if purchases or (resumed and run_purchases(run)):
         digest_enqueue_on_commit(run=run)
 
 
@@ -465,7 +551,8 @@ def companies_due_for_import(*, now: dt.datetime | None = None) -> list[int]:
             continue
         started_at, status, retry_at, heartbeat_at = last
         if status == ImportRun.Status.RUNNING:
-            if heartbeat_at < now - LEASE:
+            lost = retry_at is not None and retry_at <= now - PARK_SLACK  # parked; its message lost
+            if heartbeat_at < now - LEASE or lost:
                 due.append(connection.company_id)
             continue
         if status == ImportRun.Status.FAILED and retry_at is not None:
@@ -483,12 +570,14 @@ def import_enqueue_on_commit(*, company: Company) -> None:
 
 
 __all__ = [
+    "CONTINUES",
     "LEASE",
     "ImportResult",
     "companies_due_for_import",
     "company_import",
     "import_enqueue_on_commit",
     "import_start",
+    "import_turn",
     "retry_delay",
     "sync_windows",
 ]

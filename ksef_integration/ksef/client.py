@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from cryptography import x509
 
+from ksef_integration.ksef._values import as_dict
 from ksef_integration.ksef.auth import Authenticator, AuthTokens, PollPolicy, TokenStatus
 from ksef_integration.ksef.batch import Batches
 from ksef_integration.ksef.certificates import Certificates
@@ -138,6 +139,20 @@ class KsefClient:
         """Status and permissions of a KSeF token (e.g. the one just used to log in)."""
         self.access_token()
         return self.auth.token_get(tokens=self._tokens(), reference_number=reference_number)
+
+    def rate_limits(self) -> dict[str, dict[str, int]]:
+        """``GET /rate-limits``: the request limits in force for the logged-in context, per group
+        (``{"invoiceExport": {"perSecond": 8, "perMinute": 16, "perHour": 20}, ...}``)."""
+        data = as_dict(self.http.call("GET", "/rate-limits", bearer=self.access_token()))
+        limits: dict[str, dict[str, int]] = {}
+        for group, values in data.items():
+            if isinstance(values, dict):
+                limits[group] = {
+                    name: int(values[name])
+                    for name in ("perSecond", "perMinute", "perHour")
+                    if isinstance(values.get(name), int)
+                }
+        return limits
 
     def _tokens(self) -> AuthTokens:
         if self.tokens is None:
