@@ -34,10 +34,11 @@ def rows_html(rows: Sequence[ClientRow]) -> SafeString:
     # the switcher's URL once, then each company's uuid in its place (reverse() per row costs like a row)
     switch = reverse("accounts:company_switch", args=[_PLACEHOLDER])
     t = {
-        "waiting": _("Waiting for KSeF"),
+        # short: a table column's header, and a number's label on a phone (the template's <th> say the same)
+        "waiting": _("Waiting"),
         "rejected": _("Rejected"),
-        "offline": _("Offline, to send"),
-        "new": _("New purchase invoices"),
+        "offline": _("Offline"),
+        "new": _("New purchases"),
         "import": _("Last import"),
         "open": _("Open"),
         "token": _("Token works until"),
@@ -69,10 +70,13 @@ def _row(row: ClientRow, t: dict[str, str], switch: str) -> SafeString:
                 f" ({t['expired']})" if row.expires_in_days is not None and row.expires_in_days < 0 else "",
             )
         )
-    if row.problems:
+    # what the badges above do not say already (the state, the missing permissions)
+    said = {t["noperm"]} if row.health_ok else {row.health_label, t["noperm"]}
+    rest = [p for p in row.problems if p not in said]
+    if rest:
         ksef.append(
             format_html(
-                '<span class="office-row__problems" data-field="problems">{}</span>', " · ".join(row.problems)
+                '<span class="office-row__problems" data-field="problems">{}</span>', " · ".join(rest)
             )
         )
     deadline: str = ""
