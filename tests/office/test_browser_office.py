@@ -80,8 +80,6 @@ def test_office_on_a_desktop_is_a_table(
     cells = page.locator(f"#client-{office['alfa'].nip} > *")
     tops = {round(cells.nth(i).bounding_box()["y"]) for i in range(cells.count())}
     assert len(tops) == 1  # one line per company
-    screenshot(page, "office-desktop")
-    print("W", page.evaluate("[...document.querySelectorAll('.office-table thead th')].map(e => Math.round(e.getBoundingClientRect().width))"), page.evaluate("(el => [el.scrollWidth, el.clientWidth])(document.querySelector('.office-list'))"), page.evaluate("getComputedStyle(document.querySelector('.office-list')).position"))
     # the whole table fits the page's column: no scrolling sideways on a desktop either
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert page.evaluate("(el => el.scrollWidth <= el.clientWidth)(document.querySelector('.office-list'))")
