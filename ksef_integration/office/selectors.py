@@ -1,8 +1,8 @@
 """The Biuro page: the KSeF state of every company a user works for as owner or accountant, read with the
 same few statements whether the user has 3 client companies or 300 — the memberships with their connection
-as plain values, the invoice counts of all companies in one grouped query, the last imports in another, the
-offline invoices in a third — then ranked, filtered and cut into pages in Python over small rows, so that
-only one page of rows is rendered. Start's one-company card (``company_row``) reads the same state."""
+and last import as plain values, the invoice counts of all companies in one grouped query, the offline
+invoices in another — then ranked, filtered and cut into pages in Python over small rows, so that only one
+page of rows is rendered. Start's one-company card (``company_row``) reads the same state."""
 
 from __future__ import annotations
 
