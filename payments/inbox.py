@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -123,8 +123,7 @@ class InboxRow(NamedTuple):
     seen: bool
 
 
-@dataclass(frozen=True)
-class InboxRowView:
+class InboxRowView(NamedTuple):
     row: InboxRow
     unread: bool
     overdue: bool
@@ -134,14 +133,35 @@ class InboxRowView:
         return str(PurchaseStatus(self.row.status).label)
 
 
+class Approver(NamedTuple):
+    """The company's approver: who (the membership) and the e-mail the page names."""
+
+    membership_id: int
+    email: str
+
+
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRowView]
     next_cursor: Cursor | None
+    approver: Approver | None = None
 
 
 def purchases_queryset(*, company: Company) -> QuerySet[Invoice]:
     return Invoice.objects.filter(company=company, direction=Direction.PURCHASE)
+
+
+def _entry_status_in(statuses: Iterable[str]) -> Q:
+    """The inbox status (no entry = new) is one of ``statuses``, written so that PostgreSQL can estimate it
+    from the entries' statistics: ``entry.status IS NULL OR entry.status IN (...)`` on the outer join. A
+    filter on ``COALESCE(status, 'new')`` is estimated at a few rows, and the planner then sorts every
+    purchase of the company instead of walking ``inv_list`` newest first (7 ms instead of 0.1 ms for
+    ``?due=overdue`` on 10,000 invoices)."""
+    wanted = set(statuses)
+    present = Q(purchase_entry__status__in=sorted(wanted))
+    if PurchaseStatus.NEW in wanted:
+        return Q(purchase_entry__status__isnull=True) | present
+    return present
 
 
 def inbox_queryset(*, membership: Membership, filters: InboxFilters, today: dt.date) -> QuerySet[Invoice]:
@@ -152,27 +172,49 @@ def inbox_queryset(*, membership: Membership, filters: InboxFilters, today: dt.d
         inbox_status=Coalesce("purchase_entry__status", Value(PurchaseStatus.NEW.value)),
         seen=Exists(PurchaseSeen.objects.filter(membership=membership, invoice=OuterRef("pk"))),
     )
+    conditions: list[Q] = []
     if filters.status == "all":
         pass
     elif filters.status == PurchaseStatus.NEW:
-        qs = qs.filter(inbox_status=filters.status)
+        conditions.append(_entry_status_in([PurchaseStatus.NEW]))
     elif filters.status in PurchaseStatus.values:
-        # Any other status has an entry: an inner join the database can start from the entries' (company,
-        # status) index, instead of a filter on the outer join over every purchase of the company.
-        qs = qs.filter(purchase_entry__company=membership.company, purchase_entry__status=filters.status)
+        # Any other status has an entry: an inner join on the entry's one-to-one key.
+        conditions.append(Q(purchase_entry__status=filters.status))
     else:
-        qs = qs.exclude(inbox_status=PurchaseStatus.REJECTED)
+        conditions.append(_entry_status_in(s for s in PurchaseStatus.values if s != PurchaseStatus.REJECTED))
     if filters.due == "overdue":
-        qs = qs.filter(due_date__lt=today, inbox_status__in=OPEN_STATUSES)
+        conditions += [Q(due_date__lt=today), _entry_status_in(OPEN_STATUSES)]
     elif filters.due == "soon":
-        qs = qs.filter(
-            due_date__gte=today,
-            due_date__lte=today + dt.timedelta(days=DUE_SOON_DAYS),
-            inbox_status__in=OPEN_STATUSES,
-        )
+        conditions += [
+            Q(due_date__gte=today, due_date__lte=today + dt.timedelta(days=DUE_SOON_DAYS)),
+            _entry_status_in(OPEN_STATUSES),
+        ]
     if filters.unread:
-        qs = qs.filter(seen=False, created_at__gte=membership.created_at)
-    return qs
+        conditions.append(Q(seen=False, created_at__gte=membership.created_at))
+    return qs.filter(*conditions) if conditions else qs
+
+
+def _settings_of(company: Company) -> QuerySet[InboxSettings]:
+    return InboxSettings.objects.filter(company_id=company.pk)
+
+
+def inbox_approver(*, company: Company) -> Approver | None:
+    found = (
+        _settings_of(company)
+        .filter(approver__isnull=False)
+        .values_list("approver_id", "approver__user__email")
+        .first()
+    )
+    return Approver(*found) if found is not None else None
+
+
+def may_accept_with(membership: Membership, approver: Approver | None) -> bool:
+    """``may_accept`` for the approver as ``inbox_page`` reads it."""
+    if membership.role == Role.OWNER:
+        return True
+    if approver is None:
+        return membership.role == Role.ACCOUNTANT
+    return approver.membership_id == membership.pk
 
 
 def inbox_page(
@@ -184,30 +226,47 @@ def inbox_page(
     today: dt.date | None = None,
 ) -> InboxPage:
     """One page of the company's purchase invoices, newest first, continuing after ``after`` (keyset
-    pagination on (issue_date, id) as in Dokumenty: the same cost on every page). One query."""
+    pagination on (issue_date, id) as in Dokumenty: the same cost on every page), with the company's
+    approver. One query: the approver comes with the rows (a subquery PostgreSQL runs once); only an empty
+    page asks for it separately."""
     today = today or timezone.localdate()
-    qs = inbox_queryset(membership=membership, filters=filters, today=today)
+    company = membership.company
+    qs = inbox_queryset(membership=membership, filters=filters, today=today).annotate(
+        approver_id=Subquery(_settings_of(company).values("approver_id")[:1]),
+        approver_email=Subquery(_settings_of(company).values("approver__user__email")[:1]),
+    )
     if after is not None:
-        qs = qs.filter(issue_date__lte=after.issue_date).filter(
-            Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id)
+        qs = qs.filter(
+            Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id),
+            issue_date__lte=after.issue_date,
         )
-    fetched = [
-        InboxRow._make(values)
-        for values in qs.order_by("-issue_date", "-id").values_list(*INBOX_FIELDS)[: page_size + 1]
-    ]
+    fetched = list(
+        qs.order_by("-issue_date", "-id").values_list(*INBOX_FIELDS, "approver_id", "approver_email")[
+            : page_size + 1
+        ]
+    )
+    if fetched:
+        approver_id, approver_email = fetched[0][-2:]
+        approver = Approver(approver_id, approver_email) if approver_id is not None else None
+    else:
+        approver = inbox_approver(company=company)
     next_cursor = None
     if len(fetched) > page_size:
         fetched = fetched[:page_size]
-        next_cursor = Cursor(fetched[-1].issue_date, fetched[-1].id)
-    rows = [
-        InboxRowView(
-            row=row,
-            unread=not row.seen and row.created_at >= membership.created_at,
-            overdue=row.due_date is not None and row.due_date < today and row.status in OPEN_STATUSES,
+        next_cursor = Cursor(fetched[-1][3], fetched[-1][0])
+    since = membership.created_at
+    open_statuses = set(OPEN_STATUSES)
+    rows = []
+    for values in fetched:
+        row = InboxRow._make(values[:-2])
+        rows.append(
+            InboxRowView(
+                row,
+                not row.seen and row.created_at >= since,
+                row.due_date is not None and row.due_date < today and row.status in open_statuses,
+            )
         )
-        for row in fetched
-    ]
-    return InboxPage(rows=rows, next_cursor=next_cursor)
+    return InboxPage(rows=rows, next_cursor=next_cursor, approver=approver)
 
 
 def purchases_by_uuid(*, company: Company, uuids: Iterable[str | uuid.UUID]) -> list[Invoice]:

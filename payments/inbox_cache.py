@@ -95,26 +95,35 @@ def rows_cache_key(*, rows: Sequence[InboxRowView], can_act: bool, language: str
     return f"payments:inbox-rows:{digest.hexdigest()}"
 
 
-def inbox_rows_html(*, rows: Sequence[InboxRowView], can_act: bool) -> SafeString:
-    """The ``<tr>`` rows of the page, from the cache when the same values were rendered before."""
-    key = rows_cache_key(rows=rows, can_act=can_act, language=get_language() or "")
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(
-            "payments/_inbox_rows.html", {"rows": inbox_rows_build(rows=rows), "can_act": can_act}
-        )
-        cache.set(key, html, CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
-
-
-def inbox_filters_html(*, form: forms.Form, filtered: bool, params: QueryDict) -> SafeString:
-    """The filter panel for the query's values of the form's fields."""
+def _filters_key(*, form: forms.Form, filtered: bool, params: QueryDict, language: str) -> str:
     values = [(name, params.getlist(name)) for name in form.fields]
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(repr((settings.RELEASE_KEY, get_language(), filtered, form.is_bound, values)).encode())
-    key = f"payments:inbox-filters:{digest.hexdigest()}"
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string("payments/_inbox_filters.html", {"form": form, "filtered": filtered})
-        cache.set(key, html, CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+    digest.update(repr((settings.RELEASE_KEY, language, filtered, form.is_bound, values)).encode())
+    return f"payments:inbox-filters:{digest.hexdigest()}"
+
+
+def inbox_fragments(
+    *, rows: Sequence[InboxRowView], can_act: bool, form: forms.Form, filtered: bool, params: QueryDict
+) -> tuple[SafeString, SafeString]:
+    """The ``<tr>`` rows of the page and the filter panel (a GET form: its markup depends on nothing but
+    the query's values of the form's fields), each from the cache when the same values were rendered
+    before: one round trip to the cache for both, one more to keep what had to be rendered."""
+    language = get_language() or ""
+    rows_key = rows_cache_key(rows=rows, can_act=can_act, language=language)
+    filters_key = _filters_key(form=form, filtered=filtered, params=params, language=language)
+    found = cache.get_many([rows_key, filters_key])
+    missing = {}
+    rows_html = found.get(rows_key)
+    if rows_html is None:
+        rows_html = render_to_string(
+            "payments/_inbox_rows.html", {"rows": inbox_rows_build(rows=rows), "can_act": can_act}
+        )
+        missing[rows_key] = rows_html
+    filters_html = found.get(filters_key)
+    if filters_html is None:
+        filters_html = render_to_string("payments/_inbox_filters.html", {"form": form, "filtered": filtered})
+        missing[filters_key] = filters_html
+    if missing:
+        cache.set_many(missing, CACHE_SECONDS)
+    # rendered by our templates with autoescaping
+    return mark_safe(rows_html), mark_safe(filters_html)  # noqa: S308

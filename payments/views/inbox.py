@@ -38,22 +38,22 @@ def _inbox_context(request: HttpRequest, membership: Membership) -> dict[str, An
     next_url = (
         "?" + urlencode({**query, "after": page.next_cursor.encode()}) if page.next_cursor is not None else ""
     )
-    settings_row = inbox.inbox_settings(company=membership.company)
     can_act = inbox.may_act(membership)
+    rows_html, filters_html = inbox_cache.inbox_fragments(
+        rows=page.rows, can_act=can_act, form=form, filtered=filters.active, params=request.GET
+    )
     return {
         "form": form,
         "filtered": filters.active,
-        "filters_html": inbox_cache.inbox_filters_html(
-            form=form, filtered=filters.active, params=request.GET
-        ),
+        "filters_html": filters_html,
         "page": page,
-        "rows_html": inbox_cache.inbox_rows_html(rows=page.rows, can_act=can_act),
+        "rows_html": rows_html,
         "next_url": next_url,
         "first_url": ("?" + urlencode(query)) if after is not None else "",
         "can_act": can_act,
-        "can_accept": inbox.may_accept(membership, settings_row),
+        "can_accept": inbox.may_accept_with(membership, page.approver),
         "is_owner": membership.role == Role.OWNER,
-        "approver": settings_row.approver if settings_row else None,
+        "approver": page.approver,
         "reason_max": REASON_MAX,
         "here": request.get_full_path(),
         "nav_active": "documents",
