@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice
-from invoices.selectors import Cursor, InvoiceFilters, invoice_list_queryset
+from invoices.selectors import Cursor
 from payments.models import (
     COMMENT_MAX,
     REASON_MAX,
@@ -97,13 +97,6 @@ class InboxFilters:
         return bool(self.status or self.seller.strip() or self.due or self.unread)
 
 
-INBOX_FIELDS = (
-    "id", "uuid", "number", "issue_date", "due_date", "seller_name", "seller_nip", "currency", "total_gross",
-    "ksef_number", "split_payment", "created_at", "inbox_status", "purchase_entry__reject_reason",
-    "purchase_entry__paid_on", "seen",
-)  # fmt: skip
-
-
 class InboxRow(NamedTuple):
     id: int
     uuid: uuid.UUID
@@ -151,57 +144,120 @@ def purchases_queryset(*, company: Company) -> QuerySet[Invoice]:
     return Invoice.objects.filter(company=company, direction=Direction.PURCHASE)
 
 
-def _entry_status_in(statuses: Iterable[str]) -> Q:
-    """The inbox status (no entry = new) is one of ``statuses``, written so that PostgreSQL can estimate it
-    from the entries' statistics: ``entry.status IS NULL OR entry.status IN (...)`` on the outer join. A
-    filter on ``COALESCE(status, 'new')`` is estimated at a few rows, and the planner then sorts every
-    purchase of the company instead of walking ``inv_list`` newest first (7 ms instead of 0.1 ms for
-    ``?due=overdue`` on 10,000 invoices)."""
-    wanted = set(statuses)
-    present = Q(purchase_entry__status__in=sorted(wanted))
-    if PurchaseStatus.NEW in wanted:
-        return Q(purchase_entry__status__isnull=True) | present
-    return present
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE/ILIKE, with the wildcards and the escape character in ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
-def inbox_queryset(*, membership: Membership, filters: InboxFilters, today: dt.date) -> QuerySet[Invoice]:
-    qs = invoice_list_queryset(
-        company=membership.company,
-        filters=InvoiceFilters(direction=Direction.PURCHASE, contractor=filters.seller),
-    ).annotate(
-        inbox_status=Coalesce("purchase_entry__status", Value(PurchaseStatus.NEW.value)),
-        seen=Exists(PurchaseSeen.objects.filter(membership=membership, invoice=OuterRef("pk"))),
-    )
-    conditions: list[Q] = []
+def _status_in(statuses: Iterable[str], params: list[Any]) -> str:
+    """The inbox status (no entry = new) is one of ``statuses``: ``e.status IS NULL OR e.status IN (...)``
+    on the outer join, which PostgreSQL estimates from the entries' statistics. A filter on
+    ``COALESCE(e.status, 'new')`` is estimated at a few rows, and the planner then sorts every purchase of
+    the company instead of walking ``inv_list`` newest first (7 ms instead of 0.1 ms for ``?due=overdue``
+    on 10,000 invoices)."""
+    wanted = sorted(set(statuses))
+    params.extend(wanted)
+    present = f"e.status IN ({', '.join(['%s'] * len(wanted))})"
+    return f"(e.status IS NULL OR {present})" if PurchaseStatus.NEW in wanted else present
+
+
+def _page_statement(
+    *, membership: Membership, filters: InboxFilters, after: Cursor | None, limit: int, today: dt.date
+) -> tuple[str, list[Any]]:
+    """The page's one statement: the rows with the member's "seen" marker (an EXISTS on the unique
+    (member, invoice) key) and the company's approver (uncorrelated subqueries, run once).
+
+    Written out rather than built with the ORM: building and compiling the equivalent queryset cost ~1 ms
+    of the worker's CPU on every page, three times what running it costs. The same text runs on
+    PostgreSQL and SQLite (the seller's name: ILIKE, which PostgreSQL estimates from the column's
+    statistics, or SQLite's LIKE, case-blind as Django's ``icontains`` there)."""
+    invoice, entry = Invoice._meta.db_table, PurchaseEntry._meta.db_table
+    seen, settings_table = PurchaseSeen._meta.db_table, InboxSettings._meta.db_table
+    member_table, user_table = Membership._meta.db_table, User._meta.db_table
+    company_id = membership.company_id
+    params: list[Any] = [membership.pk, company_id, company_id, company_id, Direction.PURCHASE.value]
+    where = ["i.company_id = %s", "i.direction = %s"]
     if filters.status == "all":
         pass
     elif filters.status == PurchaseStatus.NEW:
-        conditions.append(_entry_status_in([PurchaseStatus.NEW]))
+        where.append(_status_in([PurchaseStatus.NEW], params))
     elif filters.status in PurchaseStatus.values:
-        # Any other status has an entry: an inner join on the entry's one-to-one key.
-        conditions.append(Q(purchase_entry__status=filters.status))
+        where.append("e.status = %s")  # any other status has an entry
+        params.append(filters.status)
     else:
-        conditions.append(_entry_status_in(s for s in PurchaseStatus.values if s != PurchaseStatus.REJECTED))
+        where.append(_status_in((v for v in PurchaseStatus.values if v != PurchaseStatus.REJECTED), params))
+    text = filters.seller.strip()
+    if text:
+        digits = text.replace("-", "").replace(" ", "")
+        if digits.isdigit():  # the start of a NIP, as the Dokumenty filter reads it
+            where.append("i.seller_nip LIKE %s")
+            params.append(digits + "%")
+        else:
+            operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+            where.append(f"i.seller_name {operator} %s ESCAPE '\\'")
+            params.append(_like_pattern(text))
     if filters.due == "overdue":
-        conditions += [Q(due_date__lt=today), _entry_status_in(OPEN_STATUSES)]
+        where.append("i.due_date < %s")
+        params.append(today)
+        where.append(_status_in(OPEN_STATUSES, params))
     elif filters.due == "soon":
-        conditions += [
-            Q(due_date__gte=today, due_date__lte=today + dt.timedelta(days=DUE_SOON_DAYS)),
-            _entry_status_in(OPEN_STATUSES),
-        ]
+        where.append("i.due_date >= %s AND i.due_date <= %s")
+        params += [today, today + dt.timedelta(days=DUE_SOON_DAYS)]
+        where.append(_status_in(OPEN_STATUSES, params))
     if filters.unread:
-        conditions.append(Q(seen=False, created_at__gte=membership.created_at))
-    return qs.filter(*conditions) if conditions else qs
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id)"  # noqa: S608
+            " AND i.created_at >= %s"
+        )
+        params += [membership.pk, membership.created_at]
+    if after is not None:
+        # ``issue_date <= d`` repeats part of the seek on purpose: the index scan starts at the cursor.
+        where.append("i.issue_date <= %s AND (i.issue_date < %s OR (i.issue_date = %s AND i.id < %s))")
+        params += [after.issue_date, after.issue_date, after.issue_date, after.id]
+    params.append(limit)
+    # Only constants and our models' table names in the text; every value is a parameter.
+    sql = (
+        "SELECT i.id, i.uuid, i.number, i.issue_date, i.due_date, i.seller_name, i.seller_nip, i.currency,"  # noqa: S608
+        " i.total_gross, i.ksef_number, i.split_payment, i.created_at, COALESCE(e.status, 'new'),"
+        " e.reject_reason, e.paid_on,"
+        f" EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id),"
+        f" (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s),"
+        f" (SELECT u.email FROM {settings_table} st JOIN {member_table} m ON m.id = st.approver_id"
+        f" JOIN {user_table} u ON u.id = m.user_id WHERE st.company_id = %s)"
+        f" FROM {invoice} i LEFT JOIN {entry} e ON e.invoice_id = i.id"
+        f" WHERE {' AND '.join(where)}"
+        " ORDER BY i.issue_date DESC, i.id DESC LIMIT %s"
+    )
+    return sql, params
 
 
-def _settings_of(company: Company) -> QuerySet[InboxSettings]:
-    return InboxSettings.objects.filter(company_id=company.pk)
+_UTC = dt.UTC
+_CENTS = Decimal("0.01")
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _typed(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row as SQLite returns it (hex uuids, numbers, naive UTC datetimes, 0/1; dates as text or dates) in
+    the types PostgreSQL gives."""
+    (pk, uuid_, number, issue, due, name, nip, currency, gross, ksef, split, created, status, reason, paid,
+     seen, approver_id, approver_email) = values  # fmt: skip
+    if isinstance(created, str):
+        created = dt.datetime.fromisoformat(created)
+    return (
+        pk, uuid.UUID(str(uuid_)), number, _date(issue), _date(due), name, nip, currency,
+        Decimal(str(gross)).quantize(_CENTS), ksef, bool(split),
+        created if created.tzinfo else created.replace(tzinfo=_UTC), status, reason, _date(paid), bool(seen),
+        approver_id, approver_email,
+    )  # fmt: skip
 
 
 def inbox_approver(*, company: Company) -> Approver | None:
     found = (
-        _settings_of(company)
-        .filter(approver__isnull=False)
+        InboxSettings.objects.filter(company_id=company.pk, approver__isnull=False)
         .values_list("approver_id", "approver__user__email")
         .first()
     )
@@ -227,29 +283,21 @@ def inbox_page(
 ) -> InboxPage:
     """One page of the company's purchase invoices, newest first, continuing after ``after`` (keyset
     pagination on (issue_date, id) as in Dokumenty: the same cost on every page), with the company's
-    approver. One query: the approver comes with the rows (a subquery PostgreSQL runs once); only an empty
-    page asks for it separately."""
+    approver. One statement (only an empty page asks for the approver separately)."""
     today = today or timezone.localdate()
-    company = membership.company
-    qs = inbox_queryset(membership=membership, filters=filters, today=today).annotate(
-        approver_id=Subquery(_settings_of(company).values("approver_id")[:1]),
-        approver_email=Subquery(_settings_of(company).values("approver__user__email")[:1]),
+    sql, params = _page_statement(
+        membership=membership, filters=filters, after=after, limit=page_size + 1, today=today
     )
-    if after is not None:
-        qs = qs.filter(
-            Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id),
-            issue_date__lte=after.issue_date,
-        )
-    fetched = list(
-        qs.order_by("-issue_date", "-id").values_list(*INBOX_FIELDS, "approver_id", "approver_email")[
-            : page_size + 1
-        ]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    if connection.vendor == "sqlite":
+        fetched = [_typed(values) for values in fetched]
     if fetched:
         approver_id, approver_email = fetched[0][-2:]
         approver = Approver(approver_id, approver_email) if approver_id is not None else None
     else:
-        approver = inbox_approver(company=company)
+        approver = inbox_approver(company=membership.company)
     next_cursor = None
     if len(fetched) > page_size:
         fetched = fetched[:page_size]
