@@ -14,13 +14,16 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.http import QueryDict
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -95,23 +98,37 @@ def rows_cache_key(*, rows: Sequence[InboxRowView], can_act: bool, language: str
     return f"payments:inbox-rows:{digest.hexdigest()}"
 
 
-def _filters_key(*, form: forms.Form, filtered: bool, params: QueryDict, language: str) -> str:
-    values = [(name, params.getlist(name)) for name in form.fields]
+# Where the page's own pieces go in the kept content: comments, so that no escaped value shown on the page
+# (a seller's name, the query echoed in the filters) can ever read as one.
+ROWS_PLACEHOLDER = "<!--inbox:rows-->"
+CSRF_PLACEHOLDER = "<!--inbox:csrf-->"
+FRAME_KEYS = (
+    "can_act", "can_accept", "is_owner", "approver_email", "filtered", "has_rows", "here", "next_url",
+    "first_url", "reason_max",
+)  # fmt: skip
+
+
+def _frame_key(frame: dict[str, Any], language: str) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(repr((settings.RELEASE_KEY, language, filtered, form.is_bound, values)).encode())
-    return f"payments:inbox-filters:{digest.hexdigest()}"
+    digest.update(repr((settings.RELEASE_KEY, language, [frame[name] for name in FRAME_KEYS])).encode())
+    return f"payments:inbox-frame:{digest.hexdigest()}"
 
 
-def inbox_fragments(
-    *, rows: Sequence[InboxRowView], can_act: bool, form: forms.Form, filtered: bool, params: QueryDict
-) -> tuple[SafeString, SafeString]:
-    """The ``<tr>`` rows of the page and the filter panel (a GET form: its markup depends on nothing but
-    the query's values of the form's fields), each from the cache when the same values were rendered
-    before: one round trip to the cache for both, one more to keep what had to be rendered."""
+def inbox_content(
+    *, request: HttpRequest, rows: Sequence[InboxRowView], frame: dict[str, Any], form: forms.Form
+) -> SafeString:
+    """The page's content: the frame (heading, filter panel, table head, bulk actions, pager: everything
+    but the rows and the CSRF field) and the ``<tr>`` rows, each from the cache when the same values were
+    rendered before (one round trip for both), the rows and this request's CSRF field put in their places.
+
+    The frame's key holds every value it shows (``FRAME_KEYS``: the reader's rights, the approver, the
+    request's path with its query, which the filter panel shows, the pager's links), the language and the
+    release; the rows' key every shown value of every row (``rows_cache_key``)."""
     language = get_language() or ""
+    can_act = frame["can_act"]
     rows_key = rows_cache_key(rows=rows, can_act=can_act, language=language)
-    filters_key = _filters_key(form=form, filtered=filtered, params=params, language=language)
-    found = cache.get_many([rows_key, filters_key])
+    frame_key = _frame_key(frame, language)
+    found = cache.get_many([rows_key, frame_key])
     missing = {}
     rows_html = found.get(rows_key)
     if rows_html is None:
@@ -119,11 +136,22 @@ def inbox_fragments(
             "payments/_inbox_rows.html", {"rows": inbox_rows_build(rows=rows), "can_act": can_act}
         )
         missing[rows_key] = rows_html
-    filters_html = found.get(filters_key)
-    if filters_html is None:
-        filters_html = render_to_string("payments/_inbox_filters.html", {"form": form, "filtered": filtered})
-        missing[filters_key] = filters_html
+    frame_html = found.get(frame_key)
+    if frame_html is None:
+        frame_html = render_to_string(
+            "payments/_inbox_content.html",
+            {
+                **frame,
+                "form": form,
+                "rows_placeholder": mark_safe(ROWS_PLACEHOLDER),  # noqa: S308 - a constant
+                "csrf_placeholder": mark_safe(CSRF_PLACEHOLDER),  # noqa: S308 - a constant
+            },
+        )
+        missing[frame_key] = frame_html
     if missing:
         cache.set_many(missing, CACHE_SECONDS)
-    # rendered by our templates with autoescaping
-    return mark_safe(rows_html), mark_safe(filters_html)  # noqa: S308
+    csrf_field = format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
+    html = frame_html.replace(CSRF_PLACEHOLDER, csrf_field, 1).replace(ROWS_PLACEHOLDER, rows_html, 1)
+    return mark_safe(html)  # noqa: S308 - our templates with autoescaping, and an escaped field
