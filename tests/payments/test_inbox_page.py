@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -203,3 +204,41 @@ def test_the_page_statement_budget_does_not_grow_with_its_rows(alice_client: Any
     assert all("payments_inboxsettings" not in sql for sql in fifty if sql not in reading_invoices)
     assert len(empty) == len(fifty) + 1  # the approver, read apart when there is no row to carry it
     assert len(fifty) <= 4  # the session's user and membership, the page, at most one more
+
+
+def _page(client: Any, query: str = "") -> str:
+    response = client.get(reverse("payments:inbox") + query)
+    assert response.status_code == 200
+    return str(response.content.decode())
+
+
+def test_the_kept_content_follows_the_approver_the_reader_and_the_query(
+    alice_client: Any, company_a: Company
+) -> None:
+    """The page's content is kept (payments.inbox_cache) under what it shows: a new approver, another
+    reader's rights, another query or pager never get content rendered for someone else; each request gets
+    its own CSRF field, and a query that spells the rows' place cannot move them."""
+    purchase_invoice(company_a, number="FZ/C/1", seller_name="Kowalski")
+    accountant = add_member(company_a, Role.ACCOUNTANT, "ksiegowa@example.com")
+    other_client = Client()
+    other_client.force_login(accountant.user)
+    before = _page(alice_client)
+    assert "zatwierdza@example.com" not in before
+    assert 'id="bulk-accept"' in _page(other_client)  # no approver: accountants accept too
+    approver = add_member(company_a, Role.ACCOUNTANT, "zatwierdza@example.com")
+    InboxSettings.objects.create(company=company_a, approver=approver)
+    assert "zatwierdza@example.com" in _page(alice_client)
+    assert 'id="bulk-accept"' in _page(alice_client)  # the owner still accepts
+    assert 'id="bulk-accept"' not in _page(other_client)  # the accountant no longer does
+    tokens = {
+        page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        for page in (_page(alice_client), _page(other_client))
+    }
+    assert len(tokens) == 2
+    tricky = _page(alice_client, "?seller=%3C!--inbox%3Arows--%3E")
+    assert "<!--inbox:" not in tricky
+    assert "&lt;!--inbox:rows--&gt;" in tricky  # the query, shown escaped in the filter panel
+    assert 'data-number="FZ/C/1"' not in tricky  # nobody's name contains it
+    kowalski = _page(alice_client, "?seller=Kowal")
+    assert kowalski.count('data-number="FZ/C/1"') == 1
+    assert 'value="Kowal"' in kowalski
