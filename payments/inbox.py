@@ -98,8 +98,12 @@ class InboxFilters:
 
 
 class InboxRow(NamedTuple):
+    """One row as the page's statement reads it. The uuid comes as text (it is only ever printed), and
+    "unread" is decided by the statement: this member has not opened the invoice, and it arrived after they
+    joined the company."""
+
     id: int
-    uuid: uuid.UUID
+    uuid: str
     number: str
     issue_date: dt.date
     due_date: dt.date | None
@@ -109,11 +113,10 @@ class InboxRow(NamedTuple):
     total_gross: Decimal
     ksef_number: str | None
     split_payment: bool
-    created_at: dt.datetime
     status: str
     reject_reason: str | None
     paid_on: dt.date | None
-    seen: bool
+    unread: bool
 
 
 class InboxRowView(NamedTuple):
@@ -165,8 +168,8 @@ def _status_in(statuses: Iterable[str], params: list[Any]) -> str:
 def _page_statement(
     *, membership: Membership, filters: InboxFilters, after: Cursor | None, limit: int, today: dt.date
 ) -> tuple[str, list[Any]]:
-    """The page's one statement: the rows with the member's "seen" marker (an EXISTS on the unique
-    (member, invoice) key) and the company's approver (uncorrelated subqueries, run once).
+    """The page's one statement: the rows with the member's "unread" marker (a NOT EXISTS on the unique
+    (member, invoice) key of what they opened) and the company's approver (uncorrelated subqueries, run once).
 
     Written out rather than built with the ORM: building and compiling the equivalent queryset cost ~1 ms
     of the worker's CPU on every page, three times what running it costs. The same text runs on
@@ -176,7 +179,9 @@ def _page_statement(
     seen, settings_table = PurchaseSeen._meta.db_table, InboxSettings._meta.db_table
     member_table, user_table = Membership._meta.db_table, User._meta.db_table
     company_id = membership.company_id
-    params: list[Any] = [membership.pk, company_id, company_id, company_id, Direction.PURCHASE.value]
+    params: list[Any] = [
+        membership.pk, membership.created_at, company_id, company_id, company_id, Direction.PURCHASE.value
+    ]  # fmt: skip
     where = ["i.company_id = %s", "i.direction = %s"]
     if filters.status == "all":
         pass
@@ -218,10 +223,11 @@ def _page_statement(
     params.append(limit)
     # Only constants and our models' table names in the text; every value is a parameter.
     sql = (
-        "SELECT i.id, i.uuid, i.number, i.issue_date, i.due_date, i.seller_name, i.seller_nip, i.currency,"  # noqa: S608
-        " i.total_gross, i.ksef_number, i.split_payment, i.created_at, COALESCE(e.status, 'new'),"
+        "SELECT i.id, CAST(i.uuid AS text), i.number, i.issue_date, i.due_date, i.seller_name,"  # noqa: S608
+        " i.seller_nip, i.currency, i.total_gross, i.ksef_number, i.split_payment, COALESCE(e.status, 'new'),"
         " e.reject_reason, e.paid_on,"
-        f" EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id),"
+        f" (NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id)"
+        " AND i.created_at >= %s),"
         f" (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s),"
         f" (SELECT u.email FROM {settings_table} st JOIN {member_table} m ON m.id = st.approver_id"
         f" JOIN {user_table} u ON u.id = m.user_id WHERE st.company_id = %s)"
@@ -232,7 +238,6 @@ def _page_statement(
     return sql, params
 
 
-_UTC = dt.UTC
 _CENTS = Decimal("0.01")
 
 
@@ -241,16 +246,13 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _typed(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A row as SQLite returns it (hex uuids, numbers, naive UTC datetimes, 0/1; dates as text or dates) in
-    the types PostgreSQL gives."""
-    (pk, uuid_, number, issue, due, name, nip, currency, gross, ksef, split, created, status, reason, paid,
-     seen, approver_id, approver_email) = values  # fmt: skip
-    if isinstance(created, str):
-        created = dt.datetime.fromisoformat(created)
+    """A row as SQLite returns it (hex uuids, numbers, 0/1; dates as text or dates) in the types PostgreSQL
+    gives."""
+    (pk, uuid_, number, issue, due, name, nip, currency, gross, ksef, split, status, reason, paid, unread,
+     approver_id, approver_email) = values  # fmt: skip
     return (
-        pk, uuid.UUID(str(uuid_)), number, _date(issue), _date(due), name, nip, currency,
-        Decimal(str(gross)).quantize(_CENTS), ksef, bool(split),
-        created if created.tzinfo else created.replace(tzinfo=_UTC), status, reason, _date(paid), bool(seen),
+        pk, str(uuid.UUID(uuid_)), number, _date(issue), _date(due), name, nip, currency,
+        Decimal(str(gross)).quantize(_CENTS), ksef, bool(split), status, reason, _date(paid), bool(unread),
         approver_id, approver_email,
     )  # fmt: skip
 
@@ -302,7 +304,6 @@ def inbox_page(
     if len(fetched) > page_size:
         fetched = fetched[:page_size]
         next_cursor = Cursor(fetched[-1][3], fetched[-1][0])
-    since = membership.created_at
     open_statuses = set(OPEN_STATUSES)
     rows = []
     for values in fetched:
@@ -310,7 +311,7 @@ def inbox_page(
         rows.append(
             InboxRowView(
                 row,
-                not row.seen and row.created_at >= since,
+                row.unread,
                 row.due_date is not None and row.due_date < today and row.status in open_statuses,
             )
         )
