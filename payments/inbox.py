@@ -169,7 +169,8 @@ def _page_statement(
     *, membership: Membership, filters: InboxFilters, after: Cursor | None, limit: int, today: dt.date
 ) -> tuple[str, list[Any]]:
     """The page's one statement: the rows with the member's "unread" marker (a NOT EXISTS on the unique
-    (member, invoice) key of what they opened) and the company's approver (uncorrelated subqueries, run once).
+    (member, invoice) key of what they opened) and the company's approver (uncorrelated subqueries, run once;
+    nested rather than joined, which PostgreSQL plans faster).
 
     Written out rather than built with the ORM: building and compiling the equivalent queryset cost ~1 ms
     of the worker's CPU on every page, three times what running it costs. The same text runs on
@@ -229,8 +230,8 @@ def _page_statement(
         f" (NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id)"
         " AND i.created_at >= %s),"
         f" (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s),"
-        f" (SELECT u.email FROM {settings_table} st JOIN {member_table} m ON m.id = st.approver_id"
-        f" JOIN {user_table} u ON u.id = m.user_id WHERE st.company_id = %s)"
+        f" (SELECT u.email FROM {user_table} u WHERE u.id = (SELECT m.user_id FROM {member_table} m WHERE"
+        f" m.id = (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s)))"
         f" FROM {invoice} i LEFT JOIN {entry} e ON e.invoice_id = i.id"
         f" WHERE {' AND '.join(where)}"
         " ORDER BY i.issue_date DESC, i.id DESC LIMIT %s"
