@@ -93,7 +93,7 @@ def inbox_rows_build(*, rows: Sequence[InboxRowView]) -> list[InboxListRow]:
 
 def rows_cache_key(*, rows: Sequence[InboxRowView], can_act: bool, language: str) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    shown = [(item.row, item.unread, item.overdue) for item in rows]
+    shown = [(tuple(item.row), item.unread, item.overdue) for item in rows]  # a plain tuple: its repr is C
     digest.update(repr((settings.RELEASE_KEY, language, can_act, shown)).encode())
     return f"payments:inbox-rows:{digest.hexdigest()}"
 
