@@ -1,12 +1,13 @@
-"""The purchase inbox's rows, formatted in one pass and rendered once per set of shown values, and its
-filter panel, rendered once per query (as ``invoices.list_cache`` does for Dokumenty).
+"""The purchase inbox's rows, formatted in one pass and rendered once per set of shown values, and the rest
+of its content (heading, filter panel, table head, bulk actions, pager), rendered once per set of values it
+shows (as ``invoices.list_cache`` does for Dokumenty).
 
-The cache key is a digest of every value a row shows (the inbox row as read, the reader's "unread" marker,
-"overdue"), whether the reader may act (the checkboxes), the language and the release
-(``settings.RELEASE_KEY``). Any change to a shown value gives another key, so a stale row is never served and
-nothing has to invalidate the cache. The rows are what this member sees; the page around them (forms,
-messages, the CSRF token) is rendered for each request. The filter panel is a GET form: its markup depends
-on nothing but the query's values, the language and the release."""
+The rows' key is a digest of every value a row shows (the inbox row as read, with the reader's "unread"
+marker, and "overdue"), whether the reader may act (the checkboxes), the language and the release
+(``settings.RELEASE_KEY``); the content's key a digest of the reader's rights, the approver, the request's
+path with its query (which the filter panel shows), the pager's links, the language and the release. Any
+change to a shown value gives another key, so nothing stale is ever served and nothing has to invalidate the
+cache. The CSRF field is this request's, put into the kept content on each request."""
 
 from __future__ import annotations
 
