@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import IContains
 from django.http import Http404
 
 from accounts.models import Company
@@ -31,6 +32,19 @@ STATUS_GROUPS = {
     "waiting": (KsefStatus.NOT_SENT, KsefStatus.QUEUED, KsefStatus.SENT),
     "problem": (KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL),
 }
+
+
+class ContainsAnyCase(IContains):
+    """``icontains`` that PostgreSQL can estimate: ``column ILIKE '%text%'`` instead of Django's
+    ``UPPER(column::text) LIKE UPPER('%text%')``. On an expression the planner has no statistics and guesses
+    one matching row, so it scans and sorts every invoice of the company (5 ms on 10,000) instead of walking
+    the list's index newest first until the page is full (1 ms for a name on 3 % of them). Other databases
+    get Django's ``icontains``; the pattern is escaped the same way."""
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = compiler.compile(self.lhs)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
 
 
 def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
@@ -215,7 +229,7 @@ def invoice_list_queryset(*, company: Company, filters: InvoiceFilters) -> Query
         if digits.isdigit():
             qs = qs.filter(**{f"{party}_nip__startswith": digits})
         else:
-            qs = qs.filter(**{f"{party}_name__icontains": text})
+            qs = qs.filter(ContainsAnyCase(F(f"{party}_name"), text))
     return qs
 
 
