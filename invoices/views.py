@@ -333,7 +333,10 @@ def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
             "name": line.name,
             "quantity": f"{line.quantity.normalize():f}".replace(".", ","),
             "unit": line.unit,
-            "unit_price": price(line.unit_price).replace("\u00a0", ""),
+            # the price as typed: gross on an invoice priced gross or in a margin scheme
+            "unit_price": price(
+                line.unit_price if line.unit_price_gross is None else line.unit_price_gross
+            ).replace("\u00a0", ""),
             "vat_rate": line.vat_rate,
             "discount_percent": _percent(line.discount_percent),
             "gtu": line.gtu,
@@ -396,6 +399,10 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "notes": invoice.notes,
         "exemption_basis": invoice.exemption_basis,
         "exemption_text": invoice.exemption_text,
+        "prices_gross": invoice.prices_gross,
+        "margin_scheme": invoice.margin_scheme,
+        "discount_percent": invoice.discount_percent,
+        "discount_amount": invoice.discount_amount,
     }
 
 
