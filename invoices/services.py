@@ -1278,7 +1278,9 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
     number = data.number.strip()
     if not number:
         raise InvoiceError(_("Enter the invoice number as printed on it."), code="number")
-    issues = _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    issues = _pricing_issues(data) or _limit_issues(
+        data.lines, currency=data.currency, exchange_rate=data.exchange_rate, pricing=_pricing_fields(data)
+    )
     if issues:
         raise InvoiceInvalid(issues)
 

@@ -462,10 +462,13 @@ def invoice_edit(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: M
     )
 
 
-def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
+def _nets_by_rate(lines: Iterable[InvoiceLine], *, gross: bool = False) -> dict[str, str]:
+    """The lines' values per rate for Korekta's live difference: net, or gross on an invoice priced gross
+    or in a margin scheme (the form's lines are typed that way then)."""
     nets: dict[str, Decimal] = {}
     for line in lines:
-        nets[line.vat_rate] = nets.get(line.vat_rate, Decimal(0)) + line.net_value
+        value = line.gross_value if gross else line.net_value
+        nets[line.vat_rate] = nets.get(line.vat_rate, Decimal(0)) + value
     return {rate: str(net) for rate, net in nets.items()}
 
 
@@ -532,7 +535,7 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
             settled_advances=original.settled_advances.order_by("issue_date", "id")
             if original.kind == InvoiceKind.ROZ
             else (),
-            before_nets=json.dumps(_nets_by_rate(current)),
+            before_nets=json.dumps(_nets_by_rate(current, gross=original.pricing != "net")),
             nav_active="documents",
             back_url=reverse("invoices:detail", kwargs={"invoice_uuid": original.uuid}),
         ),
