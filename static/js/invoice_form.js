@@ -44,7 +44,7 @@
   // A discount on the whole invoice over the lines' values (grosze), as invoices.totals.spread_discount does.
   function spread(values, percent, amount) {
     if (percent && percent.v > 0n) {
-      return values.map(function (v) { return toGrosze(v * percent.v, 2 + percent.s); });
+      return values.map(function (v) { return toGrosze(v * percent.v, 4 + percent.s); });
     }
     var zero = values.map(function () { return 0n; });
     if (!amount || amount.v <= 0n) return zero;
@@ -144,7 +144,7 @@
       var valueLabel = row.querySelector("[data-line-value-label]");
       if (valueLabel && totals) valueLabel.textContent = mode === "net" ? totals.dataset.netValue : totals.dataset.grossValue;
       var rateField = rate && rate.closest(".field");
-      if (rateField) rateField.hidden = mode === "margin";
+      if (rateField) rateField.style.display = mode === "margin" ? "none" : "";  // .field sets its own display
     });
   }
 

@@ -373,7 +373,8 @@ def priced(draw: Any) -> dict[str, str]:
             data[key] = "23"
     data |= draw(
         st.sampled_from(
-            [{}, {"prices_gross": "on"}, *({"margin_scheme": s} for s in MarginScheme.values[1:])]
+            # gross prices as often as the four margin schemes together
+            [{}, *[{"prices_gross": "on"}] * 4, *({"margin_scheme": s} for s in MarginScheme.values[1:])]
         )
     )
     data |= draw(
