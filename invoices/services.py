@@ -27,6 +27,7 @@ from invoices.models import (
     CORRECTION_KINDS,
     CORRECTION_OF,
     EU_COUNTRIES,
+    MARGIN_RATE,
     Contractor,
     DeliveryLanguage,
     Direction,
@@ -35,6 +36,7 @@ from invoices.models import (
     InvoiceKind,
     InvoiceLine,
     KsefStatus,
+    MarginScheme,
     NumberingCounter,
     NumberingReset,
     NumberingSeries,
@@ -50,7 +52,10 @@ from invoices.totals import (
     line_discount,
     line_net,
     line_vat,
+    rate_percent,
     rate_totals,
+    spread_discount,
+    vat_in_gross,
 )
 
 logger = logging.getLogger(__name__)
@@ -155,6 +160,13 @@ class InvoiceData:
     # Issue 22: e-mail the invoice (PDF + XML) to this address once KSeF accepted it; not part of FA(3).
     delivery_email: str = ""
     delivery_language: str = DeliveryLanguage.PL
+    # Issue 19: the lines' prices include the tax (art. 106e ust. 7-8: P_9B, P_11A); a margin scheme
+    # (MarginScheme: every line sold in it, priced as the buyer pays); a discount on the whole invoice, as
+    # a percent or an amount (at most one), spread over the lines' P_10.
+    prices_gross: bool = False
+    margin_scheme: str = ""
+    discount_percent: Decimal | None = None
+    discount_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -279,7 +291,7 @@ def line_data_of(line: InvoiceLine) -> LineData:
     return LineData(
         line.name,
         line.quantity,
-        line.unit_price,
+        line.unit_price_gross if line.unit_price_gross is not None else line.unit_price,
         line.vat_rate,
         line.unit,
         discount_percent=line.discount_percent,
@@ -302,7 +314,7 @@ def _check_lines(lines: Sequence[LineData]) -> None:
             raise InvoiceError(_("Every line needs a name."), code="line_name")
         if line.quantity < 0 or line.unit_price < 0:
             raise InvoiceError(_("Quantities and prices cannot be negative."), code="line_negative")
-        if line.vat_rate not in VatRate.values:
+        if line.vat_rate not in VatRate.values and line.vat_rate != MARGIN_RATE:
             raise InvoiceError(_("Choose a VAT rate for every line."), code="line_rate")
         if line.discount_percent is not None and not 0 <= line.discount_percent <= 100:
             raise InvoiceError(_("A discount is a percent from 0 to 100."), code="line_discount")
@@ -329,7 +341,13 @@ def _amount_limit(model: type[Invoice] | type[InvoiceLine], name: str) -> Decima
     return Decimal(10) ** (field.max_digits - field.decimal_places)
 
 
-def _limit_issues(lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None) -> list[Issue]:
+def _limit_issues(
+    lines: Sequence[LineData],
+    *,
+    currency: str,
+    exchange_rate: Decimal | None,
+    pricing: dict[str, object] | None = None,
+) -> list[Issue]:
     """Amounts the database (and FA(3): TKwotowy, 16 digits before the point) cannot hold, found before any
     arithmetic that would overflow: a line's value, then the invoice's totals."""
     line_limit = _amount_limit(InvoiceLine, "gross_value")
@@ -351,8 +369,11 @@ def _limit_issues(lines: Sequence[LineData], *, currency: str, exchange_rate: De
                 )
     if issues:
         return issues
-    objects = _line_objects(Invoice(), lines)
-    totals = rate_totals(objects, currency=currency, exchange_rate=exchange_rate)
+    priced = Invoice(**(pricing or {}))
+    objects = _line_objects(priced, lines)
+    totals = rate_totals(
+        objects, currency=currency, exchange_rate=exchange_rate, prices_gross=priced.prices_gross
+    )
     invoice_limit = _amount_limit(Invoice, "total_gross")
     if (
         any(abs(total.gross) >= invoice_limit for total in totals)
@@ -426,14 +447,51 @@ def _rate_issues(
     return issues
 
 
+def _pricing_fields(data: InvoiceData) -> dict[str, object]:
+    """How the invoice's lines are priced (issue 19): gross prices, a margin scheme, a discount on the whole
+    invoice. A margin scheme's lines are priced as the buyer pays, so the gross switch is moot there."""
+    margin = data.margin_scheme if data.margin_scheme in MarginScheme.values else ""
+    return {
+        "prices_gross": data.prices_gross and not margin,
+        "margin_scheme": margin,
+        "discount_percent": data.discount_percent or None,
+        "discount_amount": None if data.discount_percent else (data.discount_amount or None),
+    }
+
+
+def _net_unit_price(gross_price: Decimal, vat_rate: str) -> Decimal:
+    """The net unit price a gross price stands for (kept for the books; FA(3) gets only ``P_9B``)."""
+    pct = rate_percent(vat_rate)
+    if pct is None:
+        return gross_price
+    return (gross_price * 100 / (100 + pct)).quantize(Decimal("0.00000001"))
+
+
 def _line_objects(
     invoice: Invoice, lines: Sequence[LineData], *, before_correction: bool = False
 ) -> list[InvoiceLine]:
+    """The invoice's lines with their amounts, priced as ``invoice`` says (net, gross or in a margin scheme,
+    with its discount on the whole invoice spread over the lines)."""
+    gross_priced = invoice.prices_gross or bool(invoice.margin_scheme)
+    own = [line_discount(line.quantity, line.unit_price, line.discount_percent) for line in lines]
+    values = [
+        line_net(line.quantity, line.unit_price) - (off or 0) for line, off in zip(lines, own, strict=True)
+    ]
+    shares = spread_discount(values, percent=invoice.discount_percent, amount=invoice.discount_amount)
     objects = []
     for ordinal, line in enumerate(lines, start=1):
-        discount = line_discount(line.quantity, line.unit_price, line.discount_percent)
-        net = line_net(line.quantity, line.unit_price) - (discount or 0)
-        vat = line_vat(net, line.vat_rate)
+        rate = MARGIN_RATE if invoice.margin_scheme else line.vat_rate
+        share = shares[ordinal - 1]
+        value = values[ordinal - 1] - share
+        discount = (own[ordinal - 1] or 0) + share if own[ordinal - 1] is not None or share else None
+        if gross_priced:
+            gross = value
+            vat = vat_in_gross(gross, rate)
+            net = gross - vat
+        else:
+            net = value
+            vat = line_vat(net, rate)
+            gross = net + vat
         objects.append(
             InvoiceLine(
                 invoice=invoice,
@@ -441,13 +499,15 @@ def _line_objects(
                 name=line.name.strip(),
                 unit=line.unit.strip(),
                 quantity=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=line.vat_rate,
+                unit_price=_net_unit_price(line.unit_price, rate) if gross_priced else line.unit_price,
+                unit_price_gross=line.unit_price if gross_priced else None,
+                vat_rate=rate,
                 net_value=net,
                 vat_amount=vat,
-                gross_value=net + vat,
+                gross_value=gross,
                 discount=discount,
-                discount_percent=line.discount_percent if discount is not None else None,
+                discount_percent=line.discount_percent if own[ordinal - 1] is not None else None,
+                invoice_discount=share or None,
                 gtu=line.gtu,
                 annex15=line.annex15,
                 procedure=line.procedure,
@@ -469,7 +529,12 @@ def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
     if stated is not None:
         totals = stated.rate_totals()
     else:
-        totals = rate_totals(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+        totals = rate_totals(
+            lines,
+            currency=invoice.currency,
+            exchange_rate=invoice.exchange_rate,
+            prices_gross=invoice.prices_gross,
+        )
     invoice.total_net, invoice.total_vat, invoice.total_gross = invoice_sums(totals)
     invoice.save()
     InvoiceLine.objects.bulk_create(lines)
@@ -536,14 +601,24 @@ MPP_THRESHOLD_PLN = Decimal(15000)
 
 
 def split_payment_required(
-    lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None
+    lines: Sequence[LineData],
+    *,
+    currency: str,
+    exchange_rate: Decimal | None,
+    pricing: dict[str, object] | None = None,
 ) -> bool:
     """Art. 106e ust. 1 pkt 18a: an invoice with goods or services of Annex 15 whose gross total is above
     15,000 PLN (a foreign-currency one at its exchange rate) must carry "mechanizm podzielonej płatności"
     (P_18A); below it, split payment stays the issuer's choice."""
     if not any(line.annex15 for line in lines):
         return False
-    totals = rate_totals(_line_objects(Invoice(), lines), currency=currency, exchange_rate=exchange_rate)
+    priced = Invoice(**(pricing or {}))
+    totals = rate_totals(
+        _line_objects(priced, lines),
+        currency=currency,
+        exchange_rate=exchange_rate,
+        prices_gross=priced.prices_gross,
+    )
     gross = invoice_sums(totals)[2]
     rate = Decimal(1) if currency == "PLN" else exchange_rate
     return rate is not None and gross * rate > MPP_THRESHOLD_PLN
@@ -552,7 +627,7 @@ def split_payment_required(
 def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, object]:
     """The fields every invoice takes from the form. ``issued_here``: a sales invoice the portal issues gets
     split payment where the law requires it; a purchase invoice keeps what its seller wrote."""
-    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
+    exempt = not data.margin_scheme and any(line.vat_rate == VatRate.ZW for line in data.lines)
     return {
         "exemption_basis": data.exemption_basis if exempt else "",
         "exemption_text": " ".join(data.exemption_text.split()) if exempt else "",
@@ -570,7 +645,12 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
         "split_payment": data.split_payment
         or (
             issued_here
-            and split_payment_required(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+            and split_payment_required(
+                data.lines,
+                currency=data.currency,
+                exchange_rate=data.exchange_rate,
+                pricing=_pricing_fields(data),
+            )
         ),
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
@@ -583,6 +663,7 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
             for part in data.partial_payments
         ],
         "notes": data.notes.strip(),
+        **_pricing_fields(data),
         **_delivery_fields(data),
     }
 
@@ -637,14 +718,72 @@ def _third_party_issues(data: InvoiceData) -> list[Issue]:
     return issues
 
 
+def _pricing_issues(data: InvoiceData) -> list[Issue]:
+    """Gross prices, a margin scheme and a discount on the whole invoice (issue 19): what they allow."""
+    issues = []
+    if data.margin_scheme and data.margin_scheme not in MarginScheme.values:
+        issues.append(Issue(_("Choose a margin scheme from the list."), field="margin_scheme"))
+    if data.discount_percent and data.discount_amount:
+        issues.append(
+            Issue(
+                _("Give the discount either as a percent or as an amount, not both."), field="discount_amount"
+            )
+        )
+    if data.discount_percent is not None and not 0 <= data.discount_percent <= 100:
+        issues.append(Issue(_("A discount is a percent from 0 to 100."), field="discount_percent"))
+    if data.discount_amount is not None and data.discount_amount < 0:
+        issues.append(Issue(_("A discount cannot be negative."), field="discount_amount"))
+    elif data.discount_amount and not data.discount_percent:
+        values = [
+            line_net(line.quantity, line.unit_price)
+            - (line_discount(line.quantity, line.unit_price, line.discount_percent) or 0)
+            for line in data.lines
+        ]
+        total = sum(values, Decimal("0.00"))
+        if data.discount_amount > total:
+            issues.append(
+                Issue(
+                    _("The discount is larger than the value of the lines (%(total)s).")
+                    % {"total": f"{total:.2f}".replace(".", ",")},
+                    field="discount_amount",
+                )
+            )
+    if data.kind in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+        message = _("Not available on advance and final invoices yet: issue them at net prices without it.")
+        for name, used in (
+            ("prices_gross", data.prices_gross),
+            ("margin_scheme", bool(data.margin_scheme)),
+            ("discount_percent", bool(data.discount_percent)),
+            ("discount_amount", bool(data.discount_amount)),
+        ):
+            if used:
+                issues.append(Issue(message, field=name))
+    return issues
+
+
 def _sales_checks(data: InvoiceData, party: dict[str, str]) -> None:
     """Our own rules and the database's limits, before the invoice is built for the acceptance check."""
+    pricing_issues = _pricing_issues(data)
+    if pricing_issues:
+        raise InvoiceInvalid(pricing_issues)
     issues = (
         _third_party_issues(data)
-        + _rate_issues(
-            data.lines, party=party, exemption_basis=data.exemption_basis, exemption_text=data.exemption_text
+        + (
+            []
+            if data.margin_scheme  # no rates: every line is sold in the margin scheme
+            else _rate_issues(
+                data.lines,
+                party=party,
+                exemption_basis=data.exemption_basis,
+                exemption_text=data.exemption_text,
+            )
         )
-        + _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+        + _limit_issues(
+            data.lines,
+            currency=data.currency,
+            exchange_rate=data.exchange_rate,
+            pricing=_pricing_fields(data),
+        )
     )
     if issues:
         raise InvoiceInvalid(issues)
@@ -993,7 +1132,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             _("A correction cannot be dated before the invoice it corrects."), code="correction_date"
         )
     company = original.company
-    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
+    exempt = not original.margin_scheme and any(line.vat_rate == VatRate.ZW for line in data.lines)
     exemption_basis = original.exemption_basis if data.exemption_basis is None else data.exemption_basis
     exemption_text = original.exemption_text if data.exemption_text is None else data.exemption_text
 
@@ -1031,6 +1170,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             cash_accounting=original.cash_accounting,
             self_billing=original.self_billing,
             related_parties=original.related_parties,
+            # priced as the corrected invoice is, so its lines before the correction come out as they were
+            prices_gross=original.prices_gross,
+            margin_scheme=original.margin_scheme,
+            discount_percent=original.discount_percent,
+            discount_amount=original.discount_amount,
             notes=data.notes.strip(),
             exemption_basis=exemption_basis if exempt else "",
             exemption_text=" ".join(exemption_text.split()) if exempt else "",
@@ -1075,9 +1219,44 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         "foreign_id": original.buyer_foreign_id,
         "country_code": original.buyer_country_code,
     }
-    issues = _rate_issues(
-        data.lines, party=party, exemption_basis=exemption_basis, exemption_text=exemption_text
-    ) + _limit_issues(data.lines, currency=original.currency, exchange_rate=original.exchange_rate)
+    pricing: dict[str, object] = {
+        "prices_gross": original.prices_gross,
+        "margin_scheme": original.margin_scheme,
+        "discount_percent": original.discount_percent,
+        "discount_amount": original.discount_amount,
+    }
+    issues = (
+        []
+        if original.margin_scheme
+        else _rate_issues(
+            data.lines, party=party, exemption_basis=exemption_basis, exemption_text=exemption_text
+        )
+    ) + _limit_issues(
+        data.lines, currency=original.currency, exchange_rate=original.exchange_rate, pricing=pricing
+    )
+    if original.discount_amount:
+        # the corrected invoice's discount stays as it was, spread over the lines after the correction
+        after = sum(
+            (
+                line_net(line.quantity, line.unit_price)
+                - (line_discount(line.quantity, line.unit_price, line.discount_percent) or 0)
+                for line in data.lines
+            ),
+            Decimal("0.00"),
+        )
+        if after < original.discount_amount:
+            issues.append(
+                Issue(
+                    _(
+                        "The invoice's discount of %(amount)s is larger than the value of the lines after "
+                        "the correction (%(total)s)."
+                    )
+                    % {
+                        "amount": f"{original.discount_amount:.2f}".replace(".", ","),
+                        "total": f"{after:.2f}".replace(".", ","),
+                    }
+                )
+            )
     if issues:
         raise InvoiceInvalid(issues)
     stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
@@ -1099,7 +1278,9 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
     number = data.number.strip()
     if not number:
         raise InvoiceError(_("Enter the invoice number as printed on it."), code="number")
-    issues = _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    issues = _pricing_issues(data) or _limit_issues(
+        data.lines, currency=data.currency, exchange_rate=data.exchange_rate, pricing=_pricing_fields(data)
+    )
     if issues:
         raise InvoiceInvalid(issues)
 
