@@ -556,6 +556,15 @@ class Invoice(models.Model):
             ),
             models.Index(fields=["company", "buyer_nip"], name="inv_buyer_nip"),
             models.Index(fields=["company", "seller_nip"], name="inv_seller_nip"),
+            # Wystaw's open advance invoices (selectors.advances_open), newest first: a handful among a
+            # company's many invoices, which the list's index would scan through on every Wystaw page.
+            models.Index(
+                F("company"),
+                F("issue_date").desc(),
+                F("id").desc(),
+                name="inv_open_advances",
+                condition=Q(direction="sales", kind="ZAL", settled_by__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

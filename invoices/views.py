@@ -202,6 +202,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             form=form,
             formset=formset,
             lines_html=lines_html,
+            blank_form=lines_html is not None,  # its parts are kept (invoices.templatetags.blank_form)
             sales=sales,
             nav_active="issue" if sales else "add",
             title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
