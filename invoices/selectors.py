@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IContains
 from django.http import Http404
@@ -51,13 +51,20 @@ def invoices_for_company(*, company: Company) -> QuerySet[Invoice]:
     return Invoice.objects.filter(company=company)
 
 
-def invoice_get_for_company_or_404(*, company: Company, invoice_uuid: uuid.UUID | str) -> Invoice:
+def invoice_get_for_company_or_404(
+    *, company: Company, invoice_uuid: uuid.UUID | str, with_has_corrections: bool = False
+) -> Invoice:
     """The company's invoice with its lines, or 404: other tenants' invoices do not exist for this user. The
-    corrected invoice, which only a correction has, is read when asked for (joining it cost every page)."""
+    corrected invoice, which only a correction has, is read when asked for (joining it cost every page).
+    ``with_has_corrections``: ``invoice.has_corrections`` tells whether any invoice corrects it (the invoice
+    page reads its corrections only then)."""
+    invoices = invoices_for_company(company=company).filter(uuid=invoice_uuid)
+    if with_has_corrections:
+        invoices = invoices.annotate(
+            has_corrections=Exists(Invoice.objects.filter(corrected_invoice=OuterRef("pk")))
+        )
     invoice = (
-        invoices_for_company(company=company)
-        .filter(uuid=invoice_uuid)
-        .select_related("created_by")
+        invoices.select_related("created_by")
         .prefetch_related(
             Prefetch("lines", queryset=InvoiceLine.objects.order_by("before_correction", "ordinal"))
         )

@@ -260,14 +260,17 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
 
 @company_required()
 def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    invoice = selectors.invoice_get_for_company_or_404(
+        company=membership.company, invoice_uuid=invoice_uuid, with_has_corrections=True
+    )
     services.invoice_mark_opened(invoice=invoice, membership=membership)
+    has_corrections = getattr(invoice, "has_corrections", True)
     context = _detail_context(invoice)
     context.update(
         membership=membership,
         nav_active="documents",
         can_write=_can_write(membership),
-        corrections=selectors.invoice_corrections(invoice=invoice),
+        corrections=selectors.invoice_corrections(invoice=invoice) if has_corrections else (),
         ksef_timeline=timeline_html(invoice),
         payment_panel=payment_panel_html(request, invoice, membership),
     )

@@ -364,9 +364,12 @@ def purchase_seen(*, membership: Membership, invoice: Invoice) -> None:
     """This member opened the invoice; the others still see it unread."""
     if invoice.direction != Direction.PURCHASE or membership.company_id != invoice.company_id:
         return
+    # Seen before (every later view): one statement, no transaction around it.
+    if PurchaseSeen.objects.filter(membership=membership, invoice=invoice).exists():
+        return
     try:
         with transaction.atomic():
-            PurchaseSeen.objects.get_or_create(membership=membership, invoice=invoice)
+            PurchaseSeen.objects.create(membership=membership, invoice=invoice)
     except IntegrityError:  # two tabs at once: the other one recorded it
         pass
 

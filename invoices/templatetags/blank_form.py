@@ -57,11 +57,7 @@ def form_key(form: forms.BaseForm) -> tuple[Any, ...]:
         for name, field in form.fields.items()
         if callable(field.initial) and name not in hidden and name not in initial
     }
-    choices = {
-        name: list(field.choices)
-        for name, field in form.fields.items()
-        if hasattr(field, "choices")
-    }
+    choices = {name: list(field.choices) for name, field in form.fields.items() if hasattr(field, "choices")}
     return (
         type(form).__module__,
         type(form).__qualname__,
