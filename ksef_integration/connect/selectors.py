@@ -37,15 +37,38 @@ PERMISSION_LABELS = {
 }
 
 
+ONE_ROWS = ("ksef_connection", "ksef_availability", "ksef_offline_certificate")
+_MISSING_ONES = "_ksef_missing_one_rows"  # on a company object: the rows company_ones_read did not find
+
+
 def company_one(company: Company, name: str) -> Any:
     """The company's one-to-one row ``name`` (``ksef_connection``, ``ksef_availability``,
     ``ksef_offline_certificate``) or None, read once per company object: Django keeps a reverse one-to-one
     (found or not) on the instance, so the view, its template tags and the page's banners, which all hold
     the request's one company object, share one query."""
+    if name in company.__dict__.get(_MISSING_ONES, ()):
+        return None
     try:
         return getattr(company, name)
     except ObjectDoesNotExist:
         return None
+
+
+def company_ones_read(company: Company, names: tuple[str, ...] = ONE_ROWS) -> None:
+    """Read the company's one-to-one rows ``names`` in one query (joined to the company) for a page that
+    shows them all; ``company_one`` then answers from the company object, found or not."""
+    row = Company.objects.filter(pk=company.pk).select_related(*names).first()
+    missing = set()
+    for name in names:
+        try:
+            value = getattr(row, name) if row is not None else None
+        except ObjectDoesNotExist:
+            value = None
+        if value is None:
+            missing.add(name)
+        else:
+            setattr(company, name, value)
+    company.__dict__[_MISSING_ONES] = frozenset(missing)
 
 
 def connection_for_company(*, company: Company) -> KsefConnection | None:
