@@ -565,6 +565,15 @@ class Invoice(models.Model):
                 name="inv_open_advances",
                 condition=Q(direction="sales", kind="ZAL", settled_by__isnull=True),
             ),
+            # The purchases nobody has opened yet ("nowe"), counted on Start and Biuro and listed by the
+            # Dokumenty filter: a few among the company's purchases, which would otherwise all be read.
+            models.Index(
+                F("company"),
+                F("issue_date").desc(),
+                F("id").desc(),
+                name="inv_new_purchases",
+                condition=Q(direction="purchase", is_new=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,4 +14,8 @@ class Migration(migrations.Migration):
             model_name='invoice',
             index=models.Index(models.F('company'), models.OrderBy(models.F('issue_date'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('direction', 'sales'), ('kind', 'ZAL'), ('settled_by__isnull', True)), name='inv_open_advances'),
         ),
+        migrations.AddIndex(
+            model_name='invoice',
+            index=models.Index(models.F('company'), models.OrderBy(models.F('issue_date'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('direction', 'purchase'), ('is_new', True)), name='inv_new_purchases'),
+        ),
     ]
