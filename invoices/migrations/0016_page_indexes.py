@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0014_correction_kinds'),
+        ('invoices', '0015_gross_prices_margin_invoice_discount'),
     ]
 
     operations = [
