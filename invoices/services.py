@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role, User
@@ -215,22 +216,54 @@ def _party_check(fields: dict[str, str]) -> None:
 
 
 def contractor_upsert(*, company: Company, data: PartyData) -> Contractor:
-    """Remember a contractor: by NIP when it has one (updating the data), else by exact name."""
+    """Remember a contractor: by NIP when it has one (updating the data), else by exact name.
+
+    The row is locked ``FOR NO KEY UPDATE`` (not ``FOR UPDATE``): an issuing transaction that only reads the
+    contractor takes the series lock first and the foreign key's share lock on the contractor at its commit;
+    a full ``FOR UPDATE`` held while waiting for that series would deadlock with it."""
     fields = _party_fields(data)
     _party_check(fields)
     if not fields["bank_account"]:
         fields.pop("bank_account")  # an invoice without an account number must not erase a known one
     if fields["nip"]:
-        contractor, _created = Contractor.objects.update_or_create(
-            company=company, nip=fields["nip"], defaults=fields
-        )
-        return contractor
+        with transaction.atomic():
+            found = Contractor.objects.select_for_update(no_key=True).filter(
+                company=company, nip=fields["nip"]
+            )
+            existing = found.first()
+            if existing is None:
+                try:
+                    with transaction.atomic():
+                        return Contractor.objects.create(company=company, **fields)
+                except IntegrityError:  # a concurrent issuer remembered it first
+                    existing = found.get()
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            existing.save()
+            return existing
     existing = Contractor.objects.filter(company=company, nip="", name=fields["name"]).first()
     if existing is None:
         return Contractor.objects.create(company=company, **fields)
     for name, value in fields.items():
         setattr(existing, name, value)
     existing.save()
+    return existing
+
+
+def _contractor_for_issue(*, company: Company, data: PartyData) -> Contractor:
+    """``contractor_upsert`` inside an issuing transaction. A contractor invoiced again with the same data
+    (the usual case) is only read: writing its row would lock it until the commit, and every issuer
+    invoicing the same buyer would wait for the one before it. Its ``updated_at`` (Wystaw's "most recently
+    used first") is moved once the invoice has committed, by a statement of its own."""
+    fields = _party_fields(data)
+    if not fields["bank_account"]:
+        fields.pop("bank_account")
+    found = Contractor.objects.filter(company=company, nip=fields["nip"])
+    existing = found.first() if fields["nip"] else found.filter(name=fields["name"]).first()
+    if existing is None or any(getattr(existing, name) != value for name, value in fields.items()):
+        return contractor_upsert(company=company, data=data)
+    pk = existing.pk
+    transaction.on_commit(lambda: Contractor.objects.filter(pk=pk).update(updated_at=timezone.now()))
     return existing
 
 
@@ -267,15 +300,19 @@ def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
     """The next number of the company's series for ``kind`` in the period of ``issue_date``.
 
     Must run inside the transaction that saves the invoice: the series row stays locked until it commits, so
-    concurrent issuers queue here, and a rollback returns the number.
+    concurrent issuers queue here, and a rollback returns the number. Call it as the last step before the
+    invoice is saved (everything else ready), so that the lock is held as briefly as possible.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_allocate must run inside the transaction that saves the invoice")
     kind = _SERIES_KIND.get(InvoiceKind(kind), InvoiceKind(kind))
-    series, _created = NumberingSeries.objects.get_or_create(
-        company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[kind]}
-    )
-    series = NumberingSeries.objects.select_for_update().get(pk=series.pk)
+    locked = NumberingSeries.objects.select_for_update().filter(company=company, kind=kind)
+    series = locked.first()
+    if series is None:  # the company's first invoice of this kind
+        NumberingSeries.objects.get_or_create(
+            company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[kind]}
+        )
+        series = locked.get()
     period = f"{issue_date:%Y}" if series.reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
     counter, _created = NumberingCounter.objects.get_or_create(series=series, period=period)
     counter.last_number += 1
@@ -522,9 +559,9 @@ def _line_objects(
     return objects
 
 
-def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
-    """Save ``invoice`` and its lines; its totals are the lines', or what it states (advance and final
-    invoices, see invoices.advances)."""
+def _totals_set(invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    """The invoice's totals: its lines', or what it states (advance and final invoices, see
+    invoices.advances)."""
     stated = invoice.stated
     if stated is not None:
         totals = stated.rate_totals()
@@ -536,14 +573,31 @@ def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
             prices_gross=invoice.prices_gross,
         )
     invoice.total_net, invoice.total_vat, invoice.total_gross = invoice_sums(totals)
+
+
+def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
+    """Save ``invoice`` with its totals, and its lines."""
+    _totals_set(invoice, lines)
     invoice.save()
     InvoiceLine.objects.bulk_create(lines)
     return invoice
 
 
-def _idempotent(company: Company, key: uuid.UUID | None, create: object) -> Invoice:
-    """Run ``create`` once per form key: a repeated submit returns the invoice the first one made."""
-    if key is not None:
+def _save_numbered(invoice: Invoice, lines: list[InvoiceLine], *, kind: str, issue_date: dt.date) -> None:
+    """Number ``invoice`` and save it with its lines. Everything is computed before the number is taken:
+    from then on the series row is locked until the commit, and every other issuer of the series waits."""
+    _totals_set(invoice, lines)
+    invoice.number = number_allocate(company=invoice.company, kind=kind, issue_date=issue_date)
+    invoice.save()
+    InvoiceLine.objects.bulk_create(lines)
+
+
+def _idempotent(
+    company: Company, key: uuid.UUID | None, create: object, *, looked_up: bool = False
+) -> Invoice:
+    """Run ``create`` once per form key: a repeated submit returns the invoice the first one made.
+    ``looked_up``: the caller has just found no invoice with the key (a concurrent one still loses below)."""
+    if key is not None and not looked_up:
         existing = Invoice.objects.filter(company=company, idempotency_key=key).first()
         if existing is not None:
             return existing
@@ -942,13 +996,11 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
 
     def create() -> Invoice:
         stated, settled = _advance_amounts(company=company, data=data, party=party, lock=True)
-        contractor = contractor_upsert(company=company, data=data.party)
+        contractor = _contractor_for_issue(company=company, data=data.party)
         _delivery_remember(contractor, data)
-        invoice = build(
-            number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated, settled
-        )
+        invoice = build("", stated, settled)
         invoice.contractor = contractor
-        _save_with_lines(invoice, _line_objects(invoice, data.lines))
+        _save_numbered(invoice, _line_objects(invoice, data.lines), kind=kind, issue_date=data.issue_date)
         if settled:
             Invoice.objects.filter(pk__in=[advance.pk for advance in settled]).update(settled_by=invoice)
         _announce(invoice)
@@ -964,7 +1016,7 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     # Checked with the number it would get now; the number itself is taken only once the invoice is valid.
     preview = build(number_preview(company=company, kind=kind, issue_date=data.issue_date), stated, settled)
     _refuse_unless_acceptable(invoice=preview, before=[], after=_line_objects(preview, data.lines))
-    return _idempotent(company, data.idempotency_key, create)
+    return _idempotent(company, data.idempotency_key, create, looked_up=data.idempotency_key is not None)
 
 
 def invoice_edit(*, invoice: Invoice, user: User | None, data: InvoiceData) -> Invoice:
@@ -1195,11 +1247,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         # final invoice settling this advance meanwhile (it locks the advance too) is seen here.
         invoice_correction_check(original=Invoice.objects.select_for_update().get(pk=original.pk))
         stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
-        invoice = build(number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated)
+        invoice = build("", stated)
         invoice.contractor = original.contractor
         before = before_lines()
         lines = _line_objects(invoice, before, before_correction=True) + _line_objects(invoice, data.lines)
-        _save_with_lines(invoice, lines)
+        _save_numbered(invoice, lines, kind=kind, issue_date=data.issue_date)
         _announce(invoice)
         logger.info(
             "correction issued: company=%s invoice=%s kind=%s of=%s",
@@ -1266,7 +1318,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         before=_line_objects(preview, before_lines(), before_correction=True),
         after=_line_objects(preview, data.lines),
     )
-    return _idempotent(company, data.idempotency_key, create)
+    return _idempotent(company, data.idempotency_key, create, looked_up=data.idempotency_key is not None)
 
 
 def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceData) -> Invoice:

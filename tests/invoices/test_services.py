@@ -67,15 +67,16 @@ def test_yearly_series_with_own_pattern(company_a: Company) -> None:
 
 
 def test_a_failed_issue_gives_its_number_back(company_a: Company, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = services._save_with_lines
+    original = services.number_allocate
 
-    def explode(*args: Any) -> Invoice:
+    def explode(**kwargs: Any) -> str:
+        original(**kwargs)  # the number is taken, then saving the invoice fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_save_with_lines", explode)
+    monkeypatch.setattr(services, "number_allocate", explode)
     with pytest.raises(RuntimeError):
         services.invoice_issue(company=company_a, user=None, data=issue_data())
-    monkeypatch.setattr(services, "_save_with_lines", original)
+    monkeypatch.setattr(services, "number_allocate", original)
     assert services.invoice_issue(company=company_a, user=None, data=issue_data()).number == "FV/1/11/2026"
 
 
