@@ -56,9 +56,10 @@ def postgres_and_redis() -> None:
     need(_redis_answers(), "Redis is not configured or not answering (set REDIS_URL)")
 
 
-# Tests that wait on real processes (workers, servers, a browser, `make run`): under pytest-xdist each comes
-# first in its block below, so that the workers' last minutes are short tests and they finish together.
-SLOW_MARKERS = ("readme", "real_broker", "browser")
+# Tests that wait on real processes (workers, servers, a browser, `make run`), property tests (hypothesis's
+# own marker: hundreds of examples) and those marked slow: under pytest-xdist each comes first in its block
+# below, so that the workers' last minutes are short tests and they finish together.
+SLOW_MARKERS = ("readme", "real_broker", "browser", "hypothesis", "slow")
 SLOW_FIXTURES = ("celery_worker_process", "live_server")
 
 
