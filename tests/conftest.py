@@ -26,8 +26,9 @@ REQUIRE_SERVICES = os.environ.get("KSEF_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
 FILE_CACHE = "django.core.cache.backends.filebased.FileBasedCache"
-# Secrets scan of every page and log record of the run (fails the run on a leak).
-pytest_plugins = ["tests.security.leaks"]
+# Secrets scan of every page and log record of the run (fails the run on a leak); with
+# KSEF_REQUIRE_SERVICES=1, a skip of any kind fails the run (tests/skips.py).
+pytest_plugins = ["tests.security.leaks", "tests.skips"]
 
 
 def need(available: bool, reason: str) -> None:
@@ -85,15 +86,6 @@ def _slow(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects, and must order, the same way
         items.sort(key=lambda item: (_database_rank(item), not _slow(item)))  # stable: else as collected
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # Belt and braces for CI: a skip of any kind is a failure when services are required. Under pytest-xdist
-    # this runs in the controller too, whose terminal reporter counts every worker's reports.
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if REQUIRE_SERVICES and reporter is not None and reporter.stats.get("skipped"):
-        reporter.write_line("KSEF_REQUIRE_SERVICES=1 but tests were skipped: failing the run.", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
