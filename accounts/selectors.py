@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Company, Invitation, Membership, User
@@ -20,17 +20,18 @@ def membership_get(*, user: User, company_uuid: uuid.UUID | str) -> Membership |
 
 def membership_current(*, user: User, company_uuid: str | None) -> Membership | None:
     """The user's membership in ``company_uuid`` if they have one, else their first by company name; with its
-    company (and user) attached. One query either way: the wanted company sorts first."""
+    company (and user) attached. Every logged-in request asks this, so the usual case (the session names a
+    company of the user's) is a plain, unordered look-up; only a company the user has left costs a second."""
     try:
         wanted = uuid.UUID(str(company_uuid)) if company_uuid else None
     except ValueError:
         wanted = None
-    memberships = memberships_for_user(user=user)
+    membership: Membership | None = None
     if wanted is not None:
-        memberships = memberships.alias(
-            not_wanted=Case(When(company__uuid=wanted, then=Value(0)), default=Value(1))
-        ).order_by("not_wanted", "company__name", "id")
-    membership = memberships.first()
+        found = Membership.objects.filter(user=user, company__uuid=wanted).select_related("company")[:1]
+        membership = next(iter(found), None)
+    if membership is None:
+        membership = memberships_for_user(user=user).first()
     if membership is not None:
         membership.user = user  # the same user, not another copy read again
     return membership

@@ -1,4 +1,5 @@
-"""The Biuro page under load: an accountant of 200 client companies, 20 logged-in clients at once.
+"""The Biuro page under load: an accountant of 200 client companies, 20 logged-in clients at once (the first
+page: the totals of all 200 and the 25 needing attention first).
 
 Served as bench_webload serves its pages (gunicorn from this venv, production settings, a throwaway
 database, Redis as the cache when it answers) and loaded by bench_webload's Python load process (its
@@ -212,8 +213,9 @@ def _dashboard() -> dict[str, float]:
                 started = time.perf_counter()
                 data = helper_run(__file__, {**env, "BENCH_OFFICE_CLIENTS": str(CLIENTS)}, "setup")
                 _say(f"setup: {time.perf_counter() - started:.0f} s")
-                last = f"Klient {COMPANIES - 1:03d} sp.".encode()  # the page lists every company
-                pages_check(base, {data["cookie_name"]: data["cookies"][0]}, {PATH: last})
+                # the page counts every company in its totals (and shows one page of them)
+                counted = f'id="total-clients"><a href="{PATH}"><strong>{COMPANIES}</strong>'.encode()
+                pages_check(base, {data["cookie_name"]: data["cookies"][0]}, {PATH: counted})
                 cfg = {
                     "host": "127.0.0.1", "port": port, "path": PATH, "cookie_name": data["cookie_name"],
                     "cookies": data["cookies"], "clients": CLIENTS, "warmup": WARMUP, "seconds": SECONDS,

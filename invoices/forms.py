@@ -20,6 +20,7 @@ from invoices.models import (
     Gtu,
     InvoiceKind,
     KsefStatus,
+    MarginScheme,
     PaymentMethod,
     Procedure,
     ThirdPartyRole,
@@ -57,6 +58,9 @@ class AmountField(forms.DecimalField):
         if isinstance(value, str):
             value = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")
         return super().to_python(value)
+
+
+_NOT_ON_ADVANCES = _("Not available on advance and final invoices yet: issue them at net prices without it.")
 
 
 def _date_widget() -> forms.DateInput:
@@ -305,6 +309,40 @@ class InvoiceForm(DeliveryFieldsMixin, PartyFieldsMixin):
         required=False,
         help_text=_("E.g. art. 43 ust. 1 pkt 37 ustawy o VAT, or art. 113 ust. 1 (exempt by turnover)."),
     )
+    prices_gross = forms.BooleanField(
+        label=_("Prices include VAT (ceny brutto)"),
+        required=False,
+        help_text=_(
+            "Type gross prices: the VAT of each rate is taken out of the rate's gross total "
+            "(art. 106e ust. 7-8), as a shop that prices gross does."
+        ),
+    )
+    margin_scheme = forms.ChoiceField(
+        label=_("Margin scheme (procedura marży)"),
+        choices=MarginScheme.choices,
+        required=False,
+        help_text=_(
+            "Every line is then sold in the scheme: type the price the buyer pays; the invoice shows no VAT "
+            "rate or amount (art. 106e ust. 2-3)."
+        ),
+    )
+    discount_percent = AmountField(
+        label=_("Discount on the whole invoice %"),
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal(100),
+        help_text=_("Taken off every line (shown in each line's discount, P_10)."),
+    )
+    discount_amount = AmountField(
+        label=_("Discount on the whole invoice (amount)"),
+        required=False,
+        max_digits=18,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_("Spread over the lines in proportion to their values; gross when prices are gross."),
+    )
     kind = forms.ChoiceField(
         label=_("Kind of invoice"),
         choices=[
@@ -409,6 +447,14 @@ class InvoiceForm(DeliveryFieldsMixin, PartyFieldsMixin):
             self.add_error("advance_amount", _("Enter the advance received (gross)."))
         if kind == InvoiceKind.ROZ and not cleaned.get("advances") and "advances" not in self.errors:
             self.add_error("advances", _("Choose the advance invoices this final invoice settles."))
+        if cleaned.get("discount_percent") and cleaned.get("discount_amount"):
+            self.add_error(
+                "discount_amount", _("Give the discount either as a percent or as an amount, not both.")
+            )
+        if kind in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+            for name in ("prices_gross", "margin_scheme", "discount_percent", "discount_amount"):
+                if cleaned.get(name) and name not in self.errors:
+                    self.add_error(name, _NOT_ON_ADVANCES)
         if cleaned.get("third_role") is not None and not cleaned.get("third_name", "").strip():
             self.add_error("third_name", _("Enter the other party's name."))
         third_country = (cleaned.get("third_country_code") or "PL").strip().upper()
@@ -477,6 +523,10 @@ class InvoiceForm(DeliveryFieldsMixin, PartyFieldsMixin):
             ksef_offline_mode="offline24" if data.get("offline24") else "",
             exemption_basis=data.get("exemption_basis", ""),
             exemption_text=data.get("exemption_text", ""),
+            prices_gross=bool(data.get("prices_gross")),
+            margin_scheme=data.get("margin_scheme") or "",
+            discount_percent=data.get("discount_percent"),
+            discount_amount=data.get("discount_amount"),
             kind=data.get("kind") or InvoiceKind.VAT,
             advance_amount=data.get("advance_amount") if data.get("kind") == InvoiceKind.ZAL else None,
             advances=tuple(uuid.UUID(value) for value in data.get("advances") or ())

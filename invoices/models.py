@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Company
 from accounts.nip import validate_nip
-from invoices.totals import DueKind, InvoiceSummary, RateTotal, StatedTotals, rate_totals
+from invoices.totals import MARGIN, DueKind, InvoiceSummary, RateTotal, StatedTotals, rate_totals
 
 
 def _adds_up(total: str, a: str, b: str) -> LessThan:
@@ -193,6 +193,34 @@ class ExemptionBasis(models.TextChoices):
     ACT = "act", _("the Polish VAT act or a regulation under it")
     DIRECTIVE = "directive", _("Directive 2006/112/EC")
     OTHER = "other", _("another legal basis")
+
+
+class MarginScheme(models.TextChoices):
+    """``PMarzy``: the margin schemes of art. 119 and 120 of the VAT act (``P_PMarzy_2``, ``P_PMarzy_3_x``).
+    Chosen for the whole invoice: its lines are then sold in the scheme, with neither a rate nor a tax
+    (art. 106e ust. 2-3), and their values sum into ``P_13_11``."""
+
+    NONE = "", "—"
+    TRAVEL = "travel", _("travel agencies (procedura marży dla biur podróży)")
+    USED_GOODS = "used_goods", _("second-hand goods (procedura marży - towary używane)")
+    ART = "art", _("works of art (procedura marży - dzieła sztuki)")
+    ANTIQUES = (
+        "antiques",
+        _("collectors' items and antiques (procedura marży - przedmioty kolekcjonerskie i antyki)"),
+    )
+
+
+# The words art. 106e ust. 1 pkt 20-21 require on an invoice in each margin scheme (as FA(3)'s P_PMarzy_x
+# documentation quotes them): Polish legal wording, the same in every language the document is shown in.
+MARGIN_WORDS = {
+    "travel": "procedura marży dla biur podróży",
+    "used_goods": "procedura marży - towary używane",
+    "art": "procedura marży - dzieła sztuki",
+    "antiques": "procedura marży - przedmioty kolekcjonerskie i antyki",
+}
+
+# The rate code a line sold in a margin scheme carries instead of a P_12 rate.
+MARGIN_RATE = MARGIN
 
 
 class PaymentMethod(models.IntegerChoices):
@@ -383,6 +411,23 @@ class Invoice(models.Model):
     )
     exemption_text = models.CharField(_("legal basis of the exemption"), max_length=256, blank=True)
 
+    # Art. 106e ust. 7-8: prices typed with the tax (P_9B, P_11A); the tax of each rate is taken out of the
+    # rate's gross sum, gross x rate / (100 + rate).
+    prices_gross = models.BooleanField(_("gross prices"), default=False)
+    # Adnotacje/PMarzy: the margin scheme every line of the invoice is sold in ("" none).
+    margin_scheme = models.CharField(
+        _("margin scheme"), max_length=16, choices=MarginScheme.choices, blank=True, default=""
+    )
+    # A discount on the whole invoice as typed (a percent, or an amount in the invoice's currency). FA(3) has
+    # no element for it: it is spread over the lines' P_10 (InvoiceLine.invoice_discount) and described in
+    # DodatkowyOpis.
+    discount_percent = models.DecimalField(
+        _("discount on the invoice %"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    discount_amount = models.DecimalField(
+        _("discount on the invoice"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+
     total_net = models.DecimalField(_("net total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
     total_vat = models.DecimalField(_("VAT total"), max_digits=18, decimal_places=2, default=Decimal("0.00"))
     total_gross = models.DecimalField(
@@ -511,6 +556,24 @@ class Invoice(models.Model):
             ),
             models.Index(fields=["company", "buyer_nip"], name="inv_buyer_nip"),
             models.Index(fields=["company", "seller_nip"], name="inv_seller_nip"),
+            # Wystaw's open advance invoices (selectors.advances_open), newest first: a handful among a
+            # company's many invoices, which the list's index would scan through on every Wystaw page.
+            models.Index(
+                F("company"),
+                F("issue_date").desc(),
+                F("id").desc(),
+                name="inv_open_advances",
+                condition=Q(direction="sales", kind="ZAL", settled_by__isnull=True),
+            ),
+            # The purchases nobody has opened yet ("nowe"), counted on Start and Biuro and listed by the
+            # Dokumenty filter: a few among the company's purchases, which would otherwise all be read.
+            models.Index(
+                F("company"),
+                F("issue_date").desc(),
+                F("id").desc(),
+                name="inv_new_purchases",
+                condition=Q(direction="purchase", is_new=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -632,7 +695,33 @@ class Invoice(models.Model):
         stated = self.stated
         if stated is not None:
             return stated.rate_totals()
-        return rate_totals(self.lines.all(), currency=self.currency, exchange_rate=self.exchange_rate)
+        return rate_totals(
+            self.lines.all(),
+            currency=self.currency,
+            exchange_rate=self.exchange_rate,
+            prices_gross=self.prices_gross,
+        )
+
+    @property
+    def pricing(self) -> str:
+        """How the lines are priced, as the document shows them: "margin" (a margin scheme: the price the
+        buyer pays, no rate or tax), "gross" (art. 106e ust. 7-8: P_9B, P_11A) or "net"."""
+        if self.margin_scheme:
+            return "margin"
+        return "gross" if self.prices_gross else "net"
+
+    @property
+    def margin_label(self) -> str:
+        """The words the invoice must carry in its margin scheme (``MARGIN_WORDS``), "" without one."""
+        return str(MARGIN_WORDS.get(self.margin_scheme, ""))
+
+    @property
+    def invoice_discount_total(self) -> Decimal:
+        """The discount on the whole invoice, as spread over the lines (prefetch ``lines``)."""
+        return sum(
+            (line.invoice_discount or Decimal(0) for line in self.lines.all() if not line.before_correction),
+            Decimal("0.00"),
+        )
 
     def summary(self) -> InvoiceSummary:
         """The "Total" row and the amount to pay, as the document shows them."""
@@ -659,7 +748,8 @@ class InvoiceLine(models.Model):
     unit = models.CharField(_("unit"), max_length=32, blank=True)  # P_8A
     quantity = models.DecimalField(_("quantity"), max_digits=22, decimal_places=6)  # P_8B
     unit_price = models.DecimalField(_("net unit price"), max_digits=22, decimal_places=8)  # P_9A
-    vat_rate = models.CharField(_("VAT rate"), max_length=8, choices=VatRate.choices)  # P_12
+    # P_12; MARGIN_RATE on a line sold in a margin scheme (no P_12)
+    vat_rate = models.CharField(_("VAT rate"), max_length=8, choices=VatRate.choices)
     net_value = models.DecimalField(_("net value"), max_digits=18, decimal_places=2)  # P_11
     vat_amount = models.DecimalField(_("VAT"), max_digits=18, decimal_places=2)  # P_11Vat
     gross_value = models.DecimalField(_("gross value"), max_digits=18, decimal_places=2)  # P_11A
@@ -667,6 +757,14 @@ class InvoiceLine(models.Model):
     discount = models.DecimalField(_("discount"), max_digits=18, decimal_places=2, null=True, blank=True)
     discount_percent = models.DecimalField(
         _("discount %"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    # The line's share of the discount on the whole invoice (included in ``discount``, P_10).
+    invoice_discount = models.DecimalField(
+        _("share of the invoice discount"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    # P_9B: the unit price with tax, on an invoice priced gross or sold in a margin scheme.
+    unit_price_gross = models.DecimalField(
+        _("gross unit price"), max_digits=22, decimal_places=8, null=True, blank=True
     )
     gtu = models.CharField(_("GTU"), max_length=6, blank=True, choices=Gtu.choices)  # GTU_01..GTU_13
     # P_12_Zal_15: goods or services of Annex 15 to the VAT act (split payment above 15,000 PLN gross)
@@ -691,7 +789,9 @@ class InvoiceLine(models.Model):
             models.UniqueConstraint(
                 fields=["invoice", "before_correction", "ordinal"], name="invoice_line_ordinal_unique"
             ),
-            models.CheckConstraint(condition=Q(vat_rate__in=VatRate.values), name="invoice_line_vat_rate"),
+            models.CheckConstraint(
+                condition=Q(vat_rate__in=[*VatRate.values, MARGIN_RATE]), name="invoice_line_vat_rate"
+            ),
             models.CheckConstraint(
                 condition=Q(allows_negative=True) | (Q(quantity__gte=0) & Q(unit_price__gte=0)),
                 name="invoice_line_not_negative",

@@ -36,7 +36,7 @@ from reportlab.platypus.doctemplate import LayoutError
 from invoices import advances
 from invoices.formatting import bank_account, money, price, quantity, rate_code
 from invoices.models import Invoice, InvoiceKind, InvoiceLine, KsefStatus
-from invoices.totals import DueKind
+from invoices.totals import MARGIN, DueKind
 from invoices.visualisation import QrCode, qr_png, shown_digest
 
 logger = logging.getLogger(__name__)
@@ -239,20 +239,27 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     lines = list(invoice.lines.all())
     show_discount = any(line.discount for line in lines)
     show_gtu = any(line.gtu for line in lines)
+    pricing = invoice.pricing
+    # The amounts each line shows: net-priced lines all of them; gross-priced ones (art. 106e ust. 7-8) the
+    # gross price and value with the rate; lines in a margin scheme the price and value only (ust. 2-3).
+    amount_heads = {
+        "net": [_("Net value"), _("VAT rate"), _("VAT"), _("Gross")],
+        "gross": [_("VAT rate"), _("Gross value")],
+        "margin": [_("Value")],
+    }[pricing]
+    price_head = {"net": _("Net price"), "gross": _("Gross price"), "margin": _("Price")}[pricing]
     header = [
         _("No."),
         _("Name"),
         _("Qty"),
         _("Unit"),
-        _("Net price"),
+        price_head,
         *([_("Discount")] if show_discount else []),
-        _("Net value"),
-        _("VAT rate"),
-        _("VAT"),
-        _("Gross"),
+        *amount_heads,
         *(["GTU"] if show_gtu else []),
     ]
-    widths = [10, 14, 12, 20, *([18] if show_discount else []), 20, 16, 18, 20, *([15] if show_gtu else [])]
+    amount_widths = {"net": [20, 16, 18, 20], "gross": [16, 22], "margin": [22]}[pricing]
+    widths = [10, 14, 12, 20, *([18] if show_discount else []), *amount_widths, *([15] if show_gtu else [])]
     widths.insert(1, 180 - sum(widths))  # the name takes what the other columns leave
     groups: list[tuple[str | None, list[InvoiceLine]]] = [
         (None, [x for x in lines if not x.before_correction])
@@ -285,12 +292,13 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
                     ),
                     quantity(line.quantity),
                     cell(line.unit, small),
-                    price(line.unit_price),
+                    price(
+                        line.unit_price
+                        if pricing == "net" or line.unit_price_gross is None
+                        else line.unit_price_gross
+                    ),
                     *([money(line.discount) if line.discount else "—"] if show_discount else []),
-                    money(line.net_value),
-                    line.get_vat_rate_display(),
-                    money(line.vat_amount),
-                    money(line.gross_value),
+                    *_line_amounts(line, pricing),
                     *([line.gtu or "—"] if show_gtu else []),
                 ]
             )
@@ -348,7 +356,7 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         row: list[object] = [
             _rate_label(total.vat_rate),
             money(total.net),
-            money(total.vat) if total.stated_vat else "—",
+            money(total.vat) if total.stated_vat and total.vat_rate != MARGIN else "—",
             money(total.gross),
         ]
         if currency_pln:
@@ -420,6 +428,24 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
         payment.append(f"TP — {_('related parties')}")
     if invoice.reverse_charge():
         payment.append(_("Reverse charge"))
+    if invoice.margin_scheme:
+        payment.append(invoice.margin_label)
+    if pricing == "gross":
+        payment.append(
+            _(
+                "Prices include VAT: the tax of each rate is computed from its gross total "
+                "(art. 106e ust. 7-8)."
+            )
+        )
+    invoice_discount = invoice.invoice_discount_total
+    if invoice_discount:
+        percent = invoice.discount_percent
+        shown = f"{percent.normalize():f}".replace(".", ",") + "% — " if percent else ""
+        included = _("included in the lines' discounts")
+        payment.append(
+            f"{_('Discount on the whole invoice')}: {shown}{money(invoice_discount)} {invoice.currency}"
+            f" ({included})"
+        )
     if invoice.exemption_shown():
         basis = invoice.get_exemption_basis_display()
         payment.append(f"{_('Exempt from VAT under')}: {invoice.exemption_text} ({basis})")
@@ -461,6 +487,19 @@ def _pdf_render(invoice: Invoice, *, qr_codes: Sequence[QrCode], compact: bool) 
     )
     doc.build(story)
     return buffer.getvalue()
+
+
+def _line_amounts(line: InvoiceLine, pricing: str) -> list[str]:
+    if pricing == "margin":
+        return [money(line.gross_value)]
+    if pricing == "gross":
+        return [_rate_label(line.vat_rate), money(line.gross_value)]
+    return [
+        money(line.net_value),
+        line.get_vat_rate_display(),
+        money(line.vat_amount),
+        money(line.gross_value),
+    ]
 
 
 def _rate_label(code: str) -> str:

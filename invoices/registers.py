@@ -66,6 +66,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Company
+from invoices.formatting import rate_code
 from invoices.models import Direction, Invoice, InvoiceLine, KsefOfflineMode, KsefStatus, VatRate
 from invoices.totals import RATE_ORDER, round_half_up
 from invoices.workdays import working_day_on_or_after
@@ -273,7 +274,7 @@ class Register:
 
 def rate_label(code: str) -> str:
     labels = dict(VatRate.choices)
-    return str(labels.get(code, code))
+    return str(labels[code]) if code in labels else rate_code(code)  # "margin scheme", "OSS"
 
 
 # --- the marker -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role, User
@@ -27,6 +28,7 @@ from invoices.models import (
     CORRECTION_KINDS,
     CORRECTION_OF,
     EU_COUNTRIES,
+    MARGIN_RATE,
     Contractor,
     DeliveryLanguage,
     Direction,
@@ -35,6 +37,7 @@ from invoices.models import (
     InvoiceKind,
     InvoiceLine,
     KsefStatus,
+    MarginScheme,
     NumberingCounter,
     NumberingReset,
     NumberingSeries,
@@ -50,7 +53,10 @@ from invoices.totals import (
     line_discount,
     line_net,
     line_vat,
+    rate_percent,
     rate_totals,
+    spread_discount,
+    vat_in_gross,
 )
 
 logger = logging.getLogger(__name__)
@@ -155,6 +161,13 @@ class InvoiceData:
     # Issue 22: e-mail the invoice (PDF + XML) to this address once KSeF accepted it; not part of FA(3).
     delivery_email: str = ""
     delivery_language: str = DeliveryLanguage.PL
+    # Issue 19: the lines' prices include the tax (art. 106e ust. 7-8: P_9B, P_11A); a margin scheme
+    # (MarginScheme: every line sold in it, priced as the buyer pays); a discount on the whole invoice, as
+    # a percent or an amount (at most one), spread over the lines' P_10.
+    prices_gross: bool = False
+    margin_scheme: str = ""
+    discount_percent: Decimal | None = None
+    discount_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -203,22 +216,54 @@ def _party_check(fields: dict[str, str]) -> None:
 
 
 def contractor_upsert(*, company: Company, data: PartyData) -> Contractor:
-    """Remember a contractor: by NIP when it has one (updating the data), else by exact name."""
+    """Remember a contractor: by NIP when it has one (updating the data), else by exact name.
+
+    The row is locked ``FOR NO KEY UPDATE`` (not ``FOR UPDATE``): an issuing transaction that only reads the
+    contractor takes the series lock first and the foreign key's share lock on the contractor at its commit;
+    a full ``FOR UPDATE`` held while waiting for that series would deadlock with it."""
     fields = _party_fields(data)
     _party_check(fields)
     if not fields["bank_account"]:
         fields.pop("bank_account")  # an invoice without an account number must not erase a known one
     if fields["nip"]:
-        contractor, _created = Contractor.objects.update_or_create(
-            company=company, nip=fields["nip"], defaults=fields
-        )
-        return contractor
+        with transaction.atomic():
+            found = Contractor.objects.select_for_update(no_key=True).filter(
+                company=company, nip=fields["nip"]
+            )
+            existing = found.first()
+            if existing is None:
+                try:
+                    with transaction.atomic():
+                        return Contractor.objects.create(company=company, **fields)
+                except IntegrityError:  # a concurrent issuer remembered it first
+                    existing = found.get()
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            existing.save()
+            return existing
     existing = Contractor.objects.filter(company=company, nip="", name=fields["name"]).first()
     if existing is None:
         return Contractor.objects.create(company=company, **fields)
     for name, value in fields.items():
         setattr(existing, name, value)
     existing.save()
+    return existing
+
+
+def _contractor_for_issue(*, company: Company, data: PartyData) -> Contractor:
+    """``contractor_upsert`` inside an issuing transaction. A contractor invoiced again with the same data
+    (the usual case) is only read: writing its row would lock it until the commit, and every issuer
+    invoicing the same buyer would wait for the one before it. Its ``updated_at`` (Wystaw's "most recently
+    used first") is moved once the invoice has committed, by a statement of its own."""
+    fields = _party_fields(data)
+    if not fields["bank_account"]:
+        fields.pop("bank_account")
+    found = Contractor.objects.filter(company=company, nip=fields["nip"])
+    existing = found.first() if fields["nip"] else found.filter(name=fields["name"]).first()
+    if existing is None or any(getattr(existing, name) != value for name, value in fields.items()):
+        return contractor_upsert(company=company, data=data)
+    pk = existing.pk
+    transaction.on_commit(lambda: Contractor.objects.filter(pk=pk).update(updated_at=timezone.now()))
     return existing
 
 
@@ -255,15 +300,19 @@ def number_allocate(*, company: Company, kind: str, issue_date: dt.date) -> str:
     """The next number of the company's series for ``kind`` in the period of ``issue_date``.
 
     Must run inside the transaction that saves the invoice: the series row stays locked until it commits, so
-    concurrent issuers queue here, and a rollback returns the number.
+    concurrent issuers queue here, and a rollback returns the number. Call it as the last step before the
+    invoice is saved (everything else ready), so that the lock is held as briefly as possible.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_allocate must run inside the transaction that saves the invoice")
     kind = _SERIES_KIND.get(InvoiceKind(kind), InvoiceKind(kind))
-    series, _created = NumberingSeries.objects.get_or_create(
-        company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[kind]}
-    )
-    series = NumberingSeries.objects.select_for_update().get(pk=series.pk)
+    locked = NumberingSeries.objects.select_for_update().filter(company=company, kind=kind)
+    series = locked.first()
+    if series is None:  # the company's first invoice of this kind
+        NumberingSeries.objects.get_or_create(
+            company=company, kind=kind, defaults={"pattern": DEFAULT_PATTERNS[kind]}
+        )
+        series = locked.get()
     period = f"{issue_date:%Y}" if series.reset == NumberingReset.YEARLY else f"{issue_date:%Y-%m}"
     counter, _created = NumberingCounter.objects.get_or_create(series=series, period=period)
     counter.last_number += 1
@@ -279,7 +328,7 @@ def line_data_of(line: InvoiceLine) -> LineData:
     return LineData(
         line.name,
         line.quantity,
-        line.unit_price,
+        line.unit_price_gross if line.unit_price_gross is not None else line.unit_price,
         line.vat_rate,
         line.unit,
         discount_percent=line.discount_percent,
@@ -302,7 +351,7 @@ def _check_lines(lines: Sequence[LineData]) -> None:
             raise InvoiceError(_("Every line needs a name."), code="line_name")
         if line.quantity < 0 or line.unit_price < 0:
             raise InvoiceError(_("Quantities and prices cannot be negative."), code="line_negative")
-        if line.vat_rate not in VatRate.values:
+        if line.vat_rate not in VatRate.values and line.vat_rate != MARGIN_RATE:
             raise InvoiceError(_("Choose a VAT rate for every line."), code="line_rate")
         if line.discount_percent is not None and not 0 <= line.discount_percent <= 100:
             raise InvoiceError(_("A discount is a percent from 0 to 100."), code="line_discount")
@@ -329,7 +378,13 @@ def _amount_limit(model: type[Invoice] | type[InvoiceLine], name: str) -> Decima
     return Decimal(10) ** (field.max_digits - field.decimal_places)
 
 
-def _limit_issues(lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None) -> list[Issue]:
+def _limit_issues(
+    lines: Sequence[LineData],
+    *,
+    currency: str,
+    exchange_rate: Decimal | None,
+    pricing: dict[str, object] | None = None,
+) -> list[Issue]:
     """Amounts the database (and FA(3): TKwotowy, 16 digits before the point) cannot hold, found before any
     arithmetic that would overflow: a line's value, then the invoice's totals."""
     line_limit = _amount_limit(InvoiceLine, "gross_value")
@@ -351,8 +406,11 @@ def _limit_issues(lines: Sequence[LineData], *, currency: str, exchange_rate: De
                 )
     if issues:
         return issues
-    objects = _line_objects(Invoice(), lines)
-    totals = rate_totals(objects, currency=currency, exchange_rate=exchange_rate)
+    priced = Invoice(**(pricing or {}))
+    objects = _line_objects(priced, lines)
+    totals = rate_totals(
+        objects, currency=currency, exchange_rate=exchange_rate, prices_gross=priced.prices_gross
+    )
     invoice_limit = _amount_limit(Invoice, "total_gross")
     if (
         any(abs(total.gross) >= invoice_limit for total in totals)
@@ -426,14 +484,51 @@ def _rate_issues(
     return issues
 
 
+def _pricing_fields(data: InvoiceData) -> dict[str, object]:
+    """How the invoice's lines are priced (issue 19): gross prices, a margin scheme, a discount on the whole
+    invoice. A margin scheme's lines are priced as the buyer pays, so the gross switch is moot there."""
+    margin = data.margin_scheme if data.margin_scheme in MarginScheme.values else ""
+    return {
+        "prices_gross": data.prices_gross and not margin,
+        "margin_scheme": margin,
+        "discount_percent": data.discount_percent or None,
+        "discount_amount": None if data.discount_percent else (data.discount_amount or None),
+    }
+
+
+def _net_unit_price(gross_price: Decimal, vat_rate: str) -> Decimal:
+    """The net unit price a gross price stands for (kept for the books; FA(3) gets only ``P_9B``)."""
+    pct = rate_percent(vat_rate)
+    if pct is None:
+        return gross_price
+    return (gross_price * 100 / (100 + pct)).quantize(Decimal("0.00000001"))
+
+
 def _line_objects(
     invoice: Invoice, lines: Sequence[LineData], *, before_correction: bool = False
 ) -> list[InvoiceLine]:
+    """The invoice's lines with their amounts, priced as ``invoice`` says (net, gross or in a margin scheme,
+    with its discount on the whole invoice spread over the lines)."""
+    gross_priced = invoice.prices_gross or bool(invoice.margin_scheme)
+    own = [line_discount(line.quantity, line.unit_price, line.discount_percent) for line in lines]
+    values = [
+        line_net(line.quantity, line.unit_price) - (off or 0) for line, off in zip(lines, own, strict=True)
+    ]
+    shares = spread_discount(values, percent=invoice.discount_percent, amount=invoice.discount_amount)
     objects = []
     for ordinal, line in enumerate(lines, start=1):
-        discount = line_discount(line.quantity, line.unit_price, line.discount_percent)
-        net = line_net(line.quantity, line.unit_price) - (discount or 0)
-        vat = line_vat(net, line.vat_rate)
+        rate = MARGIN_RATE if invoice.margin_scheme else line.vat_rate
+        share = shares[ordinal - 1]
+        value = values[ordinal - 1] - share
+        discount = (own[ordinal - 1] or 0) + share if own[ordinal - 1] is not None or share else None
+        if gross_priced:
+            gross = value
+            vat = vat_in_gross(gross, rate)
+            net = gross - vat
+        else:
+            net = value
+            vat = line_vat(net, rate)
+            gross = net + vat
         objects.append(
             InvoiceLine(
                 invoice=invoice,
@@ -441,13 +536,15 @@ def _line_objects(
                 name=line.name.strip(),
                 unit=line.unit.strip(),
                 quantity=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=line.vat_rate,
+                unit_price=_net_unit_price(line.unit_price, rate) if gross_priced else line.unit_price,
+                unit_price_gross=line.unit_price if gross_priced else None,
+                vat_rate=rate,
                 net_value=net,
                 vat_amount=vat,
-                gross_value=net + vat,
+                gross_value=gross,
                 discount=discount,
-                discount_percent=line.discount_percent if discount is not None else None,
+                discount_percent=line.discount_percent if own[ordinal - 1] is not None else None,
+                invoice_discount=share or None,
                 gtu=line.gtu,
                 annex15=line.annex15,
                 procedure=line.procedure,
@@ -462,23 +559,45 @@ def _line_objects(
     return objects
 
 
-def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
-    """Save ``invoice`` and its lines; its totals are the lines', or what it states (advance and final
-    invoices, see invoices.advances)."""
+def _totals_set(invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    """The invoice's totals: its lines', or what it states (advance and final invoices, see
+    invoices.advances)."""
     stated = invoice.stated
     if stated is not None:
         totals = stated.rate_totals()
     else:
-        totals = rate_totals(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
+        totals = rate_totals(
+            lines,
+            currency=invoice.currency,
+            exchange_rate=invoice.exchange_rate,
+            prices_gross=invoice.prices_gross,
+        )
     invoice.total_net, invoice.total_vat, invoice.total_gross = invoice_sums(totals)
+
+
+def _save_with_lines(invoice: Invoice, lines: list[InvoiceLine]) -> Invoice:
+    """Save ``invoice`` with its totals, and its lines."""
+    _totals_set(invoice, lines)
     invoice.save()
     InvoiceLine.objects.bulk_create(lines)
     return invoice
 
 
-def _idempotent(company: Company, key: uuid.UUID | None, create: object) -> Invoice:
-    """Run ``create`` once per form key: a repeated submit returns the invoice the first one made."""
-    if key is not None:
+def _save_numbered(invoice: Invoice, lines: list[InvoiceLine], *, kind: str, issue_date: dt.date) -> None:
+    """Number ``invoice`` and save it with its lines. Everything is computed before the number is taken:
+    from then on the series row is locked until the commit, and every other issuer of the series waits."""
+    _totals_set(invoice, lines)
+    invoice.number = number_allocate(company=invoice.company, kind=kind, issue_date=issue_date)
+    invoice.save()
+    InvoiceLine.objects.bulk_create(lines)
+
+
+def _idempotent(
+    company: Company, key: uuid.UUID | None, create: object, *, looked_up: bool = False
+) -> Invoice:
+    """Run ``create`` once per form key: a repeated submit returns the invoice the first one made.
+    ``looked_up``: the caller has just found no invoice with the key (a concurrent one still loses below)."""
+    if key is not None and not looked_up:
         existing = Invoice.objects.filter(company=company, idempotency_key=key).first()
         if existing is not None:
             return existing
@@ -536,14 +655,24 @@ MPP_THRESHOLD_PLN = Decimal(15000)
 
 
 def split_payment_required(
-    lines: Sequence[LineData], *, currency: str, exchange_rate: Decimal | None
+    lines: Sequence[LineData],
+    *,
+    currency: str,
+    exchange_rate: Decimal | None,
+    pricing: dict[str, object] | None = None,
 ) -> bool:
     """Art. 106e ust. 1 pkt 18a: an invoice with goods or services of Annex 15 whose gross total is above
     15,000 PLN (a foreign-currency one at its exchange rate) must carry "mechanizm podzielonej płatności"
     (P_18A); below it, split payment stays the issuer's choice."""
     if not any(line.annex15 for line in lines):
         return False
-    totals = rate_totals(_line_objects(Invoice(), lines), currency=currency, exchange_rate=exchange_rate)
+    priced = Invoice(**(pricing or {}))
+    totals = rate_totals(
+        _line_objects(priced, lines),
+        currency=currency,
+        exchange_rate=exchange_rate,
+        prices_gross=priced.prices_gross,
+    )
     gross = invoice_sums(totals)[2]
     rate = Decimal(1) if currency == "PLN" else exchange_rate
     return rate is not None and gross * rate > MPP_THRESHOLD_PLN
@@ -552,7 +681,7 @@ def split_payment_required(
 def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, object]:
     """The fields every invoice takes from the form. ``issued_here``: a sales invoice the portal issues gets
     split payment where the law requires it; a purchase invoice keeps what its seller wrote."""
-    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
+    exempt = not data.margin_scheme and any(line.vat_rate == VatRate.ZW for line in data.lines)
     return {
         "exemption_basis": data.exemption_basis if exempt else "",
         "exemption_text": " ".join(data.exemption_text.split()) if exempt else "",
@@ -570,7 +699,12 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
         "split_payment": data.split_payment
         or (
             issued_here
-            and split_payment_required(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+            and split_payment_required(
+                data.lines,
+                currency=data.currency,
+                exchange_rate=data.exchange_rate,
+                pricing=_pricing_fields(data),
+            )
         ),
         "cash_accounting": data.cash_accounting,
         "self_billing": data.self_billing,
@@ -583,6 +717,7 @@ def _common_fields(data: InvoiceData, *, issued_here: bool = True) -> dict[str, 
             for part in data.partial_payments
         ],
         "notes": data.notes.strip(),
+        **_pricing_fields(data),
         **_delivery_fields(data),
     }
 
@@ -637,14 +772,72 @@ def _third_party_issues(data: InvoiceData) -> list[Issue]:
     return issues
 
 
+def _pricing_issues(data: InvoiceData) -> list[Issue]:
+    """Gross prices, a margin scheme and a discount on the whole invoice (issue 19): what they allow."""
+    issues = []
+    if data.margin_scheme and data.margin_scheme not in MarginScheme.values:
+        issues.append(Issue(_("Choose a margin scheme from the list."), field="margin_scheme"))
+    if data.discount_percent and data.discount_amount:
+        issues.append(
+            Issue(
+                _("Give the discount either as a percent or as an amount, not both."), field="discount_amount"
+            )
+        )
+    if data.discount_percent is not None and not 0 <= data.discount_percent <= 100:
+        issues.append(Issue(_("A discount is a percent from 0 to 100."), field="discount_percent"))
+    if data.discount_amount is not None and data.discount_amount < 0:
+        issues.append(Issue(_("A discount cannot be negative."), field="discount_amount"))
+    elif data.discount_amount and not data.discount_percent:
+        values = [
+            line_net(line.quantity, line.unit_price)
+            - (line_discount(line.quantity, line.unit_price, line.discount_percent) or 0)
+            for line in data.lines
+        ]
+        total = sum(values, Decimal("0.00"))
+        if data.discount_amount > total:
+            issues.append(
+                Issue(
+                    _("The discount is larger than the value of the lines (%(total)s).")
+                    % {"total": f"{total:.2f}".replace(".", ",")},
+                    field="discount_amount",
+                )
+            )
+    if data.kind in (InvoiceKind.ZAL, InvoiceKind.ROZ):
+        message = _("Not available on advance and final invoices yet: issue them at net prices without it.")
+        for name, used in (
+            ("prices_gross", data.prices_gross),
+            ("margin_scheme", bool(data.margin_scheme)),
+            ("discount_percent", bool(data.discount_percent)),
+            ("discount_amount", bool(data.discount_amount)),
+        ):
+            if used:
+                issues.append(Issue(message, field=name))
+    return issues
+
+
 def _sales_checks(data: InvoiceData, party: dict[str, str]) -> None:
     """Our own rules and the database's limits, before the invoice is built for the acceptance check."""
+    pricing_issues = _pricing_issues(data)
+    if pricing_issues:
+        raise InvoiceInvalid(pricing_issues)
     issues = (
         _third_party_issues(data)
-        + _rate_issues(
-            data.lines, party=party, exemption_basis=data.exemption_basis, exemption_text=data.exemption_text
+        + (
+            []
+            if data.margin_scheme  # no rates: every line is sold in the margin scheme
+            else _rate_issues(
+                data.lines,
+                party=party,
+                exemption_basis=data.exemption_basis,
+                exemption_text=data.exemption_text,
+            )
         )
-        + _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+        + _limit_issues(
+            data.lines,
+            currency=data.currency,
+            exchange_rate=data.exchange_rate,
+            pricing=_pricing_fields(data),
+        )
     )
     if issues:
         raise InvoiceInvalid(issues)
@@ -803,13 +996,11 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
 
     def create() -> Invoice:
         stated, settled = _advance_amounts(company=company, data=data, party=party, lock=True)
-        contractor = contractor_upsert(company=company, data=data.party)
+        contractor = _contractor_for_issue(company=company, data=data.party)
         _delivery_remember(contractor, data)
-        invoice = build(
-            number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated, settled
-        )
+        invoice = build("", stated, settled)
         invoice.contractor = contractor
-        _save_with_lines(invoice, _line_objects(invoice, data.lines))
+        _save_numbered(invoice, _line_objects(invoice, data.lines), kind=kind, issue_date=data.issue_date)
         if settled:
             Invoice.objects.filter(pk__in=[advance.pk for advance in settled]).update(settled_by=invoice)
         _announce(invoice)
@@ -825,7 +1016,7 @@ def invoice_issue(*, company: Company, user: User | None, data: InvoiceData) -> 
     # Checked with the number it would get now; the number itself is taken only once the invoice is valid.
     preview = build(number_preview(company=company, kind=kind, issue_date=data.issue_date), stated, settled)
     _refuse_unless_acceptable(invoice=preview, before=[], after=_line_objects(preview, data.lines))
-    return _idempotent(company, data.idempotency_key, create)
+    return _idempotent(company, data.idempotency_key, create, looked_up=data.idempotency_key is not None)
 
 
 def invoice_edit(*, invoice: Invoice, user: User | None, data: InvoiceData) -> Invoice:
@@ -993,7 +1184,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             _("A correction cannot be dated before the invoice it corrects."), code="correction_date"
         )
     company = original.company
-    exempt = any(line.vat_rate == VatRate.ZW for line in data.lines)
+    exempt = not original.margin_scheme and any(line.vat_rate == VatRate.ZW for line in data.lines)
     exemption_basis = original.exemption_basis if data.exemption_basis is None else data.exemption_basis
     exemption_text = original.exemption_text if data.exemption_text is None else data.exemption_text
 
@@ -1031,6 +1222,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
             cash_accounting=original.cash_accounting,
             self_billing=original.self_billing,
             related_parties=original.related_parties,
+            # priced as the corrected invoice is, so its lines before the correction come out as they were
+            prices_gross=original.prices_gross,
+            margin_scheme=original.margin_scheme,
+            discount_percent=original.discount_percent,
+            discount_amount=original.discount_amount,
             notes=data.notes.strip(),
             exemption_basis=exemption_basis if exempt else "",
             exemption_text=" ".join(exemption_text.split()) if exempt else "",
@@ -1051,11 +1247,11 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         # final invoice settling this advance meanwhile (it locks the advance too) is seen here.
         invoice_correction_check(original=Invoice.objects.select_for_update().get(pk=original.pk))
         stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
-        invoice = build(number_allocate(company=company, kind=kind, issue_date=data.issue_date), stated)
+        invoice = build("", stated)
         invoice.contractor = original.contractor
         before = before_lines()
         lines = _line_objects(invoice, before, before_correction=True) + _line_objects(invoice, data.lines)
-        _save_with_lines(invoice, lines)
+        _save_numbered(invoice, lines, kind=kind, issue_date=data.issue_date)
         _announce(invoice)
         logger.info(
             "correction issued: company=%s invoice=%s kind=%s of=%s",
@@ -1075,9 +1271,44 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         "foreign_id": original.buyer_foreign_id,
         "country_code": original.buyer_country_code,
     }
-    issues = _rate_issues(
-        data.lines, party=party, exemption_basis=exemption_basis, exemption_text=exemption_text
-    ) + _limit_issues(data.lines, currency=original.currency, exchange_rate=original.exchange_rate)
+    pricing: dict[str, object] = {
+        "prices_gross": original.prices_gross,
+        "margin_scheme": original.margin_scheme,
+        "discount_percent": original.discount_percent,
+        "discount_amount": original.discount_amount,
+    }
+    issues = (
+        []
+        if original.margin_scheme
+        else _rate_issues(
+            data.lines, party=party, exemption_basis=exemption_basis, exemption_text=exemption_text
+        )
+    ) + _limit_issues(
+        data.lines, currency=original.currency, exchange_rate=original.exchange_rate, pricing=pricing
+    )
+    if original.discount_amount:
+        # the corrected invoice's discount stays as it was, spread over the lines after the correction
+        after = sum(
+            (
+                line_net(line.quantity, line.unit_price)
+                - (line_discount(line.quantity, line.unit_price, line.discount_percent) or 0)
+                for line in data.lines
+            ),
+            Decimal("0.00"),
+        )
+        if after < original.discount_amount:
+            issues.append(
+                Issue(
+                    _(
+                        "The invoice's discount of %(amount)s is larger than the value of the lines after "
+                        "the correction (%(total)s)."
+                    )
+                    % {
+                        "amount": f"{original.discount_amount:.2f}".replace(".", ","),
+                        "total": f"{after:.2f}".replace(".", ","),
+                    }
+                )
+            )
     if issues:
         raise InvoiceInvalid(issues)
     stated = _correction_amounts(original=original, lines=_line_objects(Invoice(), data.lines), data=data)
@@ -1087,7 +1318,7 @@ def invoice_correct(*, original: Invoice, user: User | None, data: CorrectionDat
         before=_line_objects(preview, before_lines(), before_correction=True),
         after=_line_objects(preview, data.lines),
     )
-    return _idempotent(company, data.idempotency_key, create)
+    return _idempotent(company, data.idempotency_key, create, looked_up=data.idempotency_key is not None)
 
 
 def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceData) -> Invoice:
@@ -1099,7 +1330,9 @@ def invoice_purchase_add(*, company: Company, user: User | None, data: InvoiceDa
     number = data.number.strip()
     if not number:
         raise InvoiceError(_("Enter the invoice number as printed on it."), code="number")
-    issues = _limit_issues(data.lines, currency=data.currency, exchange_rate=data.exchange_rate)
+    issues = _pricing_issues(data) or _limit_issues(
+        data.lines, currency=data.currency, exchange_rate=data.exchange_rate, pricing=_pricing_fields(data)
+    )
     if issues:
         raise InvoiceInvalid(issues)
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Protocol
 
 GROSZ = Decimal("0.01")
-RATE_ORDER = ("23", "22", "8", "7", "5", "4", "3", "0 KR", "0 WDT", "0 EX", "zw", "oo", "np I", "np II")
 # Rate groups of FA(3) without a P_12 code of their own: P_13_5 (OSS procedure) and P_13_11 (margin scheme).
 OSS = "OSS"
 MARGIN = "margin"
+RATE_ORDER = (
+    "23", "22", "8", "7", "5", "4", "3", "0 KR", "0 WDT", "0 EX", "zw", "oo", "np I", "np II", MARGIN,
+)  # fmt: skip
 
 
 def round_half_up(value: Decimal) -> Decimal:
@@ -51,7 +53,41 @@ def line_vat(net: Decimal, vat_rate: str) -> Decimal:
 class LineAmounts(Protocol):
     vat_rate: str
     net_value: Decimal
+    gross_value: Decimal
     before_correction: bool
+
+
+def vat_in_gross(gross: Decimal, vat_rate: str) -> Decimal:
+    """The tax contained in a gross amount, ``gross x rate / (100 + rate)`` rounded half-up (art. 106e ust. 8:
+    how an invoice priced gross computes the tax of each rate); 0 for rates without tax."""
+    pct = rate_percent(vat_rate)
+    return round_half_up(gross * pct / (100 + pct)) if pct is not None else Decimal("0.00")
+
+
+def spread_discount(
+    values: list[Decimal], *, percent: Decimal | None, amount: Decimal | None
+) -> list[Decimal]:
+    """Each line's share of a discount on the whole invoice, in grosze, so that FA(3) can carry it in the
+    lines' ``P_10`` (it has no invoice-level discount).
+
+    A percent takes that percent off every line (each share rounded half-up); an amount is spread in
+    proportion to the lines' values, the grosze left by rounding down going to the largest remainders
+    (earlier lines first on a tie), so the shares add up to the amount exactly. An amount above the lines'
+    total is the caller's error (it is refused before)."""
+    if percent:
+        return [round_half_up(value * percent / 100) for value in values]
+    if not amount:
+        return [Decimal("0.00")] * len(values)
+    total = sum(values, Decimal(0))
+    if total <= 0:
+        return [Decimal("0.00")] * len(values)
+    exact = [amount * value / total for value in values]
+    shares = [(x / GROSZ).to_integral_value(rounding=ROUND_FLOOR) * GROSZ for x in exact]
+    left = int(((amount - sum(shares, Decimal(0))) / GROSZ).to_integral_value())
+    order = sorted(range(len(values)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in order[:left]:
+        shares[i] += GROSZ
+    return shares
 
 
 @dataclass(frozen=True)
@@ -74,8 +110,18 @@ class RateTotal:
 
 
 def rate_totals(
-    lines: Iterable[LineAmounts], *, currency: str = "PLN", exchange_rate: Decimal | None = None
+    lines: Iterable[LineAmounts],
+    *,
+    currency: str = "PLN",
+    exchange_rate: Decimal | None = None,
+    prices_gross: bool = False,
 ) -> list[RateTotal]:
+    """Per-rate sums of the lines. ``prices_gross`` (art. 106e ust. 7-8): the lines' gross values are summed
+    per rate and the tax is taken out of that sum (:func:`vat_in_gross`), the net being the rest — as
+    ``ksef_integration.fa3.builder.compute_totals`` does for lines with ``P_11A``. Lines sold in a margin
+    scheme (``MARGIN``) carry no tax: their values sum as they are (``P_13_11``)."""
+    if prices_gross:
+        return _gross_rate_totals(lines, currency=currency, exchange_rate=exchange_rate)
     nets: dict[tuple[str, int], Decimal] = {}
     for line in lines:
         key = (line.vat_rate, -1 if line.before_correction else 1)
@@ -95,6 +141,32 @@ def rate_totals(
                 vat += sign * round_half_up(side * pct / 100)
                 if vat_pln is not None and exchange_rate is not None:
                     vat_pln += sign * round_half_up(round_half_up(side * exchange_rate) * pct / 100)
+        out.append(RateTotal(code, net, vat, vat_pln if pct is not None else None))
+    return out
+
+
+def _gross_rate_totals(
+    lines: Iterable[LineAmounts], *, currency: str, exchange_rate: Decimal | None
+) -> list[RateTotal]:
+    grosses: dict[tuple[str, int], Decimal] = {}
+    for line in lines:
+        key = (line.vat_rate, -1 if line.before_correction else 1)
+        grosses[key] = grosses.get(key, Decimal(0)) + line.gross_value
+    foreign = currency != "PLN" and exchange_rate is not None
+    out: list[RateTotal] = []
+    for code in sorted({code for code, _ in grosses}, key=_rate_sort_key):
+        net = vat = Decimal("0.00")
+        vat_pln: Decimal | None = Decimal("0.00") if foreign else None
+        pct = rate_percent(code)
+        for sign in (1, -1):
+            side = grosses.get((code, sign))
+            if side is None:
+                continue
+            tax = vat_in_gross(side, code)
+            net += sign * (side - tax)
+            vat += sign * tax
+            if pct is not None and vat_pln is not None and exchange_rate is not None:
+                vat_pln += sign * round_half_up(round_half_up((side - tax) * exchange_rate) * pct / 100)
         out.append(RateTotal(code, net, vat, vat_pln if pct is not None else None))
     return out
 

@@ -202,6 +202,7 @@ def _invoice_form_page(request: HttpRequest, membership: Membership, direction: 
             form=form,
             formset=formset,
             lines_html=lines_html,
+            blank_form=lines_html is not None,  # its parts are kept (invoices.templatetags.blank_form)
             sales=sales,
             nav_active="issue" if sales else "add",
             title=_("Issue an invoice") if sales else _("Add a purchase invoice"),
@@ -259,14 +260,17 @@ def _detail_context(invoice: Invoice) -> dict[str, Any]:
 
 @company_required()
 def invoice_detail(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: Membership) -> HttpResponse:
-    invoice = selectors.invoice_get_for_company_or_404(company=membership.company, invoice_uuid=invoice_uuid)
+    invoice = selectors.invoice_get_for_company_or_404(
+        company=membership.company, invoice_uuid=invoice_uuid, with_has_corrections=True
+    )
     services.invoice_mark_opened(invoice=invoice, membership=membership)
+    has_corrections = getattr(invoice, "has_corrections", True)
     context = _detail_context(invoice)
     context.update(
         membership=membership,
         nav_active="documents",
         can_write=_can_write(membership),
-        corrections=selectors.invoice_corrections(invoice=invoice),
+        corrections=selectors.invoice_corrections(invoice=invoice) if has_corrections else (),
         ksef_timeline=timeline_html(invoice),
         payment_panel=payment_panel_html(request, invoice, membership),
     )
@@ -333,7 +337,10 @@ def _line_initial(lines: Iterable[InvoiceLine]) -> list[dict[str, Any]]:
             "name": line.name,
             "quantity": f"{line.quantity.normalize():f}".replace(".", ","),
             "unit": line.unit,
-            "unit_price": price(line.unit_price).replace("\u00a0", ""),
+            # the price as typed: gross on an invoice priced gross or in a margin scheme
+            "unit_price": price(
+                line.unit_price if line.unit_price_gross is None else line.unit_price_gross
+            ).replace("\u00a0", ""),
             "vat_rate": line.vat_rate,
             "discount_percent": _percent(line.discount_percent),
             "gtu": line.gtu,
@@ -396,6 +403,10 @@ def _edit_initial(invoice: Invoice) -> dict[str, Any]:
         "notes": invoice.notes,
         "exemption_basis": invoice.exemption_basis,
         "exemption_text": invoice.exemption_text,
+        "prices_gross": invoice.prices_gross,
+        "margin_scheme": invoice.margin_scheme,
+        "discount_percent": invoice.discount_percent,
+        "discount_amount": invoice.discount_amount,
     }
 
 
@@ -455,10 +466,13 @@ def invoice_edit(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership: M
     )
 
 
-def _nets_by_rate(lines: Iterable[InvoiceLine]) -> dict[str, str]:
+def _nets_by_rate(lines: Iterable[InvoiceLine], *, gross: bool = False) -> dict[str, str]:
+    """The lines' values per rate for Korekta's live difference: net, or gross on an invoice priced gross
+    or in a margin scheme (the form's lines are typed that way then)."""
     nets: dict[str, Decimal] = {}
     for line in lines:
-        nets[line.vat_rate] = nets.get(line.vat_rate, Decimal(0)) + line.net_value
+        value = line.gross_value if gross else line.net_value
+        nets[line.vat_rate] = nets.get(line.vat_rate, Decimal(0)) + value
     return {rate: str(net) for rate, net in nets.items()}
 
 
@@ -525,7 +539,7 @@ def invoice_correct(request: HttpRequest, invoice_uuid: uuid.UUID, *, membership
             settled_advances=original.settled_advances.order_by("issue_date", "id")
             if original.kind == InvoiceKind.ROZ
             else (),
-            before_nets=json.dumps(_nets_by_rate(current)),
+            before_nets=json.dumps(_nets_by_rate(current, gross=original.pricing != "net")),
             nav_active="documents",
             back_url=reverse("invoices:detail", kwargs={"invoice_uuid": original.uuid}),
         ),

@@ -103,6 +103,8 @@ def document_html(invoice: Invoice, codes: Sequence[QrCode]) -> SafeString:
             "lines_after": [line for line in lines if not line.before_correction],
             "show_discount": any(line.discount for line in lines),
             "show_gtu": any(line.gtu for line in lines),
+            "pricing": invoice.pricing,
+            "invoice_discount": invoice.invoice_discount_total,
             "rate_totals": invoice.rate_totals(),
             "summary": invoice.summary(),
             "stated": invoice.stated,

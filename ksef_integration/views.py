@@ -44,6 +44,8 @@ def _office_choices(request: HttpRequest, membership: Membership) -> list[object
 
 @company_required()
 def settings_page(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    # The page shows the connection, KSeF's availability and the Offline certificate: one query for all.
+    selectors.company_ones_read(membership.company)
     connection = selectors.connection_for_company(company=membership.company)
     initial = {}
     if connection is not None:

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice
-from invoices.selectors import Cursor, InvoiceFilters, invoice_list_queryset
+from invoices.selectors import Cursor
 from payments.models import (
     COMMENT_MAX,
     REASON_MAX,
@@ -97,16 +97,13 @@ class InboxFilters:
         return bool(self.status or self.seller.strip() or self.due or self.unread)
 
 
-INBOX_FIELDS = (
-    "id", "uuid", "number", "issue_date", "due_date", "seller_name", "seller_nip", "currency", "total_gross",
-    "ksef_number", "split_payment", "created_at", "inbox_status", "purchase_entry__reject_reason",
-    "purchase_entry__paid_on", "seen",
-)  # fmt: skip
-
-
 class InboxRow(NamedTuple):
+    """One row as the page's statement reads it. The uuid comes as text (it is only ever printed), and
+    "unread" is decided by the statement: this member has not opened the invoice, and it arrived after they
+    joined the company."""
+
     id: int
-    uuid: uuid.UUID
+    uuid: str
     number: str
     issue_date: dt.date
     due_date: dt.date | None
@@ -116,15 +113,13 @@ class InboxRow(NamedTuple):
     total_gross: Decimal
     ksef_number: str | None
     split_payment: bool
-    created_at: dt.datetime
     status: str
     reject_reason: str | None
     paid_on: dt.date | None
-    seen: bool
+    unread: bool
 
 
-@dataclass(frozen=True)
-class InboxRowView:
+class InboxRowView(NamedTuple):
     row: InboxRow
     unread: bool
     overdue: bool
@@ -134,45 +129,151 @@ class InboxRowView:
         return str(PurchaseStatus(self.row.status).label)
 
 
+class Approver(NamedTuple):
+    """The company's approver: who (the membership) and the e-mail the page names."""
+
+    membership_id: int
+    email: str
+
+
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRowView]
     next_cursor: Cursor | None
+    approver: Approver | None = None
 
 
 def purchases_queryset(*, company: Company) -> QuerySet[Invoice]:
     return Invoice.objects.filter(company=company, direction=Direction.PURCHASE)
 
 
-def inbox_queryset(*, membership: Membership, filters: InboxFilters, today: dt.date) -> QuerySet[Invoice]:
-    qs = invoice_list_queryset(
-        company=membership.company,
-        filters=InvoiceFilters(direction=Direction.PURCHASE, contractor=filters.seller),
-    ).annotate(
-        inbox_status=Coalesce("purchase_entry__status", Value(PurchaseStatus.NEW.value)),
-        seen=Exists(PurchaseSeen.objects.filter(membership=membership, invoice=OuterRef("pk"))),
-    )
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE/ILIKE, with the wildcards and the escape character in ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _status_in(statuses: Iterable[str], params: list[Any]) -> str:
+    """The inbox status (no entry = new) is one of ``statuses``: ``e.status IS NULL OR e.status IN (...)``
+    on the outer join, which PostgreSQL estimates from the entries' statistics. A filter on
+    ``COALESCE(e.status, 'new')`` is estimated at a few rows, and the planner then sorts every purchase of
+    the company instead of walking ``inv_list`` newest first (7 ms instead of 0.1 ms for ``?due=overdue``
+    on 10,000 invoices)."""
+    wanted = sorted(set(statuses))
+    params.extend(wanted)
+    present = f"e.status IN ({', '.join(['%s'] * len(wanted))})"
+    return f"(e.status IS NULL OR {present})" if PurchaseStatus.NEW in wanted else present
+
+
+def _page_statement(
+    *, membership: Membership, filters: InboxFilters, after: Cursor | None, limit: int, today: dt.date
+) -> tuple[str, list[Any]]:
+    """The page's one statement: the rows with the member's "unread" marker (a NOT EXISTS on the unique
+    (member, invoice) key of what they opened) and the company's approver (uncorrelated subqueries, run once;
+    nested rather than joined, which PostgreSQL plans faster).
+
+    Written out rather than built with the ORM: building and compiling the equivalent queryset cost ~1 ms
+    of the worker's CPU on every page, three times what running it costs. The same text runs on
+    PostgreSQL and SQLite (the seller's name: ILIKE, which PostgreSQL estimates from the column's
+    statistics, or SQLite's LIKE, case-blind as Django's ``icontains`` there)."""
+    invoice, entry = Invoice._meta.db_table, PurchaseEntry._meta.db_table
+    seen, settings_table = PurchaseSeen._meta.db_table, InboxSettings._meta.db_table
+    member_table, user_table = Membership._meta.db_table, User._meta.db_table
+    company_id = membership.company_id
+    params: list[Any] = [
+        membership.pk, membership.created_at, company_id, company_id, company_id, Direction.PURCHASE.value
+    ]  # fmt: skip
+    where = ["i.company_id = %s", "i.direction = %s"]
     if filters.status == "all":
         pass
     elif filters.status == PurchaseStatus.NEW:
-        qs = qs.filter(inbox_status=filters.status)
+        where.append(_status_in([PurchaseStatus.NEW], params))
     elif filters.status in PurchaseStatus.values:
-        # Any other status has an entry: an inner join the database can start from the entries' (company,
-        # status) index, instead of a filter on the outer join over every purchase of the company.
-        qs = qs.filter(purchase_entry__company=membership.company, purchase_entry__status=filters.status)
+        where.append("e.status = %s")  # any other status has an entry
+        params.append(filters.status)
     else:
-        qs = qs.exclude(inbox_status=PurchaseStatus.REJECTED)
+        where.append(_status_in((v for v in PurchaseStatus.values if v != PurchaseStatus.REJECTED), params))
+    text = filters.seller.strip()
+    if text:
+        digits = text.replace("-", "").replace(" ", "")
+        if digits.isdigit():  # the start of a NIP, as the Dokumenty filter reads it
+            where.append("i.seller_nip LIKE %s")
+            params.append(digits + "%")
+        else:
+            operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+            where.append(f"i.seller_name {operator} %s ESCAPE '\\'")
+            params.append(_like_pattern(text))
     if filters.due == "overdue":
-        qs = qs.filter(due_date__lt=today, inbox_status__in=OPEN_STATUSES)
+        where.append("i.due_date < %s")
+        params.append(today)
+        where.append(_status_in(OPEN_STATUSES, params))
     elif filters.due == "soon":
-        qs = qs.filter(
-            due_date__gte=today,
-            due_date__lte=today + dt.timedelta(days=DUE_SOON_DAYS),
-            inbox_status__in=OPEN_STATUSES,
-        )
+        where.append("i.due_date >= %s AND i.due_date <= %s")
+        params += [today, today + dt.timedelta(days=DUE_SOON_DAYS)]
+        where.append(_status_in(OPEN_STATUSES, params))
     if filters.unread:
-        qs = qs.filter(seen=False, created_at__gte=membership.created_at)
-    return qs
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id)"  # noqa: S608
+            " AND i.created_at >= %s"
+        )
+        params += [membership.pk, membership.created_at]
+    if after is not None:
+        # ``issue_date <= d`` repeats part of the seek on purpose: the index scan starts at the cursor.
+        where.append("i.issue_date <= %s AND (i.issue_date < %s OR (i.issue_date = %s AND i.id < %s))")
+        params += [after.issue_date, after.issue_date, after.issue_date, after.id]
+    params.append(limit)
+    # Only constants and our models' table names in the text; every value is a parameter.
+    sql = (
+        "SELECT i.id, CAST(i.uuid AS text), i.number, i.issue_date, i.due_date, i.seller_name,"  # noqa: S608
+        " i.seller_nip, i.currency, i.total_gross, i.ksef_number, i.split_payment, COALESCE(e.status, 'new'),"
+        " e.reject_reason, e.paid_on,"
+        f" (NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.membership_id = %s AND s.invoice_id = i.id)"
+        " AND i.created_at >= %s),"
+        f" (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s),"
+        f" (SELECT u.email FROM {user_table} u WHERE u.id = (SELECT m.user_id FROM {member_table} m WHERE"
+        f" m.id = (SELECT st.approver_id FROM {settings_table} st WHERE st.company_id = %s)))"
+        f" FROM {invoice} i LEFT JOIN {entry} e ON e.invoice_id = i.id"
+        f" WHERE {' AND '.join(where)}"
+        " ORDER BY i.issue_date DESC, i.id DESC LIMIT %s"
+    )
+    return sql, params
+
+
+_CENTS = Decimal("0.01")
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _typed(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row as SQLite returns it (hex uuids, numbers, 0/1; dates as text or dates) in the types PostgreSQL
+    gives."""
+    (pk, uuid_, number, issue, due, name, nip, currency, gross, ksef, split, status, reason, paid, unread,
+     approver_id, approver_email) = values  # fmt: skip
+    return (
+        pk, str(uuid.UUID(uuid_)), number, _date(issue), _date(due), name, nip, currency,
+        Decimal(str(gross)).quantize(_CENTS), ksef, bool(split), status, reason, _date(paid), bool(unread),
+        approver_id, approver_email,
+    )  # fmt: skip
+
+
+def inbox_approver(*, company: Company) -> Approver | None:
+    found = (
+        InboxSettings.objects.filter(company_id=company.pk, approver__isnull=False)
+        .values_list("approver_id", "approver__user__email")
+        .first()
+    )
+    return Approver(*found) if found is not None else None
+
+
+def may_accept_with(membership: Membership, approver: Approver | None) -> bool:
+    """``may_accept`` for the approver as ``inbox_page`` reads it."""
+    if membership.role == Role.OWNER:
+        return True
+    if approver is None:
+        return membership.role == Role.ACCOUNTANT
+    return approver.membership_id == membership.pk
 
 
 def inbox_page(
@@ -184,30 +285,38 @@ def inbox_page(
     today: dt.date | None = None,
 ) -> InboxPage:
     """One page of the company's purchase invoices, newest first, continuing after ``after`` (keyset
-    pagination on (issue_date, id) as in Dokumenty: the same cost on every page). One query."""
+    pagination on (issue_date, id) as in Dokumenty: the same cost on every page), with the company's
+    approver. One statement (only an empty page asks for the approver separately)."""
     today = today or timezone.localdate()
-    qs = inbox_queryset(membership=membership, filters=filters, today=today)
-    if after is not None:
-        qs = qs.filter(issue_date__lte=after.issue_date).filter(
-            Q(issue_date__lt=after.issue_date) | Q(issue_date=after.issue_date, id__lt=after.id)
-        )
-    fetched = [
-        InboxRow._make(values)
-        for values in qs.order_by("-issue_date", "-id").values_list(*INBOX_FIELDS)[: page_size + 1]
-    ]
+    sql, params = _page_statement(
+        membership=membership, filters=filters, after=after, limit=page_size + 1, today=today
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    if connection.vendor == "sqlite":
+        fetched = [_typed(values) for values in fetched]
+    if fetched:
+        approver_id, approver_email = fetched[0][-2:]
+        approver = Approver(approver_id, approver_email) if approver_id is not None else None
+    else:
+        approver = inbox_approver(company=membership.company)
     next_cursor = None
     if len(fetched) > page_size:
         fetched = fetched[:page_size]
-        next_cursor = Cursor(fetched[-1].issue_date, fetched[-1].id)
-    rows = [
-        InboxRowView(
-            row=row,
-            unread=not row.seen and row.created_at >= membership.created_at,
-            overdue=row.due_date is not None and row.due_date < today and row.status in OPEN_STATUSES,
+        next_cursor = Cursor(fetched[-1][3], fetched[-1][0])
+    open_statuses = set(OPEN_STATUSES)
+    rows = []
+    for values in fetched:
+        row = InboxRow._make(values[:-2])
+        rows.append(
+            InboxRowView(
+                row,
+                row.unread,
+                row.due_date is not None and row.due_date < today and row.status in open_statuses,
+            )
         )
-        for row in fetched
-    ]
-    return InboxPage(rows=rows, next_cursor=next_cursor)
+    return InboxPage(rows=rows, next_cursor=next_cursor, approver=approver)
 
 
 def purchases_by_uuid(*, company: Company, uuids: Iterable[str | uuid.UUID]) -> list[Invoice]:
@@ -255,9 +364,12 @@ def purchase_seen(*, membership: Membership, invoice: Invoice) -> None:
     """This member opened the invoice; the others still see it unread."""
     if invoice.direction != Direction.PURCHASE or membership.company_id != invoice.company_id:
         return
+    # Seen before (every later view): one statement, no transaction around it.
+    if PurchaseSeen.objects.filter(membership=membership, invoice=invoice).exists():
+        return
     try:
         with transaction.atomic():
-            PurchaseSeen.objects.get_or_create(membership=membership, invoice=invoice)
+            PurchaseSeen.objects.create(membership=membership, invoice=invoice)
     except IntegrityError:  # two tabs at once: the other one recorded it
         pass
 

@@ -1,12 +1,13 @@
-"""The purchase inbox's rows, formatted in one pass and rendered once per set of shown values, and its
-filter panel, rendered once per query (as ``invoices.list_cache`` does for Dokumenty).
+"""The purchase inbox's rows, formatted in one pass and rendered once per set of shown values, and the rest
+of its content (heading, filter panel, table head, bulk actions, pager), rendered once per set of values it
+shows (as ``invoices.list_cache`` does for Dokumenty).
 
-The cache key is a digest of every value a row shows (the inbox row as read, the reader's "unread" marker,
-"overdue"), whether the reader may act (the checkboxes), the language and the release
-(``settings.RELEASE_KEY``). Any change to a shown value gives another key, so a stale row is never served and
-nothing has to invalidate the cache. The rows are what this member sees; the page around them (forms,
-messages, the CSRF token) is rendered for each request. The filter panel is a GET form: its markup depends
-on nothing but the query's values, the language and the release."""
+The rows' key is a digest of every value a row shows (the inbox row as read, with the reader's "unread"
+marker, and "overdue"), whether the reader may act (the checkboxes), the language and the release
+(``settings.RELEASE_KEY``); the content's key a digest of the reader's rights, the approver, the request's
+path with its query (which the filter panel shows), the pager's links, the language and the release. Any
+change to a shown value gives another key, so nothing stale is ever served and nothing has to invalidate the
+cache. The CSRF field is this request's, put into the kept content on each request."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.http import QueryDict
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -90,31 +94,65 @@ def inbox_rows_build(*, rows: Sequence[InboxRowView]) -> list[InboxListRow]:
 
 def rows_cache_key(*, rows: Sequence[InboxRowView], can_act: bool, language: str) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    shown = [(item.row, item.unread, item.overdue) for item in rows]
+    shown = [(tuple(item.row), item.unread, item.overdue) for item in rows]  # a plain tuple: its repr is C
     digest.update(repr((settings.RELEASE_KEY, language, can_act, shown)).encode())
     return f"payments:inbox-rows:{digest.hexdigest()}"
 
 
-def inbox_rows_html(*, rows: Sequence[InboxRowView], can_act: bool) -> SafeString:
-    """The ``<tr>`` rows of the page, from the cache when the same values were rendered before."""
-    key = rows_cache_key(rows=rows, can_act=can_act, language=get_language() or "")
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(
+# Where the page's own pieces go in the kept content: comments, so that no escaped value shown on the page
+# (a seller's name, the query echoed in the filters) can ever read as one.
+ROWS_PLACEHOLDER = "<!--inbox:rows-->"
+CSRF_PLACEHOLDER = "<!--inbox:csrf-->"
+FRAME_KEYS = (
+    "can_act", "can_accept", "is_owner", "approver_email", "filtered", "has_rows", "here", "next_url",
+    "first_url", "reason_max",
+)  # fmt: skip
+
+
+def _frame_key(frame: dict[str, Any], language: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(repr((settings.RELEASE_KEY, language, [frame[name] for name in FRAME_KEYS])).encode())
+    return f"payments:inbox-frame:{digest.hexdigest()}"
+
+
+def inbox_content(
+    *, request: HttpRequest, rows: Sequence[InboxRowView], frame: dict[str, Any], form: forms.Form
+) -> SafeString:
+    """The page's content: the frame (heading, filter panel, table head, bulk actions, pager: everything
+    but the rows and the CSRF field) and the ``<tr>`` rows, each from the cache when the same values were
+    rendered before (one round trip for both), the rows and this request's CSRF field put in their places.
+
+    The frame's key holds every value it shows (``FRAME_KEYS``: the reader's rights, the approver, the
+    request's path with its query, which the filter panel shows, the pager's links), the language and the
+    release; the rows' key every shown value of every row (``rows_cache_key``)."""
+    language = get_language() or ""
+    can_act = frame["can_act"]
+    rows_key = rows_cache_key(rows=rows, can_act=can_act, language=language)
+    frame_key = _frame_key(frame, language)
+    found = cache.get_many([rows_key, frame_key])
+    missing = {}
+    rows_html = found.get(rows_key)
+    if rows_html is None:
+        rows_html = render_to_string(
             "payments/_inbox_rows.html", {"rows": inbox_rows_build(rows=rows), "can_act": can_act}
         )
-        cache.set(key, html, CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
-
-
-def inbox_filters_html(*, form: forms.Form, filtered: bool, params: QueryDict) -> SafeString:
-    """The filter panel for the query's values of the form's fields."""
-    values = [(name, params.getlist(name)) for name in form.fields]
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(repr((settings.RELEASE_KEY, get_language(), filtered, form.is_bound, values)).encode())
-    key = f"payments:inbox-filters:{digest.hexdigest()}"
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string("payments/_inbox_filters.html", {"form": form, "filtered": filtered})
-        cache.set(key, html, CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 - rendered by our template with autoescaping
+        missing[rows_key] = rows_html
+    frame_html = found.get(frame_key)
+    if frame_html is None:
+        frame_html = render_to_string(
+            "payments/_inbox_content.html",
+            {
+                **frame,
+                "form": form,
+                "rows_placeholder": mark_safe(ROWS_PLACEHOLDER),  # noqa: S308 - a constant
+                "csrf_placeholder": mark_safe(CSRF_PLACEHOLDER),  # noqa: S308 - a constant
+            },
+        )
+        missing[frame_key] = frame_html
+    if missing:
+        cache.set_many(missing, CACHE_SECONDS)
+    csrf_field = format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
+    html = frame_html.replace(CSRF_PLACEHOLDER, csrf_field, 1).replace(ROWS_PLACEHOLDER, rows_html, 1)
+    return mark_safe(html)  # noqa: S308 - our templates with autoescaping, and an escaped field

@@ -14,7 +14,14 @@ from tests.factories import active_connection
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = ["/", "/uslugi-dodatkowe/ksef/", "/dokumenty/", "/dokumenty/?direction=purchase", "/ustawienia/ksef/"]
+PAGES = [
+    "/",
+    "/uslugi-dodatkowe/ksef/",
+    "/dokumenty/",
+    "/dokumenty/?direction=purchase",
+    "/ustawienia/ksef/",
+    "/biuro/",
+]
 OVERFLOWING = """() => [...document.querySelectorAll('.tabs, .tab, h1, h2, .button, .card')]
     .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.textContent.trim())"""
 

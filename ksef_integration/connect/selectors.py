@@ -23,6 +23,7 @@ from ksef_integration.models import (
     ConnectionStatus,
     KsefAvailability,
     KsefConnection,
+    token_sunset_passed,
 )
 
 PERMISSION_LABELS = {
@@ -36,15 +37,38 @@ PERMISSION_LABELS = {
 }
 
 
+ONE_ROWS = ("ksef_connection", "ksef_availability", "ksef_offline_certificate")
+_MISSING_ONES = "_ksef_missing_one_rows"  # on a company object: the rows company_ones_read did not find
+
+
 def company_one(company: Company, name: str) -> Any:
     """The company's one-to-one row ``name`` (``ksef_connection``, ``ksef_availability``,
     ``ksef_offline_certificate``) or None, read once per company object: Django keeps a reverse one-to-one
     (found or not) on the instance, so the view, its template tags and the page's banners, which all hold
     the request's one company object, share one query."""
+    if name in company.__dict__.get(_MISSING_ONES, ()):
+        return None
     try:
         return getattr(company, name)
     except ObjectDoesNotExist:
         return None
+
+
+def company_ones_read(company: Company, names: tuple[str, ...] = ONE_ROWS) -> None:
+    """Read the company's one-to-one rows ``names`` in one query (joined to the company) for a page that
+    shows them all; ``company_one`` then answers from the company object, found or not."""
+    row = Company.objects.filter(pk=company.pk).select_related(*names).first()
+    missing = set()
+    for name in names:
+        try:
+            value = getattr(row, name) if row is not None else None
+        except ObjectDoesNotExist:
+            value = None
+        if value is None:
+            missing.add(name)
+        else:
+            setattr(company, name, value)
+    company.__dict__[_MISSING_ONES] = frozenset(missing)
 
 
 def connection_for_company(*, company: Company) -> KsefConnection | None:
@@ -65,20 +89,40 @@ class ConnectionState:
 
 def connection_state(*, company: Company) -> ConnectionState:
     connection = connection_for_company(company=company)
-    if connection is None or not connection.is_connected:
+    availability: KsefAvailability | None = None
+    if (
+        connection is not None
+        and connection.status == ConnectionStatus.ACTIVE
+        and not connection.token_expired
+    ):
+        availability = company_one(company, "ksef_availability")  # read only where it decides the state
+    return connection_state_of(
+        status=connection.status if connection is not None else None,
+        method=connection.method if connection is not None else "",
+        has_permissions=bool(connection.permissions) if connection is not None else False,
+        unavailable_since=availability.unavailable_since if availability is not None else None,
+    )
+
+
+def connection_state_of(
+    *, status: str | None, method: str, has_permissions: bool, unavailable_since: dt.datetime | None
+) -> ConnectionState:
+    """``connection_state`` from the few values it depends on (the connection's status, method, whether it
+    holds any KSeF permission, and since when KSeF has not answered): Biuro reads them for hundreds of
+    companies as plain values, without a model object per company."""
+    if status not in (ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION):
         return ConnectionState("none", _("not connected"), ok=False)
-    if connection.token_expired:  # the token sunset, not a KSeF failure: it says what to do instead
+    if method == AuthMethod.TOKEN and token_sunset_passed():
+        # the token sunset, not a KSeF failure: it says what to do instead
         return ConnectionState("token_expired", sunset.expired_text(), ok=False)
-    if connection.status == ConnectionStatus.ATTENTION:
-        if connection.method == AuthMethod.OFFICE and not connection.permissions:
+    if status == ConnectionStatus.ATTENTION:
+        if method == AuthMethod.OFFICE and not has_permissions:
             # The client took the office's permissions back: KSeF lets the office do nothing there.
             return ConnectionState("no_permissions", _("no permissions"), ok=False)
-        return ConnectionState("attention", str(connection.get_status_display()), ok=False)
-    availability: KsefAvailability | None = company_one(company, "ksef_availability")
-    unavailable_since = availability.unavailable_since if availability is not None else None
+        return ConnectionState("attention", str(ConnectionStatus(status).label), ok=False)
     if unavailable_since is not None:  # the same row that sent the owners "KSeF nie odpowiada"
         return ConnectionState("unavailable", _("KSeF unavailable"), ok=False, since=unavailable_since)
-    return ConnectionState("active", str(connection.get_status_display()), ok=True)
+    return ConnectionState("active", str(ConnectionStatus(status).label), ok=True)
 
 
 def recent_events(*, company: Company, limit: int = 10) -> QuerySet[AuditEvent]:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import Company
 from invoices.errors import InvoiceError
 from invoices.models import (
+    MARGIN_RATE,
     Contractor,
     Direction,
     Gtu,
@@ -33,6 +34,7 @@ from invoices.models import (
     InvoiceKind,
     InvoiceLine,
     KsefStatus,
+    MarginScheme,
     Procedure,
     VatRate,
 )
@@ -229,6 +231,7 @@ def _line_amounts(line: fa3.Line, rate: str) -> tuple[Decimal, Decimal, Decimal]
 
 def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
     objects: list[InvoiceLine] = []
+    margin = parsed.annotations.margin is not None
     used: set[tuple[bool, int]] = set()
     counters = {True: 0, False: 0}
     for line in parsed.lines:
@@ -238,7 +241,12 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
         while (before, ordinal) in used:
             ordinal += 1
         used.add((before, ordinal))
-        rate = line.vat_rate.value if line.vat_rate is not None else _NO_RATE.value
+        if line.vat_rate is not None:
+            rate = line.vat_rate.value
+        elif margin and line.oss_rate is None:
+            rate = MARGIN_RATE  # sold in the margin scheme: no rate, no tax (P_13_11)
+        else:
+            rate = _NO_RATE.value
         net, vat, gross = _line_amounts(line, rate)
         quantity = fit(line.quantity, QUANTITY)
         if quantity is None:
@@ -258,6 +266,7 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
                 unit=(line.unit or "")[:32],
                 quantity=quantity,
                 unit_price=unit_price,
+                unit_price_gross=fit(line.unit_price_gross, PRICE),  # P_9B as written
                 vat_rate=rate,
                 net_value=net,
                 vat_amount=vat,
@@ -276,6 +285,26 @@ def _lines(invoice: Invoice, parsed: fa3.Invoice) -> list[InvoiceLine]:
             )
         )
     return objects
+
+
+_MARGIN_SCHEMES = {
+    fa3.MarginScheme.TRAVEL: MarginScheme.TRAVEL,
+    fa3.MarginScheme.USED_GOODS: MarginScheme.USED_GOODS,
+    fa3.MarginScheme.ART: MarginScheme.ART,
+    fa3.MarginScheme.ANTIQUES: MarginScheme.ANTIQUES,
+}
+
+
+def _pricing(parsed: fa3.Invoice) -> dict[str, object]:
+    """How the issuer priced the lines, so the document shows them as written: a margin scheme (PMarzy), or
+    gross prices (art. 106e ust. 7-8) when every line states ``P_11A`` and not ``P_11``."""
+    margin = parsed.annotations.margin
+    lines = [line for line in parsed.lines if line.vat_rate is not None]
+    gross = bool(lines) and all(line.net_value is None and line.gross_value is not None for line in lines)
+    return {
+        "margin_scheme": _MARGIN_SCHEMES[margin].value if margin is not None else "",
+        "prices_gross": gross and margin is None,
+    }
 
 
 def _bucket_rate(parsed: fa3.Invoice, bucket: str) -> str:
@@ -493,6 +522,7 @@ def _create(
         cash_accounting=parsed.annotations.cash_accounting,
         self_billing=parsed.annotations.self_billing,
         related_parties=parsed.related_parties,
+        **_pricing(parsed),
         third_parties=_third_party_fields(parsed),
         notes=_notes(parsed),
         total_net=net,

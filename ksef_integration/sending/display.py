@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from invoices.models import Direction, Invoice, KsefOfflineMode, KsefStatus
 from invoices.visualisation import QrCode
 from ksef_integration.connect import gateway, sunset
+from ksef_integration.connect.selectors import company_one
 from ksef_integration.ksef.crypto import sha256_b64
 from ksef_integration.ksef.qr import LABEL_CERTIFICATE, LABEL_OFFLINE, kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission, SubmissionEvent
@@ -39,21 +40,32 @@ def invoice_upo_bytes(invoice: Invoice) -> bytes | None:
     return upo.encode("utf-8") if upo else None
 
 
+_IMPORTED = "_ksef_imported_document"
+
+
+def _imported_document(invoice: Invoice) -> ImportedDocument | None:
+    """The invoice's imported document without its XML (None when it was not imported), read once per
+    invoice object: the page's KOD I and its timeline both need it."""
+    if _IMPORTED not in invoice.__dict__:
+        invoice.__dict__[_IMPORTED] = (
+            ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
+        )
+    document: ImportedDocument | None = invoice.__dict__[_IMPORTED]
+    return document
+
+
 def _imported_xml_hash(invoice: Invoice) -> str | None:
     """The SHA-256 of the original XML KSeF gave us (None when the invoice was not imported), kept on the
     document at import; computed and kept here once for a document stored without it."""
-    kept = (
-        ImportedDocument.objects.filter(invoice_id=invoice.pk)
-        .values_list("xml_sha256_b64", flat=True)
-        .first()
-    )
-    if kept is None or kept:
-        return kept
+    document = _imported_document(invoice)
+    if document is None or document.xml_sha256_b64:
+        return document.xml_sha256_b64 if document is not None else None
     original = _imported_xml(invoice)
     if original is None:
         return None
     computed = sha256_b64(original)
     ImportedDocument.objects.filter(invoice_id=invoice.pk).update(xml_sha256_b64=computed)
+    document.xml_sha256_b64 = computed
     return computed
 
 
@@ -136,7 +148,7 @@ def ksef_timeline(invoice: Invoice) -> str:
     )
     document = None
     if submission is None or not submission.xml_kept:
-        document = ImportedDocument.objects.filter(invoice_id=invoice.pk).defer("xml").first()
+        document = _imported_document(invoice)
     offline_block = SafeString(_offline_status(invoice, submission))  # "" + safe HTML must stay safe
     if submission is None and document is not None:
         return render_to_string("ksef_integration/_imported.html", {"invoice": invoice, "document": document})
@@ -144,7 +156,7 @@ def ksef_timeline(invoice: Invoice) -> str:
         if invoice.direction != Direction.SALES or invoice.ksef_number or invoice.ksef_offline_mode:
             return offline_block
         # Issued, on no way to KSeF: say why, truthfully, and what happens next.
-        connection = KsefConnection.objects.filter(company_id=invoice.company_id).first()
+        connection = company_one(invoice.company, "ksef_connection")  # shared with the page's banners
         return render_to_string(
             "ksef_integration/_send_button.html", {"invoice": invoice, "connection": connection}
         )

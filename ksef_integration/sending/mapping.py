@@ -15,12 +15,14 @@ from django.utils.translation import gettext as _
 
 from invoices import advances
 from invoices.acceptance import Issue
+from invoices.formatting import money
 from invoices.models import (
     EU_COUNTRIES,
     ExemptionBasis,
     Invoice,
     InvoiceKind,
     InvoiceLine,
+    MarginScheme,
     ThirdPartyRole,
     VatRate,
 )
@@ -109,14 +111,21 @@ def _buyer(invoice: Invoice) -> model.Buyer:
     )
 
 
-def _line(line: InvoiceLine, *, sale_date: dt.date | None = None) -> model.Line:
+def _line(line: InvoiceLine, *, pricing: str = "net", sale_date: dt.date | None = None) -> model.Line:
+    """One ``FaWiersz``. Priced net: ``P_9A``/``P_11``. Priced gross (art. 106e ust. 7-8): ``P_9B``/``P_11A``
+    instead, the tax of each rate then taken out of the rate's gross sum. In a margin scheme (art. 106e
+    ust. 2-3: no rate, no tax on the invoice): the price the buyer pays and the line's value, which include
+    the tax on the margin, as ``P_9B``/``P_11A``, and no ``P_12``; the values sum into ``P_13_11``."""
+    net = pricing == "net"
     return model.Line(
         name=line.name,
         quantity=line.quantity,
         unit=line.unit or None,
-        unit_price=line.unit_price,
-        net_value=line.net_value,
-        vat_rate=model.VatRate(line.vat_rate),
+        unit_price=line.unit_price if net else None,
+        net_value=line.net_value if net else None,
+        unit_price_gross=None if net else line.unit_price_gross,
+        gross_value=None if net else line.gross_value,
+        vat_rate=None if pricing == "margin" else model.VatRate(line.vat_rate),
         # No P_11Vat: it states a line's tax only in the case of art. 106e ust. 10 (which the portal does not
         # issue); on every other invoice the tax is stated per rate (P_14_x), and line amounts rounded one by
         # one would not add up to it.
@@ -173,6 +182,12 @@ def _correction(invoice: Invoice) -> model.Correction | None:
     )
 
 
+_MARGIN_SCHEMES = {
+    MarginScheme.TRAVEL: model.MarginScheme.TRAVEL,
+    MarginScheme.USED_GOODS: model.MarginScheme.USED_GOODS,
+    MarginScheme.ART: model.MarginScheme.ART,
+    MarginScheme.ANTIQUES: model.MarginScheme.ANTIQUES,
+}
 _EXEMPTION_BASES = {
     ExemptionBasis.ACT: model.ExemptionBasis.ACT,
     ExemptionBasis.DIRECTIVE: model.ExemptionBasis.DIRECTIVE,
@@ -196,11 +211,31 @@ def _annotations(invoice: Invoice, lines: Sequence[InvoiceLine]) -> model.Annota
         split_payment=invoice.split_payment,
         reverse_charge=any(rate in rates for rate in _REVERSE_CHARGE_RATES),
         exemption=exemption,
+        margin=_MARGIN_SCHEMES.get(MarginScheme(invoice.margin_scheme)) if invoice.margin_scheme else None,
     )
 
 
 NOTE_MAX = 256  # DodatkowyOpis/Wartosc (TZnakowy)
 FOOTER_MAX = 3500  # Stopka/Informacje/StopkaFaktury (TTekstowy): what the Wystaw form allows
+
+
+DISCOUNT_NOTE_KEY = "Rabat od całej faktury"
+
+
+def _discount_note(invoice: Invoice, lines: Sequence[InvoiceLine]) -> tuple[model.Note, ...]:
+    """FA(3) has no element for a discount on the whole invoice: it is in the lines' ``P_10`` (each line's
+    share, so the lines and the per-rate totals agree), and this ``DodatkowyOpis`` says what it was."""
+    shares = sum(
+        (line.invoice_discount or Decimal(0) for line in lines if not line.before_correction), Decimal(0)
+    )
+    if not shares:
+        return ()
+    amount = f"{money(shares)} {invoice.currency}".replace("\u00a0", " ")
+    percent = invoice.discount_percent
+    value = (
+        f"{percent.normalize():f}".replace(".", ",") + f"% ({amount})" if percent else amount
+    ) + ", uwzględniony w rabatach pozycji (P_10)"
+    return (model.Note(key=DISCOUNT_NOTE_KEY, value=value),)
 
 
 def _notes(text: str) -> tuple[tuple[model.Note, ...], tuple[str, ...]]:
@@ -307,6 +342,7 @@ def invoice_to_fa3(
         key=lambda line: (not line.before_correction, line.ordinal),
     )
     notes, footer = _notes(invoice.notes)
+    notes = _discount_note(invoice, lines) + notes
     advance = invoice.kind in _ORDER_KINDS
     # P_6 is for a sale date all lines share; once a line has its own (P_6A), every line states its date.
     own_dates = any(line.sale_date for line in lines)
@@ -330,6 +366,7 @@ def invoice_to_fa3(
         else tuple(
             _line(
                 line,
+                pricing=invoice.pricing,
                 sale_date=(line.sale_date or common_date) if own_dates and not invoice.period_from else None,
             )
             for line in lines
@@ -427,7 +464,9 @@ _LINE_FIELDS = {
     "P_8A": "unit",
     "P_8B": "quantity",
     "P_9A": "unit_price",
+    "P_9B": "unit_price",
     "P_10": "discount_percent",
+    "P_11A": "unit_price",
     "GTU": "gtu",
     "P_11": "unit_price",
     "P_11Vat": "unit_price",

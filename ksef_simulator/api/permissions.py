@@ -7,6 +7,7 @@ Every decision is ``services_permissions``'s; these views read requests and writ
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +17,7 @@ from ksef_simulator.http import api_view, json_object
 from ksef_simulator.models import AttachmentConsent, PermissionOperation, SimGrant
 from ksef_simulator.paging import query_int
 from ksef_simulator.processing import WARSAW, attachment_consent
-from ksef_simulator.responses import ApiError, forbidden, gone, iso, now_utc, validation_error
+from ksef_simulator.responses import forbidden, gone, iso, now_utc, validation_error
 from ksef_simulator.schemas_core import validate_request
 from ksef_simulator.services_permissions import Actor, Identifier, PermissionsError
 
@@ -63,12 +64,17 @@ def _body(request: HttpRequest, operation: str) -> dict[str, Any]:
     return body
 
 
-def _accepted(operation: PermissionOperation) -> HttpResponse:
+def _started(start: Callable[[], PermissionOperation]) -> HttpResponse:
+    """Start an asynchronous operation: 202 with its ``EG`` reference, or 400 with KSeF's reason."""
+    try:
+        operation = start()
+    except PermissionsError as error:
+        raise validation_error(error.detail) from error
     return JsonResponse({"referenceNumber": operation.reference_number}, status=202)
 
 
-def _refused(error: PermissionsError) -> ApiError:
-    return validation_error(error.detail)
+def _permission_id(permission_id: str) -> str:
+    return permission_id
 
 
 def _identifier(data: dict[str, Any]) -> Identifier:
@@ -87,11 +93,21 @@ def _slice(rows: list[Any], offset: int, size: int) -> tuple[list[Any], bool]:
     return rows[start : start + size], len(rows) > start + size
 
 
-def _person_details(grant: SimGrant) -> dict[str, Any] | None:
-    """``PermissionsSubjectPersonDetails`` from the grant request's ``subjectDetails`` (None for ZAW-FA)."""
-    details = grant.subject_details or {}
+_FINGERPRINT_PERSONS = ("PersonByFingerprintWithIdentifier", "PersonByFingerprintWithoutIdentifier")
+
+
+def _person_details(
+    details: dict[str, Any] | None, *, fingerprint_only: bool = False
+) -> dict[str, Any] | None:
+    """``PermissionsSubjectPersonDetails`` (and the EU query's person) from a grant's ``subjectDetails``:
+    None for an entity or ZAW-FA; with ``fingerprint_only``, None for anyone not named by a certificate."""
+    details = details or {}
     kind = details.get("subjectDetailsType")
-    person = details.get("personById") or details.get("personByFpWithId") or details.get("personByFpNoId")
+    person = details.get("personByFpWithId") or details.get("personByFpNoId")
+    if not fingerprint_only:
+        person = details.get("personById") or person
+    elif kind not in _FINGERPRINT_PERSONS:
+        return None
     if not kind or not isinstance(person, dict) or kind == "EntityByIdentifier":
         return None
     out: dict[str, Any] = {
@@ -99,12 +115,13 @@ def _person_details(grant: SimGrant) -> dict[str, Any] | None:
         "firstName": person.get("firstName"),
         "lastName": person.get("lastName"),
     }
-    if person.get("identifier"):
-        out["personIdentifier"] = person["identifier"]
-    if person.get("birthDate"):
-        out["birthDate"] = person["birthDate"]
-    if person.get("idDocument"):
-        out["idDocument"] = person["idDocument"]
+    for source, target in (
+        ("identifier", "personIdentifier"),
+        ("birthDate", "birthDate"),
+        ("idDocument", "idDocument"),
+    ):
+        if person.get(source):
+            out[target] = person[source]
     return out
 
 
@@ -145,7 +162,7 @@ def _common(grant: SimGrant) -> dict[str, Any]:
     }
     for key, value in (
         ("targetIdentifier", _target(grant)),
-        ("subjectPersonDetails", _person_details(grant)),
+        ("subjectPersonDetails", _person_details(grant.subject_details)),
         ("subjectEntityDetails", _entity_details(grant)),
     ):
         if value is not None:
@@ -190,34 +207,30 @@ def _filtered(
 def persons_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, services_permissions.GRANTORS)
     body = _body(request, "POST /permissions/persons/grants")
-    try:
-        operation = services_permissions.grant_to_person(
+    return _started(
+        lambda: services_permissions.grant_to_person(
             actor=actor,
             subject=_identifier(body["subjectIdentifier"]),
             permissions=body["permissions"],
             description=body["description"],
             details=body["subjectDetails"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("POST", name="permissions.entities.grants")
 def entities_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, services_permissions.GRANTORS)
     body = _body(request, "POST /permissions/entities/grants")
-    try:
-        operation = services_permissions.grant_to_entity(
+    return _started(
+        lambda: services_permissions.grant_to_entity(
             actor=actor,
             nip=body["subjectIdentifier"]["value"],
             permissions=[(p["type"], bool(p.get("canDelegate"))) for p in body["permissions"]],
             description=body["description"],
             full_name=body["subjectDetails"]["fullName"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("POST", name="permissions.indirect.grants")
@@ -227,8 +240,8 @@ def indirect_grant(request: HttpRequest) -> HttpResponse:
     target = body.get("targetIdentifier")
     if target and target["type"] != "AllPartners" and not target.get("value"):
         raise validation_error("targetIdentifier.value: pole jest wymagane dla typu innego niż AllPartners.")
-    try:
-        operation = services_permissions.grant_indirect(
+    return _started(
+        lambda: services_permissions.grant_indirect(
             actor=actor,
             subject=_identifier(body["subjectIdentifier"]),
             target=_identifier(target) if target else None,
@@ -236,21 +249,15 @@ def indirect_grant(request: HttpRequest) -> HttpResponse:
             description=body["description"],
             details=body["subjectDetails"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("DELETE", name="permissions.common.revoke")
 def common_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
     actor = _actor(request, services_permissions.REVOKERS, contexts=("Nip", "NipVatUe"))
-    if len(permission_id) != 36:
-        raise validation_error("permissionId: identyfikator uprawnienia ma 36 znaków.")
-    try:
-        operation = services_permissions.revoke(actor=actor, permission_id=permission_id)
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    return _started(
+        lambda: services_permissions.revoke(actor=actor, permission_id=_permission_id(permission_id))
+    )
 
 
 @api_view("GET", name="permissions.operations.status")
@@ -354,37 +361,33 @@ def query_entity_roles(request: HttpRequest) -> HttpResponse:
 def authorizations_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, services_permissions.GRANTORS)
     body = _body(request, "POST /permissions/authorizations/grants")
-    try:
-        operation = services_permissions.grant_authorization(
+    return _started(
+        lambda: services_permissions.grant_authorization(
             actor=actor,
             subject=_identifier(body["subjectIdentifier"]),
             permission=body["permission"],
             description=body["description"],
             full_name=body["subjectDetails"]["fullName"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("DELETE", name="permissions.authorizations.revoke")
 def authorizations_revoke(request: HttpRequest, permission_id: str) -> HttpResponse:
     actor = _actor(request, services_permissions.GRANTORS)
-    if len(permission_id) != 36:
-        raise validation_error("permissionId: identyfikator uprawnienia ma 36 znaków.")
-    try:
-        operation = services_permissions.revoke(actor=actor, permission_id=permission_id, authorization=True)
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    return _started(
+        lambda: services_permissions.revoke(
+            actor=actor, permission_id=_permission_id(permission_id), authorization=True
+        )
+    )
 
 
 @api_view("POST", name="permissions.subunits.grants")
 def subunits_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, ("SubunitManage",))
     body = _body(request, "POST /permissions/subunits/grants")
-    try:
-        operation = services_permissions.grant_subunit_admin(
+    return _started(
+        lambda: services_permissions.grant_subunit_admin(
             actor=actor,
             subject=_identifier(body["subjectIdentifier"]),
             target=_identifier(body["contextIdentifier"]),
@@ -392,17 +395,15 @@ def subunits_grant(request: HttpRequest) -> HttpResponse:
             subunit_name=body.get("subunitName"),
             details=body["subjectDetails"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("POST", name="permissions.eu-entities.administration.grants")
 def eu_admin_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, services_permissions.GRANTORS)
     body = _body(request, "POST /permissions/eu-entities/administration/grants")
-    try:
-        operation = services_permissions.grant_eu_admin(
+    return _started(
+        lambda: services_permissions.grant_eu_admin(
             actor=actor,
             fingerprint=body["subjectIdentifier"]["value"],
             composite=body["contextIdentifier"]["value"],
@@ -413,26 +414,22 @@ def eu_admin_grant(request: HttpRequest) -> HttpResponse:
                 "euEntityDetails": body["euEntityDetails"],
             },
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("POST", name="permissions.eu-entities.grants")
 def eu_representative_grant(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, ("VatUeManage",), contexts=("NipVatUe",))
     body = _body(request, "POST /permissions/eu-entities/grants")
-    try:
-        operation = services_permissions.grant_eu_representative(
+    return _started(
+        lambda: services_permissions.grant_eu_representative(
             actor=actor,
             fingerprint=body["subjectIdentifier"]["value"],
             permissions=body["permissions"],
             description=body["description"],
             details=body["subjectDetails"],
         )
-    except PermissionsError as error:
-        raise _refused(error) from error
-    return _accepted(operation)
+    )
 
 
 @api_view("POST", name="permissions.query.subunits")
@@ -456,7 +453,7 @@ def query_subunits(request: HttpRequest) -> HttpResponse:
             "description": grant.description,
             "startDate": iso(grant.started_at),
         }
-        person = _person_details(grant)
+        person = _person_details(grant.subject_details)
         if person is not None:
             item["subjectPersonDetails"] = person
         if (grant.subject_details or {}).get("subunitName"):
@@ -521,28 +518,6 @@ def query_authorizations(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"authorizationGrants": items, "hasMore": more})
 
 
-def _eu_person(details: dict[str, Any]) -> dict[str, Any] | None:
-    kind = details.get("subjectDetailsType")
-    person = details.get("personByFpWithId") or details.get("personByFpNoId")
-    if kind not in ("PersonByFingerprintWithIdentifier", "PersonByFingerprintWithoutIdentifier"):
-        return None
-    if not isinstance(person, dict):
-        return None
-    out: dict[str, Any] = {
-        "subjectDetailsType": kind,
-        "firstName": person.get("firstName"),
-        "lastName": person.get("lastName"),
-    }
-    for source, target in (
-        ("identifier", "personIdentifier"),
-        ("birthDate", "birthDate"),
-        ("idDocument", "idDocument"),
-    ):
-        if person.get(source):
-            out[target] = person[source]
-    return out
-
-
 @api_view("POST", name="permissions.query.eu-entities")
 def query_eu_entities(request: HttpRequest) -> HttpResponse:
     offset, size = _page(request)
@@ -574,7 +549,7 @@ def query_eu_entities(request: HttpRequest) -> HttpResponse:
             "description": grant.description,
             "startDate": iso(grant.started_at),
         }
-        person = _eu_person(details)
+        person = _person_details(details, fingerprint_only=True)
         if person is not None:
             item["subjectPersonDetails"] = person
         entity = details.get("entityByFp")

@@ -12,7 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -38,28 +37,21 @@ def _inbox_context(request: HttpRequest, membership: Membership) -> dict[str, An
     next_url = (
         "?" + urlencode({**query, "after": page.next_cursor.encode()}) if page.next_cursor is not None else ""
     )
-    settings_row = inbox.inbox_settings(company=membership.company)
     can_act = inbox.may_act(membership)
-    return {
-        "form": form,
+    frame = {
+        "can_act": can_act,
+        "can_accept": inbox.may_accept_with(membership, page.approver),
+        "is_owner": membership.role == Role.OWNER,
+        "approver_email": page.approver.email if page.approver else "",
         "filtered": filters.active,
-        "filters_html": inbox_cache.inbox_filters_html(
-            form=form, filtered=filters.active, params=request.GET
-        ),
-        "page": page,
-        "rows_html": inbox_cache.inbox_rows_html(rows=page.rows, can_act=can_act),
+        "has_rows": bool(page.rows),
+        "here": request.get_full_path(),
         "next_url": next_url,
         "first_url": ("?" + urlencode(query)) if after is not None else "",
-        "can_act": can_act,
-        "can_accept": inbox.may_accept(membership, settings_row),
-        "is_owner": membership.role == Role.OWNER,
-        "approver": settings_row.approver if settings_row else None,
         "reason_max": REASON_MAX,
-        "here": request.get_full_path(),
-        "nav_active": "documents",
-        "membership": membership,
-        "today": timezone.localdate(),
     }
+    content = inbox_cache.inbox_content(request=request, rows=page.rows, frame=frame, form=form)
+    return {"content_html": content, "page": page, "nav_active": "documents", "membership": membership}
 
 
 @company_required()

@@ -35,7 +35,8 @@ def whitelist_panel(request: HttpRequest, invoice: Invoice, membership: Membersh
     context: dict[str, Any] = {
         "invoice": invoice,
         "checks": [(check, whitelist.check_message(check)) for check in checks],
-        "block": whitelist.payment_block(invoice),
+        # The latest check is the first shown (newest first): not read again.
+        "block": whitelist.payment_block(invoice, checks={invoice.pk: checks[0]} if checks else {}),
         "required": whitelist.check_required(invoice),
         "can_check": membership.role in CHECK_ROLES and bool(invoice.seller_nip),
         "can_override": membership.role == Role.OWNER and bool(checks) and not checks[0].is_overridden,

@@ -33,6 +33,30 @@
     if (!/^\d+$/.test(code)) return 0n;
     return toGrosze(netGrosze * BigInt(code), 4);
   }
+  function vatInGross(grossGrosze, code) {  // art. 106e ust. 8: gross x r / (100 + r), half-up
+    if (!/^\d+$/.test(code)) return 0n;
+    var r = BigInt(code), num = grossGrosze * r, den = 100n + r;
+    var q = num / den, rem = num % den;
+    if (rem < 0n) rem = -rem;
+    if (rem * 2n >= den) q += num < 0n ? -1n : 1n;
+    return q;
+  }
+  // A discount on the whole invoice over the lines' values (grosze), as invoices.totals.spread_discount does.
+  function spread(values, percent, amount) {
+    if (percent && percent.v > 0n) {
+      return values.map(function (v) { return toGrosze(v * percent.v, 4 + percent.s); });
+    }
+    var zero = values.map(function () { return 0n; });
+    if (!amount || amount.v <= 0n) return zero;
+    var a = toGrosze(amount.v, amount.s), sum = values.reduce(function (x, y) { return x + y; }, 0n);
+    if (sum <= 0n) return zero;
+    var shares = values.map(function (v) { return (a * v) / sum; });
+    var rems = values.map(function (v, i) { return { i: i, r: (a * v) % sum }; });
+    var left = a - shares.reduce(function (x, y) { return x + y; }, 0n);
+    rems.sort(function (x, y) { return x.r === y.r ? x.i - y.i : (y.r > x.r ? 1 : -1); });
+    for (var k = 0; k < rems.length && left > 0n; k++, left--) shares[rems[k].i] += 1n;
+    return shares;
+  }
   function fmt(g) {
     var neg = g < 0n, a = neg ? -g : g, s = a.toString().padStart(3, "0");
     var whole = s.slice(0, -2), frac = s.slice(-2);
@@ -97,9 +121,39 @@
     });
   }
 
+  // --- pricing: net, gross (art. 106e ust. 7-8) or a margin scheme, and a discount on the whole invoice ----
+  var grossBox = form.querySelector("input[name='prices_gross']");
+  var marginBox = form.querySelector("select[name='margin_scheme']");
+  var discountPercent = form.querySelector("input[name='discount_percent']");
+  var discountAmount = form.querySelector("input[name='discount_amount']");
+  var MARGIN = "margin";
+  if (totals) {
+    rateLabels[MARGIN] = totals.dataset.marginLabel || MARGIN;
+    rateOrder.push(MARGIN);
+  }
+  function pricing() {
+    if (marginBox ? marginBox.value : totals && totals.dataset.pricing === "margin") return "margin";
+    if (grossBox ? grossBox.checked : totals && totals.dataset.pricing === "gross") return "gross";
+    return "net";
+  }
+  function showPricing(mode) {
+    linesBox.parentNode.querySelectorAll("[data-line]").forEach(function (row) {
+      var price = field(row, "unit_price"), rate = field(row, "vat_rate");
+      var label = price && form.querySelector("label[for='" + price.id + "']");
+      if (label && totals) label.textContent = mode === "net" ? totals.dataset.netPrice : totals.dataset.grossPrice;
+      var valueLabel = row.querySelector("[data-line-value-label]");
+      if (valueLabel && totals) valueLabel.textContent = mode === "net" ? totals.dataset.netValue : totals.dataset.grossValue;
+      var rateField = rate && rate.closest(".field");
+      if (rateField) rateField.style.display = mode === "margin" ? "none" : "";  // .field sets its own display
+    });
+  }
+
   function recalc() {
     if (!totals) return;
+    var mode = pricing();
+    showPricing(mode);
     var nets = {};
+    var valid = [], values = [];
     rows().forEach(function (row) {
       var q = parseDec(field(row, "quantity").value), p = parseDec(field(row, "unit_price").value);
       var out = row.querySelector("[data-line-net]");
@@ -107,17 +161,35 @@
       var net = toGrosze(q.v * p.v, q.s + p.s);
       var off = field(row, "discount_percent"), d = off ? parseDec(off.value) : null;
       if (d && d.v > 0n) net -= toGrosze(net * d.v, 4 + d.s);  // P_10: the percent of quantity x price
-      out.textContent = fmt(net);
-      var code = field(row, "vat_rate").value;
-      nets[code] = (nets[code] || 0n) + net;
+      valid.push(row);
+      values.push(net);
     });
+    var percent = discountPercent ? parseDec(discountPercent.value) : parseDec(totals.dataset.discountPercent);
+    var amount = discountAmount ? parseDec(discountAmount.value) : parseDec(totals.dataset.discountAmount);
+    var shares = spread(values, percent, amount), discountSum = 0n;
+    valid.forEach(function (row, i) {
+      var value = values[i] - shares[i];
+      discountSum += shares[i];
+      row.querySelector("[data-line-net]").textContent = fmt(value);
+      var code = mode === "margin" ? MARGIN : field(row, "vat_rate").value;
+      nets[code] = (nets[code] || 0n) + value;
+    });
+    var note = totals.querySelector("[data-discount-note]");
+    if (note) {
+      note.hidden = discountSum === 0n;
+      note.querySelector("output").textContent = fmt(discountSum);
+    }
     var codes = rateOrder.filter(function (c) { return c in nets || c in before; });
     var body = totals.querySelector("[data-rate-rows]");
     body.textContent = "";
     var sumNet = 0n, sumVat = 0n;
     codes.forEach(function (code) {
-      var after = nets[code] || 0n, prior = before[code] || 0n;
-      var net = after - prior, vat = vatOf(after, code) - vatOf(prior, code);
+      var after = nets[code] || 0n, prior = before[code] || 0n, net, vat;
+      if (mode === "net") {
+        net = after - prior; vat = vatOf(after, code) - vatOf(prior, code);
+      } else {  // the lines' values are gross: the tax is taken out of each rate's sum (none in a margin scheme)
+        vat = vatInGross(after, code) - vatInGross(prior, code); net = after - prior - vat;
+      }
       sumNet += net; sumVat += vat;
       var tr = document.createElement("tr");
       [rateLabels[code] || code, fmt(net), fmt(vat), fmt(net + vat)].forEach(function (text, i) {
@@ -163,12 +235,15 @@
     var remove = target.closest("[data-remove-line]");
     if (remove) { event.preventDefault(); removeLine(remove.closest("[data-line]")); }
   });
+  function pricingInput(target) {
+    return target === grossBox || target === marginBox || target === discountPercent || target === discountAmount;
+  }
   form.addEventListener("input", function (event) {
-    if (event.target.closest("[data-line]")) recalc();
+    if (event.target.closest("[data-line]") || pricingInput(event.target)) recalc();
     if (event.target.name === "nip") lookup(event.target);
   });
   form.addEventListener("change", function (event) {
-    if (event.target.closest("[data-line]")) recalc();
+    if (event.target.closest("[data-line]") || pricingInput(event.target)) recalc();
     if (event.target.name === "nip") lookup(event.target);
   });
   var addButton = form.querySelector("[data-add-line]");

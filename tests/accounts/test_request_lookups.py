@@ -98,18 +98,20 @@ def test_the_session_choice_is_used_once_per_request(alice: User, django_assert_
         assert request._current_membership.company.name == "Beta SA"  # type: ignore[attr-defined]
 
 
-def test_the_membership_is_one_statement_whichever_is_wanted(
+def test_the_membership_is_one_statement_unless_the_session_names_a_company_left(
     alice: User, django_assert_num_queries: Any
 ) -> None:
     zeta = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Zeta SA"))
     alfa = MembershipFactory.create(user=alice, company=CompanyFactory.create(name="Alfa SA"))
-    for wanted, expected in [
-        (None, alfa),
-        (str(alfa.company.uuid), alfa),
-        (str(zeta.company.uuid), zeta),
-        ("not-a-uuid", alfa),
+    left = CompanyFactory.create(name="Opuszczona SA")  # not (or no longer) one of alice's companies
+    for wanted, expected, statements in [
+        (None, alfa, 1),
+        (str(alfa.company.uuid), alfa, 1),
+        (str(zeta.company.uuid), zeta, 1),
+        ("not-a-uuid", alfa, 1),
+        (str(left.uuid), alfa, 2),  # another tenant's company is never chosen: the first of her own is
     ]:
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(statements):
             membership = membership_current(user=alice, company_uuid=wanted)
             assert membership is not None
             assert membership.company.name == expected.company.name  # the company came with it

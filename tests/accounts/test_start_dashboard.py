@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Company
 from invoices.dashboard import dashboard
@@ -60,6 +61,11 @@ def test_start_shows_the_month_the_chart_and_links_to_the_filtered_lists(
     invoice_make(company_a, issue_date=_month_ago(today, 3), net="10.00", number="FV/OLD/1")
     html = alice_client.get(reverse("accounts:start")).content.decode()
     assert 'id="dashboard-month"' in html
+    # The month opens the heading ("Grudzień 2026 (bieżący miesiąc)"): a capitalised month name mid-sentence
+    # ("Ten miesiąc (Grudzień 2026)") is wrong in Polish.
+    heading = re.search(r'<h2 id="dashboard-month-title">([^<]+)</h2>', html)
+    assert heading is not None
+    assert heading.group(1) == f"{date_format(today, 'F Y')} (bieżący miesiąc)"
     assert len(re.findall(r'<rect class="chart-bar', html)) == 24
     sales_row = html[html.index('id="dashboard-sales"') :]
     sales_row = sales_row[: sales_row.index("</tr>")]

@@ -233,5 +233,22 @@ def test_kod_i_comes_from_the_hash_kept_at_import_without_reading_the_xml(
     assert not [q for q in captured.captured_queries if xml_column in q["sql"]]
     # A document stored without the hash (before it was kept) gets it on its first view, once.
     ImportedDocument.objects.filter(pk=document.pk).update(xml_sha256_b64="")
+    invoice = Invoice.objects.get(pk=invoice.pk)  # the next view's (the document is read once per view)
     assert qr_codes(invoice) == expected
     assert ImportedDocument.objects.get(pk=document.pk).xml_sha256_b64 == sha256_b64(xml)
+
+
+def test_the_purchase_invoice_page_takes_few_statements(
+    alice_client: Any, imported: tuple[Invoice, bytes]
+) -> None:
+    invoice, _xml = imported
+    url = reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})
+    alice_client.get(url)  # opened once: no longer new, seen by Alice, the document kept
+    with CaptureQueriesContext(connection) as captured:
+        assert alice_client.get(url).status_code == 200
+    statements = [q["sql"][:160] for q in captured.captured_queries]
+    # user, membership; the invoice (with whether anything corrects it), its lines; the imported document
+    # (KOD I and the timeline share it), the submission; seen by this member; the inbox entry, its settings
+    # and history; the white-list checks.
+    assert len(statements) <= 11, "\n".join(statements)
+    assert sum('"ksef_integration_importeddocument"' in sql for sql in statements) == 1

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openapi_spec_validator import validate
 
@@ -16,6 +19,7 @@ from accounts.models import Company, User
 from integrations.api.keys import key_revoke
 from integrations.models import ApiKey
 from invoices.models import Direction, Invoice, KsefStatus, NumberingCounter
+from tests.factories import active_connection
 from tests.integrations.conftest import ApiClient, invoice_body
 from tests.invoices.factories import invoice_make
 
@@ -62,6 +66,50 @@ def test_create_returns_the_issued_invoice_and_reads_it_back(api: ApiClient, com
     assert pdf.content.startswith(b"%PDF")
     # not sent to KSeF: no XML sent and no UPO yet, said as a problem
     assert _problem(api.get(f"/invoices/{created['id']}/upo"), 404)["title"]
+
+
+# One create's statements (issue 22), the company's series, counter and buyer already there: the key, the
+# Wystaw checks, the issuing transaction, queueing for KSeF once it has committed, the answer read back.
+CREATE_STATEMENTS = 26
+# What the issuing transaction does while it holds the series' row lock, up to its COMMIT: nothing else.
+NUMBERED = [
+    ("SELECT", "invoices_numberingcounter"),
+    ("UPDATE", "invoices_numberingcounter"),
+    ("INSERT", "invoices_invoice"),
+    ("INSERT", "invoices_invoiceline"),
+]
+
+
+def _verb_table(sql: str) -> tuple[str, str]:
+    verb = sql.split()[0]
+    table = re.search(r'(?:FROM|UPDATE|INTO) "(\w+)"', sql)
+    return verb, table.group(1) if table else ""
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_create_keeps_its_statement_budget_and_locks_only_to_take_its_number(
+    postgres_and_redis: None, api: ApiClient, company_a: Company
+) -> None:
+    active_connection(company_a, auto_send=True)
+    assert api.post("/invoices", invoice_body()).status_code == 201
+    body = invoice_body(lines=[{"name": "Audyt", "quantity": "2", "unit_price": "350.00", "vat_rate": "23"}])
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/invoices", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["ksef"]["status"] == KsefStatus.QUEUED  # queued for KSeF once it committed
+    sqls = [query["sql"] for query in queries.captured_queries]
+    assert len(sqls) <= CREATE_STATEMENTS, "\n".join(sqls)
+    locked = [i for i, sql in enumerate(sqls) if sql.endswith("FOR UPDATE")]
+    assert len(locked) == 1, "\n".join(sqls)
+    assert _verb_table(sqls[locked[0]]) == ("SELECT", "invoices_numberingseries")
+    commit = sqls.index("COMMIT", locked[0])
+    assert [_verb_table(sql) for sql in sqls[locked[0] + 1 : commit]] == NUMBERED
+    # the buyer (the same contractor as before) is only read until the invoice has committed
+    begin = sqls.index("BEGIN")
+    assert not [
+        sql for sql in sqls[begin:commit] if "invoices_contractor" in sql and not sql.startswith("SELECT")
+    ]
 
 
 def test_the_idempotency_key_returns_the_first_invoice(api: ApiClient, company_a: Company) -> None:

@@ -20,17 +20,20 @@ from accounts.models import Company
 from invoices.advances import order_value
 from invoices.forms import CURRENCIES
 from invoices.models import (
+    MARGIN_WORDS,
     ExemptionBasis,
     Gtu,
     Invoice,
     InvoiceKind,
+    MarginScheme,
     NumberingCounter,
     PaymentMethod,
     Procedure,
     VatRate,
 )
 from ksef_integration.fa3 import parse_invoice as fa3_parse
-from ksef_integration.sending.mapping import invoice_xml_build
+from ksef_integration.fa3.builder import compute_totals
+from ksef_integration.sending.mapping import DISCOUNT_NOTE_KEY, invoice_xml_build
 from ksef_simulator.fa3_schema import parse_invoice
 from ksef_simulator.processing import invoice_fields
 
@@ -96,6 +99,11 @@ WILD: dict[str, Any] = {
     "third_role": st.sampled_from(["99", "x", "3"]),
     "third_name": st.sampled_from(["", "x" * 513, "a\nb"]),
     "third_nip": st.sampled_from(["1234567890", "abc"]),
+    # issue 19: a discount on the whole invoice, gross prices, margin schemes
+    "discount_percent": st.sampled_from(["-1", "100,01", "abc", "0", "12,345"]),
+    "discount_amount": st.sampled_from(["-5", "abc", "0", "99999999999", "0,001"]),
+    "margin_scheme": st.sampled_from(["nonsense", "P_PMarzy_2"]),
+    "prices_gross": st.sampled_from(["on", "x"]),
 }
 LINE_WILD: dict[str, Any] = {
     "name": wild_text,
@@ -233,6 +241,30 @@ def wystaw(draw: Any, wild_fields: bool = True) -> dict[str, str]:
             ]
         )
     )
+    # Issue 19: priced net or gross, or in a margin scheme; with or without a discount on the whole invoice
+    # (a percent, an amount, now and then both, or more than the lines are worth: refused).
+    data |= draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {"prices_gross": "on"},
+                *({"margin_scheme": scheme} for scheme in MarginScheme.values[1:]),
+            ]
+        )
+    )
+    data |= draw(
+        st.sampled_from(
+            [
+                {},
+                {},
+                {"discount_percent": draw(st.sampled_from(["10", "33,33", "0,01", "100"]))},
+                {"discount_amount": draw(st.sampled_from(["0,01", "1", "7,77", "123,45"]))},
+                {"discount_amount": "100000000000"},  # more than the lines: refused
+                {"discount_percent": "5", "discount_amount": "1"},  # both: refused
+            ]
+        )
+    )
     for flag in ("split_payment", "cash_accounting", "self_billing", "related_parties"):
         if draw(st.booleans()):
             data[flag] = "on"
@@ -298,6 +330,83 @@ def test_every_kind_and_option_typed_sanely_arrives_as_typed(
     _refused_with_a_message_or_issued_as_typed(alice_client, company_a, data)
 
 
+@st.composite
+def priced(draw: Any) -> dict[str, str]:
+    """Issue 19's inputs on otherwise issuable invoices: a VAT invoice priced gross, in one of the margin
+    schemes or net, with a discount on the whole invoice (a percent, an amount or none). The choices that
+    are there to be refused (a future payment, half a period, an unnamed party) are left out here, so most
+    examples are issued and read back; the two tests above mix these inputs with everything else."""
+    data = draw(wystaw(wild_fields=False))
+    for key in (
+        "kind",
+        "advance_amount",
+        "prices_gross",
+        "margin_scheme",
+        "discount_percent",
+        "discount_amount",
+    ):
+        data.pop(key, None)
+    if data.get("period_from") and not data.get("period_to"):
+        data.pop("period_from")
+    if data.get("paid_on", "") > TODAY.isoformat():
+        data["paid_on"] = ""
+    if data.get("paid_on") or not (data.get("partial_amount") and data.get("partial_paid_on")):
+        data.pop("partial_amount", None)
+        data.pop("partial_paid_on", None)
+    if data.get("third_role") and not data.get("third_name"):
+        data.pop("third_role")
+    # rates the buyer can receive (the rules for them are tested above): the rest become 23 %
+    country = data["country_code"]
+    refused = (
+        {"0 WDT", "np II", "0 EX"}
+        if country == "PL"
+        else {"oo", "0 EX"}
+        if country in ("DE", "GR")
+        else {
+            "oo",
+            "0 WDT",
+            "np II",
+        }
+    )
+    for key, value in list(data.items()):
+        if key.endswith("-vat_rate") and value in refused:
+            data[key] = "23"
+    data |= draw(
+        st.sampled_from(
+            # gross prices as often as the four margin schemes together
+            [{}, *[{"prices_gross": "on"}] * 4, *({"margin_scheme": s} for s in MarginScheme.values[1:])]
+        )
+    )
+    data |= draw(
+        st.one_of(
+            st.just({}),
+            st.decimals(min_value=Decimal("0.01"), max_value=100, places=2).map(
+                lambda d: {"discount_percent": str(d).replace(".", ",")}
+            ),
+            st.decimals(min_value=Decimal("0.01"), max_value=50, places=2).map(
+                lambda d: {"discount_amount": str(d).replace(".", ",")}
+            ),
+        )
+    )
+    return data
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=priced())
+def test_gross_prices_margin_schemes_and_invoice_discounts_arrive_as_typed(
+    alice_client: Any, company_a: Company, data: dict[str, str]
+) -> None:
+    _refused_with_a_message_or_issued_as_typed(alice_client, company_a, data)
+
+
 def _refused_with_a_message_or_issued_as_typed(
     alice_client: Any, company_a: Company, data: dict[str, str]
 ) -> None:
@@ -320,7 +429,9 @@ def _refused_with_a_message_or_issued_as_typed(
     root = parse_invoice(xml)  # the simulator's own XSD check
     invoice_fields(root)
     # The notes arrive whole (never cut), and no line states its own tax (P_11Vat is for art. 106e ust. 10).
-    written = [note.value for note in fa3_parse(xml).notes] + list(fa3_parse(xml).footer)
+    written = [note.value for note in fa3_parse(xml).notes if note.key != DISCOUNT_NOTE_KEY] + list(
+        fa3_parse(xml).footer
+    )
     assert written == ([invoice.notes.replace("\r\n", "\n")] if invoice.notes else [])
     assert b"P_11Vat>" not in xml
     assert (b"<Zaplacono>1</Zaplacono>" in xml) == (invoice.paid_on is not None)
@@ -328,14 +439,67 @@ def _refused_with_a_message_or_issued_as_typed(
     assert invoice.paid_on is None or invoice.paid_on <= TODAY  # a future payment date was refused
     parsed = fa3_parse(xml)
     lines = sorted(invoice.lines.all(), key=lambda line: line.ordinal)
+    priced_gross = invoice.pricing != "net"
+    assert invoice.pricing == (
+        "margin" if data.get("margin_scheme") else "gross" if data.get("prices_gross") else "net"
+    )
+    shares = []
     for line in lines:
-        gross = (line.quantity * line.unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        assert line.net_value == gross - (line.discount or 0)
+        typed_price = line.unit_price_gross if priced_gross else line.unit_price
+        assert typed_price is not None
+        whole = (line.quantity * typed_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        # the line's value (gross when priced gross) is quantity x price less its discount (P_10)
+        assert (line.gross_value if priced_gross else line.net_value) == whole - (line.discount or 0)
+        assert line.gross_value == line.net_value + line.vat_amount
+        share = line.invoice_discount or Decimal(0)
+        shares.append(share)
+        own = (line.discount or 0) - share
         if line.discount_percent:  # the percent typed, of quantity x price, to the grosz
-            expected = (gross * line.discount_percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            assert line.discount == expected
+            expected = (whole * line.discount_percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            assert own == expected
         else:
-            assert line.discount is None
+            assert own == 0
+            assert line.discount is None or share
+        if data.get("discount_percent"):  # the invoice's percent of what the line's own discount left
+            percent = Decimal(data["discount_percent"].replace(",", "."))
+            assert share == ((whole - own) * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if data.get("discount_amount") and not data.get("discount_percent"):
+        event("discount amount on the invoice")
+        typed_amount = Decimal(data["discount_amount"].replace(" ", "").replace(",", "."))
+        assert sum(shares, Decimal(0)) == typed_amount  # spread to the grosz, nothing lost
+    if any(shares):
+        note = [n.value for n in fa3_parse(xml).notes if n.key == DISCOUNT_NOTE_KEY]
+        assert len(note) == 1
+    if invoice.margin_scheme:
+        event("margin scheme")
+        assert parsed.annotations.margin is not None
+        assert all(line.vat_rate is None and line.net_value is None for line in parsed.lines)
+        assert [line.gross_value for line in parsed.lines] == [line.gross_value for line in lines]
+        assert parsed.totals is not None
+        assert [(r.bucket, r.net, r.vat) for r in parsed.totals.rates] == [
+            ("11", sum((line.gross_value for line in lines), Decimal(0)), None)
+        ]
+        html = alice_client.get(reverse("invoices:detail", kwargs={"invoice_uuid": invoice.uuid})).content
+        assert MARGIN_WORDS[invoice.margin_scheme] in html.decode()
+    elif invoice.prices_gross and invoice.kind == InvoiceKind.VAT:
+        event("gross prices")
+        assert [(x.unit_price, x.net_value) for x in parsed.lines] == [(None, None)] * len(lines)
+        assert [(x.unit_price_gross, x.gross_value) for x in parsed.lines] == [
+            (x.unit_price_gross, x.gross_value) for x in lines
+        ]
+        assert parsed.totals is not None
+        for total in parsed.totals.rates:  # each rate's net + VAT is its lines' gross sum (art. 106e ust. 8)
+            in_rate = [
+                x for x in parsed.lines if x.vat_rate is not None and x.vat_rate.bucket == total.bucket
+            ]
+            assert total.net + (total.vat or 0) == sum((x.gross_value or 0 for x in in_rate), Decimal(0))
+    else:
+        assert b"<P_9B>" not in xml
+        assert b"<P_11A>" not in xml
+    if parsed.totals is not None and invoice.kind == InvoiceKind.VAT:
+        # the totals the file states follow from its lines, and are the invoice's own
+        assert compute_totals(parsed) == parsed.totals
+        assert parsed.totals.gross == invoice.total_gross
     order = order_value(lines, currency=invoice.currency, exchange_rate=invoice.exchange_rate)
     if invoice.kind == InvoiceKind.ZAL:
         # An advance: the lines are the order (Zamowienie), the amounts the advance's share of each rate.

@@ -67,15 +67,16 @@ def test_yearly_series_with_own_pattern(company_a: Company) -> None:
 
 
 def test_a_failed_issue_gives_its_number_back(company_a: Company, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = services._save_with_lines
+    original = services.number_allocate
 
-    def explode(*args: Any) -> Invoice:
+    def explode(**kwargs: Any) -> str:
+        original(**kwargs)  # the number is taken, then saving the invoice fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_save_with_lines", explode)
+    monkeypatch.setattr(services, "number_allocate", explode)
     with pytest.raises(RuntimeError):
         services.invoice_issue(company=company_a, user=None, data=issue_data())
-    monkeypatch.setattr(services, "_save_with_lines", original)
+    monkeypatch.setattr(services, "number_allocate", original)
     assert services.invoice_issue(company=company_a, user=None, data=issue_data()).number == "FV/1/11/2026"
 
 
@@ -208,3 +209,65 @@ def test_purchase_add_keeps_the_sellers_number(
     assert (invoice.seller_nip, invoice.buyer_nip) == ("5260250274", company_a.nip)
     with pytest.raises(InvoiceError):
         services.invoice_purchase_add(company=company_a, user=None, data=issue_data(number=""))
+
+
+def test_a_correction_keeps_the_gross_prices_and_the_invoice_discount(company_a: Company) -> None:
+    """Issue 19: a correction is priced as the invoice it corrects, so its lines before the correction are
+    the original's (gross value, P_10 with the share of the invoice discount) and the difference follows."""
+    from invoices.models import InvoiceLine
+    from ksef_integration.fa3 import parse_invoice
+    from ksef_integration.sending.mapping import invoice_xml_build
+
+    kawa = [LineData("Kawa", Decimal("3"), Decimal("12.30"), "23", "szt.")]
+    original = services.invoice_issue(
+        company=company_a,
+        user=None,
+        data=issue_data(lines=kawa, prices_gross=True, discount_percent=Decimal(10)),
+    )
+    line = original.lines.get()
+    assert (line.unit_price_gross, line.discount, line.invoice_discount, line.gross_value) == (
+        Decimal("12.30"),
+        Decimal("3.69"),
+        Decimal("3.69"),
+        Decimal("33.21"),
+    )
+    kor = services.invoice_correct(
+        original=original,
+        user=None,
+        data=CorrectionData(
+            "Zwrot jednej kawy",
+            [LineData("Kawa", Decimal("2"), Decimal("12.30"), "23", "szt.")],
+            dt.date(2026, 11, 25),
+        ),
+    )
+    assert (kor.prices_gross, kor.discount_percent) == (True, Decimal(10))
+    before, after = (kor.lines.get(before_correction=flag) for flag in (True, False))
+    assert [(x.gross_value, x.discount) for x in (before, after)] == [
+        (Decimal("33.21"), Decimal("3.69")),
+        (Decimal("22.14"), Decimal("2.46")),
+    ]
+    # 33.21 gross → 6.21 tax, 27.00 net; 22.14 → 4.14, 18.00: the difference
+    assert (kor.total_net, kor.total_vat, kor.total_gross) == (
+        Decimal("-9.00"),
+        Decimal("-2.07"),
+        Decimal("-11.07"),
+    )
+    parsed = parse_invoice(invoice_xml_build(kor).xml)
+    assert [(x.unit_price_gross, x.gross_value, x.net_value, x.before_correction) for x in parsed.lines] == [
+        (Decimal("12.30"), Decimal("33.21"), None, True),
+        (Decimal("12.30"), Decimal("22.14"), None, False),
+    ]
+    assert parsed.totals is not None
+    assert parsed.totals.gross == Decimal("-11.07")
+    assert InvoiceLine.objects.filter(invoice=original).count() == 1
+
+
+def test_an_invoice_discount_above_the_lines_is_refused_at_its_field(company_a: Company) -> None:
+    from invoices.errors import InvoiceInvalid
+
+    with pytest.raises(InvoiceInvalid) as refused:
+        services.invoice_issue(
+            company=company_a, user=None, data=issue_data(discount_amount=Decimal("1000.01"))
+        )
+    assert [issue.field for issue in refused.value.issues] == ["discount_amount"]
+    assert not Invoice.objects.filter(company=company_a).exists()

@@ -1,5 +1,6 @@
-"""Biuro: the KSeF state of every client company of an owner or accountant, its filters and order, the
-click into a company, and a query count that does not grow with the number of companies."""
+"""Biuro: the KSeF state of every client company of an owner or accountant as a paged table with the totals
+of all, its search, filters, order and pages, the click into a company, and a statement count that does not
+grow with the number of companies."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Company, Role, User
+from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, KsefStatus
 from ksef_integration.models import (
     AuthMethod,
@@ -21,7 +22,8 @@ from ksef_integration.models import (
     OfflineInvoice,
     SyncCursor,
 )
-from ksef_integration.office.selectors import office_rows
+from ksef_integration.office import selectors as office_selectors
+from ksef_integration.office.selectors import company_row, office_rows
 from ksef_integration.sending.drain import UNSENT_COUNT_CAP
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory, active_connection
 from tests.invoices.factories import invoice_make
@@ -74,12 +76,16 @@ def office(alice: User, company_a: Company) -> dict[str, Company]:
 
 
 def _cards(html: str) -> dict[str, str]:
-    """Each client card's markup by its company's NIP."""
-    return dict(re.findall(r'id="client-(\d{10})"(.*?)</section>', html, flags=re.S))
+    """Each client row's markup by its company's NIP."""
+    return dict(re.findall(r'id="client-(\d{10})"(.*?)</tr>', html, flags=re.S))
+
+
+def _order(html: str) -> list[str]:
+    return re.findall(r'id="client-(\d{10})"', html)
 
 
 def _field(card: str, name: str) -> str:
-    match = re.search(rf'data-field="{name}">(.*?)</(?:dd|span|p)>', card, flags=re.S)
+    match = re.search(rf'data-field="{name}">(.*?)</(?:td|span)>', card, flags=re.S)
     assert match, name
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(1))).strip()
 
@@ -114,14 +120,18 @@ def test_each_company_shows_its_own_state(alice_client: Any, office: dict[str, C
     assert _field(delta, "import") == "—"
 
 
-def test_counts_above_the_cap_read_more_than(alice_client: Any, alice: User, company_a: Company) -> None:
+def test_counts_are_exact_where_start_says_more_than(
+    alice_client: Any, alice: User, company_a: Company
+) -> None:
+    """Biuro counts every invoice (one grouped query for all companies); Start's one-company card still stops
+    at the cap and says "more than"."""
     _company(alice, "Druga")
     _invoices(company_a, UNSENT_COUNT_CAP + 3)
     card = _cards(alice_client.get(URL).content.decode())[company_a.nip]
-    assert str(UNSENT_COUNT_CAP) in _field(card, "waiting")
-    assert _field(card, "waiting") != str(UNSENT_COUNT_CAP + 3)
-    rows = office_rows(user=alice)
-    assert [r.waiting for r in rows if r.nip == company_a.nip] == [UNSENT_COUNT_CAP + 1]
+    assert _field(card, "waiting") == str(UNSENT_COUNT_CAP + 3)
+    assert [r.waiting for r in office_rows(user=alice) if r.nip == company_a.nip] == [UNSENT_COUNT_CAP + 3]
+    membership = Membership.objects.get(user=alice, company=company_a)
+    assert company_row(membership=membership).waiting == UNSENT_COUNT_CAP + 1
 
 
 def test_token_after_the_sunset_and_a_certificate_near_its_end(
@@ -162,21 +172,90 @@ def test_viewer_and_foreign_companies_never_appear(
     assert _cards(alice_client.get(URL, {"name": company_b.nip}).content.decode()) == {}
 
 
-def test_filters_and_sorting(alice_client: Any, office: dict[str, Company]) -> None:
-    def order(params: dict[str, str]) -> list[str]:
+def test_totals_of_all_companies_whatever_the_filter(alice_client: Any, office: dict[str, Company]) -> None:
+    for params in ({}, {"name": "gamma"}, {"show": "new"}):
         html = alice_client.get(URL, params).content.decode()
-        return re.findall(r'id="client-(\d{10})"', html)
+        totals = {
+            name: int(value)
+            for name, value in re.findall(
+                r'<li id="total-([a-z-]+)"[^>]*><a [^>]*><strong>(\d+)</strong>', html
+            )
+        }
+        assert totals == {
+            "clients": 3,
+            "attention": 2,  # gamma (attention, rejected, offline, no InvoiceWrite), delta (not connected)
+            "no-permissions": 1,  # gamma: InvoiceWrite
+            "rejected": 1,
+            "offline": 1,
+            "new": 1,  # alfa's unread purchase invoice; the read one is not counted
+            "waiting": 4,  # alfa 2, gamma 1 queued, delta 1
+        }, params
+    assert "03.11.2026" in html  # the nearest offline deadline of all
+
+
+def test_search_filters_and_order(alice_client: Any, office: dict[str, Company]) -> None:
+    def order(params: dict[str, str]) -> list[str]:
+        return _order(alice_client.get(URL, params).content.decode())
 
     alfa, gamma, delta = (office[k].nip for k in ("alfa", "gamma", "delta"))
-    assert order({}) == [alfa, delta, gamma]  # by name
-    assert order({"problems": "on"}) == [delta, gamma]  # not connected, and attention
-    assert order({"sort": "problems"}) == [gamma, delta, alfa]  # gamma has the most
-    assert order({"sort": "waiting"}) == [alfa, delta, gamma]  # 2, 1 (name), 1
-    assert order({"name": "gamma"}) == [gamma]
+    # needing attention first: the one with an offline deadline, then the other with problems, then the rest
+    assert order({}) == [gamma, delta, alfa]
+    assert order({"sort": "name"}) == [alfa, delta, gamma]
+    assert order({"sort": "waiting"}) == [alfa, delta, gamma]  # 2, then 1 and 1 by name
+    assert order({"sort": "new"}) == [alfa, delta, gamma]  # 1, then 0 and 0 by name
+    assert order({"show": "attention"}) == [gamma, delta]
+    assert order({"show": "attention", "sort": "name"}) == [delta, gamma]
+    assert order({"show": "no_permissions"}) == [gamma]
+    assert order({"show": "rejected"}) == [gamma]
+    assert order({"show": "offline"}) == [gamma]
+    assert order({"show": "new"}) == [alfa]
+    assert order({"show": "waiting", "sort": "name"}) == [alfa, delta, gamma]
+    assert order({"name": "GAMMA"}) == [gamma]  # any case
     assert order({"name": alfa[:6]}) == [alfa]
-    assert order({"sort": "made-up"}) == [alfa, delta, gamma]  # a bad value: the plain list, no error
+    assert order({"name": f"{alfa[:3]}-{alfa[3:6]}-{alfa[6:8]}-{alfa[8:]}"}) == [alfa]  # NIP as on paper
+    assert order({"name": "delta", "show": "rejected"}) == []
+    # bad values: the plain list in the plain order, never an error page
+    for params in (
+        {"sort": "made-up"},
+        {"show": "made-up"},
+        {"page": "abc"},
+        {"page": "-3"},
+        {"name": "x" * 500},
+    ):
+        response = alice_client.get(URL, params)
+        assert response.status_code == 200
+        assert _order(response.content.decode()) == [gamma, delta, alfa], params
     html = alice_client.get(URL, {"name": "nikt"}).content.decode()
     assert 'id="office-empty"' in html
+
+
+def test_pages_of_twenty_five(client: Any) -> None:
+    user = UserFactory.create(email="strony@example.com")
+    client.force_login(user)
+    names = [f"Klient {n:03d}" for n in range(office_selectors.PER_PAGE + 4)]
+    for name in names:
+        _company(user, name)
+    nips = {c.name: c.nip for c in Company.objects.filter(memberships__user=user)}
+
+    first = client.get(URL, {"sort": "name"}).content.decode()
+    assert _order(first) == [nips[n] for n in names[: office_selectors.PER_PAGE]]
+    assert 'id="office-prev"' not in first
+    next_href = re.search(r'href="([^"]+)" rel="next" id="office-next"', first)
+    assert next_href, first
+    assert "sort=name" in next_href.group(1)  # the order is kept
+    assert "page=2" in next_href.group(1)
+
+    second = client.get(URL, {"sort": "name", "page": "2"}).content.decode()
+    assert _order(second) == [nips[n] for n in names[office_selectors.PER_PAGE :]]
+    assert 'id="office-next"' not in second
+    assert 'id="office-prev"' in second
+    assert f"{len(names)} " in re.sub(r"<[^>]+>", "", second.split('id="office-count"')[1].split("</p>")[0])
+    # a page past the last shows the last
+    assert _order(client.get(URL, {"sort": "name", "page": "99"}).content.decode()) == _order(second)
+    # filters narrow before paging: one page, no pager
+    narrowed = client.get(URL, {"name": "Klient 02"}).content.decode()
+    assert len(_order(narrowed)) == sum("Klient 02" in n for n in names)
+    assert 'class="pager"' not in narrowed
 
 
 def test_open_switches_the_company_and_lands_on_its_start(
@@ -192,7 +271,7 @@ def test_open_switches_the_company_and_lands_on_its_start(
     assert response.context["current_company"] == office["gamma"]
 
 
-def test_a_cached_card_never_shows_an_old_count(alice_client: Any, office: dict[str, Company]) -> None:
+def test_a_change_shows_on_the_next_request(alice_client: Any, office: dict[str, Company]) -> None:
     alfa = office["alfa"]
     assert _field(_cards(alice_client.get(URL).content.decode())[alfa.nip], "rejected") == "0"
     invoice_make(alfa, ksef_status=KsefStatus.REJECTED)
@@ -237,15 +316,24 @@ def _client_companies(user: User, count: int, start: int) -> None:
         )
 
 
-def test_queries_do_not_grow_with_the_number_of_companies(client: Any) -> None:
+# The statements of one Biuro page: the session's user, the current membership (the context processor), the
+# memberships with their connection, the invoice counts, the offline invoices and the announced outages.
+STATEMENT_BUDGET = 6
+
+
+def test_statements_do_not_grow_with_the_number_of_companies(client: Any) -> None:
     user = UserFactory.create(email="biuro@example.com")
     client.force_login(user)
     _client_companies(user, 3, 0)
     client.get(URL)  # warm the session
     with CaptureQueriesContext(db_connection) as three:
         assert client.get(URL).status_code == 200
-    _client_companies(user, 27, 3)
-    with CaptureQueriesContext(db_connection) as thirty:
+    _client_companies(user, 37, 3)
+    with CaptureQueriesContext(db_connection) as forty:
         response = client.get(URL)
-    assert len(_cards(response.content.decode())) == 30
-    assert len(thirty) == len(three), [q["sql"][:120] for q in thirty.captured_queries]
+    with CaptureQueriesContext(db_connection) as second_page:
+        client.get(URL, {"page": "2", "show": "attention", "name": "Klient"})
+    assert len(_cards(response.content.decode())) == office_selectors.PER_PAGE
+    statements = [q["sql"][:120] for q in forty.captured_queries]
+    assert len(forty) == len(three) == len(second_page), statements
+    assert len(forty) <= STATEMENT_BUDGET, statements

@@ -174,7 +174,7 @@ def test_the_office_imports_with_its_own_certificate_until_the_client_revokes(
     assert refused.error == expected == connection.attention_reason
     assert escape(expected) in bob_in_client.get(SETTINGS).content.decode()
     biuro = bob_in_client.get(OFFICE_PAGE).content.decode()
-    card = re.search(rf'id="client-{company_a.nip}"(.*?)</section>', biuro, re.S)
+    card = re.search(rf'id="client-{company_a.nip}"(.*?)</tr>', biuro, re.S)
     assert card is not None
     assert 'data-health="no_permissions"' in card.group(0)
     # The fan-out leaves it alone until someone acts: no login is tried again and again.

@@ -73,6 +73,7 @@ def test_owner_approves_rejects_pays_and_imports_the_statement(
     page.locator("#inbox-statement").click()
     page.locator('input[name="statement"]').set_input_files(str(statement))
     page.locator("#statement-submit").click()
+    page.locator("tr.statement-row--paid").first.wait_for()  # the POST answers on the same URL
     assert page.locator("tr.statement-row--paid").count() == 2
     screenshot(page, "inbox-statement")
 

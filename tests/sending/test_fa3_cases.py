@@ -16,9 +16,11 @@ from django.utils import timezone
 from lxml import etree
 
 from accounts.models import Company
+from invoices.formatting import money, price
 from invoices.models import Invoice, KsefStatus
 from ksef_integration.connect.session import ksef_client_for
 from ksef_integration.fa3 import parse_invoice
+from ksef_integration.fa3.builder import compute_totals
 from ksef_integration.models import SubmissionStatus as S
 from ksef_simulator.conf import config_update
 from tests.sending.test_send_simulator import (
@@ -222,6 +224,134 @@ CASES = [
         "services billed per period state the period instead of a sale date (OkresFa)",
     ),
     Case(
+        "discount on the whole invoice, a percent",
+        {"discount_percent": "10"},
+        {
+            "//fa:FaWiersz/fa:P_10": ["20", "5"],
+            "//fa:FaWiersz/fa:P_11": ["180.00", "45.00"],
+            "//fa:P_13_1": ["180.00"],
+            "//fa:P_14_1": ["41.40"],
+            "//fa:P_13_2": ["45.00"],
+            "//fa:P_14_2": ["3.60"],
+            "//fa:P_15": ["270.00"],
+            "//fa:DodatkowyOpis/fa:Klucz": ["Rabat od całej faktury"],
+            "//fa:DodatkowyOpis/fa:Wartosc": ["10% (25,00 PLN), uwzględniony w rabatach pozycji (P_10)"],
+        },
+        "FA(3) has no invoice-level discount: 10 % is taken off every line as its P_10 (art. 106e ust. 1 pkt "
+        "10: discounts not in the unit price), so P_11 and the per-rate totals agree, and DodatkowyOpis says "
+        "what the discount was",
+        lines=[_line(quantity="2"), _line(name="Dostawa", unit_price="50", vat_rate="8")],
+    ),
+    Case(
+        "discount on the whole invoice, an amount, with a line's own discount",
+        {"discount_amount": "10,00"},
+        {
+            "//fa:FaWiersz/fa:P_10": ["14.74", "5.26"],
+            "//fa:FaWiersz/fa:P_11": ["85.25", "94.74"],
+            "//fa:P_13_1": ["179.99"],
+            "//fa:P_14_1": ["41.40"],
+            "//fa:P_15": ["221.39"],
+            "//fa:DodatkowyOpis/fa:Wartosc": ["10,00 PLN, uwzględniony w rabatach pozycji (P_10)"],
+        },
+        "10,00 zł is spread over the lines in proportion to their values after their own discounts "
+        "(89,99 and 100,00 → 4,74 and 5,26, the grosz left by rounding to the larger remainder), "
+        "so the shares add up to exactly 10,00; each P_10 is the line's own discount (10,00) plus its share",
+        lines=[
+            _line(quantity="3", unit_price="33,33", discount_percent="10"),
+            _line(name="Druga usługa"),
+        ],
+    ),
+    Case(
+        "gross prices",
+        {"prices_gross": "on"},
+        {
+            "//fa:FaWiersz/fa:P_9B": ["12.3", "0.99", "0.99", "8.99"],
+            "//fa:FaWiersz/fa:P_11A": ["36.90", "0.99", "0.99", "8.99"],
+            "//fa:FaWiersz/fa:P_9A": [],
+            "//fa:FaWiersz/fa:P_11": [],
+            "//fa:FaWiersz/fa:P_11Vat": [],
+            "//fa:FaWiersz/fa:P_12": ["23", "23", "23", "8"],
+            "//fa:P_13_1": ["31.61"],
+            "//fa:P_14_1": ["7.27"],
+            "//fa:P_13_2": ["8.32"],
+            "//fa:P_14_2": ["0.67"],
+            "//fa:P_15": ["47.87"],
+        },
+        "art. 106e ust. 7-8: a shop pricing gross states the gross unit price (P_9B) and value (P_11A) "
+        "instead of the net ones, and the tax of each rate comes from the rate's gross sum: 38,88 x 23/123 "
+        "= 7,27 (the lines' own taxes would add up to 7,28)",
+        lines=[
+            _line(name="Kawa", quantity="3", unit_price="12,30"),
+            _line(name="Woda", unit_price="0,99"),
+            _line(name="Woda gazowana", unit_price="0,99"),
+            _line(name="Ciastko", unit_price="8,99", vat_rate="8"),
+        ],
+    ),
+    Case(
+        "gross prices with a discount on the whole invoice",
+        {"prices_gross": "on", "discount_percent": "5"},
+        {
+            "//fa:FaWiersz/fa:P_9B": ["61.5"],
+            "//fa:FaWiersz/fa:P_10": ["6.15"],
+            "//fa:FaWiersz/fa:P_11A": ["116.85"],
+            "//fa:P_13_1": ["95.00"],
+            "//fa:P_14_1": ["21.85"],
+            "//fa:P_15": ["116.85"],
+        },
+        "with gross prices P_10 is a gross discount (art. 106e ust. 1 pkt 10 with ust. 7): 5 % of 123,00; "
+        "the tax is then taken out of the 116,85 left",
+        lines=[_line(name="Zestaw", quantity="2", unit_price="61,50")],
+    ),
+    Case(
+        "margin scheme: second-hand goods",
+        {"margin_scheme": "used_goods"},
+        {
+            "//fa:PMarzy/fa:P_PMarzy": ["1"],
+            "//fa:PMarzy/fa:P_PMarzy_3_1": ["1"],
+            "//fa:PMarzy/fa:P_PMarzyN": [],
+            "//fa:FaWiersz/fa:P_12": [],
+            "//fa:FaWiersz/fa:P_9B": ["45000"],
+            "//fa:FaWiersz/fa:P_11A": ["45000.00"],
+            "//fa:FaWiersz/fa:P_11": [],
+            "//fa:P_13_11": ["45000.00"],
+            "//fa:P_13_1": [],
+            "//fa:P_14_1": [],
+            "//fa:P_15": ["45000.00"],
+        },
+        'art. 120 with art. 106e ust. 3: the invoice says "procedura marży - towary używane" (P_PMarzy_3_1) '
+        "and shows neither a rate nor a tax (no P_12, no P_14_x); the price the buyer pays goes to "
+        "P_9B/P_11A and the sale's value to P_13_11 (the VAT rate typed in the line is ignored)",
+        lines=[_line(name="Samochód osobowy, używany", unit_price="45000")],
+    ),
+    Case(
+        "margin scheme: travel agency, with a discount",
+        {"margin_scheme": "travel", "discount_amount": "100"},
+        {
+            "//fa:PMarzy/fa:P_PMarzy_2": ["1"],
+            "//fa:FaWiersz/fa:P_10": ["100"],
+            "//fa:FaWiersz/fa:P_11A": ["2900.00"],
+            "//fa:P_13_11": ["2900.00"],
+            "//fa:P_15": ["2900.00"],
+        },
+        'art. 119: "procedura marży dla biur podróży" (P_PMarzy_2); the discount on the invoice lowers the '
+        "line's value and P_13_11",
+        lines=[_line(name="Wycieczka do Rzymu", quantity="2", unit_price="1500")],
+    ),
+    Case(
+        "margin scheme: works of art",
+        {"margin_scheme": "art"},
+        {"//fa:PMarzy/fa:P_PMarzy_3_2": ["1"], "//fa:P_13_11": ["1200.00"]},
+        'art. 120: "procedura marży - dzieła sztuki" (P_PMarzy_3_2)',
+        lines=[_line(name="Obraz olejny", unit_price="1200")],
+    ),
+    Case(
+        "margin scheme: collectors' items and antiques",
+        {"margin_scheme": "antiques"},
+        {"//fa:PMarzy/fa:P_PMarzy_3_3": ["1"], "//fa:P_13_11": ["850.50"]},
+        'art. 120: "procedura marży - przedmioty kolekcjonerskie i antyki" (P_PMarzy_3_3)',
+        lines=[_line(name="Zegar kominkowy", unit_price="850,50")],
+    ),
+    Case(
         "long notes",
         {"notes": "Warunki: " + "x" * 400},
         {"//fa:Stopka/fa:Informacje/fa:StopkaFaktury": ["Warunki: " + "x" * 400]},
@@ -263,6 +393,10 @@ def stored_at_once(connected: Any) -> None:  # noqa: F811 - the imported fixture
     config_update(permanent_storage_lag=0)
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
 @pytest.mark.usefixtures("stored_at_once")
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, case: Case) -> None:
@@ -282,6 +416,15 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
     parsed = parse_invoice(downloaded)
     lines = sorted(invoice.lines.all(), key=lambda line: line.ordinal)
     assert [(x.discount, x.gtu or "") for x in parsed.lines] == [(x.discount, x.gtu) for x in lines]
+    # gross prices and margin schemes come back as typed (P_9B/P_11A, PMarzy), and the per-rate totals
+    # follow from the lines
+    assert [
+        (x.unit_price_gross, x.gross_value if x.unit_price_gross is not None else None) for x in lines
+    ] == [(x.unit_price_gross, x.gross_value) for x in parsed.lines]
+    assert (parsed.annotations.margin is not None) == bool(invoice.margin_scheme)
+    assert parsed.totals is not None
+    assert parsed.totals == compute_totals(parsed)
+    assert parsed.totals.gross == invoice.total_gross
     assert parsed.annotations.cash_accounting == invoice.cash_accounting
     assert parsed.annotations.self_billing == invoice.self_billing
 
@@ -321,12 +464,28 @@ def test_each_case_reaches_ksef_as_typed(company_a: Company, alice_client: Any, 
         assert str(third["name"]) in html
     for amount, paid_on in invoice.partial_payments_made():
         assert f"{amount:.2f}".replace(".", ",") + f" PLN ({paid_on:%d.%m.%Y})" in html
+    discount = invoice.invoice_discount_total
+    assert ('id="invoice-discount"' in html) == bool(discount)
+    assert ('id="annotation-gross-prices"' in html) == invoice.prices_gross
+    assert ('id="annotation-margin"' in html) == bool(invoice.margin_scheme)
+    if invoice.margin_scheme:
+        assert invoice.margin_label in html
     pdf = alice_client.get(reverse("invoices:pdf", kwargs={"invoice_uuid": invoice.uuid}))
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
     text = pdf_text(pdf.content)
     for third in invoice.third_parties:
         assert third["name"] in text
+    drawn = _flat(text)  # the PDF draws the grouping space as a space and may wrap long words
+    if invoice.margin_scheme:
+        assert _flat(invoice.margin_label) in drawn
+    if discount:
+        assert _flat(money(discount)) in drawn
+        assert money(discount) in html
+    for line in lines:
+        if line.unit_price_gross is not None:  # the gross price typed is what both show
+            assert f'<td class="num">{price(line.unit_price_gross)}</td>' in html
+            assert _flat(price(line.unit_price_gross)) in drawn
 
 
 @pytest.mark.usefixtures("stored_at_once")
