@@ -5,6 +5,9 @@ BIN := $(abspath $(VENV))/bin
 PORT ?= 8000
 BENCH ?=
 SOAK_MINUTES ?= 30
+# pytest-xdist processes for `make test`: most of the suite's time is spent waiting on workers, servers and
+# browsers it starts, so 3 keep the 2 cores of CI busy.
+TEST_WORKERS ?= 3
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench soak messages lock install clean
@@ -35,10 +38,11 @@ run: install .env
 	@# the worker then reaches the simulator and writes links at the address the web server serves.
 	exec env PATH="$(BIN):$$PATH" WEB_PORT=$(PORT) $(BIN)/honcho start --env /dev/null --port $(PORT)
 
-## test: the whole suite (service tests skip locally without PostgreSQL/Redis; CI requires them)
+## test: the whole suite in TEST_WORKERS processes (service tests skip locally without PostgreSQL/Redis; CI
+## requires them). TEST_WORKERS=0 runs it in one process; so does plain `.venv/bin/python -m pytest tests/...`.
 test: install
 	$(BIN)/python bin/compile_messages.py
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## lint: ruff, ruff format --check, mypy, and a check that migrations are up to date
 lint: install

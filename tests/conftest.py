@@ -26,8 +26,9 @@ REQUIRE_SERVICES = os.environ.get("KSEF_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
 FILE_CACHE = "django.core.cache.backends.filebased.FileBasedCache"
-# Secrets scan of every page and log record of the run (fails the run on a leak).
-pytest_plugins = ["tests.security.leaks"]
+# Secrets scan of every page and log record of the run (fails the run on a leak); with
+# KSEF_REQUIRE_SERVICES=1, a skip of any kind fails the run (tests/skips.py).
+pytest_plugins = ["tests.security.leaks", "tests.skips"]
 
 
 def need(available: bool, reason: str) -> None:
@@ -56,12 +57,35 @@ def postgres_and_redis() -> None:
     need(_redis_answers(), "Redis is not configured or not answering (set REDIS_URL)")
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # Belt and braces for CI: a skip of any kind is a failure when services are required.
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if REQUIRE_SERVICES and reporter is not None and reporter.stats.get("skipped"):
-        reporter.write_line("KSEF_REQUIRE_SERVICES=1 but tests were skipped: failing the run.", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+# Tests that wait on real processes (workers, servers, a browser, `make run`), property tests (hypothesis's
+# own marker: hundreds of examples) and those marked slow: under pytest-xdist each comes first in its block
+# below, so that the workers' last minutes are short tests and they finish together.
+SLOW_MARKERS = ("readme", "real_broker", "browser", "hypothesis", "slow")
+SLOW_FIXTURES = ("celery_worker_process", "live_server")
+
+
+def _database_rank(item: pytest.Item) -> int:
+    """pytest-django's order, which it has already sorted by: tests in a rolled-back transaction (0), then
+    transactional ones (1, they empty the tables afterwards), then those without the database (2)."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    if (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))) or any(
+        name in fixtures for name in ("transactional_db", "live_server", "django_db_reset_sequences")
+    ):
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+def _slow(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return any(item.get_closest_marker(name) for name in SLOW_MARKERS) or any(
+        name in fixtures for name in SLOW_FIXTURES
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects, and must order, the same way
+        items.sort(key=lambda item: (_database_rank(item), not _slow(item)))  # stable: else as collected
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ KSEF_REQUIRE_SERVICES=1).
 
 import os
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ["DJANGO_TESTING"] = "1"
 os.environ["DEBUG"] = "0"
@@ -38,6 +39,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault(
     "CELERY_TASK_DEFAULT_QUEUE", f"test-{uuid.uuid4().hex[:12]}"
 )
+
+REDIS_LAST_DB = 15  # Redis's default `databases 16`
+
+
+def _worker_redis_url(url: str, index: int, count: int) -> str:
+    """The run's Redis URL with a database of this xdist worker's own: the run's database plus the worker's
+    index (gw0, gw1…), or minus it when that would pass Redis's last default database (15: CI's db 15 gives
+    15, 14…)."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + index if base + count - 1 <= REDIS_LAST_DB else base - index
+    if db < 0:
+        raise ValueError(f"REDIS_URL's database {base} leaves no room for {count} xdist workers")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# pytest-xdist (`make test` runs the suite in several processes, PYTEST_XDIST_WORKER is gw0, gw1…): each
+# worker gets a Redis database and a Celery queue of its own (pytest-django gives it its own test database,
+# test_<name>_gw0…). Written back to the environment, so the workers, servers and scripts a test starts
+# inherit them; KSEF_TEST_WORKER marks them as done, so such a subprocess does not move them again.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER and os.environ.get("KSEF_TEST_WORKER") != _WORKER:
+    os.environ["KSEF_TEST_WORKER"] = _WORKER
+    CELERY_TASK_DEFAULT_QUEUE = os.environ["CELERY_TASK_DEFAULT_QUEUE"] = (
+        f"{CELERY_TASK_DEFAULT_QUEUE}-{_WORKER}"
+    )
+    if REDIS_URL:
+        REDIS_URL = os.environ["REDIS_URL"] = _worker_redis_url(
+            REDIS_URL, int(_WORKER.removeprefix("gw")), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        )
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600} if REDIS_URL else {}
 

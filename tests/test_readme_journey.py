@@ -26,7 +26,9 @@ import pytest
 
 from tests.conftest import ROOT, need, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.readme]
+# One xdist worker runs both, one after the other (make test, --dist loadgroup): each installs a venv and
+# starts a web server, a worker and beat, and the first takes the README's port 8000.
+pytestmark = [pytest.mark.browser, pytest.mark.readme, pytest.mark.xdist_group("readme")]
 
 NIP = "5261040828"  # valid check digit; the simulator, like KSeF's TEST, lets anyone act as any NIP
 PASSWORD = "Zielony-Parasol-2026"

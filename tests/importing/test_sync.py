@@ -86,6 +86,7 @@ TOTAL = 2_500
 LATE = LATE_PER_WINDOW * LATE_WINDOWS
 
 
+@pytest.mark.slow
 def test_2500_invoices_from_50_contractors_over_4_months_some_stored_while_syncing(
     connected: KsefConnection, monkeypatch: pytest.MonkeyPatch, store_during_sync: list[str]
 ) -> None:

@@ -128,6 +128,8 @@ def test_the_procfile_and_makefile_agree_on_the_web_port() -> None:
         "x" * 44,  # the right length, not base64 of 32 bytes
         f"{Fernet.generate_key().decode()},tylko-haslo",  # the newest key fine, an older one not
     ],
+    # Fixed names, not the random keys: every pytest-xdist worker must collect the same test ids.
+    ids=["not-a-key", "cut-short", "not-base64", "an-older-key-bad"],
 )
 def test_production_refuses_a_malformed_field_encryption_key(keys: str) -> None:
     result = _run({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": keys}, "check")

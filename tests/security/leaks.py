@@ -187,6 +187,10 @@ def leak_scan_mail() -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its hits go to the controller, which fails the run
+        workeroutput["ksef_leaks"] = list(LEAKS)
+        return
     if not LEAKS:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -195,3 +199,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in sorted(set(LEAKS))[:20]:
             reporter.write_line(f"  {line}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: a worker is done; its hits join the run's (reported when the run ends)."""
+    LEAKS.extend(getattr(node, "workeroutput", {}).get("ksef_leaks", []))

@@ -101,7 +101,8 @@ def test_the_scan_catches_a_secret_in_an_e_mail_and_a_task_argument(planted: str
     ]
 
 
-def test_a_leak_fails_the_whole_run_even_when_every_test_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])  # xdist: make test
+def test_a_leak_fails_the_whole_run_even_when_every_test_passes(tmp_path: Path, workers: list[str]) -> None:
     (tmp_path / "test_plant.py").write_text(
         textwrap.dedent(f"""
         import logging
@@ -114,7 +115,7 @@ def test_a_leak_fails_the_whole_run_even_when_every_test_passes(tmp_path: Path) 
     )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "tests.security.leaks", "--rootdir", str(ROOT),
-         "-c", str(ROOT / "pyproject.toml"), str(tmp_path / "test_plant.py")],
+         "-c", str(ROOT / "pyproject.toml"), *workers, str(tmp_path / "test_plant.py")],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert "1 passed" in result.stdout, result.stdout + result.stderr
