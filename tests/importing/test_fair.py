@@ -102,6 +102,8 @@ def test_a_small_backlog_is_done_in_its_first_turn_while_two_big_ones_take_turns
     assert ImportRun.objects.get(company=big_one).windows >= 5
 
 
+# The pacer keeps its windows in Redis (without it nothing is paced).
+@pytest.mark.usefixtures("postgres_and_redis")
 def test_a_429_with_retry_after_delays_only_its_own_context(
     connected: KsefConnection, queued: Queued
 ) -> None:
@@ -131,6 +133,8 @@ def test_a_429_with_retry_after_delays_only_its_own_context(
     assert import_turn(company_id=first.pk, resume=True).status == "idle"
 
 
+# The pacer keeps its windows in Redis (without it nothing is paced).
+@pytest.mark.usefixtures("postgres_and_redis")
 def test_each_context_is_paced_to_the_limits_ksef_announces_so_no_429_is_earned(
     connected: KsefConnection, queued: Queued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -160,6 +164,8 @@ def test_each_context_is_paced_to_the_limits_ksef_announces_so_no_429_is_earned(
     assert 0 < Invoice.objects.filter(company=company).count() < 6
 
 
+# The pacer keeps its windows in Redis (without it nothing is paced).
+@pytest.mark.usefixtures("postgres_and_redis")
 def test_the_pacer_keeps_the_sliding_windows_and_blocks(connected: KsefConnection) -> None:
     now = [1_000_000.0]
     pacer = pacing.ContextPacer("5260250274", clock=lambda: now[0])

@@ -107,6 +107,8 @@ def _orders(payment_file: PaymentFile) -> list[transfers.Order]:
     ]
 
 
+# The worker's and the simulator's writes at once: SQLite answers "database is locked".
+@pytest.mark.usefixtures("postgres_and_redis")
 def test_one_transfer_titled_with_the_identifier_pays_both_after_the_statement(
     connected: Company, alice_client: Any, published: list[Any]
 ) -> None:
@@ -164,6 +166,8 @@ def test_one_transfer_titled_with_the_identifier_pays_both_after_the_statement(
     assert {statuses[i.pk] for i in (first, second, mpp, other)} == {PurchaseStatus.PAID}
 
 
+# The worker's and the simulator's writes at once: SQLite answers "database is locked".
+@pytest.mark.usefixtures("postgres_and_redis")
 def test_when_ksef_refuses_the_titles_list_the_numbers_four_per_transfer(
     connected: Company, alice_client: Any, published: list[Any]
 ) -> None:
