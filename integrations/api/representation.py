@@ -47,6 +47,10 @@ def invoice_out(invoice: Invoice) -> dict[str, Any]:
         "payment_method": invoice.payment_method,
         "bank_account": invoice.bank_account,
         "split_payment": invoice.split_payment,
+        "prices_gross": invoice.prices_gross,
+        "margin_scheme": invoice.margin_scheme,
+        "discount_percent": invoice.discount_percent,
+        "discount_amount": invoice.discount_amount,
         "notes": invoice.notes,
         "lines": [
             {

@@ -16,7 +16,7 @@ from typing import Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, VatRate
+from invoices.models import Direction, ExemptionBasis, Gtu, InvoiceKind, KsefStatus, MarginScheme, VatRate
 
 # The codes of invoices.models' choices, spelled out so that type checkers see them (a test holds them equal).
 VatRateCode = Literal[
@@ -27,12 +27,13 @@ GtuCode = Literal[
     "GTU_11", "GTU_12", "GTU_13",
 ]  # fmt: skip
 ExemptionCode = Literal["", "act", "directive", "other"]
+MarginSchemeCode = Literal["", "travel", "used_goods", "art", "antiques"]
 StatusCode = Literal["not_sent", "queued", "sent", "accepted", "rejected", "failed_local", "offline"]
 KindCode = Literal["VAT", "KOR", "ZAL", "ROZ", "KOR_ZAL", "KOR_ROZ"]
 DirectionCode = Literal["sales", "purchase"]
 CHOICES = {
     VatRateCode: VatRate, GtuCode: Gtu, ExemptionCode: ExemptionBasis, StatusCode: KsefStatus,
-    KindCode: InvoiceKind, DirectionCode: Direction,
+    KindCode: InvoiceKind, DirectionCode: Direction, MarginSchemeCode: MarginScheme,
 }  # fmt: skip
 
 
@@ -54,7 +55,9 @@ class LineIn(Strict):
     name: str
     quantity: Decimal = Field(Decimal(1), description="Up to 6 decimal places.")
     unit: str = ""
-    unit_price: Decimal = Field(description="Net unit price, up to 8 decimal places.")
+    unit_price: Decimal = Field(
+        description="Unit price, up to 8 decimal places: net, or gross with prices_gross or a margin_scheme."
+    )
     vat_rate: VatRateCode = Field(description="FA(3) P_12 code.")
     discount_percent: Decimal | None = Field(None, description="P_10 as a percent of quantity x price.")
     gtu: GtuCode | Literal[""] = ""
@@ -86,6 +89,24 @@ class InvoiceCreateIn(Strict):
     notes: str = ""
     exemption_basis: ExemptionCode = Field("", description="For lines at the zw rate (P_19A/B/C).")
     exemption_text: str = ""
+    prices_gross: bool = Field(
+        False,
+        description="Unit prices are gross (ceny brutto: P_9B/P_11A); the VAT of each rate is taken out "
+        "of the rate's gross total (art. 106e ust. 7-8).",
+    )
+    margin_scheme: MarginSchemeCode = Field(
+        "",
+        description="A margin scheme for the whole invoice (procedura marży, Adnotacje/PMarzy): lines "
+        "carry the price the buyer pays and no VAT; their vat_rate is not used.",
+    )
+    discount_percent: Decimal | None = Field(
+        None, description="A discount on the whole invoice in percent, taken off every line (P_10)."
+    )
+    discount_amount: Decimal | None = Field(
+        None,
+        description="A discount on the whole invoice as an amount (gross with prices_gross), spread over the "
+        "lines in proportion to their values (P_10); not together with discount_percent.",
+    )
     offline24: bool = Field(False, description="Issue in the offline24 mode.")
     idempotency_key: uuid.UUID | None = Field(
         None,
@@ -153,6 +174,10 @@ class InvoiceOut(InvoiceSummaryOut):
     payment_method: int | None
     bank_account: str
     split_payment: bool
+    prices_gross: bool
+    margin_scheme: MarginSchemeCode
+    discount_percent: Decimal | None
+    discount_amount: Decimal | None
     notes: str
     lines: list[LineOut]
     ksef: KsefOut

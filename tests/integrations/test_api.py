@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -66,6 +67,53 @@ def test_create_returns_the_issued_invoice_and_reads_it_back(api: ApiClient, com
     assert pdf.content.startswith(b"%PDF")
     # not sent to KSeF: no XML sent and no UPO yet, said as a problem
     assert _problem(api.get(f"/invoices/{created['id']}/upo"), 404)["title"]
+
+
+def test_gross_prices_an_invoice_discount_and_a_margin_scheme_over_the_api(
+    api: ApiClient, company_a: Company
+) -> None:
+    """Issue 19's pricing reaches the API as Wystaw has it: 1,230.00 gross at 23 % less 10 % is 1,107.00
+    gross, of which the VAT is taken out of the rate's gross total: 1,107 x 23/123 = 207.00."""
+    line = {"name": "Rower", "quantity": "1", "unit": "szt.", "unit_price": "1230.00", "vat_rate": "23"}
+    response = api.post("/invoices", invoice_body(lines=[line], prices_gross=True, discount_percent="10"))
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["prices_gross"], created["discount_percent"]) == (True, "10.00")
+    assert (created["total_gross"], created["total_vat"], created["total_net"]) == (
+        "1107.00",
+        "207.00",
+        "900.00",
+    )
+    invoice = Invoice.objects.get(uuid=created["id"])
+    assert (invoice.prices_gross, invoice.discount_percent, invoice.total_gross) == (
+        True,
+        10,
+        Decimal("1107.00"),
+    )
+
+    used = {
+        "name": "Aparat używany",
+        "quantity": "1",
+        "unit": "szt.",
+        "unit_price": "500.00",
+        "vat_rate": "23",
+    }
+    response = api.post("/invoices", invoice_body(lines=[used], margin_scheme="used_goods"))
+    assert response.status_code == 201, response.content
+    margin = response.json()
+    assert (margin["margin_scheme"], margin["total_gross"], margin["total_vat"]) == (
+        "used_goods",
+        "500.00",
+        "0.00",
+    )
+    assert margin["discount_percent"] is None
+
+    both = invoice_body(discount_percent="5", discount_amount="10.00")  # one or the other, as in Wystaw
+    problem = _problem(api.post("/invoices", both), 400)
+    assert _fields(problem) & {"discount_percent", "discount_amount"}
+    unknown = _problem(api.post("/invoices", invoice_body(margin_scheme="boats")), 400)
+    assert "margin_scheme" in str(unknown["errors"])
+    assert Invoice.objects.filter(company=company_a).count() == 2
 
 
 # One create's statements (issue 22), the company's series, counter and buyer already there: the key, the
