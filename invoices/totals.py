@@ -120,53 +120,30 @@ def rate_totals(
     per rate and the tax is taken out of that sum (:func:`vat_in_gross`), the net being the rest — as
     ``ksef_integration.fa3.builder.compute_totals`` does for lines with ``P_11A``. Lines sold in a margin
     scheme (``MARGIN``) carry no tax: their values sum as they are (``P_13_11``)."""
-    if prices_gross:
-        return _gross_rate_totals(lines, currency=currency, exchange_rate=exchange_rate)
-    nets: dict[tuple[str, int], Decimal] = {}
+    sums: dict[tuple[str, int], Decimal] = {}  # per rate and side (before a correction: -1)
     for line in lines:
         key = (line.vat_rate, -1 if line.before_correction else 1)
-        nets[key] = nets.get(key, Decimal(0)) + line.net_value
+        sums[key] = sums.get(key, Decimal(0)) + (line.gross_value if prices_gross else line.net_value)
     foreign = currency != "PLN" and exchange_rate is not None
     out: list[RateTotal] = []
-    for code in sorted({code for code, _ in nets}, key=_rate_sort_key):
+    for code in sorted({code for code, _ in sums}, key=_rate_sort_key):
         net = vat = Decimal("0.00")
         vat_pln: Decimal | None = Decimal("0.00") if foreign else None
         pct = rate_percent(code)
         for sign in (1, -1):
-            side = nets.get((code, sign))
+            side = sums.get((code, sign))
             if side is None:
                 continue
-            net += sign * side
-            if pct is not None:
-                vat += sign * round_half_up(side * pct / 100)
-                if vat_pln is not None and exchange_rate is not None:
-                    vat_pln += sign * round_half_up(round_half_up(side * exchange_rate) * pct / 100)
-        out.append(RateTotal(code, net, vat, vat_pln if pct is not None else None))
-    return out
-
-
-def _gross_rate_totals(
-    lines: Iterable[LineAmounts], *, currency: str, exchange_rate: Decimal | None
-) -> list[RateTotal]:
-    grosses: dict[tuple[str, int], Decimal] = {}
-    for line in lines:
-        key = (line.vat_rate, -1 if line.before_correction else 1)
-        grosses[key] = grosses.get(key, Decimal(0)) + line.gross_value
-    foreign = currency != "PLN" and exchange_rate is not None
-    out: list[RateTotal] = []
-    for code in sorted({code for code, _ in grosses}, key=_rate_sort_key):
-        net = vat = Decimal("0.00")
-        vat_pln: Decimal | None = Decimal("0.00") if foreign else None
-        pct = rate_percent(code)
-        for sign in (1, -1):
-            side = grosses.get((code, sign))
-            if side is None:
-                continue
-            tax = vat_in_gross(side, code)
-            net += sign * (side - tax)
+            if prices_gross:  # the tax is in the rate's gross sum; the net is the rest
+                tax = vat_in_gross(side, code)
+                side_net = side - tax
+            else:
+                side_net = side
+                tax = round_half_up(side * pct / 100) if pct is not None else Decimal("0.00")
+            net += sign * side_net
             vat += sign * tax
             if pct is not None and vat_pln is not None and exchange_rate is not None:
-                vat_pln += sign * round_half_up(round_half_up((side - tax) * exchange_rate) * pct / 100)
+                vat_pln += sign * round_half_up(round_half_up(side_net * exchange_rate) * pct / 100)
         out.append(RateTotal(code, net, vat, vat_pln if pct is not None else None))
     return out
 
