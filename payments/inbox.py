@@ -73,13 +73,17 @@ def may_act(membership: Membership) -> bool:
     return membership.role in ACTING_ROLES
 
 
-def may_accept(membership: Membership, settings_row: InboxSettings | None) -> bool:
+def _may_accept(membership: Membership, approver_id: int | None) -> bool:
     """Owners always; with an approver set, also the approver (only); without one, accountants too."""
     if membership.role == Role.OWNER:
         return True
-    if settings_row is None or settings_row.approver_id is None:
+    if approver_id is None:
         return membership.role == Role.ACCOUNTANT
-    return settings_row.approver_id == membership.pk
+    return approver_id == membership.pk
+
+
+def may_accept(membership: Membership, settings_row: InboxSettings | None) -> bool:
+    return _may_accept(membership, settings_row.approver_id if settings_row is not None else None)
 
 
 # --- reading the inbox -----------------------------------------------------------------------------------
@@ -269,11 +273,7 @@ def inbox_approver(*, company: Company) -> Approver | None:
 
 def may_accept_with(membership: Membership, approver: Approver | None) -> bool:
     """``may_accept`` for the approver as ``inbox_page`` reads it."""
-    if membership.role == Role.OWNER:
-        return True
-    if approver is None:
-        return membership.role == Role.ACCOUNTANT
-    return approver.membership_id == membership.pk
+    return _may_accept(membership, approver.membership_id if approver is not None else None)
 
 
 def inbox_page(

@@ -15,6 +15,7 @@ from accounts.current import SESSION_KEY, current_company_set, current_membershi
 from accounts.models import Company, Membership, Role, User
 from accounts.selectors import membership_current, memberships_for_user
 from tests.factories import CompanyFactory, MembershipFactory
+from tests.statements import page_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,7 @@ def test_a_list_page_costs_three_statements(alice_client: Any, company_a: Compan
     assert alice_client.get(url).status_code == 200
     with CaptureQueriesContext(connection) as captured:
         assert alice_client.get(url).status_code == 200
-    statements = [q["sql"] for q in captured.captured_queries if "django_session" not in q["sql"]]
+    statements = page_statements(captured)
     assert len(statements) == 3
     assert "accounts_user" in statements[0]
     assert "accounts_membership" in statements[1]

@@ -11,6 +11,7 @@ from accounts.models import Company
 from ksef_integration.connect.selectors import company_one, company_ones_read
 from ksef_integration.models import KsefAvailability
 from tests.factories import active_connection
+from tests.statements import page_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def test_the_settings_page_takes_few_statements(alice_client: Any, company_a: Co
     with CaptureQueriesContext(connection) as captured:
         page = alice_client.get("/ustawienia/ksef/")
     assert page.status_code == 200
-    statements = [q["sql"] for q in captured]
+    statements = page_statements(captured)
     # user, membership; the KSeF rows; digest opt-in, sync cursors, import runs, import failures; offline
     # invoices waiting, an outage going on; the recent events.
     assert len(statements) <= 10, [sql[:160] for sql in statements]

@@ -24,6 +24,7 @@ from ksef_integration.ksef.qr import kod1_url
 from ksef_integration.models import ImportedDocument, KsefConnection, Submission
 from ksef_simulator import services_invoices
 from tests.invoices.factories import invoice_make
+from tests.statements import page_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -246,7 +247,7 @@ def test_the_purchase_invoice_page_takes_few_statements(
     alice_client.get(url)  # opened once: no longer new, seen by Alice, the document kept
     with CaptureQueriesContext(connection) as captured:
         assert alice_client.get(url).status_code == 200
-    statements = [q["sql"][:160] for q in captured.captured_queries]
+    statements = [sql[:160] for sql in page_statements(captured)]
     # user, membership; the invoice (with whether anything corrects it), its lines; the imported document
     # (KOD I and the timeline share it), the submission; seen by this member; the inbox entry, its settings
     # and history; the white-list checks.

@@ -14,6 +14,7 @@ from invoices import services
 from invoices.models import Invoice, InvoiceKind
 from tests.factories import active_connection
 from tests.invoices.factories import invoice_make, issue_data
+from tests.statements import page_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def _statements(client: Any, url: str) -> list[str]:
     client.get(url)  # the document and whatever else is kept are in the cache now
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
-    return [q["sql"][:160] for q in captured]
+    return [sql[:160] for sql in page_statements(captured)]
 
 
 def test_a_sales_invoice_page(alice_client: Any, company_a: Company) -> None:

@@ -27,6 +27,7 @@ from ksef_integration.office.selectors import company_row, office_rows
 from ksef_integration.sending.drain import UNSENT_COUNT_CAP
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory, active_connection
 from tests.invoices.factories import invoice_make
+from tests.statements import page_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -334,6 +335,6 @@ def test_statements_do_not_grow_with_the_number_of_companies(client: Any) -> Non
     with CaptureQueriesContext(db_connection) as second_page:
         client.get(URL, {"page": "2", "show": "attention", "name": "Klient"})
     assert len(_cards(response.content.decode())) == office_selectors.PER_PAGE
-    statements = [q["sql"][:120] for q in forty.captured_queries]
-    assert len(forty) == len(three) == len(second_page), statements
-    assert len(forty) <= STATEMENT_BUDGET, statements
+    statements = [sql[:120] for sql in page_statements(forty)]
+    assert len(statements) == len(page_statements(three)) == len(page_statements(second_page)), statements
+    assert len(statements) <= STATEMENT_BUDGET, statements
