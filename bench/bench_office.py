@@ -2,12 +2,17 @@
 page: the totals of all 200 and the 25 needing attention first).
 
 Served as bench_webload serves its pages (gunicorn from this venv, production settings, a throwaway
-database, Redis as the cache when it answers) and loaded by bench_webload's Python load process (its
-``load`` mode: closed loop, keep-alive sockets, one session per connection). The companies are in mixed
-states, a third each: connected with invoices waiting and rejected, needing attention with an offline
-invoice, never connected; each has a few sales and new purchase invoices and an import cursor.
+database, Redis as the cache when it answers) and loaded by ``wrk`` when it is installed, else by
+bench_webload's Python load process (``BENCH_OFFICE_GENERATOR``: auto, wrk, python; closed loop,
+keep-alive connections, logged-in sessions). The companies are in mixed states, a third each: connected with
+invoices waiting and rejected, needing attention with an offline invoice, never connected; each has a few
+sales and new purchase invoices and an import cursor.
 
-Figures: ``office_dashboard_p50_ms``, ``_p95_ms``, ``_rps``, ``_errors``.
+Figures: ``office_dashboard_p50_ms``, ``_p95_ms``, ``_rps``, ``_errors``: the load as issue 20 defines it,
+nothing changing meanwhile. Then ``office_dashboard_changing_*`` (and ``_changes``, how many were made): the
+same load while another process changes what the page shows ``BENCH_OFFICE_CHANGES_PER_S`` (1) times a
+second (a client's purchase invoice turns new or read): the page is kept under a digest of what it shows
+(ksef_integration/office/content.py), so after each change the next requests render it anew.
 
 **The office imports for all its clients** (issue 20; ``office_import_*``): a second throwaway database;
 gunicorn serving the portal and the simulator; one real Celery worker (threads pool, 2 threads, as the
@@ -47,20 +52,25 @@ Knobs (environment): ``BENCH_OFFICE_COMPANIES`` (200), ``BENCH_OFFICE_INVOICES``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_webload
 from bench.common import (
+    ROOT,
     bench_database,
     free_port,
     gunicorn,
@@ -70,6 +80,7 @@ from bench.common import (
     percentile,
     redis_answers,
     server_environment,
+    use_wrk,
 )
 
 COMPANIES = int(os.environ.get("BENCH_OFFICE_COMPANIES", "200"))
@@ -80,6 +91,7 @@ WARMUP = float(os.environ.get("BENCH_OFFICE_WARMUP", "3"))
 WORKERS = int(os.environ.get("BENCH_OFFICE_WORKERS", "4"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PATH = "/biuro/"
+CHANGES_PER_S = float(os.environ.get("BENCH_OFFICE_CHANGES_PER_S", "1"))
 IMPORT = os.environ.get("BENCH_OFFICE_IMPORT", "1") != "0"
 IMPORT_CLIENTS = int(os.environ.get("BENCH_OFFICE_IMPORT_CLIENTS", "200"))
 IMPORT_INVOICES = int(os.environ.get("BENCH_OFFICE_IMPORT_INVOICES", "100"))
@@ -188,6 +200,59 @@ def setup_main() -> None:
     json.dump({"cookie_name": settings.SESSION_COOKIE_NAME, "cookies": cookies}, sys.stdout)
 
 
+def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
+    result = helper_run(bench_webload.__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
+    if result["errors"]:
+        _say(f"e.g. {result['samples']}")
+    latencies = result["latencies"]
+    return {
+        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
+        "rps": len(latencies) / result["wall"], "errors": result["errors"],
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def _changes(env: dict[str, str], rate: float) -> Iterator[dict[str, int]]:
+    """While the load runs, a process changes what the page shows ``rate`` times a second (a purchase
+    invoice of a client picked at random turns new or read, as imports and people do), so that the page is
+    rendered anew after each change. Yields, once it stops, how many changes it made."""
+    done: dict[str, int] = {}
+    if rate <= 0:
+        yield done
+        return
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "changes"],
+        cwd=ROOT, env={**env, "BENCH_OFFICE_CHANGES_PER_S": str(rate)}, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield done
+    finally:
+        out, _err = proc.communicate("stop\n", timeout=60)  # a line on its stdin stops it
+        done["changes"] = int(json.loads(out)["changes"])
+
+
+def changes_main() -> None:
+    """The changes process: turns one purchase invoice new or read at a time (a QuerySet.update(), as the
+    import and the inbox write it) until a line comes on its stdin; prints how many changes it made."""
+    import random
+    import select
+
+    import django
+
+    django.setup()
+    from invoices.models import Direction, Invoice
+
+    ids = list(Invoice.objects.filter(direction=Direction.PURCHASE).values_list("pk", flat=True))
+    made = 0
+    while not select.select([sys.stdin], [], [], 1 / CHANGES_PER_S)[0]:
+        pk = random.choice(ids)
+        is_new = Invoice.objects.filter(pk=pk).values_list("is_new", flat=True).get()
+        Invoice.objects.filter(pk=pk).update(is_new=not is_new)
+        made += 1
+    json.dump({"changes": made}, sys.stdout)
+
+
 def run() -> dict[str, float]:
     figures = _dashboard()
     if IMPORT:
@@ -221,18 +286,32 @@ def _dashboard() -> dict[str, float]:
                     "cookies": data["cookies"], "clients": CLIENTS, "warmup": WARMUP, "seconds": SECONDS,
                     "think_ms": 0,
                 }  # fmt: skip
-                result = helper_run(
-                    bench_webload.__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300
-                )
-                if result["errors"]:
-                    _say(f"{result['errors']} errors, e.g. {result['samples']}")
-                latencies = result["latencies"]
-                return {
-                    "office_dashboard_p50_ms": percentile(latencies, 0.50),
-                    "office_dashboard_p95_ms": percentile(latencies, 0.95),
-                    "office_dashboard_rps": len(latencies) / result["wall"],
-                    "office_dashboard_errors": int(result["errors"]),
-                }
+                wrk = use_wrk("BENCH_OFFICE_GENERATOR")
+                _say(f"load generator: {'wrk' if wrk else 'Python (asyncio)'}")
+                if wrk:
+                    bench_webload.wrk_load(cfg, workdir, WARMUP)
+                figures: dict[str, float] = {"office_generator_wrk": int(wrk)}
+                # first as the issue defines it (nothing changes), then with changes coming in
+                for prefix, rate in (("office_dashboard", 0.0), ("office_dashboard_changing", CHANGES_PER_S)):
+                    if prefix != "office_dashboard" and rate <= 0:
+                        continue
+                    with _changes(env, rate) as changes:
+                        if wrk:
+                            result = bench_webload.wrk_load(cfg, workdir, SECONDS)
+                        else:
+                            result = _python_load(env, cfg)
+                    if result["errors"]:
+                        log = (workdir / "gunicorn.log").read_text(errors="replace")
+                        _say(f"{result['errors']} errors; the server's log ends with:\n{log[-4000:]}")
+                    figures |= {
+                        f"{prefix}_p50_ms": result["p50"],
+                        f"{prefix}_p95_ms": result["p95"],
+                        f"{prefix}_rps": result["rps"],
+                        f"{prefix}_errors": int(result["errors"]),
+                    }
+                    if rate > 0:
+                        figures[f"{prefix}_changes"] = changes.get("changes", 0)
+                return figures
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -401,6 +480,8 @@ if __name__ == "__main__":
         import_main()
     elif sys.argv[1:] == ["setup"]:
         setup_main()
+    elif sys.argv[1:] == ["changes"]:
+        changes_main()
     else:
         for name, value in run().items():
             print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}", flush=True)

@@ -68,13 +68,13 @@ from bench.common import (
     redis_answers,
     server_environment,
 )
+from bench.common import use_wrk as common_use_wrk
 
 INVOICES = int(os.environ.get("BENCH_PURCHASES_INVOICES", "10000"))
 USERS = int(os.environ.get("BENCH_PURCHASES_USERS", "20"))
 SECONDS = float(os.environ.get("BENCH_PURCHASES_SECONDS", "15"))
 WARMUP = float(os.environ.get("BENCH_PURCHASES_WARMUP", "3"))
 WORKERS = int(os.environ.get("BENCH_WEBLOAD_WORKERS", "4"))
-GENERATOR = os.environ.get("BENCH_PURCHASES_GENERATOR", "auto")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PAY_COUNT = 1000
 PAY_ROUNDS = 3
@@ -512,14 +512,6 @@ def _wrk(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]
     }  # fmt: skip
 
 
-def _use_wrk() -> bool:
-    if GENERATOR not in ("auto", "wrk", "python"):
-        raise RuntimeError(f"BENCH_PURCHASES_GENERATOR must be auto, wrk or python, not {GENERATOR!r}")
-    if GENERATOR == "wrk" and shutil.which("wrk") is None:
-        raise RuntimeError("BENCH_PURCHASES_GENERATOR=wrk but wrk is not installed (apt-get install wrk)")
-    return GENERATOR != "python" and shutil.which("wrk") is not None
-
-
 def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
     result = helper_run(__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
     if result["errors"]:
@@ -559,7 +551,7 @@ def run() -> dict[str, float]:
                     "cookies": data["cookies"], "urls": data["urls"], "numbers": data["numbers"],
                     "clients": USERS, "warmup": WARMUP, "seconds": SECONDS,
                 }  # fmt: skip
-                use_wrk = _use_wrk()
+                use_wrk = common_use_wrk("BENCH_PURCHASES_GENERATOR")
                 _say(f"load generator: {'wrk' if use_wrk else 'Python (asyncio)'}")
                 if use_wrk:
                     _wrk(cfg, workdir, WARMUP)

@@ -66,6 +66,7 @@ from bench.common import (
     redis_answers,
     server_environment,
 )
+from bench.common import use_wrk as common_use_wrk
 
 CLIENTS = int(os.environ.get("BENCH_WEBLOAD_CLIENTS", "50"))
 SECONDS = float(os.environ.get("BENCH_WEBLOAD_SECONDS", "15"))
@@ -76,7 +77,6 @@ INVOICES = int(os.environ.get("BENCH_WEBLOAD_INVOICES", "100000"))
 THINK_MS = float(os.environ.get("BENCH_WEBLOAD_THINK_MS", "0"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PAGES = ("list", "invoice", "pdf", "settings", "connect")
-GENERATOR = os.environ.get("BENCH_WEBLOAD_GENERATOR", "auto")
 REQUEST_TIMEOUT_S = 30.0
 WRK_THREADS = 2
 
@@ -261,7 +261,7 @@ end
 """
 
 
-def _wrk(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]:
+def wrk_load(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]:
     script = workdir / "webload.lua"
     script.write_text(
         _WRK_SCRIPT
@@ -285,14 +285,6 @@ def _wrk(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]
         "p50": float(p50), "p95": float(p95), "p99": float(p99),
         "rps": ok / (int(duration_us) / 1e6), "errors": int(errors),
     }  # fmt: skip
-
-
-def _use_wrk() -> bool:
-    if GENERATOR not in ("auto", "wrk", "python"):
-        raise RuntimeError(f"BENCH_WEBLOAD_GENERATOR must be auto, wrk or python, not {GENERATOR!r}")
-    if GENERATOR == "wrk" and shutil.which("wrk") is None:
-        raise RuntimeError("BENCH_WEBLOAD_GENERATOR=wrk but wrk is not installed (apt-get install wrk)")
-    return GENERATOR != "python" and shutil.which("wrk") is not None
 
 
 # --- the benchmark ---------------------------------------------------------------------------------------
@@ -352,7 +344,7 @@ def run() -> dict[str, float]:
                 }
                 paths = {page: path for page, path in paths.items() if page in wanted}
                 pages_check(base, {data["cookie_name"]: data["cookies"][0]}, _expected(paths, data["number"]))
-                use_wrk = _use_wrk()
+                use_wrk = common_use_wrk("BENCH_WEBLOAD_GENERATOR")
                 _say(f"load generator: {'wrk' if use_wrk else 'Python (asyncio)'}")
                 figures: dict[str, float] = {"web_generator_wrk": int(use_wrk)}
                 for page, path in paths.items():
@@ -362,8 +354,8 @@ def run() -> dict[str, float]:
                         "think_ms": THINK_MS,
                     }  # fmt: skip
                     if use_wrk and not THINK_MS:
-                        _wrk(cfg, workdir, WARMUP)
-                        result = _wrk(cfg, workdir, SECONDS)
+                        wrk_load(cfg, workdir, WARMUP)
+                        result = wrk_load(cfg, workdir, SECONDS)
                     else:
                         result = _python_load(env, cfg)
                     if result["errors"]:

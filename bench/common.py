@@ -11,6 +11,7 @@ import math
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -278,6 +279,17 @@ def stop_on_sigterm(signum: int, _frame: object) -> None:
     """``kill``/``timeout`` end a long bench like Ctrl+C, so that its ``finally`` blocks clean up (the
     worker, gunicorn, the throwaway database)."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def use_wrk(variable: str) -> bool:
+    """Whether a bench loads the server with ``wrk`` (Debian's package): ``variable`` names the environment
+    setting that chooses (``auto``: wrk when installed, ``wrk``, or ``python``: the bench's own generator)."""
+    choice = os.environ.get(variable, "auto")
+    if choice not in ("auto", "wrk", "python"):
+        raise RuntimeError(f"{variable} must be auto, wrk or python, not {choice!r}")
+    if choice == "wrk" and shutil.which("wrk") is None:
+        raise RuntimeError(f"{variable}=wrk but wrk is not installed (apt-get install wrk)")
+    return choice != "python" and shutil.which("wrk") is not None
 
 
 def helper_run(script: str, env: dict[str, str], mode: str, stdin: str = "", timeout: float = 1800) -> Any:

@@ -574,6 +574,12 @@ class Invoice(models.Model):
                 name="inv_new_purchases",
                 condition=Q(direction="purchase", is_new=True),
             ),
+            # Offline invoices KSeF has not accepted yet (Biuro's and Start's deadlines): a handful among all.
+            models.Index(
+                F("company"),
+                name="inv_offline_open",
+                condition=~Q(ksef_offline_mode="") & ~Q(ksef_status="accepted"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from ksef_integration.models.importing import (
     SubjectType,
     SyncCursor,
 )
+from ksef_integration.models.office import InvoiceCounts
 from ksef_integration.models.offline import (
     KsefAvailability,
     KsefOutage,
@@ -52,6 +53,7 @@ __all__ = [
     "ImportFailure",
     "ImportRun",
     "ImportedDocument",
+    "InvoiceCounts",
     "InvoiceDelivery",
     "KsefAvailability",
     "KsefConnection",

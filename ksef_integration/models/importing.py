@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +51,15 @@ class SyncCursor(models.Model):
             models.UniqueConstraint(fields=["company", "subject_type"], name="ksef_sync_cursor_unique"),
             models.CheckConstraint(
                 condition=Q(subject_type__in=SubjectType.values), name="ksef_sync_cursor_subject"
+            ),
+        ]
+        indexes = [
+            # A company's last successful import (Biuro, Start): its newest cursor, read from the index.
+            models.Index(
+                F("company"),
+                F("last_success_at").desc(),
+                name="ksef_sync_cursor_last_success",
+                condition=Q(last_success_at__isnull=False),
             ),
         ]
 

@@ -1,33 +1,28 @@
 """The Biuro page: the KSeF state of every company a user works for as owner or accountant, read with the
-same few statements whether the user has 3 client companies or 300 — the memberships with their connection
-and last import as plain values, the invoice counts of all companies in one grouped query, the offline
-invoices in another — then ranked, filtered and cut into pages in Python over small rows, so that only one
-page of rows is rendered. Start's one-company card (``company_row``) reads the same state."""
+same three statements whether the user has 3 client companies or 300 — the memberships with their
+connection, invoice counts (``InvoiceCounts``, kept by the database) and last import; the offline invoices
+grouped by what their deadline depends on; the announced failures — then ranked, filtered and cut into
+pages in Python over small rows, so that only one page of rows is rendered. The page's cache key is a digest
+of those rows (office/content.py). Start's one-company card (``company_row``) reads the same state."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import (
-    Case,
-    Count,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db import connection
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership, Role, User
+from accounts.models import Company, Membership, Role, User
 from invoices.models import Direction, Invoice, KsefStatus
 from ksef_integration.connect import sunset
 from ksef_integration.connect.selectors import (
@@ -37,10 +32,19 @@ from ksef_integration.connect.selectors import (
     connection_state,
     connection_state_of,
 )
-from ksef_integration.models import AuthMethod, ConnectionStatus, KsefConnection, OfflineInvoice, SyncCursor
+from ksef_integration.models import (
+    AuthMethod,
+    ConnectionStatus,
+    InvoiceCounts,
+    KsefAvailability,
+    KsefConnection,
+    KsefOutage,
+    OfflineInvoice,
+    OutageKind,
+    SyncCursor,
+)
 from ksef_integration.offline import deadlines as offline_deadlines
 from ksef_integration.offline import reminders
-from ksef_integration.sending.drain import UNSENT_COUNT_CAP
 
 OFFICE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 REQUIRED_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
@@ -50,7 +54,7 @@ _UNREAD_CONNECTION_FIELDS = (*KsefConnection.SECRET_FIELDS, "certificate_pem")
 
 @dataclass
 class ClientRow:
-    """One client company as the Biuro page shows it. Counts above ``UNSENT_COUNT_CAP`` read "more than"."""
+    """One client company as the Biuro page shows it."""
 
     company_uuid: str
     name: str
@@ -74,18 +78,8 @@ class ClientRow:
     problems: list[str] = field(default_factory=list)
 
 
-def _capped_count(rows: QuerySet[Any]) -> Case:
-    """How many rows ``rows`` (filtered by the outer company) has, counted up to the cap + 1: past the cap
-    PostgreSQL stops at the first row beyond it instead of counting them all (``drain.unsent_count``)."""
-    rows = rows.order_by()
-    counted = rows.values("company_id").annotate(n=Count("pk")).values("n")[:1]
-    return Case(
-        When(Exists(rows[UNSENT_COUNT_CAP:]), then=Value(UNSENT_COUNT_CAP + 1)),
-        default=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
-        output_field=IntegerField(),
-    )
-
-
+# The three counts' rules, which the triggers of migration 0019_invoice_counts apply to every invoice row as
+# it is written (``InvoiceCounts``); tests/office/test_invoice_counts.py holds the two equal.
 # Sales invoices issued online that are not in KSeF yet: never sent, queued, or sent and undecided.
 WAITING = Q(
     direction=Direction.SALES,
@@ -95,18 +89,6 @@ WAITING = Q(
 )
 REJECTED = Q(direction=Direction.SALES, ksef_status__in=(KsefStatus.REJECTED, KsefStatus.FAILED_LOCAL))
 NEW_PURCHASES = Q(direction=Direction.PURCHASE, is_new=True)
-
-
-def _waiting(company: Any) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(WAITING, company_id=company)
-
-
-def _rejected(company: Any) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(REJECTED, company_id=company)
-
-
-def _new_purchases(company: Any) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(NEW_PURCHASES, company_id=company)
 
 
 def _last_import() -> Subquery:
@@ -119,14 +101,13 @@ def _last_import() -> Subquery:
 
 
 def _with_state(memberships: QuerySet[Membership]) -> QuerySet[Membership]:
-    company = OuterRef("company_id")
     return (
         memberships.select_related("company", "company__ksef_connection", "company__ksef_availability")
         .defer(*(f"company__ksef_connection__{name}" for name in _UNREAD_CONNECTION_FIELDS))
         .annotate(
-            waiting_count=_capped_count(_waiting(company)),
-            rejected_count=_capped_count(_rejected(company)),
-            new_purchase_count=_capped_count(_new_purchases(company)),
+            waiting_count=Coalesce(F("company__invoice_counts__waiting"), Value(0)),
+            rejected_count=Coalesce(F("company__invoice_counts__rejected"), Value(0)),
+            new_purchase_count=Coalesce(F("company__invoice_counts__new_purchases"), Value(0)),
             last_import_at=_last_import(),
         )
         .order_by("company__name", "id")
@@ -140,33 +121,23 @@ class _Offline:
     open: bool
 
 
-def _offline_by_company(company_ids: list[int] | QuerySet[Any]) -> dict[int, _Offline]:
-    """Offline invoices KSeF has not accepted yet, per company, with the nearest legal deadline: one query
-    grouped by what the deadline depends on (mode, issue date, the outage's end) and one for the failures."""
-    if isinstance(company_ids, list) and not company_ids:
-        return {}
-    groups = (
-        OfflineInvoice.objects.filter(company_id__in=company_ids)
-        .exclude(invoice__ksef_status=KsefStatus.ACCEPTED)
-        .exclude(invoice__ksef_offline_mode="")
-        .values("company_id", "invoice__ksef_offline_mode", "invoice__issue_date", "outage__ends_at")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    rows = list(groups)
-    if not rows:
-        return {}
-    failures = reminders.announced_failures()
+# What an offline invoice's deadline depends on, per company: (company id, mode, issue date, the outage's end,
+# how many invoices share them).
+OfflineGroup = tuple[int, str, dt.date, "dt.datetime | None", int]
+
+
+def _offline_by_company(
+    groups: list[OfflineGroup], failures: list[offline_deadlines.Failure]
+) -> dict[int, _Offline]:
+    """Per company, how many offline invoices wait and the nearest legal deadline."""
     counts: dict[int, int] = defaultdict(int)
     nearest: dict[int, dt.date] = {}
     open_: set[int] = set()
-    for row in rows:
-        company_id = row["company_id"]
-        counts[company_id] += row["n"]
-        ends = row["outage__ends_at"]
+    for company_id, mode, issue_date, ends, n in groups:
+        counts[company_id] += n
         day = offline_deadlines.deadline(
-            mode=row["invoice__ksef_offline_mode"],
-            issue_date=row["invoice__issue_date"],
+            mode=mode,
+            issue_date=issue_date,
             unavailability_ends=reminders.local_date(ends) if ends else None,
             failures=failures,
         )
@@ -292,9 +263,14 @@ def _problems(row: ClientRow, labels: dict[str, str]) -> list[str]:
 
 def company_row(*, membership: Membership) -> ClientRow:
     """One company's card as Start shows it (issue 22), for any member: the same counts and state as the
-    Biuro page (capped at ``UNSENT_COUNT_CAP`` + 1, as Start says "more than"), in three queries."""
+    Biuro page, in two queries (three when it has offline invoices)."""
     annotated = _with_state(Membership.objects.filter(pk=membership.pk)).get()
-    offline = _offline_by_company([annotated.company_id])
+    with connection.cursor() as cursor:
+        cursor.execute(_offline_sql("%s"), [annotated.company_id, KsefStatus.ACCEPTED])
+        groups = cursor.fetchall()
+    if connection.vendor == "sqlite":
+        groups = _typed_offline(groups)
+    offline = _offline_by_company(groups, reminders.announced_failures() if groups else [])
     return _row(annotated, offline.get(annotated.company_id), timezone.localdate())
 
 
@@ -317,47 +293,199 @@ _MEMBERSHIP_VALUES = (
     "company__ksef_connection__permissions",
     "company__ksef_connection__certificate_valid_to",
     "company__ksef_availability__unavailable_since",
+    "company__invoice_counts__waiting",
+    "company__invoice_counts__rejected",
+    "company__invoice_counts__new_purchases",
 )
 
 
-def _invoice_counts(company_ids: QuerySet[Any]) -> dict[int, tuple[int, int, int]]:
-    """(waiting, rejected, new purchases) per company, exact, in one grouped query over the invoices in any of
-    the three states (the rest of a company's invoices are not read)."""
-    rows = (
-        Invoice.objects.filter(WAITING | REJECTED | NEW_PURCHASES, company_id__in=company_ids)
-        .values("company_id")
-        .annotate(
-            waiting=Count("pk", filter=WAITING),
-            rejected=Count("pk", filter=REJECTED),
-            new=Count("pk", filter=NEW_PURCHASES),
-        )
-        .order_by()
-        .values_list("company_id", "waiting", "rejected", "new")
-    )
-    return {company_id: (waiting, rejected, new) for company_id, waiting, rejected, new in rows}
+# --- what the page shows, read as plain rows --------------------------------------------------------------
+#
+# Three statements read everything the Biuro page shows, in plain SQL through Django's cursor (the same text
+# on PostgreSQL and SQLite): the user's companies with their connection, counts and last import; their offline
+# invoices grouped by what a deadline depends on; the announced KSeF failures. The page's cache key is a
+# digest of exactly these rows (``office_digest``), and the rows a page is built from come with the digest of
+# themselves (``office_state``), so content is kept only under the key of what it shows.
 
 
-def office_rows(*, user: User) -> list[ClientRow]:
-    """Every company ``user`` works for as owner or accountant (never a viewer's, never another user's), with
-    its KSeF state: three statements whatever the number of companies (four when any has offline invoices)
-    """
-    mine = Membership.objects.filter(user=user, role__in=OFFICE_ROLES)
-    memberships = list(
-        mine.annotate(last_import_at=_last_import()).values_list(*_MEMBERSHIP_VALUES, "last_import_at")
+# The statements below are ours: table names from the models, every value a parameter.
+
+
+def _memberships_sql() -> str:
+    return f"""
+SELECT m.company_id, c.uuid, c.name, c.nip, m.role,
+       k.status, k.method, k.permissions, k.certificate_valid_to, a.unavailable_since,
+       n.waiting, n.rejected, n.new_purchases,
+       (SELECT s.last_success_at FROM {SyncCursor._meta.db_table} s
+         WHERE s.company_id = m.company_id AND s.last_success_at IS NOT NULL
+         ORDER BY s.last_success_at DESC LIMIT 1) AS last_import_at
+FROM {Membership._meta.db_table} m
+JOIN {Company._meta.db_table} c ON c.id = m.company_id
+LEFT JOIN {KsefConnection._meta.db_table} k ON k.company_id = m.company_id
+LEFT JOIN {KsefAvailability._meta.db_table} a ON a.company_id = m.company_id
+LEFT JOIN {InvoiceCounts._meta.db_table} n ON n.company_id = m.company_id
+WHERE m.user_id = %s AND m.role IN (%s, %s)
+ORDER BY m.company_id"""  # noqa: S608
+
+
+def _offline_sql(companies: str) -> str:
+    """Offline invoices KSeF has not accepted yet (the partial index ``inv_offline_open`` finds them) of the
+    companies ``companies`` selects (SQL: a sub-select, or a parameter)."""
+    return f"""
+SELECT o.company_id, i.ksef_offline_mode, i.issue_date, g.ends_at, COUNT(*) AS n
+FROM {OfflineInvoice._meta.db_table} o
+JOIN {Invoice._meta.db_table} i ON i.id = o.invoice_id
+LEFT JOIN {KsefOutage._meta.db_table} g ON g.id = o.outage_id
+WHERE o.company_id IN ({companies}) AND i.ksef_offline_mode <> '' AND i.ksef_status <> %s
+GROUP BY o.company_id, i.ksef_offline_mode, i.issue_date, g.ends_at
+ORDER BY o.company_id, i.ksef_offline_mode, i.issue_date, g.ends_at"""  # noqa: S608
+
+
+def _failures_sql() -> str:
+    return f"SELECT announced_at, ends_at FROM {KsefOutage._meta.db_table} WHERE kind = %s ORDER BY id"  # noqa: S608
+
+
+def _statements(user: User) -> list[tuple[str, list[Any]]]:
+    mine = [user.pk, *OFFICE_ROLES]
+    companies = f"SELECT company_id FROM {Membership._meta.db_table} WHERE user_id = %s AND role IN (%s, %s)"  # noqa: S608
+    return [
+        (_memberships_sql(), mine),
+        (_offline_sql(companies), [*mine, KsefStatus.ACCEPTED]),
+        (_failures_sql(), [OutageKind.FAILURE]),
+    ]
+
+
+# On PostgreSQL a statement's rows are digested where they are (md5 of their text, sorted); elsewhere they are
+# fetched and digested here. Either way the same rows give the same digest, and any change another.
+_PG_DIGEST = "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+_EMPTY_PG_DIGEST = hashlib.md5(b"", usedforsecurity=False).hexdigest()
+
+
+def _python_digest(rows: list[tuple[Any, ...]]) -> str:
+    return hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
+
+
+def office_digest(*, user: User) -> str:
+    """A digest of everything the Biuro page shows of ``user``'s companies: one statement on PostgreSQL."""
+    statements = _statements(user)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = ", ".join(f"(SELECT {_PG_DIGEST} FROM ({text}) t)" for text, _params in statements)  # noqa: S608
+            cursor.execute(f"SELECT {sql}", [p for _text, params in statements for p in params])
+            return "-".join(cursor.fetchone())
+        digests = []
+        for text, params in statements:
+            cursor.execute(text, params)
+            digests.append(_python_digest(cursor.fetchall()))
+    return "-".join(digests)
+
+
+def _fetch(cursor: Any, text: str, params: list[Any]) -> tuple[str, list[tuple[Any, ...]]]:
+    """A statement's rows with their digest, from the same snapshot (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        cursor.execute(f"WITH t AS ({text}) SELECT (SELECT {_PG_DIGEST} FROM t), t.* FROM t", params)  # noqa: S608
+        fetched = cursor.fetchall()
+        return (fetched[0][0] if fetched else _EMPTY_PG_DIGEST), [row[1:] for row in fetched]
+    cursor.execute(text, params)
+    rows = cursor.fetchall()
+    return _python_digest(rows), rows
+
+
+@dataclass(frozen=True)
+class OfficeState:
+    """Everything the Biuro page shows of a user's companies, as read, and ``digest``: the same as
+    ``office_digest`` gives for these rows. ``today`` is not in the digest (the page's key adds it)."""
+
+    memberships: list[tuple[Any, ...]]  # the columns of _memberships_sql, per company, by company id
+    offline: list[OfflineGroup]
+    failures: list[offline_deadlines.Failure]
+    today: dt.date
+    digest: str
+
+
+def office_state(*, user: User) -> OfficeState:
+    """What ``user`` works on as owner or accountant (never a viewer's, never another user's companies): three
+    statements whatever the number of companies."""
+    digests = []
+    fetched = []
+    with connection.cursor() as cursor:
+        for text, params in _statements(user):
+            digest, rows = _fetch(cursor, text, params)
+            digests.append(digest)
+            fetched.append(rows)
+    memberships, offline, failures = fetched
+    # JSON comes as text from both (Django reads JSON columns as text); SQLite gives text for UUIDs, dates and
+    # times too
+    memberships = [_typed_membership(row) for row in memberships]
+    if connection.vendor == "sqlite":
+        offline = _typed_offline(offline)
+        failures = [(_moment(announced), _moment(ends)) for announced, ends in failures]
+    return OfficeState(
+        memberships=memberships,
+        offline=offline,
+        failures=[
+            offline_deadlines.Failure(
+                announced=reminders.local_date(announced), ends=reminders.local_date(ends) if ends else None
+            )
+            for announced, ends in failures
+        ],
+        today=timezone.localdate(),
+        digest="-".join(digests),
     )
-    if not memberships:
-        return []
-    ids = mine.values("company_id")  # a subquery each time: cheaper to build than a list of hundreds of ids
-    counts = _invoice_counts(ids)
-    offline = _offline_by_company(ids)
-    today = timezone.localdate()
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A stored moment as an aware datetime: SQLite keeps UTC without a zone, as text or (by its column's
+    declared type) as a naive datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else parse_datetime(value)
+    if moment is None:
+        raise ValueError(f"not a date and time: {value!r}")
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _typed_offline(rows: list[tuple[Any, ...]]) -> list[OfflineGroup]:
+    return [(company, mode, _date(day), _moment(ends), n) for company, mode, day, ends, n in rows]
+
+
+def _typed_membership(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    company_id, company_uuid, name, nip, role, status, method, permissions, valid_to, unavailable, *rest = row
+    *counts, last = rest
+    return (
+        company_id,
+        company_uuid if isinstance(company_uuid, uuid.UUID) else uuid.UUID(company_uuid),
+        name,
+        nip,
+        role,
+        status,
+        method,
+        json.loads(permissions) if isinstance(permissions, str) else permissions,
+        _moment(valid_to),
+        _moment(unavailable),
+        *counts,
+        _moment(last),
+    )
+
+
+def office_rows(*, user: User | None = None, state: OfficeState | None = None) -> list[ClientRow]:
+    """Every company of ``state`` (read for ``user`` when not given) with its KSeF state, in company order."""
+    if state is None:
+        assert user is not None, "office_rows needs a user or a state"  # noqa: S101 - a caller's mistake
+        state = office_state(user=user)
+    offline = _offline_by_company(state.offline, state.failures)
+    today = state.today
     labels = _problem_labels()
     roles = {role: str(label) for role, label in Role.choices}
     states: dict[tuple[Any, ...], ConnectionState] = {}  # a handful of distinct states among many companies
     rows = []
     for (
         company_id,
-        uuid,
+        company_uuid,
         name,
         nip,
         role,
@@ -366,25 +494,28 @@ def office_rows(*, user: User) -> list[ClientRow]:
         permissions,
         valid_to,
         unavailable,
+        waiting,
+        rejected,
+        new_purchases,
         last,
-    ) in memberships:
+    ) in state.memberships:
         connected = status in (ConnectionStatus.ACTIVE, ConnectionStatus.ATTENTION)
         key = (status, method, bool(permissions), unavailable is not None)
-        state = states.get(key)
-        if state is None:
-            state = states[key] = connection_state_of(
+        connection = states.get(key)
+        if connection is None:
+            connection = states[key] = connection_state_of(
                 status=status, method=method, has_permissions=bool(permissions), unavailable_since=unavailable
             )
         row = _client_row(
-            company_uuid=str(uuid),
+            company_uuid=str(company_uuid),
             name=name,
             nip=nip,
             role_label=roles.get(role, role),
-            state=state,
+            state=connection,
             method=method if connected else "",
             permissions=(permissions or []) if connected else None,
             expires_on=_expiry_of(method=method, certificate_valid_to=valid_to) if connected else None,
-            counts=counts.get(company_id, (0, 0, 0)),
+            counts=(waiting or 0, rejected or 0, new_purchases or 0),
             last_import_at=last,
             offline=offline.get(company_id),
             today=today,
@@ -469,11 +600,17 @@ class OfficePage:
 
 
 def office_page(
-    *, user: User, name: str = "", show: str = "", sort: str = "attention", page: int = 1
+    *,
+    user: User | None = None,
+    state: OfficeState | None = None,
+    name: str = "",
+    show: str = "",
+    sort: str = "attention",
+    page: int = 1,
 ) -> OfficePage:
     """One page of ``PER_PAGE`` companies matching ``name`` (a name or NIP) and ``show``, in ``sort``'s order,
-    with the totals of all; a page past the last shows the last."""
-    rows = office_rows(user=user)
+    with the totals of all; a page past the last shows the last. From ``state``, or read for ``user``."""
+    rows = office_rows(user=user, state=state)
     totals = _totals(rows)
     needle = name.strip().casefold()
     if needle or show:
