@@ -58,9 +58,9 @@ def run() -> dict[str, float]:
                 gunicorn(env, workdir, port=port, workers=WORKERS, threads=THREADS),
                 bench_send._worker(env, workdir, "worker-api"),
             ):
-                # The simulator's limits off (as bench_send does): KSEF_SIMULATOR_RATE_LIMITS alone does not
-                # reach its stored configuration, and its 429s on polling a session would stretch
-                # api_to_accepted_s by minutes.
+                # The simulator's limits off, also when its state exists already (KSEF_SIMULATOR_RATE_LIMITS
+                # sets only a fresh one): its 429s on polling a session would stretch api_to_accepted_s by
+                # minutes.
                 requests.post(
                     f"{base}/ksef-sim/control/config",
                     json={"rateLimitProfile": "off"},

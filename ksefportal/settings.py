@@ -110,6 +110,14 @@ if KSEF_SIMULATOR_ENABLED and not (DEBUG or TESTING or KSEF_SIMULATOR_UNSAFE_IN_
         "tokens and inject faults). Turn it off, or set KSEF_SIMULATOR_UNSAFE_IN_PRODUCTION=1 to run it "
         "anyway."
     )
+# The simulator's rate-limit profile when its state is first created (a fresh database): "default" (KSeF's,
+# = production since API 2.5.0), "production", or "off" (benchmarks). Empty: "default", or "off" under the
+# test suite. Afterwards the control API (POST /testdata/rate-limits...) changes it.
+KSEF_SIMULATOR_RATE_LIMITS = env.str("KSEF_SIMULATOR_RATE_LIMITS", default="")
+if KSEF_SIMULATOR_RATE_LIMITS not in ("", "default", "production", "off"):
+    raise ImproperlyConfigured(
+        f"KSEF_SIMULATOR_RATE_LIMITS must be default, production or off, not {KSEF_SIMULATOR_RATE_LIMITS!r}."
+    )
 if KSEF_SIMULATOR_ENABLED:
     INSTALLED_APPS.append("ksef_simulator")
 

@@ -149,3 +149,24 @@ def test_the_simulator_refuses_to_start_with_debug_off_unless_said_to_be_unsafe(
     deploy = _run(forced, "check", "--deploy", "--fail-level", "WARNING")
     assert deploy.returncode != 0
     assert "ksef_simulator.W001" in deploy.stdout + deploy.stderr
+
+
+def test_the_simulators_rate_limits_come_from_the_environment(tmp_path: Path) -> None:
+    """``KSEF_SIMULATOR_RATE_LIMITS`` (the benches set "off") reaches the simulator's first state; a value
+    that is not a profile stops the start with its name."""
+    database = tmp_path / "sim.sqlite3"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/root"),
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "KSEF_SIMULATOR_ENABLED": "true",
+    }
+    assert _run(env, "migrate", "-v", "0").returncode == 0
+    read = "from ksef_simulator.conf import get_config; print(get_config().rate_limit_profile)"
+    done = _run({**env, "KSEF_SIMULATOR_RATE_LIMITS": "off"}, "shell", "-c", read)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "off"
+    refused = _run({**env, "KSEF_SIMULATOR_RATE_LIMITS": "none"}, "check")
+    assert refused.returncode != 0
+    assert "KSEF_SIMULATOR_RATE_LIMITS must be default, production or off" in refused.stderr
