@@ -73,8 +73,20 @@ END
 $$""",
     "CREATE TRIGGER ksef_invoice_counts AFTER INSERT OR DELETE OR UPDATE OF "
     f"{COUNTED_COLUMNS} ON invoices_invoice FOR EACH ROW EXECUTE FUNCTION ksef_invoice_counts()",
+    # TRUNCATE fires no row trigger: no invoices, no counts.
+    f"""
+CREATE FUNCTION ksef_invoice_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {TABLE};
+  RETURN NULL;
+END
+$$""",
+    "CREATE TRIGGER ksef_invoice_counts_truncate AFTER TRUNCATE ON invoices_invoice "
+    "FOR EACH STATEMENT EXECUTE FUNCTION ksef_invoice_counts_truncate()",
 ]
 POSTGRESQL_REVERSE = [
+    "DROP TRIGGER IF EXISTS ksef_invoice_counts_truncate ON invoices_invoice",
+    "DROP FUNCTION IF EXISTS ksef_invoice_counts_truncate()",
     "DROP TRIGGER IF EXISTS ksef_invoice_counts ON invoices_invoice",
     "DROP FUNCTION IF EXISTS ksef_invoice_counts()",
 ]

@@ -5,7 +5,12 @@ Triggers on ``invoices_invoice`` (migration ``0019_invoice_counts``, for Postgre
 a company's row in the same transaction as the invoice: an insert, a delete, or an update that moves an
 invoice into or out of a count, through ``save()``, ``QuerySet.update()``, ``bulk_create()`` or plain SQL
 alike. Nothing in Python writes these rows. The three counts are ``office.selectors``' ``WAITING``,
-``REJECTED`` and ``NEW_PURCHASES``; tests/office/test_invoice_counts.py holds the two definitions equal."""
+``REJECTED`` and ``NEW_PURCHASES``; tests/office/test_invoice_counts.py holds the two definitions equal.
+
+A transaction that moves a company's invoice into or out of a count holds the company's row until it
+commits: another one counting in the same company waits for it (an import window's transaction, a second at
+most), which is also what keeps the counts exact. Invoices of other companies never wait. TRUNCATE empties the
+counts with the invoices (PostgreSQL; SQLite has no TRUNCATE)."""
 
 from __future__ import annotations
 

@@ -183,6 +183,19 @@ def test_a_deleted_company_takes_its_counts_along() -> None:
 
 
 @pytest.mark.services
+@pytest.mark.django_db
+def test_truncating_the_invoices_empties_the_counts(postgres_and_redis: None) -> None:
+    """TRUNCATE fires no row trigger (PostgreSQL): a statement trigger empties the counts with it."""
+    company = CompanyFactory.create()
+    _invoice(company, _WAITING_VALUES).save()
+    assert kept([company]) == {company.pk: (1, 0, 0)}
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own inserts are checked first
+        cursor.execute(f"TRUNCATE {Invoice._meta.db_table} CASCADE")
+    assert not InvoiceCounts.objects.exists()
+
+
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_keep_the_counts_exact(postgres_and_redis: None) -> None:
     """Eight connections add invoices to one company and move others between the counts at the same time."""
