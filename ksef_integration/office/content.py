@@ -31,7 +31,9 @@ from ksef_integration.office.forms import OfficeFilterForm
 from ksef_integration.office.selectors import office_digest, office_page, office_state
 from ksef_integration.office.table import rows_html
 
-CACHE_SECONDS = 60 * 60
+# Every change to a client gives a new key, and the old content (~40 KiB) stays until it expires: five
+# minutes keeps what a busy office leaves behind small (a render costs ~10 ms when it has gone).
+CACHE_SECONDS = 5 * 60
 
 
 def content_key(*, digest: str, today: dt.date, full_path: str, language: str) -> str:
