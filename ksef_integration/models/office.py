@@ -10,7 +10,13 @@ alike. Nothing in Python writes these rows. The three counts are ``office.select
 A transaction that moves a company's invoice into or out of a count holds the company's row until it
 commits: another one counting in the same company waits for it (an import window's transaction, a second at
 most), which is also what keeps the counts exact. Invoices of other companies never wait. TRUNCATE empties the
-counts with the invoices (PostgreSQL; SQLite has no TRUNCATE)."""
+counts with the invoices (PostgreSQL; SQLite has no TRUNCATE). Write one company's invoices per transaction
+(every path does): two transactions changing invoices of two companies in opposite orders could now wait for
+each other's counts rows, and one would be cancelled as a deadlock.
+
+A later migration of the invoices table must keep the triggers: on SQLite, Django rebuilds a table for most
+changes (dropping its triggers), and on PostgreSQL the function names the counted columns; create them again
+in that migration. tests/office/test_invoice_counts.py, run on both databases, fails otherwise."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
 """The Biuro page's content (the totals, the filters, the table of one page of companies, the pager), rendered
 once per set of values it shows and kept in the shared cache.
 
-The key is a digest of everything the content shows — the user's companies as read (names, NIPs, roles,
+The key is a digest of everything the content shows: the user's companies as read (names, NIPs, roles,
 connections, invoice counts, last imports, offline invoices, announced failures: ``selectors.office_digest``,
-one statement on PostgreSQL, where the rows are digested), today's date (deadlines and expiries count days)
-and the token sunset (a setting),
-the request's path with its query (the search, filter, order and page, which the form echoes and the pager's
-links carry), the language and the release (``settings.RELEASE_KEY``). A change to any shown value gives
-another key: nothing stale is served and nothing has to invalidate the cache. Content is rendered from rows
-read with their own digest (``selectors.office_state``) and kept under that digest, so what is kept under a
-key is exactly what the key describes even when something changed since the first read. The content holds
+one statement on PostgreSQL, where the rows are digested); today's date (deadlines and expiries count days);
+the token sunset (a setting); the page's path and the search, filter, order and page as the form cleans
+them (``OfficeQuery``: the form echoes them and the pager's links carry them; anything else in the query is
+ignored); the language and the release (``settings.RELEASE_KEY``). A change to any shown value gives another
+key: nothing stale is served and nothing has to invalidate the cache. Content is rendered from rows read
+with their own digest (``selectors.office_state``) and kept under that digest, so what is kept under a key
+is exactly what the key describes even when something changed since the first read. The content holds
 nothing of the request beyond its query: the CSRF field is in the page's switch form, outside the kept
 content (office.html)."""
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -36,10 +38,38 @@ from ksef_integration.office.table import rows_html
 CACHE_SECONDS = 5 * 60
 
 
-def content_key(*, digest: str, today: dt.date, full_path: str, language: str) -> str:
+@dataclass(frozen=True)
+class OfficeQuery:
+    """The search, filter, order and page asked for, as the form cleans them: the key and the page depend on
+    these alone (anything else in the query is ignored, so it cannot multiply the kept copies)."""
+
+    name: str
+    show: str
+    sort: str
+    page: int
+
+    def url(self, path: str, page: int) -> str:
+        """This query on another page, with the defaults left out."""
+        params = {"name": self.name, "show": self.show, "sort": "" if self.sort == "attention" else self.sort}
+        return f"{path}?{urlencode({**{k: v for k, v in params.items() if v}, 'page': page})}"
+
+
+def office_query(request: HttpRequest) -> OfficeQuery:
+    form = OfficeFilterForm(request.GET)
+    form.is_valid()  # a field with a bad value (a made-up order, an overlong name) is left out, no error page
+    data = form.cleaned_data
+    return OfficeQuery(
+        name=data.get("name") or "",
+        show=data.get("show") or "",
+        sort=data.get("sort") or "attention",
+        page=data.get("page") or 1,
+    )
+
+
+def content_key(*, digest: str, today: dt.date, path: str, query: OfficeQuery, language: str) -> str:
     key = hashlib.blake2b(digest_size=20)
     # the token sunset is a setting (a connection's state and expiry read it), not in the release's code
-    shown = (settings.RELEASE_KEY, settings.KSEF_TOKEN_SUNSET, language, today, full_path, digest)
+    shown = (settings.RELEASE_KEY, settings.KSEF_TOKEN_SUNSET, language, today, path, query, digest)
     key.update(repr(shown).encode())
     return f"office:content:{key.hexdigest()}"
 
@@ -47,26 +77,23 @@ def content_key(*, digest: str, today: dt.date, full_path: str, language: str) -
 def office_content(*, request: HttpRequest, user: User) -> SafeString:
     """The content for ``user``'s companies and the request's query, from the cache when the same values were
     rendered before (one statement and one cache read), else rendered and kept."""
-    language, full_path = get_language() or "", request.get_full_path()
+    language, query = get_language() or "", office_query(request)
+    today = timezone.localdate()
     key = content_key(
-        digest=office_digest(user=user), today=timezone.localdate(), full_path=full_path, language=language
+        digest=office_digest(user=user), today=today, path=request.path, query=query, language=language
     )
     html: str | None = cache.get(key)
     if html is None:
-        return _render(request=request, user=user, full_path=full_path, language=language)
+        return _render(request=request, user=user, query=query, language=language)
     return mark_safe(html)  # noqa: S308 - our template, autoescaped
 
 
-def _render(*, request: HttpRequest, user: User, full_path: str, language: str) -> SafeString:
-    """Read the state, render the content and keep it under the digest of what was read. The search, filter,
-    order and page come from the request's query (which is in the key)."""
-    form = OfficeFilterForm(request.GET)
-    form.is_valid()  # a field with a bad value (a made-up order, an overlong name) is left out, no error page
+def _render(*, request: HttpRequest, user: User, query: OfficeQuery, language: str) -> SafeString:
+    """Read the state, render the content and keep it under the digest of what was read."""
     state = office_state(user=user)
-    data = form.cleaned_data
-    name, show = data.get("name") or "", data.get("show") or ""
-    sort = data.get("sort") or "attention"
-    page = office_page(state=state, name=name, show=show, sort=sort, page=data.get("page") or 1)
+    page = office_page(state=state, name=query.name, show=query.show, sort=query.sort, page=query.page)
+    # the form shows the cleaned values (an unknown order reads as the default), like the key
+    form = OfficeFilterForm({"name": query.name, "show": query.show, "sort": query.sort})
     html = render_to_string(
         "ksef_integration/_office_content.html",
         {
@@ -75,11 +102,14 @@ def _render(*, request: HttpRequest, user: User, full_path: str, language: str) 
             "totals": page.totals,
             "rows": page.rows,
             "rows_html": rows_html(page.rows),
-            "filtered": bool(name or show),
-            "sort": sort,
+            "filtered": bool(query.name or query.show),
+            "sort": query.sort,
+            "prev_url": query.url(request.path, page.number - 1),
+            "next_url": query.url(request.path, page.number + 1),
         },
-        request=request,  # {% querystring %} reads the request's query
     )
-    key = content_key(digest=state.digest, today=state.today, full_path=full_path, language=language)
+    key = content_key(
+        digest=state.digest, today=state.today, path=request.path, query=query, language=language
+    )
     cache.set(key, html, CACHE_SECONDS)
     return mark_safe(html)  # noqa: S308 - our template, autoescaped

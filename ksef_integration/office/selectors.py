@@ -355,10 +355,12 @@ def _statements(user: User) -> list[tuple[str, list[Any]]]:
     ]
 
 
-# On PostgreSQL a statement's rows are digested where they are (md5 of their text, sorted); elsewhere they are
-# fetched and digested here. Either way the same rows give the same digest, and any change another.
-_PG_DIGEST = "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-_EMPTY_PG_DIGEST = hashlib.md5(b"", usedforsecurity=False).hexdigest()
+# On PostgreSQL a statement's rows are digested where they are (SHA-256 of their text, sorted); elsewhere
+# they are fetched and digested here. Either way the same rows give the same digest, and any change another.
+_PG_DIGEST = (
+    "encode(sha256(convert_to(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''), 'UTF8')), 'hex')"
+)
+_EMPTY_PG_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
 def _python_digest(rows: list[tuple[Any, ...]]) -> str:

@@ -383,3 +383,15 @@ def test_statements_do_not_grow_with_the_number_of_companies(client: Any) -> Non
     assert len(rendered) <= rendered_budget, rendered
     kept = [sql[:120] for sql in page_statements(forty_kept)]
     assert len(kept) == len(page_statements(three_kept)) <= kept_budget, kept
+
+
+def test_unknown_query_values_share_the_kept_page(alice_client: Any, office: dict[str, Company]) -> None:
+    """The kept page's key holds the cleaned search, filter, order and page (``OfficeQuery``): anything else
+    in the query, or an order that does not exist, finds the same page instead of keeping another copy, and
+    never reaches the pager's links."""
+    alice_client.get(URL)
+    with CaptureQueriesContext(db_connection) as junk:
+        html = alice_client.get(URL, {"junk": "<x>", "sort": "made-up"}).content.decode()
+    assert len(page_statements(junk)) == _budgets()[0]  # found kept: no state read, no render
+    assert "junk" not in html
+    assert "made-up" not in html
