@@ -63,7 +63,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,7 +76,7 @@ from bench.common import (
     helper_run,
     manage,
     pages_check,
-    percentile,
+    python_load,
     redis_answers,
     server_environment,
     use_wrk,
@@ -200,17 +199,6 @@ def setup_main() -> None:
     json.dump({"cookie_name": settings.SESSION_COOKIE_NAME, "cookies": cookies}, sys.stdout)
 
 
-def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
-    result = helper_run(bench_webload.__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
-    if result["errors"]:
-        _say(f"e.g. {result['samples']}")
-    latencies = result["latencies"]
-    return {
-        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
-        "rps": len(latencies) / result["wall"], "errors": result["errors"],
-    }  # fmt: skip
-
-
 @contextlib.contextmanager
 def _changes(env: dict[str, str], rate: float) -> Iterator[dict[str, int]]:
     """While the load runs, a process changes what the page shows ``rate`` times a second (a purchase
@@ -299,7 +287,7 @@ def _dashboard() -> dict[str, float]:
                         if wrk:
                             result = bench_webload.wrk_load(cfg, workdir, SECONDS)
                         else:
-                            result = _python_load(env, cfg)
+                            result = python_load(bench_webload.__file__, env, cfg, _say)
                     if result["errors"]:
                         log = (workdir / "gunicorn.log").read_text(errors="replace")
                         _say(f"{result['errors']} errors; the server's log ends with:\n{log[-4000:]}")

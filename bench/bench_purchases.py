@@ -64,7 +64,7 @@ from bench.common import (
     helper_run,
     manage,
     pages_check,
-    percentile,
+    python_load,
     redis_answers,
     server_environment,
 )
@@ -512,17 +512,6 @@ def _wrk(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, float]
     }  # fmt: skip
 
 
-def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
-    result = helper_run(__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
-    if result["errors"]:
-        _say(f"e.g. {result['samples']}")
-    latencies = result["latencies"]
-    return {
-        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
-        "rps": len(latencies) / result["wall"], "errors": result["errors"],
-    }  # fmt: skip
-
-
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
@@ -557,7 +546,7 @@ def run() -> dict[str, float]:
                     _wrk(cfg, workdir, WARMUP)
                     result = _wrk(cfg, workdir, SECONDS)
                 else:
-                    result = _python_load(env, cfg)
+                    result = python_load(__file__, env, cfg, _say)
                 if result["errors"]:
                     log = (workdir / "gunicorn.log").read_text(errors="replace")
                     _say(f"{result['errors']} errors; the server's log ends with:\n{log[-4000:]}")

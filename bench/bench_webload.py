@@ -62,7 +62,7 @@ from bench.common import (
     helper_run,
     manage,
     pages_check,
-    percentile,
+    python_load,
     redis_answers,
     server_environment,
 )
@@ -290,18 +290,6 @@ def wrk_load(cfg: dict[str, Any], workdir: Path, seconds: float) -> dict[str, fl
 # --- the benchmark ---------------------------------------------------------------------------------------
 
 
-def _python_load(env: dict[str, str], cfg: dict[str, Any]) -> dict[str, float]:
-    result = helper_run(__file__, env, "load", json.dumps(cfg), timeout=WARMUP + SECONDS + 300)
-    latencies = result["latencies"]
-    if result["errors"]:
-        _say(f"e.g. {result['samples']}")
-    return {
-        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
-        "p99": percentile(latencies, 0.99), "rps": len(latencies) / result["wall"],
-        "errors": result["errors"],
-    }  # fmt: skip
-
-
 def _expected(paths: dict[str, str], number_marker: str) -> dict[str, bytes]:
     """What each page must show before the load starts."""
     markers = {
@@ -357,7 +345,7 @@ def run() -> dict[str, float]:
                         wrk_load(cfg, workdir, WARMUP)
                         result = wrk_load(cfg, workdir, SECONDS)
                     else:
-                        result = _python_load(env, cfg)
+                        result = python_load(__file__, env, cfg, _say)
                     if result["errors"]:
                         _say(f"{page}: {result['errors']} errors")
                         log = (workdir / "gunicorn.log").read_text(errors="replace")

@@ -303,6 +303,23 @@ def helper_run(script: str, env: dict[str, str], mode: str, stdin: str = "", tim
     return json.loads(done.stdout)
 
 
+def python_load(
+    script: str, env: dict[str, str], cfg: dict[str, Any], say: Callable[[str], None]
+) -> dict[str, float]:
+    """Run ``python <script> load`` (a bench's asyncio load process) with ``cfg`` and summarise what it
+    measured: p50/p95/p99 in ms, answers per second, errors (one sample of them said)."""
+    timeout = float(cfg["warmup"]) + float(cfg["seconds"]) + 300
+    result = helper_run(script, env, "load", json.dumps(cfg), timeout=timeout)
+    latencies = result["latencies"]
+    if result["errors"]:
+        say(f"e.g. {result['samples']}")
+    return {
+        "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99), "rps": len(latencies) / result["wall"],
+        "errors": result["errors"],
+    }  # fmt: skip
+
+
 def pages_check(base: str, cookies: dict[str, str], expected: dict[str, bytes]) -> None:
     """Every page answers 200 with its content before the load, so that errors cannot pass as speed."""
     import requests
