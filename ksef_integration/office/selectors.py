@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -28,8 +27,6 @@ from ksef_integration.connect import sunset
 from ksef_integration.connect.selectors import (
     CERTIFICATE_WARNING_DAYS,
     ConnectionState,
-    connection_for_company,
-    connection_state,
     connection_state_of,
 )
 from ksef_integration.models import (
@@ -48,8 +45,6 @@ from ksef_integration.offline import reminders
 
 OFFICE_ROLES = (Role.OWNER, Role.ACCOUNTANT)
 REQUIRED_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
-# What the page never reads of a connection: its secrets and the certificate itself stay in the database.
-_UNREAD_CONNECTION_FIELDS = (*KsefConnection.SECRET_FIELDS, "certificate_pem")
 
 
 @dataclass
@@ -91,29 +86,6 @@ REJECTED = Q(direction=Direction.SALES, ksef_status__in=(KsefStatus.REJECTED, Ks
 NEW_PURCHASES = Q(direction=Direction.PURCHASE, is_new=True)
 
 
-def _last_import() -> Subquery:
-    """The company's last successful import (of any subject type), per membership row."""
-    return Subquery(
-        SyncCursor.objects.filter(company_id=OuterRef("company_id"), last_success_at__isnull=False)
-        .order_by("-last_success_at")
-        .values("last_success_at")[:1]
-    )
-
-
-def _with_state(memberships: QuerySet[Membership]) -> QuerySet[Membership]:
-    return (
-        memberships.select_related("company", "company__ksef_connection", "company__ksef_availability")
-        .defer(*(f"company__ksef_connection__{name}" for name in _UNREAD_CONNECTION_FIELDS))
-        .annotate(
-            waiting_count=Coalesce(F("company__invoice_counts__waiting"), Value(0)),
-            rejected_count=Coalesce(F("company__invoice_counts__rejected"), Value(0)),
-            new_purchase_count=Coalesce(F("company__invoice_counts__new_purchases"), Value(0)),
-            last_import_at=_last_import(),
-        )
-        .order_by("company__name", "id")
-    )
-
-
 @dataclass(frozen=True)
 class _Offline:
     count: int
@@ -148,13 +120,6 @@ def _offline_by_company(
     return {cid: _Offline(n, nearest.get(cid), cid in open_) for cid, n in counts.items()}
 
 
-def _expiry(connection: Any) -> dt.date | None:
-    """The last day the connection's credential logs in: the token sunset, or the certificate's end."""
-    if connection is None or not connection.is_connected:
-        return None
-    return _expiry_of(method=connection.method, certificate_valid_to=connection.certificate_valid_to)
-
-
 def _expiry_of(*, method: str, certificate_valid_to: dt.datetime | None) -> dt.date | None:
     if method == AuthMethod.TOKEN:
         return sunset.sunset_date()
@@ -162,31 +127,6 @@ def _expiry_of(*, method: str, certificate_valid_to: dt.datetime | None) -> dt.d
         end: dt.date = timezone.localtime(certificate_valid_to).date()
         return end
     return None
-
-
-def _row(membership: Membership, offline: _Offline | None, today: dt.date) -> ClientRow:
-    """Start's card of one company, from a membership read by ``_with_state``."""
-    company = membership.company
-    state = connection_state(company=company)  # no query: the joined rows are on the company object
-    connection = connection_for_company(company=company)
-    connected = connection is not None and connection.is_connected
-    annotated: Any = membership
-    row = _client_row(
-        company_uuid=str(company.uuid),
-        name=company.name,
-        nip=company.nip,
-        role_label=str(membership.get_role_display()),
-        state=state,
-        method=str(connection.method) if connection is not None and connected else "",
-        permissions=(connection.permissions or []) if connection is not None and connected else None,
-        expires_on=_expiry(connection),
-        counts=(annotated.waiting_count, annotated.rejected_count, annotated.new_purchase_count),
-        last_import_at=annotated.last_import_at,
-        offline=offline,
-        today=today,
-    )
-    row.problems = _problems(row, _problem_labels())
-    return row
 
 
 def _client_row(
@@ -262,16 +202,10 @@ def _problems(row: ClientRow, labels: dict[str, str]) -> list[str]:
 
 
 def company_row(*, membership: Membership) -> ClientRow:
-    """One company's card as Start shows it (issue 22), for any member: the same counts and state as the
-    Biuro page, in two queries (three when it has offline invoices)."""
-    annotated = _with_state(Membership.objects.filter(pk=membership.pk)).get()
-    with connection.cursor() as cursor:
-        cursor.execute(_offline_sql("%s"), [annotated.company_id, KsefStatus.ACCEPTED])
-        groups = cursor.fetchall()
-    if connection.vendor == "sqlite":
-        groups = _typed_offline(groups)
-    offline = _offline_by_company(groups, reminders.announced_failures() if groups else [])
-    return _row(annotated, offline.get(annotated.company_id), timezone.localdate())
+    """One company's card as Start shows it (issue 22), for any member: the same statements, counts and state
+    as the Biuro page, read for this one membership (two statements, three when it has offline invoices)."""
+    (row,) = office_rows(state=_state(_statements("m.id = %s", [membership.pk]), digested=False))
+    return row
 
 
 # --- Biuro: all the user's companies ----------------------------------------------------------------------
@@ -281,23 +215,6 @@ PER_PAGE = 25
 # What "Pokaż" narrows the list to; "" is every company.
 SHOW_FILTERS = ("attention", "no_permissions", "rejected", "offline", "new", "waiting")
 SORTS = ("attention", "name", "waiting", "new")
-
-_MEMBERSHIP_VALUES = (
-    "company_id",
-    "company__uuid",
-    "company__name",
-    "company__nip",
-    "role",
-    "company__ksef_connection__status",
-    "company__ksef_connection__method",
-    "company__ksef_connection__permissions",
-    "company__ksef_connection__certificate_valid_to",
-    "company__ksef_availability__unavailable_since",
-    "company__invoice_counts__waiting",
-    "company__invoice_counts__rejected",
-    "company__invoice_counts__new_purchases",
-)
-
 
 # --- what the page shows, read as plain rows --------------------------------------------------------------
 #
@@ -311,7 +228,7 @@ _MEMBERSHIP_VALUES = (
 # The statements below are ours: table names from the models, every value a parameter.
 
 
-def _memberships_sql() -> str:
+def _memberships_sql(where: str) -> str:
     return f"""
 SELECT m.company_id, c.uuid, c.name, c.nip, m.role,
        k.status, k.method, k.permissions, k.certificate_valid_to, a.unavailable_since,
@@ -324,7 +241,7 @@ JOIN {Company._meta.db_table} c ON c.id = m.company_id
 LEFT JOIN {KsefConnection._meta.db_table} k ON k.company_id = m.company_id
 LEFT JOIN {KsefAvailability._meta.db_table} a ON a.company_id = m.company_id
 LEFT JOIN {InvoiceCounts._meta.db_table} n ON n.company_id = m.company_id
-WHERE m.user_id = %s AND m.role IN (%s, %s)
+WHERE {where}
 ORDER BY m.company_id"""  # noqa: S608
 
 
@@ -345,14 +262,19 @@ def _failures_sql() -> str:
     return f"SELECT announced_at, ends_at FROM {KsefOutage._meta.db_table} WHERE kind = %s ORDER BY id"  # noqa: S608
 
 
-def _statements(user: User) -> list[tuple[str, list[Any]]]:
-    mine = [user.pk, *OFFICE_ROLES]
-    companies = f"SELECT company_id FROM {Membership._meta.db_table} WHERE user_id = %s AND role IN (%s, %s)"  # noqa: S608
+def _statements(where: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
+    """The three statements for the memberships ``where`` selects (SQL over the membership ``m``)."""
+    companies = f"SELECT m.company_id FROM {Membership._meta.db_table} m WHERE {where}"  # noqa: S608
     return [
-        (_memberships_sql(), mine),
-        (_offline_sql(companies), [*mine, KsefStatus.ACCEPTED]),
+        (_memberships_sql(where), params),
+        (_offline_sql(companies), [*params, KsefStatus.ACCEPTED]),
         (_failures_sql(), [OutageKind.FAILURE]),
     ]
+
+
+def _office_statements(user: User) -> list[tuple[str, list[Any]]]:
+    """Biuro's: every company ``user`` works for as owner or accountant."""
+    return _statements("m.user_id = %s AND m.role IN (%s, %s)", [user.pk, *OFFICE_ROLES])
 
 
 # On PostgreSQL a statement's rows are digested where they are (SHA-256 of their text, in the statement's own
@@ -369,7 +291,7 @@ def _python_digest(rows: list[tuple[Any, ...]]) -> str:
 
 def office_digest(*, user: User) -> str:
     """A digest of everything the Biuro page shows of ``user``'s companies: one statement on PostgreSQL."""
-    statements = _statements(user)
+    statements = _office_statements(user)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = ", ".join(f"(SELECT {_PG_DIGEST} FROM ({text}) t)" for text, _params in statements)  # noqa: S608
@@ -408,12 +330,24 @@ class OfficeState:
 def office_state(*, user: User) -> OfficeState:
     """What ``user`` works on as owner or accountant (never a viewer's, never another user's companies): three
     statements whatever the number of companies."""
-    digests = []
-    fetched = []
+    return _state(_office_statements(user), digested=True)
+
+
+def _state(statements: list[tuple[str, list[Any]]], *, digested: bool) -> OfficeState:
+    """The rows of ``statements`` (and, when ``digested``, their digest). Undigested, the failures are read
+    only when some company has offline invoices (nothing else needs them)."""
+    digests: list[str] = []
+    fetched: list[list[tuple[Any, ...]]] = []
     with connection.cursor() as cursor:
-        for text, params in _statements(user):
-            digest, rows = _fetch(cursor, text, params)
-            digests.append(digest)
+        for n, (text, params) in enumerate(statements):
+            if digested:
+                digest, rows = _fetch(cursor, text, params)
+                digests.append(digest)
+            elif n == 2 and not fetched[1]:
+                rows = []
+            else:
+                cursor.execute(text, params)
+                rows = cursor.fetchall()
             fetched.append(rows)
     memberships, offline, failures = fetched
     # JSON comes as text from both (Django reads JSON columns as text); SQLite gives text for UUIDs, dates and
@@ -421,15 +355,11 @@ def office_state(*, user: User) -> OfficeState:
     memberships = [_typed_membership(row) for row in memberships]
     if connection.vendor == "sqlite":
         offline = _typed_offline(offline)
-        failures = [(_moment(announced), _moment(ends)) for announced, ends in failures]
     return OfficeState(
         memberships=memberships,
         offline=offline,
         failures=[
-            offline_deadlines.Failure(
-                announced=reminders.local_date(announced), ends=reminders.local_date(ends) if ends else None
-            )
-            for announced, ends in failures
+            reminders.failure(_required(_moment(announced)), _moment(ends)) for announced, ends in failures
         ],
         today=timezone.localdate(),
         digest="-".join(digests),
@@ -445,6 +375,12 @@ def _moment(value: Any) -> dt.datetime | None:
     if moment is None:
         raise ValueError(f"not a date and time: {value!r}")
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
+
+
+def _required(moment: dt.datetime | None) -> dt.datetime:
+    if moment is None:
+        raise ValueError("a required moment is missing")
+    return moment
 
 
 def _date(value: Any) -> dt.date:

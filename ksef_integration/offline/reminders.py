@@ -21,12 +21,17 @@ def local_date(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date()
 
 
+def failure(announced_at: dt.datetime, ends_at: dt.datetime | None) -> offline_deadlines.Failure:
+    """An announced KSeF failure (its moments), in local days, as the deadline arithmetic reads it."""
+    return offline_deadlines.Failure(
+        announced=local_date(announced_at), ends=local_date(ends_at) if ends_at else None
+    )
+
+
 def announced_failures() -> list[offline_deadlines.Failure]:
     """Every announced KSeF failure, in local days, as the deadline arithmetic reads them."""
     return [
-        offline_deadlines.Failure(
-            announced=local_date(row.announced_at), ends=local_date(row.ends_at) if row.ends_at else None
-        )
+        failure(row.announced_at, row.ends_at)
         for row in KsefOutage.objects.filter(kind=OutageKind.FAILURE).only("announced_at", "ends_at")
     ]
 
