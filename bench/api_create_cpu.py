@@ -32,6 +32,7 @@ def _measure(rounds: int, profile: bool) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from bench.bench_api import INVOICE_BODY
     from integrations.api.keys import key_create
     from ksef_integration.models import KsefConnection
     from tests.factories import MembershipFactory, active_connection
@@ -43,12 +44,7 @@ def _measure(rounds: int, profile: bool) -> dict[str, Any]:
     plain = key_create(company=company, user=membership.user, name="cpu", scope="write").plain
     client = Client()
     headers = {"Authorization": f"Bearer {plain}"}
-    body = {
-        "buyer": {"name": "Odbiorca sp. z o.o.", "nip": "5260250274", "address_line1": "ul. Prosta 1",
-                  "address_line2": "00-950 Warszawa"},
-        "payment_method": 6,
-        "bank_account": "61109010140000071219812874",
-    }  # fmt: skip
+    body = dict(INVOICE_BODY)
 
     def create(n: int) -> None:
         line = {

@@ -35,6 +35,13 @@ CLIENTS = int(os.environ.get("BENCH_API_CLIENTS", "10"))
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_API_THREADS", "4"))
 DELIVERY_TIMEOUT_S = float(os.environ.get("BENCH_API_TIMEOUT_S", "900"))
+# What every created invoice has besides its lines (api_create_cpu sends the same).
+INVOICE_BODY: dict[str, Any] = {
+    "buyer": {"name": "Odbiorca sp. z o.o.", "nip": "5260250274", "address_line1": "ul. Prosta 1",
+              "address_line2": "00-950 Warszawa"},
+    "payment_method": 6,
+    "bank_account": "61109010140000071219812874",
+}  # fmt: skip
 
 
 def run() -> dict[str, float]:
@@ -125,12 +132,7 @@ def _drive(count: int, base: str) -> dict[str, Any]:
         key_create(company=company, user=user, name=f"client {i}", scope="write").plain
         for i in range(CLIENTS)
     ]
-    body = {
-        "buyer": {"name": "Odbiorca sp. z o.o.", "nip": "5260250274", "address_line1": "ul. Prosta 1",
-                  "address_line2": "00-950 Warszawa"},
-        "payment_method": 6,
-        "bank_account": "61109010140000071219812874",
-    }  # fmt: skip
+    body = dict(INVOICE_BODY)
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()

@@ -1,8 +1,11 @@
 """Per-rate VAT totals: summed net per rate, tax once per rate, half-up to grosze; corrections subtract."""
 
+import datetime as dt
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -72,6 +75,19 @@ def test_foreign_currency_tax_in_pln_from_converted_net() -> None:
     assert total.vat_pln == Decimal("97.78")  # 425.12 PLN net x 23% = 97.7776
 
 
+def _builder_totals(lines: Iterable[fa3.Line]) -> Any:
+    """The FA(3) builder's totals of an invoice with ``lines``."""
+    return compute_totals(
+        fa3.Invoice(
+            number="X",
+            issue_date=dt.date(2026, 1, 1),
+            seller=fa3.Seller(nip="5260250274", name="S", address=fa3.Address("a")),
+            buyer=fa3.Buyer(tax_id=fa3.Nip("5260250274")),
+            lines=tuple(lines),
+        )
+    )
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_same_result_as_the_fa3_builder(seed: int) -> None:
     rng = random.Random(seed)
@@ -80,16 +96,8 @@ def test_same_result_as_the_fa3_builder(seed: int) -> None:
         L(rng.choice(codes), Decimal(rng.randint(1, 10_000_000)) / 100) for _ in range(rng.randint(1, 12))
     ]
     ours = rate_totals(lines)
-    theirs = compute_totals(
-        fa3.Invoice(
-            number="X",
-            issue_date=__import__("datetime").date(2026, 1, 1),
-            seller=fa3.Seller(nip="5260250274", name="S", address=fa3.Address("a")),
-            buyer=fa3.Buyer(tax_id=fa3.Nip("5260250274")),
-            lines=tuple(
-                fa3.Line(name="x", net_value=x.net_value, vat_rate=fa3.VatRate(x.vat_rate)) for x in lines
-            ),
-        )
+    theirs = _builder_totals(
+        fa3.Line(name="x", net_value=x.net_value, vat_rate=fa3.VatRate(x.vat_rate)) for x in lines
     )
     assert invoice_sums(ours)[2] == theirs.gross
     assert sum((t.vat for t in ours), Decimal(0)) == sum(
@@ -181,16 +189,8 @@ def test_gross_totals_are_the_fa3_builder_s(seed: int) -> None:
         for _ in range(rng.randint(1, 12))
     ]
     ours = rate_totals(lines, prices_gross=True)
-    theirs = compute_totals(
-        fa3.Invoice(
-            number="X",
-            issue_date=__import__("datetime").date(2026, 1, 1),
-            seller=fa3.Seller(nip="5260250274", name="S", address=fa3.Address("a")),
-            buyer=fa3.Buyer(tax_id=fa3.Nip("5260250274")),
-            lines=tuple(
-                fa3.Line(name="x", gross_value=x.gross_value, vat_rate=fa3.VatRate(x.vat_rate)) for x in lines
-            ),
-        )
+    theirs = _builder_totals(
+        fa3.Line(name="x", gross_value=x.gross_value, vat_rate=fa3.VatRate(x.vat_rate)) for x in lines
     )
     assert invoice_sums(ours)[2] == theirs.gross == sum((x.gross_value for x in lines), Decimal(0))
     buckets: dict[str, tuple[Decimal, Decimal]] = {}
